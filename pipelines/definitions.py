@@ -1,0 +1,47 @@
+"""The Dagster code location: every asset, check and resource of safeguard.
+
+`dagster dev -m pipelines.definitions` loads `defs`; `safeguard run` builds the same
+Definitions with explicit settings. The wiring holds no logic: see the domain packages.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from pipelines.assets.ingest import ingest_drop, landing_specs
+from pipelines.checks.ingest import gx_checks
+from pipelines.dpia_metadata import with_dpia_metadata
+from pipelines.resources import RunSettings, Warehouse
+
+
+def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
+    return with_dpia_metadata([*landing_specs, ingest_drop])
+
+
+def all_checks() -> list[dg.AssetChecksDefinition]:
+    return [*gx_checks]
+
+
+def build_definitions(
+    *, data_dir: str, landing_dir: str, truth_dir: str | None = None, as_of: str | None = None
+) -> dg.Definitions:
+    """Definitions bound to one data directory and landing folder."""
+    return dg.Definitions(
+        assets=all_assets(),
+        asset_checks=all_checks(),
+        resources={
+            "warehouse": Warehouse(data_dir=data_dir),
+            "settings": RunSettings(landing_dir=landing_dir, truth_dir=truth_dir, as_of=as_of),
+        },
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(
+    data_dir=os.environ.get("SAFEGUARD_DATA_DIR", "data"),
+    landing_dir=os.environ.get("SAFEGUARD_LANDING", os.path.join("data", "landing")),
+    truth_dir=os.environ.get("SAFEGUARD_TRUTH_DIR") or None,
+    as_of=os.environ.get("SAFEGUARD_AS_OF") or None,
+)

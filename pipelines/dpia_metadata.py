@@ -1,0 +1,40 @@
+"""Attach the DPIA register's record to every asset and check, once, at the root.
+
+Loading the code location fails if any asset has no record in the register: an asset
+nobody has assessed must not run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import dagster as dg
+
+from dpia.register import DpiaRegister, load_register
+
+
+@cache
+def register() -> DpiaRegister:
+    return load_register()
+
+
+def with_dpia_metadata(
+    assets: Sequence[dg.AssetsDefinition | dg.AssetSpec], reg: DpiaRegister | None = None
+) -> list[dg.AssetsDefinition | dg.AssetSpec]:
+    """Return ``assets`` with each spec carrying its ``dpia/*`` definition metadata."""
+    reg = reg or register()
+
+    def attach(spec: dg.AssetSpec) -> dg.AssetSpec:
+        return spec.merge_attributes(metadata=reg.asset_metadata(spec.key.path[-1]))
+
+    return list(dg.map_asset_specs(attach, assets))
+
+
+def dpia_check_spec(
+    name: str, asset: str, description: str, *, blocking: bool = True, reg: DpiaRegister | None = None
+) -> dg.AssetCheckSpec:
+    """A check spec that carries the DPIA record of the asset it checks."""
+    reg = reg or register()
+    metadata = {**reg.asset_metadata(asset), "dpia/checks_asset": asset}
+    return dg.AssetCheckSpec(name, asset=asset, description=description, blocking=blocking, metadata=metadata)

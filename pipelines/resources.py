@@ -1,0 +1,123 @@
+"""Dagster resources: run settings and the one storage seam (DuckDB warehouse + identity vault).
+
+Every asset table goes through :class:`Warehouse`, so a council can swap the embedded DuckDB
+default for another store by providing a resource with the same methods.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from dpia.audit import AuditLog
+from dpia.pseudonymise import Pseudonymiser, load_or_create_key
+
+WAREHOUSE_FILE = "warehouse.duckdb"
+VAULT_FILE = "vault.duckdb"
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The embedded warehouse under a data directory.
+
+    The analytic warehouse and the identity vault are two database files so that access to
+    identities can be controlled apart from analytics (the vault file is created 0600).
+    Tables are replaced atomically inside a transaction, so a failed step never leaves a
+    half-written table and the last good version stays readable.
+    """
+
+    data_dir: str
+
+    @property
+    def root(self) -> Path:
+        path = Path(self.data_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _db_path(self, vault: bool) -> Path:
+        path = self.root / (VAULT_FILE if vault else WAREHOUSE_FILE)
+        if vault and not path.exists():
+            # Create the vault file owner-only before DuckDB writes anything into it.
+            fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+            os.remove(path.with_suffix(".tmp"))
+            con = duckdb.connect(str(path))
+            con.close()
+            os.chmod(path, 0o600)
+        return path
+
+    @contextmanager
+    def connect(self, *, vault: bool = False, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        path = self._db_path(vault)
+        con = duckdb.connect(str(path), read_only=read_only and path.exists())
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def write_table(self, name: str, df: pd.DataFrame, *, vault: bool = False) -> int:
+        """Replace table ``name`` with ``df`` atomically; return the row count."""
+        with self.connect(vault=vault) as con:
+            con.register("_incoming", df)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+            finally:
+                con.unregister("_incoming")
+        return len(df)
+
+    def read_table(self, name: str, *, vault: bool = False, columns: list[str] | None = None) -> pd.DataFrame:
+        cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+        with self.connect(vault=vault, read_only=True) as con:
+            return con.execute(f'SELECT {cols} FROM "{name}"').df()
+
+    def table_exists(self, name: str, *, vault: bool = False) -> bool:
+        if not self._db_path(vault).exists():
+            return False
+        with self.connect(vault=vault, read_only=True) as con:
+            rows = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+            ).fetchall()
+        return bool(rows[0][0])
+
+    def list_tables(self, *, vault: bool = False) -> list[str]:
+        with self.connect(vault=vault, read_only=True) as con:
+            rows = con.execute(
+                "SELECT table_name FROM information_schema.tables ORDER BY table_name"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def artefact_dir(self, *parts: str) -> Path:
+        path = self.root.joinpath("artefacts", *parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def pseudonymiser(self) -> Pseudonymiser:
+        return Pseudonymiser(load_or_create_key(self.root))
+
+    def audit_log(self) -> AuditLog:
+        path = self.root / "audit" / "audit.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return AuditLog(path)
+
+
+class RunSettings(dg.ConfigurableResource):
+    """Where the drops are and which date the run scores as of (None = the drop's extract date)."""
+
+    landing_dir: str
+    as_of: str | None = None
+    truth_dir: str | None = None
+    max_volume_drop_share: float = 0.2
+
+    def as_of_date(self, extract_date: date) -> date:
+        return date.fromisoformat(self.as_of) if self.as_of else extract_date

@@ -1,0 +1,147 @@
+"""Headless runs for `safeguard run`: materialise everything, show progress, name any failed gate.
+
+Runs go into a persistent Dagster instance under the data directory, so the same run history
+is visible later in `safeguard dev` (the Dagster UI).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.utils import make_new_run_id
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.definitions import build_definitions
+from pipelines.resources import Warehouse
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    asset: str
+    check: str
+    passed: bool
+    blocking: bool
+    message: str
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced, in aggregates a data team can read."""
+
+    success: bool
+    run_id: str
+    data_dir: Path
+    duration_s: float
+    materialised: dict[str, int | None] = field(default_factory=dict)
+    checks: list[CheckOutcome] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def failed_gates(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if not c.passed and c.blocking]
+
+    def print_summary(self, console: Console) -> None:
+        table = Table(title=f"safeguard run {self.run_id[:8]} ({self.duration_s:.1f} s)")
+        table.add_column("asset")
+        table.add_column("rows", justify="right")
+        for asset, rows in sorted(self.materialised.items()):
+            table.add_row(asset, "" if rows is None else f"{rows:,}")
+        console.print(table)
+        passed = sum(c.passed for c in self.checks)
+        console.print(f"checks: {passed} of {len(self.checks)} passed")
+        for gate in self.failed_gates:
+            console.print(f"[red]GATE FAILED[/red] {gate.asset} / {gate.check}: {gate.message}")
+        if self.skipped:
+            console.print(f"not materialised because of a failed gate: {', '.join(sorted(self.skipped))}")
+        if self.error:
+            console.print(f"[red]run failed:[/red] {self.error}")
+        console.print(f"data directory: {self.data_dir}")
+        if self.success:
+            console.print("[green]run succeeded[/green]")
+        else:
+            console.print("[red]run failed: previous outputs downstream of the failure are left in place[/red]")
+
+
+def _instance(data_dir: Path) -> dg.DagsterInstance:
+    home = data_dir / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def run_pipeline(
+    *,
+    landing: Path,
+    data_dir: Path,
+    as_of: str | None = None,
+    truth_dir: Path | None = None,
+    console: Console | None = None,
+) -> RunOutcome:
+    """Materialise every asset for the newest complete drop under ``landing``."""
+    console = console or Console(quiet=True)
+    data_dir = data_dir.resolve()
+    defs = build_definitions(
+        data_dir=str(data_dir),
+        landing_dir=str(landing.resolve()),
+        truth_dir=str(truth_dir.resolve()) if truth_dir else None,
+        as_of=as_of,
+    )
+    audit = Warehouse(data_dir=str(data_dir)).audit_log()
+    job = defs.resolve_implicit_global_asset_job_def()
+    run_id = make_new_run_id()
+    outcome = RunOutcome(success=False, run_id=run_id, data_dir=data_dir, duration_s=0.0)
+    started = time.perf_counter()
+    with _instance(data_dir) as instance:
+        audit.append("data_team", "run_started", run_id=run_id, landing=str(landing), as_of=as_of or "extract date")
+
+        def on_event(entry) -> None:  # live progress, aggregates only
+            event = entry.dagster_event
+            if event is None:
+                return
+            if event.is_step_start:
+                console.print(f"  [dim]running[/dim] {event.step_key}")
+            elif event.event_type_value == "ASSET_MATERIALIZATION":
+                mat = event.event_specific_data.materialization
+                rows = mat.metadata.get("rows") or mat.metadata.get("rows_accepted")
+                name = mat.asset_key.path[-1]
+                outcome.materialised[name] = getattr(rows, "value", None)
+            elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+                ev = event.event_specific_data
+                name = ev.asset_check_key.asset_key.path[-1]
+                meta = ev.metadata
+                message = (
+                    getattr(meta.get("failure"), "value", None)
+                    or getattr(meta.get("failures"), "value", None)
+                    or ev.description
+                    or ""
+                )
+                outcome.checks.append(CheckOutcome(name, ev.check_name, ev.passed, bool(ev.blocking), str(message)))
+                mark = "[green]pass[/green]" if ev.passed else "[red]FAIL[/red]"
+                console.print(f"  check {name}/{ev.check_name}: {mark}")
+
+        instance.add_event_listener(run_id, on_event)
+        result = job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
+        outcome.duration_s = time.perf_counter() - started
+        outcome.success = result.success and not outcome.failed_gates
+        planned = {k.path[-1] for k in defs.resolve_asset_graph().executable_asset_keys}
+        outcome.skipped = sorted(planned - set(outcome.materialised))
+        if not result.success and not outcome.failed_gates:
+            failures = [e for e in result.all_events if e.is_step_failure]
+            outcome.error = "; ".join(
+                f"{e.step_key}: {e.step_failure_data.error.message.strip()}" for e in failures if e.step_failure_data.error
+            ) or "see the Dagster run log"
+        audit.append(
+            "data_team",
+            "run_finished",
+            run_id=run_id,
+            success=outcome.success,
+            failed_gates=[f"{g.asset}/{g.check}" for g in outcome.failed_gates],
+            assets=len(outcome.materialised),
+        )
+    return outcome
