@@ -13,6 +13,7 @@ import dagster as dg
 from pipelines.assets.ingest import ingest_drop, landing_specs
 from pipelines.checks.ingest import gx_checks
 from pipelines.dpia_metadata import with_dpia_metadata
+from pipelines.operations import monthly_scoring_schedule, new_drop_sensor, pipeline_job
 from pipelines.resources import RunSettings, Warehouse
 
 
@@ -35,6 +36,9 @@ def build_definitions(
             "warehouse": Warehouse(data_dir=data_dir),
             "settings": RunSettings(landing_dir=landing_dir, truth_dir=truth_dir, as_of=as_of),
         },
+        jobs=[pipeline_job],
+        schedules=[monthly_scoring_schedule],
+        sensors=[new_drop_sensor],
         executor=dg.in_process_executor,
     )
 

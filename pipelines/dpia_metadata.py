@@ -32,9 +32,16 @@ def with_dpia_metadata(
 
 
 def dpia_check_spec(
-    name: str, asset: str, description: str, *, blocking: bool = True, reg: DpiaRegister | None = None
+    name: str,
+    asset: str,
+    description: str,
+    *,
+    blocking: bool = True,
+    reg: DpiaRegister | None = None,
 ) -> dg.AssetCheckSpec:
     """A check spec that carries the DPIA record of the asset it checks."""
     reg = reg or register()
-    metadata = {**reg.asset_metadata(asset), "dpia/checks_asset": asset}
-    return dg.AssetCheckSpec(name, asset=asset, description=description, blocking=blocking, metadata=metadata)
+    metadata = reg.check_metadata(asset, name)
+    return dg.AssetCheckSpec(
+        name, asset=asset, description=description, blocking=blocking, metadata=metadata
+    )

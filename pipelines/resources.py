@@ -15,7 +15,6 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pandas as pd
-
 from dpia.audit import AuditLog
 from dpia.pseudonymise import Pseudonymiser, load_or_create_key
 
@@ -53,7 +52,9 @@ class Warehouse(dg.ConfigurableResource):
         return path
 
     @contextmanager
-    def connect(self, *, vault: bool = False, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(
+        self, *, vault: bool = False, read_only: bool = False
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         path = self._db_path(vault)
         con = duckdb.connect(str(path), read_only=read_only and path.exists())
         try:
@@ -76,7 +77,9 @@ class Warehouse(dg.ConfigurableResource):
                 con.unregister("_incoming")
         return len(df)
 
-    def read_table(self, name: str, *, vault: bool = False, columns: list[str] | None = None) -> pd.DataFrame:
+    def read_table(
+        self, name: str, *, vault: bool = False, columns: list[str] | None = None
+    ) -> pd.DataFrame:
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
         with self.connect(vault=vault, read_only=True) as con:
             return con.execute(f'SELECT {cols} FROM "{name}"').df()

@@ -7,6 +7,8 @@ is visible later in `safeguard dev` (the Dagster UI).
 from __future__ import annotations
 
 import os
+import resource
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,47 @@ class CheckOutcome:
     message: str
 
 
+@dataclass(frozen=True)
+class StepProfile:
+    step: str
+    seconds: float
+    peak_rss_mb: float
+
+
+class _RssSampler:
+    """Samples this process's resident memory so each step's peak can be reported (Linux /proc)."""
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        self.interval_s = interval_s
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def current() -> int:
+        try:
+            with open("/proc/self/statm") as fh:
+                return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:  # not Linux: fall back to the lifetime peak
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def reset(self) -> None:
+        self.peak = self.current()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.peak = max(self.peak, self.current())
+
+    def __enter__(self) -> _RssSampler:
+        self.reset()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 @dataclass
 class RunOutcome:
     """What a run produced, in aggregates a data team can read."""
@@ -40,6 +83,7 @@ class RunOutcome:
     materialised: dict[str, int | None] = field(default_factory=dict)
     checks: list[CheckOutcome] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    steps: list[StepProfile] = field(default_factory=list)
     error: str | None = None
 
     @property
@@ -58,14 +102,23 @@ class RunOutcome:
         for gate in self.failed_gates:
             console.print(f"[red]GATE FAILED[/red] {gate.asset} / {gate.check}: {gate.message}")
         if self.skipped:
-            console.print(f"not materialised because of a failed gate: {', '.join(sorted(self.skipped))}")
+            console.print(
+                f"not materialised because of a failed gate: {', '.join(sorted(self.skipped))}"
+            )
         if self.error:
             console.print(f"[red]run failed:[/red] {self.error}")
         console.print(f"data directory: {self.data_dir}")
         if self.success:
             console.print("[green]run succeeded[/green]")
         else:
-            console.print("[red]run failed: previous outputs downstream of the failure are left in place[/red]")
+            console.print(
+                "[red]run failed: previous outputs downstream of the failure are left in place[/red]"
+            )
+
+
+# Dagster's console logger would print every step event; the CLI prints its own progress and the
+# full log stays in the run's event log (visible in `safeguard dev`).
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def _instance(data_dir: Path) -> dg.DagsterInstance:
@@ -97,8 +150,15 @@ def run_pipeline(
     run_id = make_new_run_id()
     outcome = RunOutcome(success=False, run_id=run_id, data_dir=data_dir, duration_s=0.0)
     started = time.perf_counter()
-    with _instance(data_dir) as instance:
-        audit.append("data_team", "run_started", run_id=run_id, landing=str(landing), as_of=as_of or "extract date")
+    step_started: dict[str, float] = {}
+    with _instance(data_dir) as instance, _RssSampler() as sampler:
+        audit.append(
+            "data_team",
+            "run_started",
+            run_id=run_id,
+            landing=str(landing),
+            as_of=as_of or "extract date",
+        )
 
         def on_event(entry) -> None:  # live progress, aggregates only
             event = entry.dagster_event
@@ -106,6 +166,13 @@ def run_pipeline(
                 return
             if event.is_step_start:
                 console.print(f"  [dim]running[/dim] {event.step_key}")
+                step_started[event.step_key] = time.perf_counter()
+                sampler.reset()
+            elif event.is_step_success or event.is_step_failure:
+                began = step_started.pop(event.step_key, time.perf_counter())
+                outcome.steps.append(
+                    StepProfile(event.step_key, time.perf_counter() - began, sampler.peak / 2**20)
+                )
             elif event.event_type_value == "ASSET_MATERIALIZATION":
                 mat = event.event_specific_data.materialization
                 rows = mat.metadata.get("rows") or mat.metadata.get("rows_accepted")
@@ -121,21 +188,30 @@ def run_pipeline(
                     or ev.description
                     or ""
                 )
-                outcome.checks.append(CheckOutcome(name, ev.check_name, ev.passed, bool(ev.blocking), str(message)))
+                outcome.checks.append(
+                    CheckOutcome(name, ev.check_name, ev.passed, bool(ev.blocking), str(message))
+                )
                 mark = "[green]pass[/green]" if ev.passed else "[red]FAIL[/red]"
                 console.print(f"  check {name}/{ev.check_name}: {mark}")
 
         instance.add_event_listener(run_id, on_event)
-        result = job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance, run_id=run_id, raise_on_error=False, run_config=QUIET_RUN_CONFIG
+        )
         outcome.duration_s = time.perf_counter() - started
         outcome.success = result.success and not outcome.failed_gates
         planned = {k.path[-1] for k in defs.resolve_asset_graph().executable_asset_keys}
         outcome.skipped = sorted(planned - set(outcome.materialised))
         if not result.success and not outcome.failed_gates:
             failures = [e for e in result.all_events if e.is_step_failure]
-            outcome.error = "; ".join(
-                f"{e.step_key}: {e.step_failure_data.error.message.strip()}" for e in failures if e.step_failure_data.error
-            ) or "see the Dagster run log"
+            outcome.error = (
+                "; ".join(
+                    f"{e.step_key}: {e.step_failure_data.error.message.strip()}"
+                    for e in failures
+                    if e.step_failure_data.error
+                )
+                or "see the Dagster run log"
+            )
         audit.append(
             "data_team",
             "run_finished",

@@ -26,7 +26,9 @@ def _parse_date(value: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date (expected YYYY-MM-DD)", param_hint=option) from None
+        raise typer.BadParameter(
+            f"{value!r} is not a date (expected YYYY-MM-DD)", param_hint=option
+        ) from None
 
 
 @app.command()
@@ -34,11 +36,18 @@ def generate(
     out: Annotated[Path, typer.Option("--out", help="landing directory to write drops into")],
     people: Annotated[int, typer.Option("--people", min=100, help="people in the estate")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="random seed (same seed, same files)")] = 7,
-    extract_date: Annotated[str | None, typer.Option("--extract-date", help="newest extract date YYYY-MM-DD")] = None,
+    extract_date: Annotated[
+        str | None, typer.Option("--extract-date", help="newest extract date YYYY-MM-DD")
+    ] = None,
     councils: Annotated[int, typer.Option("--councils", min=1, help="number of councils")] = 1,
-    history_months: Annotated[int, typer.Option("--history-months", min=0, help="earlier monthly extracts to write")] = 1,
+    history_months: Annotated[
+        int, typer.Option("--history-months", min=0, help="earlier monthly extracts to write")
+    ] = 1,
     scenario: Annotated[str | None, typer.Option("--scenario", help="e.g. data-loss")] = None,
-    truth_out: Annotated[Path | None, typer.Option("--truth-out", help="ground-truth directory (outside the landing dir)")] = None,
+    truth_out: Annotated[
+        Path | None,
+        typer.Option("--truth-out", help="ground-truth directory (outside the landing dir)"),
+    ] = None,
 ) -> None:
     """Write a synthetic multi-agency estate (and, separately, its ground truth)."""
     from synth import EstateConfig, generate_estate
@@ -54,7 +63,9 @@ def generate(
     if parsed is not None:
         kwargs["extract_date"] = parsed
     if truth_out is not None and truth_out.resolve().is_relative_to(out.resolve()):
-        raise typer.BadParameter("the ground truth must not be written inside the landing drop", param_hint="--truth-out")
+        raise typer.BadParameter(
+            "the ground truth must not be written inside the landing drop", param_hint="--truth-out"
+        )
     try:
         config = EstateConfig(**kwargs)  # type: ignore[arg-type]
         summary = generate_estate(config, out=out, truth_out=truth_out, progress=True)
@@ -66,16 +77,26 @@ def generate(
 
 @app.command()
 def run(
-    landing: Annotated[Path, typer.Option("--landing", help="landing directory holding extract folders")],
-    data_dir: Annotated[Path, typer.Option("--data-dir", help="warehouse, vault, artefacts and reports")],
-    as_of: Annotated[str | None, typer.Option("--as-of", help="score as of YYYY-MM-DD (default: extract date)")] = None,
-    truth: Annotated[Path | None, typer.Option("--truth", help="ground-truth folder, for quality figures only")] = None,
+    landing: Annotated[
+        Path, typer.Option("--landing", help="landing directory holding extract folders")
+    ],
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="warehouse, vault, artefacts and reports")
+    ],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="score as of YYYY-MM-DD (default: extract date)")
+    ] = None,
+    truth: Annotated[
+        Path | None, typer.Option("--truth", help="ground-truth folder, for quality figures only")
+    ] = None,
 ) -> None:
     """Materialise the whole pipeline headless; exit non-zero naming the gate that failed."""
     from pipelines.runner import run_pipeline
 
     _parse_date(as_of, "--as-of")
-    outcome = run_pipeline(landing=landing, data_dir=data_dir, as_of=as_of, truth_dir=truth, console=console)
+    outcome = run_pipeline(
+        landing=landing, data_dir=data_dir, as_of=as_of, truth_dir=truth, console=console
+    )
     outcome.print_summary(console)
     if not outcome.success:
         raise typer.Exit(1)
@@ -118,10 +139,14 @@ def demo(
 
     landing, truth = data_dir / "landing", data_dir / "truth"
     console.rule("1. synthetic estate")
-    summary = generate_estate(EstateConfig(people=people, seed=seed), out=landing, truth_out=truth, progress=True)
+    summary = generate_estate(
+        EstateConfig(people=people, seed=seed), out=landing, truth_out=truth, progress=True
+    )
     console.print(summary.as_table())
     console.rule("2. pipeline")
-    outcome = run_pipeline(landing=landing, data_dir=data_dir, as_of=None, truth_dir=truth, console=console)
+    outcome = run_pipeline(
+        landing=landing, data_dir=data_dir, as_of=None, truth_dir=truth, console=console
+    )
     outcome.print_summary(console)
     console.rule("3. next")
     console.print(f"Dagster UI on this data:  .venv/bin/safeguard dev --data-dir {data_dir}")

@@ -5,8 +5,6 @@ tables to the warehouse and the identifiers to the identity vault; the volume ch
 the drop with the previous complete one (the 2021 PNC deletion lesson).
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import dagster as dg
@@ -14,8 +12,8 @@ import pandas as pd
 
 from ingest.contract import load_contract
 from ingest.drops import newest_complete_drop, previous_complete_drop
-from ingest.identity import split_identities, split_objection_identities
-from ingest.reader import read_file
+from ingest.identity import split_identities
+from ingest.reader import read_file, row_accounting_frame
 from ingest.volume import compare_volumes, drop_volumes
 from pipelines.dpia_metadata import dpia_check_spec
 from pipelines.resources import RunSettings, Warehouse
@@ -64,8 +62,14 @@ def _ingest_specs() -> list[dg.AssetSpec]:
             description=description,
         )
         for name, description in [
-            ("quarantine", "Rows refused at the door, with file, row number, column, rule and reason (never values)."),
-            ("firewall_log", "Prohibited and undeclared columns dropped at the door: file, column, row count only."),
+            (
+                "quarantine",
+                "Rows refused at the door, with file, row number, column, rule and reason (never values).",
+            ),
+            (
+                "firewall_log",
+                "Prohibited and undeclared columns dropped at the door: file, column, row count only.",
+            ),
             ("row_accounting", "Per file: rows read = rows accepted + rows quarantined."),
         ]
     ]
@@ -101,12 +105,10 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
     context.log.info(f"ingesting drop {drop.extract_date} from {drop.path}")
     pseudonymiser = warehouse.pseudonymiser()
 
-    quarantine, firewall, accounting = [], [], []
+    results = []
     for name in LANDING_FILES:
         result = read_file(drop, name, contract)
-        quarantine.append(result.quarantine)
-        firewall.append(result.firewall_log)
-        accounting.append(result.accounting.as_row(drop.extract_date, f"{name}.csv"))
+        results.append(result)
         meta = {
             "extract_date": drop.extract_date.isoformat(),
             "rows_read": result.accounting.rows_read,
@@ -120,18 +122,20 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
             warehouse.write_table(f"{name}_records", records)
             yield dg.MaterializeResult(asset_key=f"{name}_records", metadata=meta)
         elif name == "objections":
-            records, identities = split_objection_identities(result.accepted, pseudonymiser)
+            records, identities = split_identities(name, result.accepted, contract, pseudonymiser)
             warehouse.write_table("identity_objections", identities, vault=True)
             warehouse.write_table("objections", records)
             yield dg.MaterializeResult(asset_key="objections", metadata=meta)
         else:
-            warehouse.write_table(name, result.accepted.drop(columns=["row_number"], errors="ignore"))
+            warehouse.write_table(
+                name, result.accepted.drop(columns=["row_number", "extract_date"], errors="ignore")
+            )
             yield dg.MaterializeResult(asset_key=name, metadata=meta)
 
     ledgers = {
-        "quarantine": pd.concat(quarantine, ignore_index=True),
-        "firewall_log": pd.concat(firewall, ignore_index=True),
-        "row_accounting": pd.DataFrame(accounting),
+        "quarantine": pd.concat([r.quarantine for r in results], ignore_index=True),
+        "firewall_log": pd.concat([r.firewall_log for r in results], ignore_index=True),
+        "row_accounting": row_accounting_frame(results),
     }
     for name, table in ledgers.items():
         warehouse.write_table(name, table)
@@ -161,23 +165,26 @@ def _volume_checks(landing: Path, drop, contract, max_drop_share: float):
                 asset_key=f"{source}_records",
                 check_name=VOLUME_CHECK,
                 passed=True,
-                metadata={"previous_extract": "none (first drop)", "rows": current_volumes[source].rows},
+                metadata={
+                    "previous_extract": "none (first drop)",
+                    "rows": current_volumes[source].rows,
+                },
             )
         return
     findings = compare_volumes(drop_volumes(previous, contract), current_volumes, max_drop_share)
-    by_source = {f.source: f for f in findings}
     for source in AGENCY_SOURCES:
-        finding = by_source.get(source)
+        message = "; ".join(f.message for f in findings if f.source == source)
         yield dg.AssetCheckResult(
             asset_key=f"{source}_records",
             check_name=VOLUME_CHECK,
-            passed=finding is None,
+            passed=not message,
             severity=dg.AssetCheckSeverity.ERROR,
-            description=finding.message if finding else None,
+            description=message or None,
             metadata={
                 "previous_extract": previous.extract_date.isoformat(),
                 "rows": current_volumes[source].rows,
+                "distinct_people": current_volumes[source].distinct_persons,
                 "max_drop_share": max_drop_share,
-                **({"failure": finding.message} if finding else {}),
+                **({"failure": message} if message else {}),
             },
         )

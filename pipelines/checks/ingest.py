@@ -4,8 +4,6 @@ GX 1.x is called directly (the dagster-ge integration only supports GX < 1.0). R
 aggregates only: counts and shares, never a value from a row.
 """
 
-from __future__ import annotations
-
 import json
 
 import dagster as dg
@@ -32,7 +30,7 @@ def _make_gx_check(dataset: str) -> dg.AssetChecksDefinition:
         blocking=True,
         description=f"Blocking: the {dataset} Great Expectations suite (schema, types, enums, "
         "null rates, date ranges, key uniqueness, plausible ages).",
-        metadata={**register().asset_metadata(table), "dpia/checks_asset": table},
+        metadata=register().check_metadata(table, GX_CHECK),
     )
     def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
         df = warehouse.read_table(table)

@@ -1,0 +1,67 @@
+"""Unattended operation: the monthly scoring schedule and the new-drop sensor.
+
+Agencies deliver early in the month; the schedule scores on the 3rd at 06:00 London time, and
+the sensor starts a run as soon as a new *complete and settled* drop lands (the contract has no
+completion marker, so a drop whose files changed in the last minutes may still be copying).
+"""
+
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from ingest.drops import scan_drops
+from pipelines.resources import RunSettings
+
+pipeline_job = dg.define_asset_job(
+    "monthly_scoring",
+    selection=dg.AssetSelection.all(),
+    description="Ingest the newest complete drop, link, build features, gate the model, flag and explain.",
+)
+
+monthly_scoring_schedule = dg.ScheduleDefinition(
+    name="monthly_scoring_schedule",
+    job=pipeline_job,
+    cron_schedule="0 6 3 * *",
+    execution_timezone="Europe/London",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Monthly run after agencies' drops are due (3rd of the month, 06:00).",
+)
+
+SETTLE_SECONDS = 120
+
+
+def settled(path: Path, now: float, settle_seconds: float = SETTLE_SECONDS) -> bool:
+    """True when no file in the drop folder changed in the last ``settle_seconds``."""
+    return all(now - p.stat().st_mtime >= settle_seconds for p in path.iterdir() if p.is_file())
+
+
+@dg.sensor(
+    name="new_drop_sensor",
+    job=pipeline_job,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Starts a run when a new complete drop has landed; ignores incomplete or still-copying drops.",
+)
+def new_drop_sensor(context: dg.SensorEvaluationContext, settings: RunSettings):
+    landing = Path(settings.landing_dir)
+    if not landing.is_dir():
+        return dg.SkipReason(f"landing folder {landing} does not exist")
+    now = time.time()
+    ignored = []
+    for status in scan_drops(landing):
+        key = status.drop.extract_date.isoformat()
+        if context.cursor and key <= context.cursor:
+            break  # newest first: everything from here on has been processed
+        if not status.complete:
+            ignored.append(status.reason)
+            continue
+        if not settled(status.drop.path, now):
+            ignored.append(
+                f"drop {key}: files changed in the last {SETTLE_SECONDS} s (still landing)"
+            )
+            continue
+        context.update_cursor(key)
+        return dg.RunRequest(run_key=f"drop-{key}", tags={"safeguard/extract_date": key})
+    detail = "; ".join(ignored) if ignored else f"newest processed drop: {context.cursor or 'none'}"
+    return dg.SkipReason(f"no new complete drop ({detail})")
