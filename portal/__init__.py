@@ -1,1 +1,11 @@
-"""portal package."""
+"""The practitioner and reviewer web portal: explained flags, recorded judgement, access control.
+
+Dagster OSS has no access control, so the portal owns it. Start it with
+``safeguard portal --data-dir DIR`` (:func:`serve`), manage accounts with :mod:`portal.users`.
+"""
+
+from portal.app import create_app
+from portal.server import serve
+from portal.settings import PortalSettings
+
+__all__ = ["PortalSettings", "create_app", "serve"]

@@ -1,0 +1,85 @@
+"""Portal configuration, typed once at the edge and passed to every part of the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROLES = ("practitioner", "team_manager", "reviewer", "admin")
+DECISIONS = {
+    "agree_act": "Agree, and act on it",
+    "already_known": "Already known to me or a service",
+    "disagree": "Disagree with the indicator",
+    "not_enough_info": "Not enough information to decide",
+}
+
+WAREHOUSE_FILE = "warehouse.duckdb"
+VAULT_FILE = "vault.duckdb"
+PORTAL_FILE = "portal.duckdb"
+AUDIT_FILE = Path("audit") / "audit.jsonl"
+
+
+def utc_now() -> datetime:
+    """Wall-clock time in UTC (naive, as DuckDB stores TIMESTAMP)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    """Everything the portal needs to know, fixed when the app is created.
+
+    Parameters
+    ----------
+    data_dir
+        The pipeline's data directory (warehouse, vault, reports, audit trail).
+    secure_cookies
+        Mark the session cookie ``Secure`` (and use the ``__Host-`` prefix). Turn on whenever
+        the portal is served over HTTPS, which is every deployment but a loopback demo.
+    overdue_after_days
+        A flag with no recorded judgement this many days after it was raised (or reallocated)
+        is shown to the team manager as an overdue review.
+    session_idle_minutes, session_absolute_hours
+        Sessions end after this much inactivity, and in any case after this long: a shared
+        office computer must not keep a practitioner's caseload open.
+    throttle_max_failures, throttle_window_s
+        Failed logins allowed per username and client address within the window before the
+        login form answers 429 Too Many Requests.
+    idle_release_s
+        Database files are closed after this many idle seconds so a quiet portal does not hold
+        the DuckDB lock the pipeline needs to write the warehouse.
+    clock
+        Source of "now" (UTC, naive); tests inject a fixed clock.
+    """
+
+    data_dir: Path
+    secure_cookies: bool = False
+    overdue_after_days: int = 14
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 8
+    throttle_max_failures: int = 5
+    throttle_window_s: int = 15 * 60
+    idle_release_s: float = 5.0
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / WAREHOUSE_FILE
+
+    @property
+    def vault_path(self) -> Path:
+        return self.data_dir / VAULT_FILE
+
+    @property
+    def portal_path(self) -> Path:
+        return self.data_dir / PORTAL_FILE
+
+    @property
+    def audit_path(self) -> Path:
+        return self.data_dir / AUDIT_FILE
+
+    @property
+    def cookie_name(self) -> str:
+        # The __Host- prefix makes browsers refuse the cookie unless Secure, path=/ and no Domain.
+        return "__Host-sg_session" if self.secure_cookies else "sg_session"
