@@ -154,5 +154,104 @@ def demo(
         raise typer.Exit(1)
 
 
+users_app = typer.Typer(help="Portal accounts, for the data team.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+def _password(password: str | None) -> str:
+    return password or typer.prompt("password (12+ characters)", hide_input=True, confirmation_prompt=True)
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument()],
+    role: Annotated[str, typer.Option("--role", help="practitioner | team_manager | reviewer | admin")],
+    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    worker_id: Annotated[str | None, typer.Option("--worker-id", help="required for practitioners")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="required for team managers")] = None,
+    display_name: Annotated[str | None, typer.Option("--display-name")] = None,
+    password: Annotated[str | None, typer.Option("--password", help="prompted for when omitted")] = None,
+) -> None:
+    """Create a portal account."""
+    from portal.users import UserAdminError, add_user
+
+    try:
+        add_user(data_dir, username, role, _password(password), worker_id=worker_id, team=team, display_name=display_name)
+    except UserAdminError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    _audit(data_dir, "user_added", username=username, role=role)
+    console.print(f"added {username} ({role})")
+
+
+@users_app.command("disable")
+def users_disable(
+    username: Annotated[str, typer.Argument()], data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data")
+) -> None:
+    """Disable an account (its sessions stop at their next request)."""
+    from portal.users import UserAdminError, disable_user
+
+    try:
+        disable_user(data_dir, username)
+    except UserAdminError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    _audit(data_dir, "user_disabled", username=username)
+    console.print(f"disabled {username}")
+
+
+@users_app.command("reset")
+def users_reset(
+    username: Annotated[str, typer.Argument()],
+    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    password: Annotated[str | None, typer.Option("--password")] = None,
+) -> None:
+    """Set a new password (re-enables the account)."""
+    from portal.users import UserAdminError, reset_password
+
+    try:
+        reset_password(data_dir, username, _password(password))
+    except UserAdminError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    _audit(data_dir, "user_password_reset", username=username)
+    console.print(f"reset {username}")
+
+
+@users_app.command("list")
+def users_list(data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data")) -> None:
+    """List accounts (never passwords or hashes)."""
+    from rich.table import Table
+
+    from portal.users import list_users
+
+    table = Table("username", "role", "worker", "team", "disabled")
+    for user in list_users(data_dir):
+        table.add_row(user.username, user.role, user.worker_id or "", user.team or "", "yes" if user.disabled else "")
+    console.print(table)
+
+
+def _audit(data_dir: Path, action: str, **details: object) -> None:
+    from dpia.audit import AuditLog
+
+    path = data_dir / "audit" / "audit.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    AuditLog(path).append("data_team", action, **details)
+
+
+@app.command()
+def portal(
+    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    secure_cookies: Annotated[bool, typer.Option("--secure-cookies/--no-secure-cookies", help="behind HTTPS")] = False,
+) -> None:
+    """Serve the practitioner and reviewer portal."""
+    from portal import serve
+
+    console.print(f"portal on http://{host}:{port} (data dir {data_dir})")
+    serve(data_dir, host=host, port=port, secure_cookies=secure_cookies)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

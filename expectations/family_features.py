@@ -1,0 +1,64 @@
+"""Suite for ``family_features``, built from the feature dictionary (name + unit per feature).
+
+The model trusts these columns blindly, so the gate checks what each unit implies: counts and
+people are non-negative whole numbers, rates lie in [0, 1], flags are 0/1, durations and money
+are non-negative, ages in years are plausible; no feature is ever null, and there is one row
+per family per as-of date.
+"""
+
+from __future__ import annotations
+
+import great_expectations.expectations as gxe
+from great_expectations.expectations.expectation import Expectation
+
+from expectations import builders as b
+from expectations.custom import ExpectColumnValuesToBeWholeNumbers
+from expectations.settings import FeatureSpec, SuiteConfigError, SuiteSettings
+
+ROW_KEY = ("family_key", "as_of_date")
+MAX_YEARS = 110
+
+
+def _unit_rules(feature: FeatureSpec) -> list[Expectation]:
+    name = feature.name
+    if feature.unit in ("count", "people"):
+        return [b.not_below(name, 0), ExpectColumnValuesToBeWholeNumbers(column=name)]
+    if feature.unit == "rate":
+        return [b.not_below(name, 0), b.not_above(name, 1)]
+    if feature.unit == "flag":
+        return [gxe.ExpectColumnValuesToBeInSet(column=name, value_set=[0, 1])]
+    if feature.unit == "years":
+        return [b.not_below(name, 0), b.not_above(name, MAX_YEARS)]
+    # days and gbp: durations and amounts owed or paid are never negative.
+    return [b.not_below(name, 0)]
+
+
+def build_family_features_suite(settings: SuiteSettings) -> list[Expectation]:
+    """All expectations for ``family_features`` given ``settings.features``.
+
+    Raises
+    ------
+    SuiteConfigError
+        If no feature dictionary was passed, or a feature is named like a row-key column.
+    """
+    if not settings.features:
+        raise SuiteConfigError(
+            "family_features suite needs the feature dictionary: "
+            "run_suite('family_features', df, feature_dictionary=[{'name': ..., 'unit': ...}])"
+        )
+    clash = sorted({f.name for f in settings.features} & set(ROW_KEY))
+    if clash:
+        raise SuiteConfigError(f"feature dictionary names row-key columns as features: {clash}")
+    names = [*ROW_KEY, *(f.name for f in settings.features)]
+    exps: list[Expectation] = [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1),
+        gxe.ExpectTableColumnsToMatchSet(
+            column_set=names, exact_match=not settings.allow_extra_columns
+        ),
+        gxe.ExpectColumnValuesToBeOfType(column="as_of_date", type_="datetime64"),
+        b.unique_together(ROW_KEY),
+    ]
+    exps += [gxe.ExpectColumnValuesToNotBeNull(column=name) for name in names]
+    for feature in settings.features:
+        exps += _unit_rules(feature)
+    return exps

@@ -1,0 +1,197 @@
+"""Suites for the five ``<source>_records`` tables: one generic builder plus per-source rules.
+
+The generic part comes from the landing contract (schema, types, enums, required columns,
+pseudonym shapes, record-key uniqueness, event-date ranges, plausible ages); what the
+contract cannot say (which columns are sparse by design, session arithmetic, money signs,
+pupils' ages) lives in :data:`SOURCE_RULES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+from great_expectations.expectations.expectation import Expectation
+
+from expectations import builders as b
+from expectations.contract import TableSpec, records_table_spec
+from expectations.settings import SuiteSettings
+
+# Columns that are not events even though they are dates.
+NON_EVENT_DATES = frozenset({"birth_month", "extract_date"})
+
+# UK outward code (``NB1``, ``SW1A``); DESIGN.md: postcode_district is missing when not UK-shaped.
+OUTWARD_CODE = r"^[A-Z]{1,2}[0-9][A-Z0-9]?$"
+
+# A school year has at most 380 half-day sessions; a bigger figure is a unit or join error.
+MAX_SESSIONS_POSSIBLE = 400
+
+
+@dataclass(frozen=True)
+class SourceRules:
+    """What the contract cannot say about one source.
+
+    Parameters
+    ----------
+    null_defaults : mapping of str to float or None
+        Minimum non-null share of optional columns that are normally filled in. Optional
+        columns not listed are sparse by design (end dates of open episodes, DASH risk on
+        non-DA incidents, session counts on non-attendance rows) and get no null check.
+        Defaults are lenient on purpose: they catch a column that arrives empty, not drift.
+    date_order : tuple of (later, earlier)
+        Pairs of date columns where the first may not precede the second.
+    counts : tuple of str
+        Integer counts that must be >= 0.
+    parts_of : tuple of (part, total)
+        Counts that may not exceed another count on the same row.
+    money : tuple of str
+        Amounts that are mostly >= 0 (``SuiteSettings.non_negative_mostly``).
+    pupils : bool
+        Apply the pupil age range (education only).
+    """
+
+    null_defaults: Mapping[str, float | None] = field(default_factory=dict)
+    date_order: tuple[tuple[str, str], ...] = ()
+    counts: tuple[str, ...] = ()
+    parts_of: tuple[tuple[str, str], ...] = ()
+    money: tuple[str, ...] = ()
+    pupils: bool = False
+
+
+_SESSIONS = (
+    "sessions_possible",
+    "sessions_missed_authorised",
+    "sessions_missed_unauthorised",
+    "sessions_excluded",
+)
+
+SOURCE_RULES: Mapping[str, SourceRules] = {
+    "social_care": SourceRules(
+        null_defaults={
+            "sex": 0.8,
+            "ethnicity": 0.5,
+            "disability": 0.5,
+            "postcode_district": 0.5,
+            "address_key": 0.5,
+        },
+        date_order=(("end_date", "start_date"),),
+    ),
+    "education": SourceRules(
+        null_defaults={
+            "sex": 0.8,
+            "ethnicity": 0.5,
+            "sen_status": 0.5,
+            "fsm": 0.5,
+            "school_urn": 0.5,
+            "postcode_district": 0.5,
+            "address_key": 0.5,
+        },
+        date_order=(("period_end", "period_start"),),
+        counts=_SESSIONS,
+        parts_of=(
+            ("sessions_missed_authorised", "sessions_possible"),
+            ("sessions_missed_unauthorised", "sessions_possible"),
+        ),
+        pupils=True,
+    ),
+    "housing": SourceRules(
+        null_defaults={"tenancy_role": 0.5, "postcode_district": 0.8, "birth_month": 0.3},
+        money=("arrears_gbp",),
+    ),
+    "police": SourceRules(
+        null_defaults={
+            "sex": 0.5,
+            "postcode_district": 0.3,
+            "address_key": 0.3,
+            "birth_month": 0.3,
+        },
+    ),
+    "revenues_benefits": SourceRules(
+        null_defaults={"postcode_district": 0.8, "birth_month": 0.3},
+        money=("amount_gbp",),
+    ),
+}
+
+
+def _years_before(day: pd.Timestamp, years: int) -> pd.Timestamp:
+    return day - pd.DateOffset(years=years)
+
+
+def _date_rules(
+    spec: TableSpec, extract: pd.Timestamp, settings: SuiteSettings
+) -> list[Expectation]:
+    earliest = pd.Timestamp(settings.earliest_event_date)
+    latest = extract + pd.Timedelta(days=settings.future_slack_days)
+    return [
+        b.dates_between(col.name, earliest, latest)
+        for col in spec.of_kind("date")
+        if col.name not in NON_EVENT_DATES
+    ]
+
+
+def _age_rules(extract: pd.Timestamp, settings: SuiteSettings, pupils: bool) -> list[Expectation]:
+    # birth_month is the first day of the birth month, so age at the extract date is
+    # bounded by comparing it with the extract date shifted back by whole years.
+    out = [b.dates_between("birth_month", _years_before(extract, settings.max_age_years), extract)]
+    if pupils:
+        youngest, oldest = settings.pupil_age_years
+        out.append(
+            b.dates_between(
+                "birth_month",
+                _years_before(extract, oldest + 1) + pd.Timedelta(days=1),
+                _years_before(extract, youngest),
+                mostly=settings.pupil_age_mostly,
+            )
+        )
+    return out
+
+
+def build_records_suite(
+    source: str,
+    extract_date: date,
+    settings: SuiteSettings,
+    *,
+    extract_date_given: bool = True,
+) -> list[Expectation]:
+    """All expectations for ``<source>_records`` at one extract date.
+
+    Parameters
+    ----------
+    source : str
+        Contract source name, e.g. ``"police"``.
+    extract_date : date
+        The drop's extract date: upper bound for event dates (plus slack) and the reference
+        point for ages.
+    settings : SuiteSettings
+        Thresholds.
+    extract_date_given : bool
+        When the caller named the extract date, the ``extract_date`` column must equal it;
+        when it was inferred from the column itself that check would be circular.
+    """
+    spec = records_table_spec(source)
+    rules = SOURCE_RULES[source]
+    extract = pd.Timestamp(extract_date)
+    exps: list[Expectation] = [
+        *b.table_shape(spec, settings),
+        *b.column_types(spec),
+        *b.completeness(spec, settings, rules.null_defaults),
+        *b.enum_sets(spec),
+        *b.pseudonym_shapes(spec),
+        b.unique("record_pseudo"),
+        b.matches(
+            "postcode_district", OUTWARD_CODE, notes="Outward code of a normalised UK postcode."
+        ),
+        *_date_rules(spec, extract, settings),
+        *(b.pair_at_least(later, earlier) for later, earlier in rules.date_order),
+        *_age_rules(extract, settings, rules.pupils),
+        *(b.not_below(col, 0) for col in rules.counts),
+        *(b.pair_at_least(total, part) for part, total in rules.parts_of),
+        *(b.values_at_least(col, 0, mostly=settings.non_negative_mostly) for col in rules.money),
+    ]
+    if "sessions_possible" in rules.counts:
+        exps.append(b.not_above("sessions_possible", MAX_SESSIONS_POSSIBLE))
+    if extract_date_given:
+        exps.append(b.dates_between("extract_date", extract, extract))
+    return exps

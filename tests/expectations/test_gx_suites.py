@@ -1,0 +1,299 @@
+"""Each suite passes on a valid typed frame and fails, on the right rule and column, when one
+thing is broken. Assertions name the expectation type and column, so removing the rule from a
+suite makes the matching test fail."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+from gx_frames import (
+    EXTRACT,
+    FEATURES,
+    areas_frame,
+    features_frame,
+    records_frame,
+    workers_frame,
+)
+
+from expectations import SuiteConfigError, SuiteOutcome, run_suite
+from expectations.contract import AGENCY_SOURCES, records_table_spec
+from expectations.records import NON_EVENT_DATES
+
+IN_SET = "expect_column_values_to_be_in_set"
+NOT_NULL = "expect_column_values_to_not_be_null"
+UNIQUE = "expect_column_values_to_be_unique"
+BETWEEN = "expect_column_values_to_be_between"
+COLUMNS = "expect_table_columns_to_match_set"
+MIN = "expect_column_min_to_be_between"
+MAX = "expect_column_max_to_be_between"
+PAIR = "expect_column_pair_values_a_to_be_greater_than_b"
+REGEX = "expect_column_values_to_match_regex"
+
+
+def failed(outcome: SuiteOutcome) -> set[tuple[str, str | None]]:
+    return {(f.expectation, f.column) for f in outcome.failures}
+
+
+def check(source: str, df: pd.DataFrame, **params: object) -> SuiteOutcome:
+    return run_suite(source, df, extract_date=EXTRACT, **params)
+
+
+def enum_column(source: str) -> str:
+    return records_table_spec(source).of_kind("enum")[0].name
+
+
+def required_event_column(source: str) -> str:
+    spec = records_table_spec(source)
+    keys = {"record_pseudo", "agency_person_pseudo", "extract_date", "birth_month", "address_key"}
+    return next(c.name for c in spec.columns if c.required and c.name not in keys)
+
+
+def event_date_column(source: str) -> str:
+    spec = records_table_spec(source)
+    return next(c.name for c in spec.of_kind("date") if c.name not in NON_EVENT_DATES)
+
+
+@pytest.mark.parametrize("source", AGENCY_SOURCES)
+def test_valid_records_pass(source: str) -> None:
+    outcome = check(source, records_frame(source))
+    assert outcome.success, outcome.message()
+    assert outcome.failed == 0 and outcome.evaluated > 25
+    assert outcome.dataset == f"{source}_records" and outcome.row_count == 300
+
+
+@pytest.mark.parametrize("source", AGENCY_SOURCES)
+def test_unknown_enum_value_fails(source: str) -> None:
+    df = records_frame(source)
+    col = enum_column(source)
+    df.loc[3, col] = "not_in_contract"
+    outcome = check(source, df)
+    assert not outcome.success
+    assert failed(outcome) == {(IN_SET, col)}
+    assert "1 of 300 rows" in outcome.failures[0].observed_summary
+
+
+@pytest.mark.parametrize("source", AGENCY_SOURCES)
+def test_missing_required_value_fails(source: str) -> None:
+    df = records_frame(source)
+    col = required_event_column(source)
+    df.loc[7, col] = pd.NA
+    assert failed(check(source, df)) == {(NOT_NULL, col)}
+
+
+@pytest.mark.parametrize("source", AGENCY_SOURCES)
+def test_duplicate_record_pseudo_fails(source: str) -> None:
+    df = records_frame(source)
+    df.loc[1, "record_pseudo"] = df.loc[0, "record_pseudo"]
+    assert failed(check(source, df)) == {(UNIQUE, "record_pseudo")}
+
+
+@pytest.mark.parametrize("source", AGENCY_SOURCES)
+def test_future_event_date_fails(source: str) -> None:
+    df = records_frame(source)
+    col = event_date_column(source)
+    df.loc[5, col] = pd.Timestamp(EXTRACT) + pd.Timedelta(days=30)
+    # An end date may legitimately follow its start; the future-date rule is what must fire.
+    assert (BETWEEN, col) in failed(check(source, df))
+
+
+def test_event_date_within_slack_passes_and_before_1990_fails() -> None:
+    df = records_frame("police")
+    df.loc[0, "incident_date"] = pd.Timestamp(EXTRACT) + pd.Timedelta(days=5)
+    assert check("police", df).success
+    df.loc[1, "incident_date"] = pd.Timestamp("1985-06-01")
+    assert failed(check("police", df)) == {(BETWEEN, "incident_date")}
+
+
+@pytest.mark.parametrize("source", AGENCY_SOURCES)
+@pytest.mark.parametrize("birth", ["1850-03-01", "2026-09-01"])
+def test_implausible_age_fails(source: str, birth: str) -> None:
+    df = records_frame(source)
+    df.loc[2, "birth_month"] = pd.Timestamp(birth)  # older than 110, or not yet born
+    assert (BETWEEN, "birth_month") in failed(check(source, df))
+
+
+def test_pupils_mostly_aged_2_to_20() -> None:
+    df = records_frame("education")
+    df.loc[:5, "birth_month"] = pd.Timestamp("1990-01-01")  # 2% adults: tolerated
+    assert check("education", df).success
+    df.loc[:60, "birth_month"] = pd.Timestamp("1990-01-01")  # 20% adults: not a pupil roll
+    outcome = check("education", df)
+    assert failed(outcome) == {(BETWEEN, "birth_month")}
+    assert "at most 5% allowed" in outcome.failures[0].observed_summary
+
+
+@pytest.mark.parametrize("source", AGENCY_SOURCES)
+def test_missing_column_fails(source: str) -> None:
+    col = enum_column(source)
+    outcome = check(source, records_frame(source).drop(columns=[col]))
+    assert (COLUMNS, None) in failed(outcome)
+    schema = next(f for f in outcome.failures if f.expectation == COLUMNS)
+    assert f"missing columns ['{col}']" in schema.observed_summary
+    assert any(f.column == col and "does not exist" in f.observed_summary for f in outcome.failures)
+
+
+def test_identity_column_in_pseudonymised_table_fails() -> None:
+    df = records_frame("police").assign(first_name=pd.Series(["x"] * 300, dtype="string"))
+    outcome = check("police", df)
+    assert failed(outcome) == {(COLUMNS, None)}
+    assert "unexpected columns ['first_name']" in outcome.failures[0].observed_summary
+    assert check("police", df, allow_extra_columns=True).success
+
+
+def test_raw_identifier_in_pseudonym_column_fails() -> None:
+    df = records_frame("housing")
+    df.loc[4, "agency_person_pseudo"] = "HSG-000123"
+    df.loc[6, "tenancy_ref"] = "T/2024/0042"
+    assert failed(check("housing", df)) == {
+        (REGEX, "agency_person_pseudo"),
+        (REGEX, "tenancy_ref"),
+    }
+
+
+def test_wrong_dtype_fails_but_integer_width_does_not_matter() -> None:
+    df = records_frame("education")
+    df["sessions_excluded"] = df["sessions_excluded"].astype("Int32")
+    df["sessions_possible"] = df["sessions_possible"].astype("int32")  # DuckDB INTEGER
+    assert check("education", df).success
+    df["sessions_possible"] = df["sessions_possible"].astype("Float64")
+    df["period_start"] = df["period_start"].dt.strftime("%Y-%m-%d").astype("string")
+    assert {
+        ("expect_column_values_to_be_in_type_list", "sessions_possible"),
+        ("expect_column_values_to_be_of_type", "period_start"),
+    } <= failed(check("education", df))
+
+
+def test_optional_column_null_share_threshold_is_configurable() -> None:
+    df = records_frame("social_care")
+    df.loc[:149, "sex"] = pd.NA  # half missing; default floor is 80% present
+    outcome = check("social_care", df)
+    assert failed(outcome) == {(NOT_NULL, "sex")}
+    assert check("social_care", df, null_thresholds={"sex": 0.4}).success
+    assert check("social_care", df, null_thresholds={"sex": None}).success
+
+
+def test_end_before_start_fails() -> None:
+    df = records_frame("social_care")
+    df.loc[0, "end_date"] = df.loc[0, "start_date"] - pd.Timedelta(days=1)
+    assert failed(check("social_care", df)) == {(PAIR, "end_date, start_date")}
+
+
+def test_session_counts_checked() -> None:
+    df = records_frame("education")
+    df.loc[0, "sessions_excluded"] = -1
+    df.loc[1, "sessions_missed_unauthorised"] = df.loc[1, "sessions_possible"] + 1
+    outcome = check("education", df)
+    assert failed(outcome) == {
+        (MIN, "sessions_excluded"),
+        (PAIR, "sessions_possible, sessions_missed_unauthorised"),
+    }
+    assert "observed -1" in next(f for f in outcome.failures if f.expectation == MIN).describe()
+
+
+@pytest.mark.parametrize(
+    ("source", "col"), [("housing", "arrears_gbp"), ("revenues_benefits", "amount_gbp")]
+)
+def test_money_mostly_non_negative(source: str, col: str) -> None:
+    df = records_frame(source)
+    df.loc[:1, col] = -10.0  # under 1%: credits happen
+    assert check(source, df).success
+    df.loc[:20, col] = -10.0
+    assert failed(check(source, df)) == {(BETWEEN, col)}
+
+
+def test_extract_date_column_must_match_named_extract_date() -> None:
+    df = records_frame("police")
+    df.loc[0, "extract_date"] = pd.Timestamp("2026-02-28")
+    assert failed(check("police", df)) == {(BETWEEN, "extract_date")}
+    # Inferred from the column itself, the comparison would be circular and is skipped.
+    assert run_suite("police_records", df).success
+
+
+def test_microsecond_dates_are_accepted() -> None:
+    df = records_frame("police")
+    dates = [c for c in df.columns if str(df[c].dtype).startswith("datetime")]
+    assert check("police", df.astype({c: "datetime64[us]" for c in dates})).success
+
+
+@pytest.mark.parametrize("source", ["education", "housing"])
+def test_table_read_back_from_duckdb_passes(source: str) -> None:
+    """The checks read the warehouse: DuckDB returns str, float64, [us] dates and int32."""
+    df = records_frame(source)
+    con = duckdb.connect()
+    con.register("frame", df)
+    con.execute("CREATE TABLE t AS SELECT * FROM frame")
+    if source == "education":
+        con.execute("ALTER TABLE t ALTER sessions_excluded TYPE INTEGER")
+        con.execute("ALTER TABLE t ALTER period_end TYPE DATE")
+    stored = con.sql("SELECT * FROM t").df()
+    assert check(source, stored).success
+
+
+def test_workers_suite() -> None:
+    assert run_suite("workers", workers_frame()).success
+    df = workers_frame()
+    df.loc[0, "capacity"] = 0
+    df.loc[1, "worker_id"] = df.loc[2, "worker_id"]
+    df.loc[3, "role"] = "volunteer"
+    df.loc[4, "area_codes"] = "north side"
+    assert failed(run_suite("workers", df)) == {
+        (MIN, "capacity"),
+        (UNIQUE, "worker_id"),
+        (IN_SET, "role"),
+        (REGEX, "area_codes"),
+    }
+
+
+def test_areas_suite() -> None:
+    assert run_suite("areas", areas_frame()).success
+    df = areas_frame()
+    df.loc[0, "imd_decile"] = 11
+    df.loc[1, "imd_decile"] = 0
+    df.loc[2, "postcode_district"] = df.loc[3, "postcode_district"]
+    df.loc[4, "local_authority"] = pd.NA
+    assert failed(run_suite("areas", df)) == {
+        (MAX, "imd_decile"),
+        (MIN, "imd_decile"),
+        (UNIQUE, "postcode_district"),
+        (NOT_NULL, "local_authority"),
+    }
+
+
+def test_family_features_suite() -> None:
+    assert run_suite("family_features", features_frame(), feature_dictionary=FEATURES).success
+    df = features_frame()
+    df.loc[0, "police_incidents_365d"] = 2.5
+    df.loc[1, "attendance_rate"] = 1.2
+    df.loc[2, "days_since_last_referral"] = pd.NA
+    df.loc[3, "child_protection_plan"] = 2
+    df.loc[4, "household_size"] = -1
+    df.loc[5, "youngest_child_age"] = 140
+    df.loc[6, "council_tax_arrears_gbp"] = -5.0
+    df.loc[8, "family_key"] = df.loc[7, "family_key"]
+    outcome = run_suite("family_features", df, feature_dictionary=FEATURES)
+    assert failed(outcome) == {
+        ("expect_column_values_to_be_whole_numbers", "police_incidents_365d"),
+        (MAX, "attendance_rate"),
+        (NOT_NULL, "days_since_last_referral"),
+        (IN_SET, "child_protection_plan"),
+        (MIN, "household_size"),
+        (MAX, "youngest_child_age"),
+        (MIN, "council_tax_arrears_gbp"),
+        ("expect_compound_columns_to_be_unique", "family_key, as_of_date"),
+    }
+
+
+def test_configuration_errors_are_specific() -> None:
+    with pytest.raises(SuiteConfigError, match="no suite for dataset 'prison'"):
+        run_suite("prison", areas_frame())
+    with pytest.raises(SuiteConfigError, match=r"unknown suite parameter\(s\) \['null_treshold'\]"):
+        run_suite("areas", areas_frame(), null_treshold={})
+    with pytest.raises(SuiteConfigError, match="needs the feature dictionary"):
+        run_suite("family_features", features_frame())
+    with pytest.raises(SuiteConfigError, match="unit 'percent'"):
+        run_suite(
+            "family_features",
+            features_frame(),
+            feature_dictionary=[{"name": "x", "unit": "percent"}],
+        )
