@@ -11,14 +11,14 @@ import os
 import dagster as dg
 
 from pipelines.assets.ingest import ingest_drop, landing_specs
-from pipelines.checks.ingest import gx_checks
+from pipelines.checks.ingest import data_docs, gx_checks
 from pipelines.dpia_metadata import with_dpia_metadata
 from pipelines.operations import monthly_scoring_schedule, new_drop_sensor, pipeline_job
 from pipelines.resources import RunSettings, Warehouse
 
 
 def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
-    return with_dpia_metadata([*landing_specs, ingest_drop])
+    return with_dpia_metadata([*landing_specs, ingest_drop, data_docs])
 
 
 def all_checks() -> list[dg.AssetChecksDefinition]:

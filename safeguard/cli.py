@@ -154,29 +154,76 @@ def demo(
         raise typer.Exit(1)
 
 
+audit_app = typer.Typer(help="The append-only, hash-chained audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data")) -> None:
+    """Check the audit chain; name the first edited, deleted, inserted or reordered entry."""
+    import json
+
+    from dpia.audit import AuditLog
+
+    path = data_dir / "audit" / "audit.jsonl"
+    if not path.exists():
+        console.print(f"[red]no audit trail at {path}[/red]")
+        raise typer.Exit(2)
+    anchor_path = data_dir / "audit" / "anchor.json"
+    anchor = None
+    if anchor_path.exists():
+        saved = json.loads(anchor_path.read_text())
+        anchor = (saved["seq"], saved["hash"])
+    result = AuditLog(path).verify(expected_head=anchor)
+    if result.ok:
+        console.print(
+            f"[green]audit trail intact[/green]: {result.entries} entries"
+            + (" (head anchor matches)" if anchor else "")
+        )
+        return
+    console.print(f"[red]audit trail broken at entry {result.first_bad_seq}[/red]: {result.reason}")
+    raise typer.Exit(1)
+
+
 users_app = typer.Typer(help="Portal accounts, for the data team.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
 
 def _password(password: str | None) -> str:
-    return password or typer.prompt("password (12+ characters)", hide_input=True, confirmation_prompt=True)
+    return password or typer.prompt(
+        "password (12+ characters)", hide_input=True, confirmation_prompt=True
+    )
 
 
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Argument()],
-    role: Annotated[str, typer.Option("--role", help="practitioner | team_manager | reviewer | admin")],
+    role: Annotated[
+        str, typer.Option("--role", help="practitioner | team_manager | reviewer | admin")
+    ],
     data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
-    worker_id: Annotated[str | None, typer.Option("--worker-id", help="required for practitioners")] = None,
+    worker_id: Annotated[
+        str | None, typer.Option("--worker-id", help="required for practitioners")
+    ] = None,
     team: Annotated[str | None, typer.Option("--team", help="required for team managers")] = None,
     display_name: Annotated[str | None, typer.Option("--display-name")] = None,
-    password: Annotated[str | None, typer.Option("--password", help="prompted for when omitted")] = None,
+    password: Annotated[
+        str | None, typer.Option("--password", help="prompted for when omitted")
+    ] = None,
 ) -> None:
     """Create a portal account."""
     from portal.users import UserAdminError, add_user
 
     try:
-        add_user(data_dir, username, role, _password(password), worker_id=worker_id, team=team, display_name=display_name)
+        add_user(
+            data_dir,
+            username,
+            role,
+            _password(password),
+            worker_id=worker_id,
+            team=team,
+            display_name=display_name,
+        )
     except UserAdminError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -186,7 +233,8 @@ def users_add(
 
 @users_app.command("disable")
 def users_disable(
-    username: Annotated[str, typer.Argument()], data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data")
+    username: Annotated[str, typer.Argument()],
+    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
 ) -> None:
     """Disable an account (its sessions stop at their next request)."""
     from portal.users import UserAdminError, disable_user
@@ -227,7 +275,13 @@ def users_list(data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("dat
 
     table = Table("username", "role", "worker", "team", "disabled")
     for user in list_users(data_dir):
-        table.add_row(user.username, user.role, user.worker_id or "", user.team or "", "yes" if user.disabled else "")
+        table.add_row(
+            user.username,
+            user.role,
+            user.worker_id or "",
+            user.team or "",
+            "yes" if user.disabled else "",
+        )
     console.print(table)
 
 
@@ -244,7 +298,9 @@ def portal(
     data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
-    secure_cookies: Annotated[bool, typer.Option("--secure-cookies/--no-secure-cookies", help="behind HTTPS")] = False,
+    secure_cookies: Annotated[
+        bool, typer.Option("--secure-cookies/--no-secure-cookies", help="behind HTTPS")
+    ] = False,
 ) -> None:
     """Serve the practitioner and reviewer portal."""
     from portal import serve

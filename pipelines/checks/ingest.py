@@ -5,10 +5,11 @@ aggregates only: counts and shares, never a value from a row.
 """
 
 import json
+from pathlib import Path
 
 import dagster as dg
 
-from expectations import run_suite
+from expectations import build_data_docs, run_suite
 from pipelines.assets.ingest import AGENCY_SOURCES
 from pipelines.dpia_metadata import register
 from pipelines.resources import Warehouse
@@ -38,6 +39,9 @@ def _make_gx_check(dataset: str) -> dg.AssetChecksDefinition:
         outcome = run_suite(dataset, df, extract_date=extract_date)
         path = warehouse.artefact_dir("validation") / f"{dataset}.json"
         path.write_text(json.dumps(outcome.as_dict(), indent=2, default=str))
+        if not outcome.success:
+            # downstream data_docs will be skipped: publish the failing results for reviewers now
+            publish_data_docs(warehouse)
         return dg.AssetCheckResult(
             passed=outcome.success,
             metadata={
@@ -49,6 +53,23 @@ def _make_gx_check(dataset: str) -> dg.AssetChecksDefinition:
         )
 
     return _check
+
+
+def publish_data_docs(warehouse: Warehouse) -> Path:
+    """Static GX Data Docs for reviewers, from the aggregate-only results on disk."""
+    results = sorted(warehouse.artefact_dir("validation").glob("*.json"))
+    return build_data_docs(results, warehouse.root / "data_docs")
+
+
+@dg.asset(
+    deps=[_table(d) for d in GX_DATASETS],
+    group_name="governance",
+    kinds={"html"},
+    description="Great Expectations Data Docs (static HTML, aggregates only) for reviewers.",
+)
+def data_docs(warehouse: Warehouse) -> dg.MaterializeResult:
+    index = publish_data_docs(warehouse)
+    return dg.MaterializeResult(metadata={"index": dg.MetadataValue.path(str(index))})
 
 
 gx_checks = [_make_gx_check(d) for d in GX_DATASETS]
