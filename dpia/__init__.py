@@ -1,1 +1,1 @@
-"""dpia package."""
+"""DPIA register, column firewall, pseudonymisation and audit trail; imports nothing of ours."""

@@ -1,1 +1,1 @@
-"""ingest package."""
+"""The door: landing contract, drop discovery, typed reading with quarantine, identity split."""
