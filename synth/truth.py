@@ -1,0 +1,101 @@
+"""Ground truth of an estate, written apart from the landing drops: who everyone really is, who
+lived with whom and where, the true social-care outcomes, and the parameters behind the drop.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synth.build import World
+from synth.columns import iso_days
+from synth.config import ETHNICITY_CODES, EstateConfig
+from synth.events import Events
+from synth.noise import PROFILES
+from synth.world import NEVER
+from synth.writer import person_ids
+
+OUTCOME_TYPES = {2: "s47_enquiry", 4: "cp_plan"}
+
+
+def family_ids(family: np.ndarray) -> np.ndarray:
+    return np.array(["" if f < 0 else f"F{f + 1:07d}" for f in family.tolist()], dtype=object)
+
+
+def address_ids(address: np.ndarray) -> np.ndarray:
+    return np.array(["" if a < 0 else f"A{a + 1:07d}" for a in address.tolist()], dtype=object)
+
+
+def _write(path: Path, header: list[str], columns: list[np.ndarray]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(zip(*(c.tolist() for c in columns), strict=True))
+
+
+def write_people(out: Path, world: World) -> None:
+    """people.csv: identity, family and role at the newest extract, protected traits, latent need."""
+    p, h = world.people, world.history
+    newest = world.timeline.newest_day
+    fam = h.family_of[-1]
+    age = (newest - p.dob) / 365.25
+    person = np.arange(p.n)
+    surname = p.surname_on(person, np.full(p.n, newest - 1))
+    _write(out / "people.csv",
+           ["true_person_id", "true_family_id", "role", "dob", "sex", "ethnicity", "disability",
+            "latent_need", "first_name", "last_name"],
+           [person_ids(person), family_ids(fam), np.where(age < 18, "child", "adult").astype(object),
+            iso_days(p.dob), np.array(["M", "F"], dtype=object)[p.sex],
+            np.array(ETHNICITY_CODES, dtype=object)[p.ethnicity], np.array(["N", "Y"], dtype=object)[p.disability.astype(int)],
+            np.array([f"{x:.4f}" for x in h.need[fam].tolist()], dtype=object),
+            world.names.given[p.given], world.names.surnames[surname]])  # fmt: skip
+
+
+def write_memberships(out: Path, world: World) -> None:
+    """memberships.csv: spells in a family at an address, valid_from/valid_to inclusive ('' = current)."""
+    s, ms, p = world.spells, world.month_starts, world.people
+    start = np.maximum(ms[s.start], p.dob[s.person])
+    last = np.where(
+        s.stop >= world.history.n_months, NEVER, ms[np.minimum(s.stop, len(ms) - 1)] - 1
+    )
+    order = np.lexsort((s.start, s.person))
+    _write(out / "memberships.csv", ["true_person_id", "true_family_id", "address_id", "valid_from", "valid_to"],
+           [person_ids(s.person[order]), family_ids(s.family[order]), address_ids(s.address[order]),
+            iso_days(start[order]), iso_days(last[order])])  # fmt: skip
+
+
+def write_outcomes(out: Path, world: World, episodes: Events) -> None:
+    """outcomes.csv: every true section 47 enquiry and child-protection plan start before the newest extract."""
+    etype = episodes.fields["etype"]
+    mask = np.isin(etype, list(OUTCOME_TYPES)) & (episodes.day < world.timeline.newest_day)
+    person, day, kind = episodes.person[mask], episodes.day[mask], etype[mask]
+    order = np.lexsort((kind, person, day))
+    person, day, kind = person[order], day[order], kind[order]
+    fam = world.family_on(person, day)
+    _write(out / "outcomes.csv", ["true_person_id", "true_family_id", "outcome_type", "start_date"],
+           [person_ids(person), family_ids(fam), np.array([OUTCOME_TYPES[k] for k in kind.tolist()], dtype=object),
+            iso_days(day)])  # fmt: skip
+
+
+def write_addresses(out: Path, world: World) -> None:
+    """addresses.csv: the canonical form of every address id (for scoring address matching)."""
+    geo = world.geo
+    ids = np.arange(len(geo.addr_line))
+    _write(out / "addresses.csv", ["address_id", "address_line", "postcode", "postcode_district", "tenure"],
+           [address_ids(ids), geo.addr_line, geo.postcodes[geo.addr_postcode], geo.district_code[geo.addr_district],
+            np.array(["owner", "private_rent", "social_rent", "temporary"], dtype=object)[geo.addr_tenure]])  # fmt: skip
+
+
+def write_json(out: Path, name: str, payload: dict[str, Any]) -> None:
+    (out / name).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def write_parameters(out: Path, config: EstateConfig, extracts: list[str]) -> None:
+    """config.json, recording_bias.json and identifier_noise.json."""
+    write_json(out, "config.json", {**config.as_dict(), "extract_dates": extracts})
+    write_json(out, "recording_bias.json", config.recording_bias.as_dict())
+    write_json(out, "identifier_noise.json", {k: v.as_dict() for k, v in PROFILES.items()})
