@@ -34,7 +34,7 @@ def _parse_date(value: str | None, option: str) -> date | None:
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option("--out", help="landing directory to write drops into")],
-    people: Annotated[int, typer.Option("--people", min=100, help="people in the estate")] = 20_000,
+    people: Annotated[int, typer.Option("--people", min=200, help="people in the estate")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="random seed (same seed, same files)")] = 7,
     extract_date: Annotated[
         str | None, typer.Option("--extract-date", help="newest extract date YYYY-MM-DD")
@@ -130,7 +130,7 @@ def _pipeline_env(data_dir: Path, landing: Path, truth: Path | None) -> dict[str
 @app.command()
 def demo(
     data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
-    people: Annotated[int, typer.Option("--people", min=100)] = 20_000,
+    people: Annotated[int, typer.Option("--people", min=200)] = 20_000,
     seed: Annotated[int, typer.Option("--seed")] = 7,
 ) -> None:
     """Generate the default synthetic estate, run the whole pipeline, and print what came out."""
