@@ -1,0 +1,67 @@
+"""End to end on a synthetic frame: fit, evaluate, audit, model card from the measured figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from model_tables import training_frame, truth_of
+
+from models import (
+    EvaluationConfig,
+    FairnessConfig,
+    RiskModelConfig,
+    audit_fairness,
+    evaluate_risk_model,
+    fit_risk_model,
+    save_risk_model,
+    write_model_card,
+)
+
+
+def test_model_card_reports_measured_figures(tmp_path: Path) -> None:
+    frame = training_frame(n_per_date=2000, seed=4, interaction=2.0)
+    fitted = fit_risk_model(
+        frame, config=RiskModelConfig(n_estimators=60, learning_rate=0.1, calibration="sigmoid")
+    )
+    test = frame.loc[frame["as_of_date"] == fitted.split.test_date]
+    rng = np.random.default_rng(0)
+    sensitive = pd.DataFrame(
+        {"ethnicity_group": rng.choice(["White", "Black", "Asian"], len(test), p=[0.7, 0.2, 0.1]),
+         "ethnicity": "WBRI", "sex_children": rng.choice(["F", "M"], len(test)), "sex_lead_adult": "F",
+         "disability": rng.choice(["Y", "N", "Unknown"], len(test), p=[0.1, 0.88, 0.02]),
+         "youngest_child_age_band": "5-10", "deprivation_quintile": rng.choice(["Q1", "Q5"], len(test))},
+        index=pd.Index(test["family_key"], name="family_key"),
+    )  # fmt: skip
+    truth = truth_of(frame, fitted.split.test_date)
+    evaluation = evaluate_risk_model(fitted, frame, config=EvaluationConfig(total_capacity=40, n_boot=50),
+                                     truth=truth["latent_need"])  # fmt: skip
+    audit = audit_fairness(
+        fitted, frame, sensitive, config=FairnessConfig(total_capacity=40, n_boot=50), truth=truth
+    )
+    assert json.dumps(audit.summary())
+    assert audit.proxy is not None and set(audit.proxy["dimension"]) >= {
+        "ethnicity_group",
+        "disability",
+    }
+    assert (audit.groups.set_index(["dimension", "group"]).loc[("disability", "Unknown"), "status"]
+            == "suppressed (n < 100)")  # fmt: skip
+
+    record = save_risk_model(fitted.model, tmp_path / "models", training_window=fitted.training_window(),
+                             metrics=evaluation.summary())  # fmt: skip
+    md_path, html_path = write_model_card(
+        fitted, evaluation, audit, tmp_path, version=record.version
+    )
+    markdown, html = md_path.read_text(), html_path.read_text()
+    auc = evaluation.metrics["model"]["auc_roc"].value
+    for text in (markdown, html):
+        assert record.version in text
+        assert f"{auc:.3f}" in text
+        assert "Not intended use" in text and "recorded action" in text
+        assert "WWCSC" in text and "oracle" in text
+        assert ("PASSED" if evaluation.gate.passed else "FAILED") in text
+        assert "police_da_incidents_12m" in text
+    assert "<script" not in html and html.startswith("<!doctype html>")
+    assert "suppressed" in markdown

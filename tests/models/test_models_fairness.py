@@ -1,0 +1,172 @@
+"""Fairness audit: hand-checked metrics, suppression, fairlearn agreement, planted bias caught."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from fairlearn.metrics import MetricFrame, false_negative_rate, selection_rate
+
+from models.fairness import FairnessConfig, audit_predictions
+from models.fairness_gate import FairnessGate
+from models.fairness_stats import GroupSums, between_groups, group_estimates
+from models.fairness_truth import at_equal_need, proxy_check
+from models.metrics import Bootstrap
+
+TINY = FairnessConfig(total_capacity=1, dimensions=("g",), report_only_dimensions=(), intersections=(),
+                      min_group_size=3, min_cell=1, n_boot=50)  # fmt: skip
+
+
+def _small_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+    # group A: 6 families, group B: 4, group C: 2 (below the minimum size of 3)
+    y = np.array([1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0])
+    sel = np.array([1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0])
+    prob = np.array([0.6, 0.3, 0.4, 0.1, 0.1, 0.1, 0.5, 0.4, 0.3, 0.2, 0.9, 0.1])
+    groups = pd.DataFrame({"g": list("AAAAAABBBBCC")})
+    return y, prob, sel, groups
+
+
+def test_metrics_agree_with_hand_computation() -> None:
+    y, prob, sel, groups = _small_table()
+    audit = audit_predictions(y, prob, sel, groups, config=TINY)
+    table = audit.group_metrics.set_index(["group", "metric"])["value"]
+    # A: TP=1 (row 0), FP=1 (row 2), FN=1 (row 1), TN=3
+    assert table["A", "selection_rate"] == pytest.approx(2 / 6)
+    assert table["A", "precision"] == pytest.approx(1 / 2)
+    assert table["A", "false_positive_rate"] == pytest.approx(1 / 4)
+    assert table["A", "false_negative_rate"] == pytest.approx(1 / 2)
+    assert table["A", "mean_predicted"] == pytest.approx(1.6 / 6)
+    assert table["A", "calibration_ratio"] == pytest.approx(1.6 / 2)
+    assert table["A", "negative_mean_score"] == pytest.approx(0.7 / 4)
+    # B: TP=1, FP=2, FN=0, TN=1
+    assert table["B", "precision"] == pytest.approx(1 / 3)
+    assert table["B", "false_positive_rate"] == pytest.approx(2 / 3)
+    assert table["B", "false_negative_rate"] == pytest.approx(0.0)
+    # ratio to the rest: A's selection 2/6 against B + C's 4/6
+    ratios = audit.group_metrics.set_index(["group", "metric"])["ratio_to_rest"]
+    assert ratios["A", "selection_rate"] == pytest.approx((2 / 6) / (4 / 6))
+
+
+def test_small_groups_are_suppressed_not_called_fair() -> None:
+    y, prob, sel, groups = _small_table()
+    audit = audit_predictions(y, prob, sel, groups, config=TINY)
+    status = audit.groups.set_index("group")["status"]
+    assert status["C"] == "suppressed (n < 3)" and status["A"] == "reported"
+    assert "C" not in set(audit.group_metrics["group"])
+    assert any(r.startswith("NOT ASSESSED: g = C (suppressed (n < 3))") for r in audit.gate.reasons)
+
+
+def test_bootstrap_points_and_intervals_agree_with_fairlearn() -> None:
+    rng = np.random.default_rng(0)
+    n = 1000
+    groups = rng.choice(["a", "b", "c"], size=n, p=[0.5, 0.3, 0.2])
+    y = (rng.random(n) < np.where(groups == "b", 0.3, 0.15)).astype(int)
+    sel = (rng.random(n) < 0.2 + 0.3 * y).astype(int)
+    codes = np.searchsorted(["a", "b", "c"], groups)
+    sums = GroupSums(codes, 3, y, sel, np.full(n, 0.2))
+    boot = Bootstrap(n, n_boot=200, seed=1)
+    mf = MetricFrame(metrics={"selection_rate": selection_rate, "false_negative_rate": false_negative_rate},
+                     y_true=y, y_pred=sel, sensitive_features=groups, n_boot=60, ci_quantiles=[0.025, 0.975],
+                     random_state=2)  # fmt: skip
+    ours = group_estimates(sums, boot)["false_negative_rate"]["value"]
+    for j, g in enumerate(["a", "b", "c"]):
+        assert ours[j].value == pytest.approx(mf.by_group.loc[g, "false_negative_rate"])
+        lo = mf.by_group_ci[0].loc[g, "false_negative_rate"]
+        hi = mf.by_group_ci[1].loc[g, "false_negative_rate"]
+        assert ours[j].lower == pytest.approx(lo, abs=0.04) and ours[j].upper == pytest.approx(
+            hi, abs=0.04
+        )
+    diff, ratio = between_groups(sums, boot, "selection_rate")
+    assert diff.value == pytest.approx(mf.difference()["selection_rate"])
+    assert ratio.value == pytest.approx(mf.ratio()["selection_rate"])
+
+
+def _population(bias: float, seed: int = 0, n: int = 6000) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    group = np.where(rng.random(n) < 0.25, "X", "Y")
+    need = rng.normal(size=n) + np.where(group == "X", 0.3, 0.0)  # X has more true need
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-2.5 + need)))).astype(int)
+    logit = -2.5 + need + np.where(group == "X", np.log(bias), 0.0)  # recording bias at equal need
+    prob = 1 / (1 + np.exp(-logit))
+    sel = (prob >= np.quantile(prob, 0.95)).astype(int)
+    return y, prob, sel, need, group
+
+
+def test_equal_need_analysis_separates_need_from_recording_bias() -> None:
+    y, prob, sel, need, group = _population(bias=2.0)
+    codes = (group == "Y").astype(int)  # 0 = X, 1 = Y
+    res = at_equal_need(codes, 2, need, prob, sel, Bootstrap(len(y), n_boot=100))
+    x = {k: v[0] for k, v in res.items()}
+    assert x["need_ratio"].value != pytest.approx(1.0, abs=0.05)
+    assert x["score_ratio_at_equal_need"].lower > 1.4  # the planted odds ratio of 2
+    assert x["score_ratio_raw"].value == pytest.approx(
+        x["score_ratio_need_explained"].value * x["score_ratio_at_equal_need"].value, rel=1e-6
+    )
+    y, prob, sel, need, group = _population(bias=1.0)
+    res = at_equal_need(
+        (group == "Y").astype(int), 2, need, prob, sel, Bootstrap(len(y), n_boot=100)
+    )
+    fair = res["score_ratio_at_equal_need"][0]
+    assert fair.lower < 1.0 < fair.upper
+    assert res["score_ratio_raw"][0].value > 1.1  # X is scored higher, but only for its need
+
+
+@pytest.mark.parametrize("bias", [1.0, 2.0])
+def test_fairness_gate_catches_planted_bias(bias: float) -> None:
+    y, prob, sel, need, group = _population(bias=bias, seed=3)
+    cfg = FairnessConfig(total_capacity=300, dimensions=("group",), report_only_dimensions=(), intersections=(),
+                         n_boot=100)  # fmt: skip
+    audit = audit_predictions(y, prob, sel, pd.DataFrame({"group": group}), config=cfg, need=need)
+    assert audit.gate.passed is (bias == 1.0), audit.gate.reasons
+    if bias != 1.0:
+        failures = [r for r in audit.gate.reasons if r.startswith("FAIL")]
+        assert any("group = X" in r and "equal true need" in r for r in failures)
+    strict = FairnessConfig(**{**cfg.__dict__, "gate": FairnessGate(max_fnr_difference=0.0, min_equal_need_ratio=0.99,
+                                                                    min_negative_score_ratio=0.999)})  # fmt: skip
+    assert not audit_predictions(
+        y, prob, sel, pd.DataFrame({"group": group}), config=strict, need=need
+    ).gate.passed
+
+
+def test_proxy_check_flags_a_feature_that_encodes_the_group() -> None:
+    rng = np.random.default_rng(0)
+    n = 2000
+    group = rng.choice(["P", "Q"], size=n)
+    X = pd.DataFrame({"leaky": (group == "P") + rng.normal(0, 0.3, n), "noise": rng.normal(size=n)})
+    result = proxy_check(X, pd.DataFrame({"group": group, "other": rng.choice(["u", "v"], size=n)}))
+    by_dim = result.set_index("dimension")
+    assert by_dim.loc["group", "flagged"] and by_dim.loc["group", "auc"] > 0.9
+    assert not by_dim.loc["other", "flagged"] and by_dim.loc["other", "auc"] < 0.6
+
+
+def test_group_sums_give_the_same_points_as_metricframe() -> None:
+    rng = np.random.default_rng(7)
+    n = 800
+    sensitive = pd.DataFrame({"g": rng.choice(["a", "b", "c"], size=n)})
+    y = (rng.random(n) < 0.2).astype(int)
+    prob = rng.random(n)
+    sel = (prob > 0.7).astype(int)
+    cfg = FairnessConfig(**{**TINY.__dict__, "min_group_size": 50, "min_cell": 5})
+    with_fairlearn = audit_predictions(y, prob, sel, sensitive, config=cfg).group_metrics
+    cfg_sums = FairnessConfig(**{**cfg.__dict__, "fairlearn_max_rows": 0})
+    with_sums = audit_predictions(y, prob, sel, sensitive, config=cfg_sums).group_metrics
+    pd.testing.assert_series_equal(
+        with_fairlearn["value"], with_sums["value"], check_exact=False, rtol=1e-6
+    )
+
+
+def test_equal_need_is_not_reported_for_a_group_that_is_its_own_stratum() -> None:
+    y, prob, sel, need, group = _population(bias=2.0, n=2000)
+    codes = (group == "Y").astype(int)
+    res = at_equal_need(codes, 2, need, prob, sel, Bootstrap(len(y), n_boot=20), strata=codes)
+    assert all(np.isnan(e.value) for e in res["score_ratio_at_equal_need"])
+    assert all(np.isfinite(e.value) for e in res["score_ratio_raw"])
+
+
+def test_mild_bias_within_tolerance_is_noted_not_blocked() -> None:
+    y, prob, sel, need, group = _population(bias=1.12, seed=5, n=20000)
+    cfg = FairnessConfig(total_capacity=1000, dimensions=("group",), report_only_dimensions=(),
+                         intersections=(), n_boot=100)  # fmt: skip
+    audit = audit_predictions(y, prob, sel, pd.DataFrame({"group": group}), config=cfg, need=need)
+    assert audit.gate.passed, audit.gate.reasons
+    assert any(r.startswith("NOTE") and "group = X" in r for r in audit.gate.reasons)
