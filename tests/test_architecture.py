@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ["safeguard", "dpia", "ingest", "linkage", "features", "expectations", "models", "portal", "synth", "pipelines"]
-FRAMEWORK_FREE = ["dpia", "ingest", "linkage", "features", "expectations", "models", "synth", "portal"]
+PACKAGES = [
+    "safeguard", "dpia", "ingest", "linkage", "features", "expectations",
+    "models", "portal", "synth", "pipelines", "governance",
+]  # fmt: skip
+FRAMEWORK_FREE = ["dpia", "ingest", "linkage", "features", "expectations", "models", "synth", "portal", "governance"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

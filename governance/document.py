@@ -1,0 +1,127 @@
+"""A small document model rendered to both HTML and Markdown from one structure.
+
+Each artefact is built once as a :class:`Document` (sections of paragraphs, field lists,
+tables, bullet lists, links and inline SVG) and rendered by two Jinja templates under
+``governance/templates/``, so the HTML a reviewer opens and the Markdown kept under version
+control can never say different things.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+__all__ = [
+    "Block",
+    "Bullets",
+    "Document",
+    "Fields",
+    "Links",
+    "Paragraph",
+    "ReportFiles",
+    "Section",
+    "Svg",
+    "Table",
+    "render_html",
+    "render_markdown",
+]
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Label/value pairs (a definition table); every required field has a label here."""
+
+    rows: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    caption: str = ""
+    empty: str = "None recorded for this run."
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Links:
+    """(label, relative href, note) triples."""
+
+    items: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True)
+class Svg:
+    """Inline SVG built by us (labels escaped); Markdown shows ``alt`` instead."""
+
+    markup: str
+    alt: str
+
+
+Block = Paragraph | Fields | Table | Bullets | Links | Svg
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    heading: str
+    blocks: tuple[Block, ...] = ()
+    subsections: tuple[Section, ...] = ()
+
+
+@dataclass(frozen=True)
+class Document:
+    key: str
+    title: str
+    summary: str
+    meta: Fields
+    sections: tuple[Section, ...]
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """The two renderings of one artefact on disk."""
+
+    html: Path
+    markdown: Path
+
+
+def _md_cell(value: object) -> str:
+    return " ".join(str(value).split()).replace("|", "\\|") or " "
+
+
+def _kind(block: Block) -> str:
+    return type(block).__name__.lower()
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("governance", "templates"),
+    autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
+_ENV.filters["md_cell"] = _md_cell
+_ENV.filters["kind"] = _kind
+_ENV.filters["svg"] = Markup  # our own SVG, built with escaped labels
+
+
+def render_html(document: Document) -> str:
+    """The document as a standalone HTML page (inline CSS, no JavaScript)."""
+    return _ENV.get_template("document.html.j2").render(doc=document)
+
+
+def render_markdown(document: Document) -> str:
+    """The document as GitHub-flavoured Markdown."""
+    return _ENV.get_template("document.md.j2").render(doc=document)

@@ -1,0 +1,211 @@
+"""Find linked people for given identities with the trained Splink model (SAR, objections).
+
+A subject access request or an objection names a person as they wrote it; agencies may have
+spelt them differently. Matching the request against ``identity_vault`` with the *same*
+standardisation and the *same* trained model as the pipeline's linkage finds the person's
+cluster (``person_key``); every record the linkage put in that cluster, including a typo'd
+one that no exact search would find, then comes with it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from splink import Linker
+
+from governance.store import LINKAGE_MODEL_PATH, VAULT_FILE, read_table
+from linkage import DuckDBBackend, LinkageConfig
+from linkage.config import OPTIONAL_COLUMNS
+from linkage.model import MODEL_COLUMNS
+from linkage.standardise import standardise_records
+
+__all__ = [
+    "DEFAULT_MATCH_THRESHOLD",
+    "IDENTITY_COLUMNS",
+    "MatchInputError",
+    "MatchingUnavailable",
+    "match_objections",
+    "match_people",
+    "score_candidates",
+]
+
+#: A request matches a person at the linkage's own link threshold (see ``linkage.linking``).
+DEFAULT_MATCH_THRESHOLD = LinkageConfig().threshold_match_probability
+IDENTITY_COLUMNS = ("first_name", "last_name", "dob")
+_OPTIONAL_QUERY = ("postcode", "address_line", "sex", "upn", "nhs_number")
+
+
+class MatchInputError(ValueError):
+    """The identities to match lack a required column or a query id."""
+
+
+class MatchingUnavailable(RuntimeError):
+    """The linkage has not run yet: no identity vault or no saved linkage model."""
+
+
+def _tf_columns(model: dict[str, Any]) -> list[str]:
+    columns = {
+        level["tf_adjustment_column"]
+        for comparison in model.get("comparisons", [])
+        for level in comparison.get("comparison_levels", [])
+        if level.get("tf_adjustment_column")
+    }
+    return sorted(columns)
+
+
+def _load(data_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
+    model_path = data_dir / LINKAGE_MODEL_PATH
+    if not model_path.exists():
+        raise MatchingUnavailable(
+            f"no linkage model at {model_path}: run the pipeline (linkage) on {data_dir} first"
+        )
+    vault = read_table(data_dir / VAULT_FILE, "identity_vault")
+    if vault is None:
+        raise MatchingUnavailable(
+            f"no identity_vault table in {data_dir / VAULT_FILE}: run the linkage first"
+        )
+    vault = vault[vault["person_key"].notna()].reset_index(drop=True)
+    return json.loads(model_path.read_text(encoding="utf-8")), vault
+
+
+def _standardised(frame: pd.DataFrame, first_id: int) -> pd.DataFrame:
+    table = standardise_records(frame, OPTIONAL_COLUMNS)
+    table["unique_id"] = np.arange(first_id, first_id + len(table), dtype=np.int64)
+    return table
+
+
+def _query_records(identities: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in ("query_id", *IDENTITY_COLUMNS) if c not in identities.columns]
+    if missing:
+        raise MatchInputError(
+            f"identities lack column(s) {missing}; expected query_id, first_name, last_name, dob "
+            f"and optionally {', '.join(_OPTIONAL_QUERY)}"
+        )
+    if identities["query_id"].isna().any() or identities["query_id"].duplicated().any():
+        raise MatchInputError("identities.query_id must be present and unique on every row")
+    records = pd.DataFrame(
+        {
+            "source": "request",
+            "record_key": identities["query_id"].astype("string").to_numpy(),
+            **{c: identities[c].to_numpy() for c in IDENTITY_COLUMNS},
+        }
+    )
+    for column in _OPTIONAL_QUERY:
+        records[column] = identities[column].to_numpy() if column in identities else None
+    return records
+
+
+def score_candidates(
+    data_dir: Path, identities: pd.DataFrame, *, floor: float = 0.5
+) -> pd.DataFrame:
+    """Every (query, linked record) pair the model scores at ``floor`` or above.
+
+    Returns ``query_id, person_key, source, record_key, match_probability`` (one row per
+    vault record). Used directly by subject access, which must see weak candidates to
+    refuse an ambiguous request rather than disclose a stranger's records.
+    """
+    data_dir = Path(data_dir)
+    queries = _query_records(identities)
+    model, vault = _load(data_dir)
+    vault_table = _standardised(vault, 0)
+    query_table = _standardised(queries, len(vault_table))
+    db_api = DuckDBBackend().create_db_api()
+    vault_sdf = db_api.register(
+        pa.Table.from_pandas(vault_table[list(MODEL_COLUMNS)], preserve_index=False),
+        table_name="sar_vault",
+    )
+    query_sdf = db_api.register(
+        pa.Table.from_pandas(query_table[list(MODEL_COLUMNS)], preserve_index=False),
+        table_name="sar_queries",
+    )
+    linker = Linker(vault_sdf, model, log_level=logging.WARNING)
+    for column in _tf_columns(model):  # frequencies of names in the vault, as in training
+        linker.table_management.compute_tf_table(column)
+    predictions = linker.inference.predict_between(
+        query_sdf, vault_sdf, threshold_match_probability=floor, warning_mode="never"
+    )
+    pairs = predictions.query_sql(
+        "SELECT unique_id_l, unique_id_r, match_probability FROM {this}"
+    ).as_pandas_dataframe()
+    predictions.drop_table_from_database_and_remove_from_cache()
+    n_vault = len(vault_table)
+    left, right = pairs["unique_id_l"].to_numpy(np.int64), pairs["unique_id_r"].to_numpy(np.int64)
+    query_uid, vault_uid = (
+        np.where(left >= n_vault, left, right),
+        np.where(left >= n_vault, right, left),
+    )
+    return pd.DataFrame(
+        {
+            "query_id": queries["record_key"].to_numpy()[query_uid - n_vault],
+            "person_key": vault["person_key"].to_numpy()[vault_uid],
+            "source": vault["source"].to_numpy()[vault_uid],
+            "record_key": vault["record_key"].to_numpy()[vault_uid],
+            "match_probability": pairs["match_probability"].to_numpy(np.float64),
+        }
+    )
+
+
+def match_people(
+    data_dir: Path,
+    identities: pd.DataFrame,
+    *,
+    threshold: float = DEFAULT_MATCH_THRESHOLD,
+) -> pd.DataFrame:
+    """The linked people each identity matches, through the trained linkage model.
+
+    Parameters
+    ----------
+    data_dir
+        Data directory with ``vault.duckdb`` (``identity_vault``) and the linkage model at
+        ``artefacts/linkage/linkage_model.json``.
+    identities
+        ``query_id, first_name, last_name, dob`` and optionally ``postcode, address_line,
+        sex, upn, nhs_number`` (e.g. the vault's ``identity_objections`` with
+        ``objection_id`` renamed to ``query_id``).
+    threshold
+        Match probability needed; the linkage's own link threshold by default, so a request
+        matches a person exactly when a new record of theirs would have been linked.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``query_id, person_key, match_probability`` (the best pair per query and person);
+        a query matching nobody has no row, one matching two people has two.
+    """
+    scored = score_candidates(data_dir, identities, floor=threshold)
+    best = (
+        scored.groupby(["query_id", "person_key"], as_index=False)["match_probability"]
+        .max()
+        .sort_values(["query_id", "match_probability"], ascending=[True, False])
+    )
+    return best.astype(
+        {"query_id": "string", "person_key": "string", "match_probability": "Float64"}
+    ).reset_index(drop=True)
+
+
+def match_objections(data_dir: Path, *, threshold: float = DEFAULT_MATCH_THRESHOLD) -> pd.DataFrame:
+    """The linked people behind every objection or restriction in the register.
+
+    Reads the vault's ``identity_objections`` and matches it with :func:`match_people`, so
+    an objector is found even where an agency mistyped their name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``objection_pseudo, person_key, match_probability``: exclude these people (and the
+        families they belong to) from scoring, flags and training. Empty when there are no
+        objections.
+    """
+    objections = read_table(Path(data_dir) / VAULT_FILE, "identity_objections")
+    columns = {"objection_pseudo": "string", "person_key": "string", "match_probability": "Float64"}
+    if objections is None or objections.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+    queries = objections.rename(columns={"objection_pseudo": "query_id"})
+    matched = match_people(data_dir, queries, threshold=threshold)
+    return matched.rename(columns={"query_id": "objection_pseudo"}).astype(columns)

@@ -1,0 +1,303 @@
+"""Retention purge: delete expired rows, and everything derived from them, per the register.
+
+Source records expire ``period_months`` after their event date (a care episode after it
+ends; an open episode never). An expired record is deleted from its ``<source>_records``
+table, from the vault (``identity_<source>``, ``identity_vault``), from every table carrying
+its ``record_pseudo`` (record links, events) or quoting it in an ``evidence`` JSON column
+(flag explanations), and from every text artefact or report on disk that mentions it. People
+left with no record lose their rows in ``people``, ``protected_characteristics`` and
+``families``. Tables with their own date (quarantine and logs by extract date, features,
+scores and flags by as-of date) expire by their own policy; explanations and caseloads go
+with their flags. Aggregates (family features, scores) are rebuilt by the next run.
+
+Order makes a failed purge safe to rerun: the expired set is read from the warehouse, which
+is committed last, so a rerun finds the same records and finishes the job.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from dpia.audit import AuditLog
+from dpia.register import DpiaRegister
+from governance.store import (
+    AGENCY_SOURCES,
+    AUDIT_PATH,
+    PORTAL_FILE,
+    VAULT_FILE,
+    WAREHOUSE_FILE,
+    list_tables,
+    table_columns,
+)
+
+__all__ = ["EVENT_DATE_SQL", "OWN_DATE_COLUMNS", "PurgeReport", "months_before", "purge_expired"]
+
+#: The date a source record expires from (SQL on its ``<source>_records`` row; NULL = keep).
+EVENT_DATE_SQL = {
+    "social_care": "CASE WHEN end_date IS NULL THEN NULL ELSE greatest(start_date, end_date) END",
+    "education": "greatest(period_start, period_end)",
+    "housing": "event_date",
+    "police": "incident_date",
+    "revenues_benefits": "event_date",
+}
+#: Tables that expire by a date of their own, under their own asset's policy.
+OWN_DATE_COLUMNS = {
+    "quarantine": "extract_date",
+    "firewall_log": "extract_date",
+    "row_accounting": "extract_date",
+    "family_features": "as_of_date",
+    "training_frame": "as_of_date",
+    "family_scores": "as_of_date",
+    "flags": "as_of_date",
+}
+_PERSON_TABLES = ("people", "protected_characteristics", "families")
+_TEXT_SUFFIXES = frozenset({".html", ".htm", ".md", ".json", ".csv", ".txt", ".svg"})
+_PSEUDONYM = r"[0-9a-f]{16}"
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    """What one purge deleted: rows per ``<database>.<table>``, files, and what it skipped."""
+
+    today: date
+    cutoffs: dict[str, date] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+    files_removed: tuple[str, ...] = ()
+    skipped: dict[str, str] = field(default_factory=dict)
+    audit_seq: int | None = None
+    note: str = (
+        "Derived aggregates (family features, scores, flags, caseloads, reports) still "
+        "reflect the deleted records until the next pipeline run rebuilds them."
+    )
+
+    @property
+    def rows_deleted(self) -> int:
+        return sum(self.deleted.values())
+
+
+def months_before(day: date, months: int) -> date:
+    """``day`` minus whole calendar months (31 March minus 1 month is 28/29 February)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _in_list(column: str) -> str:
+    return f'"{column}" IN (SELECT unnest(?::VARCHAR[]))'
+
+
+def _delete(con: duckdb.DuckDBPyConnection, table: str, where: str, params: list[object]) -> int:
+    rows = con.execute(f'DELETE FROM "{table}" WHERE {where}', params).fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+@dataclass
+class _Tally:
+    """Mutable counts while purging; frozen into a :class:`PurgeReport` at the end."""
+
+    today: date
+    cutoffs: dict[str, date] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+class _Plan:
+    """The expired keys, found before anything is deleted."""
+
+    def __init__(self) -> None:
+        self.records: list[str] = []
+        self.record_keys: list[str] = []
+        self.flags: list[str] = []
+
+
+def _plan(con: duckdb.DuckDBPyConnection, register: DpiaRegister, report: _Tally) -> _Plan:
+    plan = _Plan()
+    tables = set(list_tables(con))
+    for source in AGENCY_SOURCES:
+        table = f"{source}_records"
+        policy = register.retention_for(table)
+        if table not in tables or policy.action != "delete" or policy.period_months is None:
+            report.skipped[table] = "absent" if table not in tables else f"policy {policy.name}"
+            continue
+        cutoff = months_before(report.today, policy.period_months)
+        report.cutoffs[table] = cutoff
+        expired = con.execute(
+            f'SELECT record_pseudo FROM "{table}" WHERE {EVENT_DATE_SQL[source]} < ?', [cutoff]
+        ).fetchall()
+        plan.records += [r[0] for r in expired if r[0] is not None]
+    if "flags" in tables and "as_of_date" in table_columns(con, "flags"):
+        cutoff = months_before(report.today, register.retention_for("flags").period_months or 0)
+        found = con.execute("SELECT flag_id FROM flags WHERE as_of_date < ?", [cutoff]).fetchall()
+        plan.flags = [r[0] for r in found]
+    return plan
+
+
+def _purge_records(con: duckdb.DuckDBPyConnection, label: str, plan: _Plan, report: _Tally) -> None:
+    """Delete rows carrying an expired record pseudonym (column or ``evidence`` JSON)."""
+    for table in list_tables(con):
+        columns = table_columns(con, table)
+        count = 0
+        if "record_pseudo" in columns and plan.records:
+            count += _delete(con, table, _in_list("record_pseudo"), [plan.records])
+        if "evidence" in columns and plan.records:
+            where = (
+                f"list_has_any(regexp_extract_all(evidence::VARCHAR, '{_PSEUDONYM}'), ?::VARCHAR[])"
+            )
+            count += _delete(con, table, where, [plan.records])
+        if "flag_id" in columns and table != "flags" and plan.flags:
+            count += _delete(con, table, _in_list("flag_id"), [plan.flags])
+        if count:
+            report.deleted[f"{label}.{table}"] = report.deleted.get(f"{label}.{table}", 0) + count
+
+
+def _purge_own_dates(
+    con: duckdb.DuckDBPyConnection, register: DpiaRegister, report: _Tally
+) -> None:
+    for table, column in OWN_DATE_COLUMNS.items():
+        if table not in list_tables(con) or column not in table_columns(con, table):
+            report.skipped.setdefault(table, "absent")
+            continue
+        policy = register.retention_for(table)
+        if policy.action != "delete" or policy.period_months is None:
+            report.skipped[table] = f"policy {policy.name} is {policy.action}"
+            continue
+        cutoff = months_before(report.today, policy.period_months)
+        report.cutoffs[table] = cutoff
+        count = _delete(con, table, f'"{column}" < ?', [cutoff])
+        if count:
+            report.deleted[f"warehouse.{table}"] = count
+
+
+def _purge_orphans(con: duckdb.DuckDBPyConnection, report: _Tally) -> None:
+    """People whose every record is gone lose their person-level rows."""
+    tables = set(list_tables(con))
+    if "record_links" not in tables:
+        return
+    for table in _PERSON_TABLES:
+        if table in tables and "person_key" in table_columns(con, table):
+            where = "person_key NOT IN (SELECT person_key FROM record_links)"
+            count = _delete(con, table, where, [])
+            if count:
+                report.deleted[f"warehouse.{table}"] = count
+
+
+def _purge_files(roots: Iterable[Path], tokens: set[str], data_dir: Path) -> tuple[str, ...]:
+    """Remove text artefacts that quote an expired record; the next run rebuilds them."""
+    removed = []
+    for root in roots:
+        for path in sorted(root.rglob("*")) if root.exists() else []:
+            if not path.is_file() or path.suffix.lower() not in _TEXT_SUFFIXES:
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if any(token in text for token in tokens):
+                path.unlink()
+                removed.append(path.relative_to(data_dir).as_posix())
+    return tuple(removed)
+
+
+def _transaction(path: Path, work: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            work(con)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("CHECKPOINT")  # fold the deletions into the file, not just the WAL
+    finally:
+        con.close()
+
+
+def purge_expired(
+    data_dir: Path, register: DpiaRegister, *, today: date, actor: str
+) -> PurgeReport:
+    """Delete everything whose retention period has passed, and audit-log the counts.
+
+    Parameters
+    ----------
+    data_dir
+        The data directory (``warehouse.duckdb``, ``vault.duckdb``, optional
+        ``portal.duckdb``, ``artefacts/``, ``reports/``, ``audit/audit.jsonl``).
+    register
+        The DPIA register: retention periods per dataset.
+    today
+        The date the periods are counted back from.
+    actor
+        Who runs the purge (``data_team``, a scheduler id); the audit entry's actor.
+
+    Returns
+    -------
+    PurgeReport
+        Rows deleted per table, files removed, cut-off dates, datasets not purged here and
+        why, and the sequence number of the ``purge`` audit entry.
+    """
+    data_dir = Path(data_dir)
+    report = _Tally(today=today)
+    warehouse = data_dir / WAREHOUSE_FILE
+    if not warehouse.exists():
+        raise FileNotFoundError(f"no warehouse at {warehouse}: nothing to purge in {data_dir}")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        plan = _plan(con, register, report)
+    finally:
+        con.close()
+    vault = data_dir / VAULT_FILE
+    if vault.exists() and plan.records:
+        vcon = duckdb.connect(str(vault), read_only=True)
+        try:
+            if "identity_vault" in list_tables(vcon):
+                plan.record_keys = [
+                    r[0]
+                    for r in vcon.execute(
+                        f"SELECT DISTINCT record_key FROM identity_vault WHERE {_in_list('record_pseudo')}",
+                        [plan.records],
+                    ).fetchall()
+                ]
+        finally:
+            vcon.close()
+        _transaction(vault, lambda c: _purge_records(c, "vault", plan, report))
+    tokens = set(plan.records) | {k for k in plan.record_keys if k and len(k) >= 6}
+    files = (
+        _purge_files((data_dir / "artefacts", data_dir / "reports"), tokens, data_dir)
+        if tokens
+        else ()
+    )
+    if (data_dir / PORTAL_FILE).exists():
+        _transaction(data_dir / PORTAL_FILE, lambda c: _purge_records(c, "portal", plan, report))
+    report.skipped.setdefault(
+        "portal.judgements",
+        "no policy of its own in the DPIA register: judgements and allocations go with "
+        "their flag (scores_and_flags)",
+    )
+
+    def warehouse_work(c: duckdb.DuckDBPyConnection) -> None:
+        _purge_records(c, "warehouse", plan, report)
+        _purge_own_dates(c, register, report)
+        _purge_orphans(c, report)
+
+    _transaction(warehouse, warehouse_work)
+    entry = AuditLog(data_dir / AUDIT_PATH).append(
+        actor,
+        "purge",
+        today=today,
+        deleted=report.deleted,
+        rows_deleted=sum(report.deleted.values()),
+        files_removed=len(files),
+        cutoffs=report.cutoffs,
+    )
+    return PurgeReport(
+        today=today,
+        cutoffs=dict(report.cutoffs),
+        deleted=dict(report.deleted),
+        files_removed=files,
+        skipped=dict(report.skipped),
+        audit_seq=entry.seq,
+    )

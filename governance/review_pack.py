@@ -1,0 +1,201 @@
+"""The review pack: one index for a reviewer, linking every governance artefact and summary.
+
+A reviewer must be able to answer from it: what data, why, on what basis, how good is the
+model, is it fair, who saw what. It links the generated documents and whatever reviewer
+artefacts exist (model card, fairness audit, linkage charts, Data Docs) and summarises the
+run's aggregates. No personal data: counts, shares, check names and file names only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from statistics import median
+
+from dpia.register import DpiaRegister
+from governance.blocks import (
+    NOT_RUN,
+    fairness_fields,
+    files_table,
+    firewall_table,
+    fmt,
+    gates_table,
+    linkage_table,
+    meta_fields,
+    model_fields,
+    quarantine_table,
+)
+from governance.document import Document, Fields, Links, Paragraph, Section, Table
+from governance.facts import RunFacts
+
+__all__ = ["GOVERNANCE_DOCUMENTS", "build_review_pack", "discover_reviewer_documents"]
+
+GOVERNANCE_DOCUMENTS = (
+    ("DPIA", "dpia_report"),
+    ("Record of processing", "record_of_processing"),
+    ("Transparency record", "transparency_record"),
+    ("Data-flow map", "data_flow_map"),
+)
+# (label, glob under the data directory); case packs and model binaries are not for reviewers.
+_REVIEWER_GLOBS = (
+    ("Model card", "**/model_card*.html"),
+    ("Fairness audit", "**/fairness*.html"),
+    ("Global explanations", "**/global_explanations*.html"),
+    ("Global explanations chart", "**/*shap*.png"),
+    ("Linkage match weights", "**/match_weights_chart.html"),
+    ("Linkage waterfall", "**/waterfall_chart.html"),
+    ("Linkage quality figures", "**/linkage_quality*.json"),
+    ("GX Data Docs", "data_docs/index.html"),
+)
+_EXCLUDED = {"case_packs", "models", "sar"}
+
+
+def discover_reviewer_documents(data_dir: Path) -> list[tuple[str, Path]]:
+    """Reviewer documents present under ``reports/``, ``artefacts/`` and ``data_docs/``."""
+    found: list[tuple[str, Path]] = []
+    for label, pattern in _REVIEWER_GLOBS:
+        roots = (
+            [data_dir]
+            if pattern.startswith("data_docs")
+            else [data_dir / "reports", data_dir / "artefacts"]
+        )
+        for root in roots:
+            for path in sorted(root.glob(pattern)) if root.exists() else []:
+                if not _EXCLUDED & set(path.relative_to(data_dir).parts):
+                    found.append((label, path))
+    return found
+
+
+def _flags(facts: RunFacts) -> Fields | Paragraph:
+    counts = facts.flags_per_worker
+    if not counts:
+        return Paragraph(f"Flags: {NOT_RUN.lower()}.")
+    return Fields(
+        (
+            ("Families flagged", fmt(sum(counts))),
+            ("Practitioners with flags", fmt(len(counts))),
+            (
+                "Flags per practitioner (min / median / max)",
+                f"{min(counts)} / {median(counts):g} / {max(counts)}",
+            ),
+        )
+    )
+
+
+def _overrides(facts: RunFacts) -> tuple[Fields | Table | Paragraph, ...]:
+    if facts.overrides is None:
+        return (Paragraph("No practitioner decisions recorded yet (the portal has none)."),)
+    shares = facts.overrides.shares
+    return (
+        Fields(
+            (
+                ("Decisions recorded", fmt(facts.overrides.judgements)),
+                ("Override rate (disagree)", f"{shares.get('disagree', 0.0):.1%}"),
+            )
+        ),
+        Table(("Decision", "Share"), tuple((k, f"{v:.1%}") for k, v in sorted(shares.items()))),
+    )
+
+
+def _audit(facts: RunFacts) -> tuple[Fields | Table | Paragraph, ...]:
+    audit = facts.audit
+    if audit is None:
+        return (Paragraph("No audit trail exists yet."),)
+    return (
+        Fields(
+            (
+                ("Entries", fmt(audit.entries)),
+                ("Chain intact", f"{'Yes' if audit.intact else 'NO'}: {audit.reason}"),
+                ("Head (sequence, hash)", f"{audit.head_seq}, {audit.head_hash or '-'}"),
+            )
+        ),
+        Table(
+            ("Action", "Entries"),
+            tuple((k, fmt(v)) for k, v in sorted(audit.by_action.items())),
+            caption="Who saw what: entries by action (individual entries are in the trail)",
+        ),
+    )
+
+
+def build_review_pack(
+    register: DpiaRegister,
+    facts: RunFacts,
+    *,
+    data_dir: Path,
+    out_dir: Path,
+    extra_links: Mapping[str, Path] | None = None,
+) -> Document:
+    """The review pack as a :class:`~governance.document.Document`; links are relative to
+    ``out_dir`` (where the pack is written)."""
+
+    def rel(path: Path) -> str:
+        return Path(os.path.relpath(path, out_dir)).as_posix()
+
+    governance = Links(
+        tuple((label, f"{key}.html", f"Markdown: {key}.md") for label, key in GOVERNANCE_DOCUMENTS)
+    )
+    others = [(label, rel(p), rel(p)) for label, p in discover_reviewer_documents(data_dir)]
+    others += [(label, rel(p), rel(p)) for label, p in (extra_links or {}).items() if p.exists()]
+    questions = Table(
+        ("Question", "Where to look"),
+        (
+            ("What data is used?", "Data-flow map; Record of processing; Data quality"),
+            ("Why?", "DPIA steps 1 and 2; Transparency record 2.2"),
+            ("On what basis?", "Record of processing (per activity); DPIA step 4"),
+            ("How good is the model?", "Model performance; Model card; Linkage quality"),
+            ("Is it fair?", "Fairness; Fairness audit; Practitioners' judgements"),
+            ("Who saw what?", "Audit trail (entries by action and integrity)"),
+        ),
+    )
+    sections = (
+        Section("questions", "What a reviewer can answer here", (questions,)),
+        Section("documents", "Governance documents", (governance,)),
+        Section(
+            "others",
+            "Other reviewer documents",
+            (Links(tuple(others)) if others else Paragraph(f"None: {NOT_RUN.lower()}."),),
+        ),
+        Section(
+            "run",
+            "Run summary",
+            (
+                Fields(
+                    (
+                        ("Run", facts.run_id or NOT_RUN),
+                        (
+                            "Extract date",
+                            fmt(facts.extract_date) if facts.extract_date else NOT_RUN,
+                        ),
+                        ("As-of date", fmt(facts.as_of_date) if facts.as_of_date else NOT_RUN),
+                        ("Files received", fmt(len(facts.files))),
+                        ("Rows read", fmt(sum(f.rows_read for f in facts.files))),
+                    ),
+                ),
+            ),
+        ),
+        Section("gates", "Validation gates", (gates_table(facts),)),
+        Section(
+            "quality",
+            "Data quality",
+            (files_table(facts),),
+            subsections=(
+                Section("firewall", "Firewall log summary", (firewall_table(facts),)),
+                Section("quarantine", "Quarantine summary", (quarantine_table(facts),)),
+            ),
+        ),
+        Section("linkage", "Linkage quality", (linkage_table(facts),)),
+        Section("model", "Model performance", (model_fields(facts),)),
+        Section("fairness", "Fairness", (fairness_fields(facts),)),
+        Section("flags", "Flags", (_flags(facts),)),
+        Section("overrides", "Practitioners' judgements (override statistics)", _overrides(facts)),
+        Section("audit", "Audit trail", _audit(facts)),
+    )
+    return Document(
+        "review_pack",
+        "Review pack",
+        "Everything a reviewer needs to inspect this run: what data, why, on what basis, how "
+        "good the model is, whether it is fair, and who saw what. Aggregates only.",
+        meta_fields(register, facts),
+        sections,
+    )

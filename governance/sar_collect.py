@@ -1,0 +1,227 @@
+"""Collect every row held or derived about one linked person, with third parties redacted.
+
+Tables are found by their key columns rather than by a fixed list, so a table added later
+(e.g. a new derived asset) is included in subject access without a code change:
+``record_pseudo`` (the person's records), ``person_key``, ``family_key`` (their families) and
+``flag_id`` (their families' flags). Any other person's key or record reference in a returned
+row is replaced by the redaction marker.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from dpia.audit import AuditLog
+from governance.store import (
+    AUDIT_PATH,
+    PORTAL_FILE,
+    VAULT_FILE,
+    WAREHOUSE_FILE,
+    list_tables,
+    table_columns,
+)
+from linkage.standardise import standardise_dob, standardise_name
+
+__all__ = ["collect_subject_data"]
+
+# Staff log-in names are not about the requester; the worker id (role in their case) is kept.
+_DROP_COLUMNS = frozenset({"username", "reallocated_by", "password_hash"})
+_SKIP_TABLES = frozenset({"users"})
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe scalar: dates as ISO (midnight timestamps as dates), missing as None."""
+    if value is None or (not isinstance(value, str | list | dict) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _redact_evidence(text: Any, own: set[str], redacted: str) -> Any:
+    if not isinstance(text, str):
+        return text
+    items = json.loads(text)
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and item.get("record_pseudo") not in own:
+            item["record_pseudo"] = redacted
+    return items
+
+
+class _Scope:
+    """The requester's keys, grown as tables reveal their families and flags."""
+
+    def __init__(self, person_key: str) -> None:
+        self.person_key = person_key
+        self.records: set[str] = set()
+        self.families: set[str] = set()
+        self.flags: set[str] = set()
+        self.objections: set[str] = set()
+
+    def where(self, columns: Iterable[str]) -> tuple[str, list[Any]] | None:
+        """SQL condition selecting this person's rows of a table with ``columns``."""
+        cols = set(columns)
+        parts: list[str] = []
+        params: list[Any] = []
+        for column, values in (
+            ("record_pseudo", self.records),
+            ("person_key", {self.person_key}),
+            ("family_key", self.families),
+            ("flag_id", self.flags),
+            ("objection_pseudo", self.objections),
+        ):
+            if column in cols and values:
+                parts.append(f'"{column}" IN (SELECT unnest(?::VARCHAR[]))')
+                params.append(sorted(values))
+            if column in cols and column in ("record_pseudo", "person_key"):
+                break  # person-level tables: only the person's own rows, not their family's
+        return (" OR ".join(parts), params) if parts else None
+
+
+def _rows(frame: pd.DataFrame, scope: _Scope, redacted: str) -> tuple[dict[str, Any], ...]:
+    rows = []
+    for record in frame.drop(columns=[c for c in frame if c in _DROP_COLUMNS]).to_dict("records"):
+        clean = {k: _plain(v) for k, v in record.items()}
+        if clean.get("person_key") not in (None, scope.person_key):
+            clean["person_key"] = redacted
+        if "evidence" in clean:
+            clean["evidence"] = _redact_evidence(clean["evidence"], scope.records, redacted)
+        rows.append(clean)
+    return tuple(rows)
+
+
+def _collect_db(
+    path: Path, label: str, scope: _Scope, redacted: str, order: Iterable[str] = ()
+) -> dict[str, tuple[dict[str, Any], ...]]:
+    if not path.exists():
+        return {}
+    sections: dict[str, tuple[dict[str, Any], ...]] = {}
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = [t for t in list_tables(con) if t not in _SKIP_TABLES]
+        ranked = sorted(tables, key=lambda t: (list(order).index(t) if t in order else 99, t))
+        for table in ranked:
+            condition = scope.where(table_columns(con, table))
+            if condition is None:
+                continue
+            sql, params = condition
+            frame = con.execute(f'SELECT * FROM "{table}" WHERE {sql}', params).df()
+            if frame.empty:
+                continue
+            if "family_key" in frame and table == "families":
+                scope.families |= set(frame["family_key"].dropna())
+            if "flag_id" in frame and table == "flags":
+                scope.flags |= set(frame["flag_id"].dropna())
+            sections[f"{label}: {table}"] = _rows(frame, scope, redacted)
+    finally:
+        con.close()
+    return sections
+
+
+def _family_members(path: Path, scope: _Scope, redacted: str) -> tuple[dict[str, Any], ...]:
+    """The other members of the person's families: role and dates only."""
+    if not path.exists() or not scope.families:
+        return ()
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        frame = con.execute(
+            "SELECT * FROM families WHERE family_key IN (SELECT unnest(?::VARCHAR[])) "
+            "AND person_key <> ?",
+            [sorted(scope.families), scope.person_key],
+        ).df()
+    finally:
+        con.close()
+    return _rows(frame, scope, redacted)
+
+
+def _objections(path: Path, names: tuple[str, str, date]) -> set[str]:
+    """Pseudonyms of the requester's own objections (same standardised name and dob)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        if "identity_objections" not in list_tables(con):
+            return set()
+        frame = con.execute(
+            "SELECT objection_pseudo, first_name, last_name, dob FROM identity_objections"
+        ).df()
+    finally:
+        con.close()
+    first, last, dob = names
+    key = (
+        standardise_name(pd.Series([first])).iloc[0],
+        standardise_name(pd.Series([last])).iloc[0],
+        standardise_dob(pd.Series([pd.Timestamp(dob)]))["dob"].iloc[0],
+    )
+    mine = (
+        (standardise_name(frame["first_name"]) == key[0])
+        & (standardise_name(frame["last_name"]) == key[1])
+        & (standardise_dob(pd.to_datetime(frame["dob"]))["dob"] == key[2])
+    ).fillna(False)
+    return set(frame.loc[mine, "objection_pseudo"].dropna())
+
+
+def collect_subject_data(
+    data_dir: Path,
+    person_key: str,
+    *,
+    request_names: tuple[str, str, date],
+    redacted: str,
+) -> tuple[dict[str, tuple[Mapping[str, Any], ...]], tuple[str, ...]]:
+    """Every row about ``person_key`` across vault, warehouse, portal and audit trail.
+
+    Returns the sections (title -> rows) and notes for the reader of the export.
+    """
+    scope = _Scope(person_key)
+    vault = Path(data_dir) / VAULT_FILE
+    con = duckdb.connect(str(vault), read_only=True)
+    try:
+        scope.records = {
+            r[0]
+            for r in con.execute(
+                "SELECT record_pseudo FROM identity_vault WHERE person_key = ?", [person_key]
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    scope.objections = _objections(vault, request_names)
+    sections: dict[str, tuple[Mapping[str, Any], ...]] = {}
+    sections.update(_collect_db(vault, "Identity vault", scope, redacted, ("identity_vault",)))
+    warehouse = Path(data_dir) / WAREHOUSE_FILE
+    order = ("record_links", "people", "protected_characteristics", "events", "families", "flags")
+    sections.update(_collect_db(warehouse, "Warehouse", scope, redacted, order))
+    members = _family_members(warehouse, scope, redacted)
+    if members:
+        sections["Other members of your family (third parties, redacted)"] = members
+    sections.update(
+        _collect_db(Path(data_dir) / PORTAL_FILE, "Practitioners' records", scope, redacted)
+    )
+    subjects = {f"person_key:{person_key}"} | {f"family_key:{f}" for f in scope.families}
+    subjects |= {f"flag_id:{f}" for f in scope.flags} | {f"flag:{f}" for f in scope.flags}
+    audit = AuditLog(Path(data_dir) / AUDIT_PATH)
+    entries = tuple(
+        {k: _plain(v) if not isinstance(v, dict) else v for k, v in e.body().items()}
+        for e in audit.entries()
+        if e.subject in subjects
+    )
+    if entries:
+        sections["Audit trail: who did what with your data"] = entries
+    notes = (
+        f"Records were found through the record linkage ({len(scope.records)} agency "
+        "record(s) linked to you), including records spelt differently by an agency.",
+        f"Other members of your family are third parties: their keys and record references "
+        f"are shown as {redacted}. Family-level features, scores and reasons are kept.",
+        "Pseudonymised data (keys such as record_pseudo) is still your personal data and is "
+        "included.",
+    )
+    return sections, notes

@@ -1,0 +1,75 @@
+"""Where things live in a data directory (docs/DESIGN.md) and small read helpers.
+
+Governance reads the warehouse, the vault and the portal database directly with DuckDB (it
+runs outside Dagster: from the CLI for subject access and from the retention job), so the
+file names are pinned here once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+__all__ = [
+    "AGENCY_SOURCES",
+    "AUDIT_PATH",
+    "LINKAGE_MODEL_PATH",
+    "PORTAL_FILE",
+    "VAULT_FILE",
+    "WAREHOUSE_FILE",
+    "list_tables",
+    "read_table",
+    "table_columns",
+]
+
+WAREHOUSE_FILE = "warehouse.duckdb"
+VAULT_FILE = "vault.duckdb"
+PORTAL_FILE = "portal.duckdb"
+AUDIT_PATH = Path("audit") / "audit.jsonl"
+#: Where ``linkage.link_with_details(artefact_dir=DIR/artefacts/linkage)`` saves the model.
+LINKAGE_MODEL_PATH = Path("artefacts") / "linkage" / "linkage_model.json"
+AGENCY_SOURCES = ("social_care", "education", "housing", "police", "revenues_benefits")
+
+
+def list_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Base tables of the main schema of an open database."""
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY table_name"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    """Column name -> DuckDB type of ``table``."""
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return {name: kind for name, kind in rows}
+
+
+def read_table(
+    db_path: Path,
+    table: str,
+    *,
+    sql: str | None = None,
+    params: list[object] | None = None,
+) -> pd.DataFrame | None:
+    """Run ``sql`` (default ``SELECT * FROM table``) read-only; None when the file or table is absent.
+
+    Absence is normal (the portal may not exist yet, a stage may not have run); any other
+    database error propagates.
+    """
+    if not Path(db_path).exists():
+        return None
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        if table not in list_tables(con):
+            return None
+        return con.execute(sql or f'SELECT * FROM "{table}"', params or []).df()
+    finally:
+        con.close()

@@ -1,0 +1,131 @@
+"""Retention purge: an expired record is gone from every table and file; counts are audited."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from governance_estate import EXPIRED_NAME, PLANTED, TODAY
+
+from dpia.audit import AuditLog
+from governance.retention import months_before, purge_expired
+from governance.store import list_tables
+
+
+def _cells(path: Path) -> dict[str, str]:
+    """Every table of a database as one text blob (all columns cast to text)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {
+            t: " ".join(
+                str(v) for row in con.execute(f'SELECT * FROM "{t}"').fetchall() for v in row
+            )
+            for t in list_tables(con)
+        }
+    finally:
+        con.close()
+
+
+def _everywhere(data_dir: Path, needles: set[str]) -> list[str]:
+    """Where any needle still occurs: tables of the three databases and every text file."""
+    hits = []
+    for db in ("warehouse.duckdb", "vault.duckdb", "portal.duckdb"):
+        for table, text in _cells(data_dir / db).items():
+            hits += [f"{db}:{table}:{n}" for n in needles if n in text]
+    for path in data_dir.rglob("*"):
+        if path.is_file() and path.suffix != ".duckdb":
+            text = path.read_text(encoding="utf-8", errors="replace")
+            hits += [f"{path.relative_to(data_dir)}:{n}" for n in needles if n in text]
+    return hits
+
+
+def _count(data_dir: Path, db: str, sql: str) -> int:
+    con = duckdb.connect(str(data_dir / db), read_only=True)
+    try:
+        return int(con.execute(sql).fetchall()[0][0])
+    finally:
+        con.close()
+
+
+def test_expired_record_is_gone_from_every_table_and_file(estate_copy, estate, register):
+    _, pseudo_of = estate
+    _, key = PLANTED.expired_record
+    needles = {pseudo_of[key], key, EXPIRED_NAME[1]}
+    assert (
+        len(_everywhere(estate_copy, needles)) >= 8
+    )  # planted in records, vault, links, events, evidence, case pack
+
+    report = purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
+
+    assert _everywhere(estate_copy, needles) == []
+    assert report.deleted["warehouse.police_records"] == 1
+    assert (
+        report.deleted["vault.identity_police"] == 1 and report.deleted["vault.identity_vault"] == 1
+    )
+    assert report.deleted["warehouse.record_links"] == 1 and report.deleted["warehouse.events"] == 1
+    assert report.deleted["warehouse.flag_explanations"] == 2  # quotes it + the old flag's reason
+    assert "artefacts/case_packs/W01.html" in report.files_removed
+    assert report.cutoffs["police_records"] == date(2020, 11, 1)
+
+
+def test_purge_keeps_current_records_and_purges_old_flags_quarantine(estate_copy, estate, register):
+    _, pseudo_of = estate
+    before = _count(estate_copy, "vault.duckdb", "SELECT count(*) FROM identity_vault")
+    report = purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
+    assert _count(estate_copy, "vault.duckdb", "SELECT count(*) FROM identity_vault") == before - 1
+    for _, key in PLANTED.target_records + PLANTED.mother_records:
+        assert _everywhere(estate_copy, {pseudo_of[key]})  # still held
+    assert (
+        _count(
+            estate_copy,
+            "warehouse.duckdb",
+            "SELECT count(*) FROM flags WHERE flag_id = 'flag-old-2023'",
+        )
+        == 0
+    )
+    assert (
+        _count(
+            estate_copy,
+            "warehouse.duckdb",
+            f"SELECT count(*) FROM flags WHERE flag_id = '{PLANTED.flag_id}'",
+        )
+        == 1
+    )
+    assert (
+        _count(estate_copy, "portal.duckdb", "SELECT count(*) FROM judgements") == 1
+    )  # went with its flag
+    assert _count(estate_copy, "warehouse.duckdb", "SELECT count(*) FROM quarantine") == 1
+    assert report.deleted["warehouse.families"] == 1  # the expired person's membership
+    assert report.deleted["warehouse.people"] == 1
+
+
+def test_purge_is_audit_logged_with_counts_and_idempotent(estate_copy, register):
+    report = purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
+    log = AuditLog(estate_copy / "audit" / "audit.jsonl")
+    entry = log.query(action="purge")[-1]
+    assert entry.seq == report.audit_seq and entry.actor == "retention_job"
+    assert (
+        entry.details["deleted"] == report.deleted
+        and entry.details["rows_deleted"] == report.rows_deleted
+    )
+    assert entry.details["files_removed"] == len(report.files_removed) == 1
+    assert EXPIRED_NAME[1] not in (estate_copy / "audit" / "audit.jsonl").read_text()
+    again = purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
+    assert again.rows_deleted == 0 and again.files_removed == ()
+    assert log.verify().ok and len(log.query(action="purge")) == 2
+
+
+def test_nothing_expires_when_periods_have_not_passed(estate_copy, register):
+    report = purge_expired(estate_copy, register, today=date(2021, 1, 1), actor="retention_job")
+    assert report.rows_deleted == 0 and report.files_removed == ()
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [(date(2026, 11, 1), 72, date(2020, 11, 1)), (date(2026, 3, 31), 1, date(2026, 2, 28)),
+     (date(2024, 3, 31), 1, date(2024, 2, 29)), (date(2026, 1, 15), 13, date(2024, 12, 15))],
+)  # fmt: skip
+def test_months_before(day, months, expected):
+    assert months_before(day, months) == expected

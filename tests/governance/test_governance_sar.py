@@ -1,0 +1,207 @@
+"""Subject access through the linkage, third-party redaction, audit, and objection matching."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from governance_estate import EXPIRED_NAME, MOTHER_NAME, OBJECTOR, PLANTED, TARGET
+
+from dpia.audit import AuditLog
+from governance.matching import (
+    MatchingUnavailable,
+    MatchInputError,
+    match_objections,
+    match_people,
+)
+from governance.sar import REDACTED, subject_access, write_sar
+
+
+def _vault(data_dir: Path, sql: str, params: list[object] | None = None) -> list[tuple]:
+    con = duckdb.connect(str(data_dir / "vault.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def _target_sar(data_dir: Path, **overrides: object):
+    request = {**TARGET, "requested_by": "ig.officer", **overrides}
+    return subject_access(data_dir, **request)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def target_export(estate, tmp_path_factory):
+    """One SAR for the target child, on a private copy (the SAR writes to the audit trail)."""
+    import shutil
+
+    data_dir = tmp_path_factory.mktemp("sar") / "data"
+    shutil.copytree(estate[0], data_dir)
+    return data_dir, _target_sar(data_dir)
+
+
+def test_sar_finds_a_record_reachable_only_through_fuzzy_linkage(target_export):
+    data_dir, export = target_export
+    source, typo_key = PLANTED.typo_record
+    exact = _vault(
+        data_dir,
+        "SELECT record_key FROM identity_vault WHERE lower(first_name) = ? AND lower(last_name) = ?",
+        [TARGET["first_name"].lower(), TARGET["last_name"].lower()],
+    )
+    assert typo_key not in {r[0] for r in exact}  # an exact search would miss it
+    assert export.status == "matched"
+    identities = export.sections["Identity vault: identity_vault"]
+    assert {r["record_key"] for r in identities} == {k for _, k in PLANTED.target_records}
+    typo = next(r for r in identities if r["record_key"] == typo_key)
+    assert typo["last_name"] == "Quilfeather" and typo["source"] == source
+    records = export.sections[f"Warehouse: {source}_records"]
+    assert [r["record_pseudo"] for r in records] == [typo["record_pseudo"]]
+
+
+def test_sar_exports_everything_derived_about_the_family(target_export):
+    _, export = target_export
+    titles = set(export.sections)
+    for expected in ("Warehouse: record_links", "Warehouse: events", "Warehouse: families",
+                     "Warehouse: family_features", "Warehouse: family_scores", "Warehouse: flags",
+                     "Warehouse: flag_explanations", "Warehouse: caseloads",
+                     "Practitioners' records: judgements",
+                     "Audit trail: who did what with your data"):  # fmt: skip
+        assert expected in titles, expected
+    assert [r["flag_id"] for r in export.sections["Warehouse: flags"]] == [PLANTED.flag_id]
+    features = export.sections["Warehouse: family_features"]
+    assert [r["police_da_incidents_6m"] for r in features] == [3]  # the family's, kept
+    judgement = export.sections["Practitioners' records: judgements"][0]
+    assert judgement["decision"] == "agree_act" and "username" not in judgement
+    audit = export.sections["Audit trail: who did what with your data"]
+    assert {e["action"] for e in audit} == {"case_view", "reidentification"}
+    assert "Warehouse: quarantine" not in titles  # no person key: not about them
+
+
+def test_sar_redacts_third_parties_in_the_same_family(target_export):
+    data_dir, export = target_export
+    mother_keys = {k for _, k in PLANTED.mother_records}
+    mother = _vault(
+        data_dir,
+        "SELECT record_key, record_pseudo, person_key FROM identity_vault WHERE record_key IN (SELECT unnest(?::VARCHAR[]))",
+        [sorted(mother_keys)],
+    )
+    text = json.dumps(export.as_dict())
+    # the mother shares the child's surname; her given name, dob and keys must not appear
+    for value in (
+        MOTHER_NAME[0],
+        MOTHER_NAME[2],
+        *EXPIRED_NAME,
+        *(v for row in mother for v in row),
+    ):
+        assert value not in text, value
+    members = export.sections["Other members of your family (third parties, redacted)"]
+    assert len(members) == 2 and all(m["person_key"] == REDACTED for m in members)
+    assert {m["role"] for m in members} == {"adult"}
+    evidence = [e for r in export.sections["Warehouse: flag_explanations"] for e in r["evidence"]]
+    own = {r["record_pseudo"] for r in export.sections["Identity vault: identity_vault"]}
+    assert {e["record_pseudo"] for e in evidence} == {REDACTED} | (
+        own & {e["record_pseudo"] for e in evidence}
+    )
+    assert sum(e["record_pseudo"] == REDACTED for e in evidence) == 2
+    assert any(e["record_pseudo"] in own for e in evidence)
+
+
+def test_sar_is_audit_logged_without_identifiers(target_export):
+    data_dir, export = target_export
+    entries = AuditLog(data_dir / "audit" / "audit.jsonl").query(action="sar")
+    assert len(entries) == 1 and entries[0].seq == export.audit_seq
+    entry = entries[0]
+    assert entry.actor == "ig.officer" and entry.subject == f"person_key:{export.person_keys[0]}"
+    assert entry.details["rows_exported"] == export.record_count() > 10
+    line = (data_dir / "audit" / "audit.jsonl").read_text()
+    assert TARGET["last_name"] not in line and TARGET["postcode"] not in line
+    assert AuditLog(data_dir / "audit" / "audit.jsonl").verify().ok
+
+
+def test_write_sar_writes_private_html_and_json(target_export, tmp_path):
+    _, export = target_export
+    html_path, json_path = write_sar(export, tmp_path / "out" / "sar_export.html")
+    assert (html_path.suffix, json_path.suffix) == (".html", ".json")
+    for path in (html_path, json_path):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    data = json.loads(json_path.read_text())
+    assert data["status"] == "matched" and data["audit_seq"] == export.audit_seq
+    html = html_path.read_text()
+    assert "Quilfeather" in html and REDACTED in html and "<script" not in html
+
+
+def test_sar_with_no_match_says_so_and_is_still_logged(estate_copy):
+    export = subject_access(estate_copy, first_name="Nobody", last_name="Atallknown",
+                            dob=pd.Timestamp("1990-01-01").date(), requested_by="ig.officer")  # fmt: skip
+    assert export.status == "no_match" and not export.sections
+    assert "No linked records match" in export.message
+    entry = AuditLog(estate_copy / "audit" / "audit.jsonl").query(action="sar")[-1]
+    assert entry.details["status"] == "no_match" and entry.subject is None
+
+
+def test_sar_matching_two_people_exports_nothing(estate_copy):
+    con = duckdb.connect(str(estate_copy / "vault.duckdb"))
+    try:  # a second person with the same details, kept apart by the linkage (e.g. other NHS no.)
+        con.execute(
+            "INSERT INTO identity_vault SELECT * REPLACE ('ED-DOUBLE-1' AS record_key, "
+            "'ffffffffffffffff' AS record_pseudo, 'ffffffffffff0000' AS person_key) "
+            "FROM identity_vault WHERE record_key = 'ED-T-000001'"
+        )
+    finally:
+        con.close()
+    export = _target_sar(estate_copy)
+    assert export.status == "needs_verification" and not export.sections
+    assert "2 different linked people" in export.message and export.person_keys == ()
+    assert (
+        AuditLog(estate_copy / "audit" / "audit.jsonl")
+        .query(action="sar")[-1]
+        .details["rows_exported"]
+        == 0
+    )
+
+
+def test_objection_matching_finds_the_typod_record(estate):
+    data_dir, _ = estate
+    objections = pd.DataFrame({"query_id": ["OBJ-1", "OBJ-2"],
+                               "first_name": [OBJECTOR["first_name"], "Unknown"],
+                               "last_name": [OBJECTOR["last_name"], "Personne"],
+                               "dob": [pd.Timestamp(OBJECTOR["dob"]), pd.Timestamp("1970-06-06")],
+                               "postcode": [OBJECTOR["postcode"], None]})  # fmt: skip
+    matched = match_people(data_dir, objections)
+    assert list(matched.columns) == ["query_id", "person_key", "match_probability"]
+    assert matched["query_id"].tolist() == ["OBJ-1"]  # the unknown objector matches nobody
+    typo_person = _vault(data_dir, "SELECT person_key FROM identity_vault WHERE record_key = ?",
+                         [PLANTED.objector_typo_record[1]])[0][0]  # fmt: skip
+    brother = _vault(
+        data_dir, "SELECT person_key FROM identity_vault WHERE record_key = 'ED-OBJ-BRO01'"
+    )[0][0]
+    assert matched["person_key"].tolist() == [typo_person]
+    assert typo_person != brother  # same surname and address, different person: not excluded
+    assert matched["match_probability"].iloc[0] >= 0.99
+
+
+def test_objections_register_is_matched_through_the_linkage(estate):
+    data_dir, _ = estate
+    matched = match_objections(data_dir)
+    pseudo, typo_person = _vault(
+        data_dir,
+        "SELECT o.objection_pseudo, v.person_key FROM identity_objections o, identity_vault v "
+        "WHERE v.record_key = ?",
+        [PLANTED.objector_typo_record[1]],
+    )[0]
+    assert matched[["objection_pseudo", "person_key"]].values.tolist() == [[pseudo, typo_person]]
+
+
+def test_match_people_rejects_bad_input_and_missing_linkage(estate, tmp_path):
+    data_dir, _ = estate
+    with pytest.raises(MatchInputError, match="dob"):
+        match_people(
+            data_dir, pd.DataFrame({"query_id": ["q"], "first_name": ["a"], "last_name": ["b"]})
+        )
+    with pytest.raises(MatchingUnavailable, match="no linkage model"):
+        match_people(tmp_path, pd.DataFrame({"query_id": ["q"], "first_name": ["a"], "last_name": ["b"],
+                                             "dob": [pd.Timestamp("2000-01-01")]}))  # fmt: skip
