@@ -2,8 +2,8 @@
 
 The model trusts these columns blindly, so the gate checks what each unit implies: counts and
 people are non-negative whole numbers, rates lie in [0, 1], flags are 0/1, durations and money
-are non-negative, ages in years are plausible; no feature is ever null, and there is one row
-per family per as-of date.
+are non-negative, ages in years are plausible; trends (``signed``) may be negative; only features
+the dictionary marks ``nullable`` may be missing; there is one row per family per as-of date.
 """
 
 from __future__ import annotations
@@ -21,6 +21,13 @@ MAX_YEARS = 110
 
 def _unit_rules(feature: FeatureSpec) -> list[Expectation]:
     name = feature.name
+    if feature.signed:
+        # a trend is the difference of two windows: rates move within [-1, 1], counts by whole numbers
+        if feature.unit == "rate":
+            return [b.not_below(name, -1), b.not_above(name, 1)]
+        if feature.unit in ("count", "people"):
+            return [ExpectColumnValuesToBeWholeNumbers(column=name)]
+        return []
     if feature.unit in ("count", "people"):
         return [b.not_below(name, 0), ExpectColumnValuesToBeWholeNumbers(column=name)]
     if feature.unit == "rate":
@@ -58,7 +65,10 @@ def build_family_features_suite(settings: SuiteSettings) -> list[Expectation]:
         gxe.ExpectColumnValuesToBeOfType(column="as_of_date", type_="datetime64"),
         b.unique_together(ROW_KEY),
     ]
-    exps += [gxe.ExpectColumnValuesToNotBeNull(column=name) for name in names]
+    nullable = {f.name for f in settings.features if f.nullable}
+    exps += [
+        gxe.ExpectColumnValuesToNotBeNull(column=name) for name in names if name not in nullable
+    ]
     for feature in settings.features:
         exps += _unit_rules(feature)
     return exps

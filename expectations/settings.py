@@ -27,10 +27,16 @@ class FeatureSpec:
         Column name in ``family_features``.
     unit : str
         One of count, rate, days, gbp, flag, years, people; decides the range checks.
+    signed : bool
+        A trend (difference between windows): the lower bound becomes minus the upper one.
+    nullable : bool
+        May be missing (nothing to measure); the not-null expectation is skipped.
     """
 
     name: str
     unit: str
+    signed: bool = False
+    nullable: bool = False
 
     def __post_init__(self) -> None:
         if self.unit not in FEATURE_UNITS:
@@ -48,7 +54,14 @@ def feature_specs(entries: Sequence[Mapping[str, Any] | FeatureSpec]) -> tuple[F
             continue
         if "name" not in entry or "unit" not in entry:
             raise SuiteConfigError(f"feature dictionary entry {i}: needs 'name' and 'unit' keys")
-        specs.append(FeatureSpec(name=str(entry["name"]), unit=str(entry["unit"])))
+        specs.append(
+            FeatureSpec(
+                name=str(entry["name"]),
+                unit=str(entry["unit"]),
+                signed=bool(entry.get("signed", False)),
+                nullable=bool(entry.get("nullable", False)),
+            )
+        )
     names = [s.name for s in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

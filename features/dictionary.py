@@ -69,6 +69,11 @@ class FeatureSpec:
         (no monotone constraint).
     reason_template : str
         Plain-English reason with a ``{value}`` placeholder.
+    signed : bool
+        A trend (this window minus the one before): may be negative.
+    nullable : bool
+        Missing when there is nothing to measure (e.g. no attendance return); the trees handle
+        missing values natively and validation allows them.
     """
 
     name: str
@@ -79,6 +84,8 @@ class FeatureSpec:
     description: str
     direction: int
     reason_template: str
+    signed: bool = False
+    nullable: bool = False
 
     def __post_init__(self) -> None:
         if self.direction not in (-1, 0, 1):
@@ -115,7 +122,18 @@ def _f(
     reason: str,
     description: str,
 ) -> FeatureSpec:
-    return FeatureSpec(name, label, unit, agency, window, description, direction, reason)
+    return FeatureSpec(
+        name,
+        label,
+        unit,
+        agency,
+        window,
+        description,
+        direction,
+        reason,
+        signed="_change_" in name,
+        nullable="missing when" in description,
+    )
 
 
 _M12 = "in the last 12 months"

@@ -11,6 +11,14 @@ import os
 import dagster as dg
 
 from pipelines.assets.ingest import ingest_drop, landing_specs
+from pipelines.assets.linkage import families, link_records, people, protected_characteristics
+from pipelines.assets.model import (
+    ModelSettings,
+    events,
+    family_features,
+    train_and_gate_model,
+    training_frame,
+)
 from pipelines.checks.ingest import data_docs, gx_checks
 from pipelines.dpia_metadata import with_dpia_metadata
 from pipelines.operations import monthly_scoring_schedule, new_drop_sensor, pipeline_job
@@ -18,7 +26,21 @@ from pipelines.resources import RunSettings, Warehouse
 
 
 def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
-    return with_dpia_metadata([*landing_specs, ingest_drop, data_docs])
+    return with_dpia_metadata(
+        [
+            *landing_specs,
+            ingest_drop,
+            data_docs,
+            link_records,
+            people,
+            protected_characteristics,
+            families,
+            events,
+            family_features,
+            training_frame,
+            train_and_gate_model,
+        ]
+    )
 
 
 def all_checks() -> list[dg.AssetChecksDefinition]:
@@ -35,6 +57,7 @@ def build_definitions(
         resources={
             "warehouse": Warehouse(data_dir=data_dir),
             "settings": RunSettings(landing_dir=landing_dir, truth_dir=truth_dir, as_of=as_of),
+            "model_settings": ModelSettings(),
         },
         jobs=[pipeline_job],
         schedules=[monthly_scoring_schedule],

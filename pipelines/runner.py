@@ -7,6 +7,7 @@ is visible later in `safeguard dev` (the Dagster UI).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import resource
 import threading
@@ -126,6 +127,10 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}
 def _instance(data_dir: Path) -> dg.DagsterInstance:
     home = data_dir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        # No usage telemetry leaves a council's machine.
+        config.write_text("telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
@@ -147,6 +152,9 @@ def run_pipeline(
 ) -> RunOutcome:
     """Materialise every asset for the newest complete drop under ``landing``."""
     console = console or Console(quiet=True)
+    # Splink reports training progress through logging; the run log keeps what matters.
+    for noisy in ("splink", "great_expectations"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     data_dir = data_dir.resolve()
     defs = build_definitions(
         data_dir=str(data_dir),
