@@ -10,6 +10,7 @@ import os
 
 import dagster as dg
 
+from pipelines.assets.governance import governance_reports
 from pipelines.assets.ingest import ingest_drop, landing_specs
 from pipelines.assets.linkage import families, link_records, people, protected_characteristics
 from pipelines.assets.model import (
@@ -21,7 +22,14 @@ from pipelines.assets.model import (
 )
 from pipelines.checks.ingest import data_docs, gx_checks
 from pipelines.dpia_metadata import with_dpia_metadata
-from pipelines.operations import monthly_scoring_schedule, new_drop_sensor, pipeline_job
+from pipelines.operations import (
+    governance_after_failure,
+    governance_after_success,
+    governance_job,
+    monthly_scoring_schedule,
+    new_drop_sensor,
+    pipeline_job,
+)
 from pipelines.resources import RunSettings, Warehouse
 
 
@@ -39,6 +47,7 @@ def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
             family_features,
             training_frame,
             train_and_gate_model,
+            governance_reports,
         ]
     )
 
@@ -59,9 +68,9 @@ def build_definitions(
             "settings": RunSettings(landing_dir=landing_dir, truth_dir=truth_dir, as_of=as_of),
             "model_settings": ModelSettings(),
         },
-        jobs=[pipeline_job],
+        jobs=[pipeline_job, governance_job],
         schedules=[monthly_scoring_schedule],
-        sensors=[new_drop_sensor],
+        sensors=[new_drop_sensor, governance_after_success, governance_after_failure],
         executor=dg.in_process_executor,
     )
 

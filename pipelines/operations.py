@@ -13,10 +13,18 @@ import dagster as dg
 from ingest.drops import scan_drops
 from pipelines.resources import RunSettings
 
+GOVERNANCE_GROUP = "governance"
+
 pipeline_job = dg.define_asset_job(
     "monthly_scoring",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(GOVERNANCE_GROUP),
     description="Ingest the newest complete drop, link, build features, gate the model, flag and explain.",
+)
+
+governance_job = dg.define_asset_job(
+    "governance_reports",
+    selection=dg.AssetSelection.groups(GOVERNANCE_GROUP),
+    description="Rebuild the DPIA, Art 30 record, ATRS record, data-flow map and review pack.",
 )
 
 monthly_scoring_schedule = dg.ScheduleDefinition(
@@ -65,3 +73,26 @@ def new_drop_sensor(context: dg.SensorEvaluationContext, settings: RunSettings):
         return dg.RunRequest(run_key=f"drop-{key}", tags={"safeguard/extract_date": key})
     detail = "; ".join(ignored) if ignored else f"newest processed drop: {context.cursor or 'none'}"
     return dg.SkipReason(f"no new complete drop ({detail})")
+
+
+@dg.run_status_sensor(
+    name="governance_after_success",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[pipeline_job],
+    request_job=governance_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def governance_after_success(context: dg.RunStatusSensorContext):
+    """Reviewers' artefacts follow every run."""
+    return dg.RunRequest(run_key=f"governance-{context.dagster_run.run_id}")
+
+
+@dg.run_failure_sensor(
+    name="governance_after_failure",
+    monitored_jobs=[pipeline_job],
+    request_job=governance_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def governance_after_failure(context: dg.RunFailureSensorContext):
+    """A failed gate is shown in the review pack, not hidden by a missing rebuild."""
+    return dg.RunRequest(run_key=f"governance-{context.dagster_run.run_id}")

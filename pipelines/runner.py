@@ -22,6 +22,7 @@ from rich.table import Table
 
 from dpia.audit import AuditLog
 from pipelines.definitions import build_definitions
+from pipelines.operations import governance_job, pipeline_job
 from pipelines.resources import Warehouse
 
 
@@ -88,6 +89,7 @@ class RunOutcome:
     skipped: list[str] = field(default_factory=list)
     steps: list[StepProfile] = field(default_factory=list)
     error: str | None = None
+    report_error: str | None = None
 
     @property
     def failed_gates(self) -> list[CheckOutcome]:
@@ -110,6 +112,10 @@ class RunOutcome:
             )
         if self.error:
             console.print(f"[red]run failed:[/red] {self.error}")
+        if self.report_error:
+            console.print(f"[red]governance reports not rebuilt:[/red] {self.report_error}")
+        else:
+            console.print(f"review pack: {self.data_dir / 'reports' / 'review_pack.html'}")
         console.print(f"data directory: {self.data_dir}")
         if self.success:
             console.print("[green]run succeeded[/green]")
@@ -163,7 +169,7 @@ def run_pipeline(
         as_of=as_of,
     )
     audit = Warehouse(data_dir=str(data_dir)).audit_log()
-    job = defs.resolve_implicit_global_asset_job_def()
+    job = defs.resolve_job_def(pipeline_job.name)
     run_id = make_new_run_id()
     outcome = RunOutcome(success=False, run_id=run_id, data_dir=data_dir, duration_s=0.0)
     started = time.perf_counter()
@@ -215,9 +221,23 @@ def run_pipeline(
         result = job.execute_in_process(
             instance=instance, run_id=run_id, raise_on_error=False, run_config=QUIET_RUN_CONFIG
         )
+        # Reviewers' artefacts are rebuilt whatever the outcome, so a failed gate is visible.
+        reports = defs.resolve_job_def(governance_job.name).execute_in_process(
+            instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
+        )
+        if not reports.success:
+            failures = [e for e in reports.all_events if e.is_step_failure]
+            outcome.report_error = (
+                "; ".join(
+                    e.step_failure_data.error.message.strip().splitlines()[0]
+                    for e in failures
+                    if e.step_failure_data and e.step_failure_data.error
+                )
+                or "see the Dagster run log"
+            )
         outcome.duration_s = time.perf_counter() - started
         outcome.success = result.success and not outcome.failed_gates
-        planned = {k.path[-1] for k in defs.resolve_asset_graph().executable_asset_keys}
+        planned = {k.path[-1] for k in job.asset_layer.selected_asset_keys}
         outcome.skipped = sorted(planned - set(outcome.materialised))
         if not result.success and not outcome.failed_gates:
             failures = [e for e in result.all_events if e.is_step_failure]

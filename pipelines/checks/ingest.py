@@ -63,7 +63,7 @@ def publish_data_docs(warehouse: Warehouse) -> Path:
 
 @dg.asset(
     deps=[_table(d) for d in GX_DATASETS],
-    group_name="governance",
+    group_name="validation",
     kinds={"html"},
     description="Great Expectations Data Docs (static HTML, aggregates only) for reviewers.",
 )

@@ -1,0 +1,113 @@
+"""Governance artefacts for reviewers, rebuilt after every run from the register and its facts.
+
+They run as their own job after the pipeline, whatever its outcome, so a failed gate is shown
+in the review pack instead of hiding it. Gate outcomes are read from the Dagster instance
+(the latest evaluation of every check), aggregates from the warehouse.
+"""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from governance import (
+    FairnessFacts,
+    GateResult,
+    ModelFacts,
+    build_governance_reports,
+    collect_run_facts,
+)
+from pipelines.dpia_metadata import register
+from pipelines.lineage import lineage_nodes
+from pipelines.resources import Warehouse
+
+REPORTS = (
+    "dpia_report",
+    "record_of_processing",
+    "transparency_record",
+    "data_flow_map",
+    "review_pack",
+)
+REPORT_SOURCES = [
+    "row_accounting", "firewall_log", "quarantine", "linkage_quality", "model_evaluation",
+    "fairness_audit", "model_card", "data_docs",
+]  # fmt: skip
+
+
+def latest_gates(
+    instance: dg.DagsterInstance, check_keys: list[dg.AssetCheckKey]
+) -> list[GateResult]:
+    """The most recent outcome of every check; one never evaluated is reported as such."""
+    gates = []
+    for key in sorted(check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
+        name = f"{key.asset_key.path[-1]}/{key.name}"
+        record = instance.get_latest_asset_check_evaluation_record(key)
+        evaluation = None
+        if (
+            record is not None
+            and record.event is not None
+            and record.event.dagster_event is not None
+        ):
+            evaluation = record.event.dagster_event.event_specific_data
+        if evaluation is None or not hasattr(evaluation, "passed"):
+            status = record.status.value if record is not None else "never run"
+            gates.append(GateResult(name, False, f"not evaluated ({status.lower()})"))
+            continue
+        meta = evaluation.metadata
+        message = meta.get("failure") or meta.get("reasons") or meta.get("failures")
+        text = getattr(message, "value", None) or evaluation.description or ""
+        gates.append(GateResult(name, bool(evaluation.passed), str(text)[:1000]))
+    return gates
+
+
+def _model_facts(
+    warehouse: Warehouse, gates: list[GateResult]
+) -> tuple[ModelFacts | None, FairnessFacts | None]:
+    if not warehouse.table_exists("model_evaluation"):
+        return None, None
+    metrics = warehouse.read_table("model_evaluation")
+    records = sorted(warehouse.artefact_dir("models").glob("risk_model-*.json"))
+    version = json.loads(records[-1].read_text())["version"] if records else "unknown"
+    perf = next((g for g in gates if g.name.endswith("performance_gate")), None)
+    fair = next((g for g in gates if g.name.endswith("fairness_gate")), None)
+    model = ModelFacts(
+        version=version,
+        metrics={r.metric: float(r.value) for r in metrics.itertuples() if pd.notna(r.value)},
+        gate_passed=perf.passed if perf else None,
+        gate_message=perf.message if perf else "",
+    )
+    fairness = FairnessFacts(
+        gate_passed=fair.passed if fair else None, gate_message=fair.message if fair else ""
+    )
+    return model, fairness
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(name, deps=REPORT_SOURCES, group_name="governance", kinds={"html", "markdown"})
+        for name in REPORTS
+    ],
+    name="governance_reports",
+)
+def governance_reports(context: dg.AssetExecutionContext, warehouse: Warehouse):
+    """DPIA, Art 30 record, ATRS record, data-flow map and the review pack index."""
+    from pipelines.definitions import build_definitions  # the graph this asset belongs to
+
+    graph_defs = build_definitions(data_dir=warehouse.data_dir, landing_dir=".")
+    check_keys = list(graph_defs.resolve_asset_graph().asset_check_keys)
+    gates = latest_gates(context.instance, check_keys)
+    model, fairness = _model_facts(warehouse, gates)
+    facts = collect_run_facts(
+        Path(warehouse.data_dir), run_id=context.run_id, gates=gates, model=model, fairness=fairness
+    )
+    lineage = list(lineage_nodes(graph_defs).values())
+    files = build_governance_reports(register(), facts, lineage, Path(warehouse.data_dir))
+    for name in REPORTS:
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={
+                "html": dg.MetadataValue.path(str(files[name].html)),
+                "gates_failed": sum(not g.passed for g in gates),
+            },
+        )
