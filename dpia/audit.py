@@ -351,3 +351,28 @@ class AuditLog:
         if entry_hash(entry.body()) != entry.hash:
             return f"entry {position} does not match its hash (edited)"
         return entry
+
+
+def anchor_path(log_path: Path) -> Path:
+    """Where the chain's head is kept, beside the log (``anchor.json``)."""
+    return log_path.with_name("anchor.json")
+
+
+def write_anchor(log: AuditLog) -> tuple[int, str]:
+    """Record the log's current head outside the log, so a cut tail can be detected later.
+
+    Every writer that appends outside the portal (runs, SARs, purges, user admin) refreshes
+    it; entries appended after the anchor are still verified by the chain itself.
+    """
+    seq, digest = log.head()
+    anchor_path(log.path).write_text(json.dumps({"seq": seq, "hash": digest}))
+    return seq, digest
+
+
+def read_anchor(log_path: Path) -> tuple[int, str] | None:
+    """The stored head, or None when no anchor was written yet."""
+    path = anchor_path(log_path)
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    return int(saved["seq"]), str(saved["hash"])

@@ -29,6 +29,8 @@ from pipelines.operations import (
     monthly_scoring_schedule,
     new_drop_sensor,
     pipeline_job,
+    retention_purge_job,
+    retention_purge_schedule,
 )
 from pipelines.resources import RunSettings, Warehouse
 
@@ -57,7 +59,12 @@ def all_checks() -> list[dg.AssetChecksDefinition]:
 
 
 def build_definitions(
-    *, data_dir: str, landing_dir: str, truth_dir: str | None = None, as_of: str | None = None
+    *,
+    data_dir: str,
+    landing_dir: str,
+    truth_dir: str | None = None,
+    as_of: str | None = None,
+    model_settings: ModelSettings | None = None,
 ) -> dg.Definitions:
     """Definitions bound to one data directory and landing folder."""
     return dg.Definitions(
@@ -66,10 +73,10 @@ def build_definitions(
         resources={
             "warehouse": Warehouse(data_dir=data_dir),
             "settings": RunSettings(landing_dir=landing_dir, truth_dir=truth_dir, as_of=as_of),
-            "model_settings": ModelSettings(),
+            "model_settings": model_settings or ModelSettings(),
         },
-        jobs=[pipeline_job, governance_job],
-        schedules=[monthly_scoring_schedule],
+        jobs=[pipeline_job, governance_job, retention_purge_job],
+        schedules=[monthly_scoring_schedule, retention_purge_schedule],
         sensors=[new_drop_sensor, governance_after_success, governance_after_failure],
         executor=dg.in_process_executor,
     )

@@ -6,12 +6,16 @@ completion marker, so a drop whose files changed in the last minutes may still b
 """
 
 import time
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 
+from dpia.audit import write_anchor
+from governance import PurgeReport, purge_expired
 from ingest.drops import scan_drops
-from pipelines.resources import RunSettings
+from pipelines.dpia_metadata import register
+from pipelines.resources import RunSettings, Warehouse
 
 GOVERNANCE_GROUP = "governance"
 
@@ -96,3 +100,37 @@ def governance_after_success(context: dg.RunStatusSensorContext):
 def governance_after_failure(context: dg.RunFailureSensorContext):
     """A failed gate is shown in the review pack, not hidden by a missing rebuild."""
     return dg.RunRequest(run_key=f"governance-{context.dagster_run.run_id}")
+
+
+def run_retention_purge(data_dir: Path, *, today: date, actor: str) -> PurgeReport:
+    """Apply the register's retention periods (shared by the CLI and the scheduled job)."""
+    report = purge_expired(Path(data_dir), register(), today=today, actor=actor)
+    write_anchor(Warehouse(data_dir=str(data_dir)).audit_log())
+    return report
+
+
+@dg.op(
+    description="Delete expired source rows and everything derived from them; counts go to the audit trail."
+)
+def retention_purge_op(context: dg.OpExecutionContext, warehouse: Warehouse) -> None:
+    report = run_retention_purge(
+        Path(warehouse.data_dir), today=date.today(), actor="retention_schedule"
+    )
+    context.log.info(
+        f"retention purge: {sum(report.deleted.values()):,} rows and {len(report.files_removed)} files removed"
+    )
+
+
+@dg.job(name="retention_purge", description="Enforce the DPIA register's retention periods.")
+def retention_purge_job() -> None:
+    retention_purge_op()
+
+
+retention_purge_schedule = dg.ScheduleDefinition(
+    name="retention_purge_schedule",
+    job=retention_purge_job,
+    cron_schedule="0 2 * * 0",
+    execution_timezone="Europe/London",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Weekly, Sunday 02:00: records past their retention period are deleted.",
+)

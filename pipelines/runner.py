@@ -6,7 +6,6 @@ is visible later in `safeguard dev` (the Dagster UI).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import resource
@@ -20,7 +19,8 @@ from dagster._core.utils import make_new_run_id
 from rich.console import Console
 from rich.table import Table
 
-from dpia.audit import AuditLog
+from dpia.audit import write_anchor
+from pipelines.assets.model import ModelSettings
 from pipelines.definitions import build_definitions
 from pipelines.operations import governance_job, pipeline_job
 from pipelines.resources import Warehouse
@@ -130,6 +130,20 @@ class RunOutcome:
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
+def step_errors(result: dg.ExecuteInProcessResult) -> str:
+    """Each failed step with the innermost cause of its error (Dagster wraps the real one)."""
+    messages = []
+    for event in result.all_events:
+        if not event.is_step_failure or event.step_failure_data is None:
+            continue
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        text = error.message.strip().splitlines()[0] if error is not None else "unknown error"
+        messages.append(f"{event.step_key}: {text}")
+    return "; ".join(messages) or "see the Dagster run log"
+
+
 def _instance(data_dir: Path) -> dg.DagsterInstance:
     home = data_dir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
@@ -141,13 +155,6 @@ def _instance(data_dir: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def write_audit_anchor(audit: AuditLog, data_dir: Path) -> None:
-    """Keep the chain's head outside the log so `safeguard audit verify` can detect a cut tail."""
-    seq, digest = audit.head()
-    anchor = data_dir / "audit" / "anchor.json"
-    anchor.write_text(json.dumps({"seq": seq, "hash": digest}))
-
-
 def run_pipeline(
     *,
     landing: Path,
@@ -155,6 +162,7 @@ def run_pipeline(
     as_of: str | None = None,
     truth_dir: Path | None = None,
     console: Console | None = None,
+    model_settings: ModelSettings | None = None,
 ) -> RunOutcome:
     """Materialise every asset for the newest complete drop under ``landing``."""
     console = console or Console(quiet=True)
@@ -167,6 +175,7 @@ def run_pipeline(
         landing_dir=str(landing.resolve()),
         truth_dir=str(truth_dir.resolve()) if truth_dir else None,
         as_of=as_of,
+        model_settings=model_settings,
     )
     audit = Warehouse(data_dir=str(data_dir)).audit_log()
     job = defs.resolve_job_def(pipeline_job.name)
@@ -257,5 +266,5 @@ def run_pipeline(
             failed_gates=[f"{g.asset}/{g.check}" for g in outcome.failed_gates],
             assets=len(outcome.materialised),
         )
-        write_audit_anchor(audit, data_dir)
+        write_anchor(audit)
     return outcome

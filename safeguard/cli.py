@@ -161,19 +161,13 @@ app.add_typer(audit_app, name="audit")
 @audit_app.command("verify")
 def audit_verify(data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data")) -> None:
     """Check the audit chain; name the first edited, deleted, inserted or reordered entry."""
-    import json
-
-    from dpia.audit import AuditLog
+    from dpia.audit import AuditLog, read_anchor
 
     path = data_dir / "audit" / "audit.jsonl"
     if not path.exists():
         console.print(f"[red]no audit trail at {path}[/red]")
         raise typer.Exit(2)
-    anchor_path = data_dir / "audit" / "anchor.json"
-    anchor = None
-    if anchor_path.exists():
-        saved = json.loads(anchor_path.read_text())
-        anchor = (saved["seq"], saved["hash"])
+    anchor = read_anchor(path)
     result = AuditLog(path).verify(expected_head=anchor)
     if result.ok:
         console.print(
@@ -285,12 +279,76 @@ def users_list(data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("dat
     console.print(table)
 
 
-def _audit(data_dir: Path, action: str, **details: object) -> None:
+def _audit_log(data_dir: Path):
     from dpia.audit import AuditLog
 
     path = data_dir / "audit" / "audit.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    AuditLog(path).append("data_team", action, **details)
+    return AuditLog(path)
+
+
+def _audit(data_dir: Path, action: str, **details: object) -> None:
+    from dpia.audit import write_anchor
+
+    log = _audit_log(data_dir)
+    log.append("data_team", action, **details)
+    write_anchor(log)
+
+
+@app.command()
+def sar(
+    data_dir: Annotated[Path, typer.Option("--data-dir")],
+    first_name: Annotated[str, typer.Option("--first-name")],
+    last_name: Annotated[str, typer.Option("--last-name")],
+    dob: Annotated[str, typer.Option("--dob", help="YYYY-MM-DD")],
+    out: Annotated[Path, typer.Option("--out", help="export path; .html and .json are written")],
+    postcode: Annotated[str | None, typer.Option("--postcode")] = None,
+    requested_by: Annotated[
+        str, typer.Option("--requested-by", help="who handles the request")
+    ] = "data_team",
+) -> None:
+    """Subject access (Art 15): export everything held and derived about one person."""
+    from dpia.audit import write_anchor
+    from governance import MatchingUnavailable, subject_access, write_sar
+
+    born = _parse_date(dob, "--dob")
+    assert born is not None
+    try:
+        export = subject_access(
+            data_dir,
+            first_name=first_name,
+            last_name=last_name,
+            dob=born,
+            postcode=postcode,
+            requested_by=requested_by,
+        )
+    except MatchingUnavailable as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    write_anchor(_audit_log(data_dir))
+    console.print(f"{export.status}: {export.message}")
+    if export.status != "matched":
+        raise typer.Exit(1)
+    html, json_path = write_sar(export, out)
+    console.print(f"written {html} and {json_path}")
+
+
+@app.command()
+def purge(
+    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    today: Annotated[
+        str | None, typer.Option("--today", help="purge as if on YYYY-MM-DD (default: today)")
+    ] = None,
+) -> None:
+    """Retention: delete expired records and everything derived from them (audit-logged)."""
+    from pipelines.operations import run_retention_purge
+
+    report = run_retention_purge(
+        data_dir, today=_parse_date(today, "--today") or date.today(), actor="data_team"
+    )
+    for table, rows in sorted(report.deleted.items()):
+        console.print(f"{table}: {rows:,} rows deleted")
+    console.print(f"files removed: {len(report.files_removed)}; {report.note}")
 
 
 @app.command()

@@ -88,7 +88,7 @@ def _model_facts(
         dg.AssetSpec(name, deps=REPORT_SOURCES, group_name="governance", kinds={"html", "markdown"})
         for name in REPORTS
     ],
-    name="governance_reports",
+    name="build_governance_reports",
 )
 def governance_reports(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """DPIA, Art 30 record, ATRS record, data-flow map and the review pack index."""
@@ -99,7 +99,11 @@ def governance_reports(context: dg.AssetExecutionContext, warehouse: Warehouse):
     gates = latest_gates(context.instance, check_keys)
     model, fairness = _model_facts(warehouse, gates)
     facts = collect_run_facts(
-        Path(warehouse.data_dir), run_id=context.run_id, gates=gates, model=model, fairness=fairness
+        Path(warehouse.data_dir),
+        run_id=context.run.run_id,
+        gates=gates,
+        model=model,
+        fairness=fairness,
     )
     lineage = list(lineage_nodes(graph_defs).values())
     files = build_governance_reports(register(), facts, lineage, Path(warehouse.data_dir))

@@ -1,0 +1,225 @@
+"""The whole pipeline on a small synthetic estate: the door, the vault, the gates, the reports.
+
+Materialising is slow-ish (~15 s per run), so runs are shared by module-scoped fixtures.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from dateutil.relativedelta import relativedelta
+
+from pipelines.runner import RunOutcome, run_pipeline
+from synth import EstateConfig, generate_estate
+
+MARKER = "PLANTED-IMMIGRATION-MARKER-7f3a"
+PEOPLE = 3000
+
+
+def _plant_prohibited_marker(drop: Path) -> int:
+    """Put a unique marker in every prohibited cell of police.csv; return the rows touched."""
+    path = drop / "police.csv"
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    header = rows[0]
+    targets = [
+        i
+        for i, name in enumerate(header)
+        if name.strip().lower() in ("immigration_status", "nationality")
+    ]
+    assert targets, "the generator is expected to put prohibited columns in police.csv"
+    for row in rows[1:]:
+        for i in targets:
+            if i < len(row):
+                row[i] = f"{MARKER}-{row[i]}"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    return len(rows) - 1
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("estate")
+    landing, truth = root / "landing", root / "truth"
+    generate_estate(
+        EstateConfig(people=PEOPLE, seed=11, history_months=1), out=landing, truth_out=truth
+    )
+    newest = sorted(p for p in landing.iterdir() if p.is_dir())[-1]
+    _plant_prohibited_marker(newest)
+    return landing, truth
+
+
+@pytest.fixture(scope="module")
+def first_run(estate: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
+    landing, truth = estate
+    return run_pipeline(landing=landing, data_dir=tmp_path_factory.mktemp("data"), truth_dir=truth)
+
+
+def _tables(path: Path) -> dict[str, pd.DataFrame]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        ]
+        return {n: con.execute(f'SELECT * FROM "{n}"').df() for n in names}
+
+
+def test_run_materialises_ingest_linkage_and_features(first_run: RunOutcome) -> None:
+    for asset in (
+        "police_records",
+        "identity_vault",
+        "record_links",
+        "families",
+        "events",
+        "family_features",
+    ):
+        assert asset in first_run.materialised, asset
+    gates = {(c.asset, c.check): c.passed for c in first_run.checks}
+    assert gates[("row_accounting", "every_row_accounted_for")]
+    assert gates[("linkage_quality", "plausible_clusters")]
+    assert gates[("family_features", "no_protected_characteristic_in_features")]
+
+
+def test_every_input_row_is_accounted_for(first_run: RunOutcome, estate: tuple[Path, Path]) -> None:
+    landing, _ = estate
+    newest = sorted(p for p in landing.iterdir() if p.is_dir())[-1]
+    accounting = _tables(first_run.data_dir / "warehouse.duckdb")["row_accounting"]
+    for row in accounting.itertuples():
+        with (newest / row.file).open(newline="", encoding="utf-8") as fh:
+            data_rows = sum(1 for _ in csv.reader(fh)) - 1
+        assert row.rows_read == data_rows, row.file
+        assert row.rows_read == row.rows_accepted + row.rows_quarantined, row.file
+    quarantine = _tables(first_run.data_dir / "warehouse.duckdb")["quarantine"]
+    assert len(quarantine) == int(accounting["rows_quarantined"].sum())
+    assert set(quarantine["rule"]) <= {"required", "type", "enum", "duplicate_key", "row_shape"}
+    assert quarantine["reason"].str.contains(r"row \d+", regex=True).all()
+
+
+def test_prohibited_values_never_reach_any_file(first_run: RunOutcome) -> None:
+    marker = MARKER.encode()
+    offenders = [
+        str(p.relative_to(first_run.data_dir))
+        for p in first_run.data_dir.rglob("*")
+        if p.is_file() and marker in p.read_bytes()
+    ]
+    assert offenders == []
+    firewall = _tables(first_run.data_dir / "warehouse.duckdb")["firewall_log"]
+    dropped = set(firewall.loc[firewall["action"] == "dropped_prohibited", "column"].str.lower())
+    assert {"immigration_status", "nationality"} <= dropped
+
+
+def test_the_warehouse_holds_no_identifiers(first_run: RunOutcome) -> None:
+    vault = _tables(first_run.data_dir / "vault.duckdb")["identity_vault"]
+    identifiers: set[str] = set()
+    for column in (
+        "first_name",
+        "last_name",
+        "address_line",
+        "postcode",
+        "agency_id",
+        "record_key",
+        "upn",
+        "nhs_number",
+    ):
+        identifiers |= {str(v) for v in vault[column].dropna().unique() if len(str(v)) >= 4}
+    dobs = set(pd.to_datetime(vault["dob"].dropna()).dt.date)
+    warehouse = _tables(first_run.data_dir / "warehouse.duckdb")
+    assert len(warehouse) >= 15
+    for name, table in warehouse.items():
+        if name == "workers":  # staff directory (practitioners), not data subjects
+            continue
+        for column in table.columns:
+            values = table[column].dropna()
+            if values.dtype == object or str(values.dtype) == "string":
+                leaked = set(values.astype(str)) & identifiers
+                assert not leaked, f"{name}.{column} holds identifiers, e.g. {sorted(leaked)[:1]}"
+            elif "datetime" in str(values.dtype) and column != "birth_month":
+                exact = set(values.dt.date) & dobs if column in ("dob", "date_of_birth") else set()
+                assert not exact, f"{name}.{column} holds dates of birth"
+        assert not {
+            "first_name",
+            "last_name",
+            "dob",
+            "address_line",
+            "postcode",
+            "upn",
+            "nhs_number",
+        } & set(table.columns), name
+
+
+def test_the_vault_file_is_owner_only(first_run: RunOutcome) -> None:
+    assert (first_run.data_dir / "vault.duckdb").stat().st_mode & 0o077 == 0
+    assert (first_run.data_dir / "pseudonym.key").stat().st_mode & 0o077 == 0
+
+
+def test_linkage_quality_against_truth_is_recorded(first_run: RunOutcome) -> None:
+    quality = _tables(first_run.data_dir / "warehouse.duckdb")["linkage_quality"].set_index(
+        "metric"
+    )["value"]
+    assert quality["truth_pairwise_precision"] >= 0.98
+    assert quality["truth_pairwise_recall"] >= 0.95
+
+
+def test_reports_are_built_and_name_every_gate(first_run: RunOutcome) -> None:
+    reports = first_run.data_dir / "reports"
+    for name in (
+        "dpia_report",
+        "record_of_processing",
+        "transparency_record",
+        "data_flow_map",
+        "review_pack",
+    ):
+        assert (reports / f"{name}.html").exists(), name
+        assert (reports / f"{name}.md").exists(), name
+    pack = (reports / "review_pack.html").read_text()
+    for check in first_run.checks:
+        assert f"{check.asset}/{check.check}" in pack
+
+
+def test_a_model_that_fails_its_gate_is_never_approved(first_run: RunOutcome) -> None:
+    gates = {c.check: c.passed for c in first_run.checks}
+    approved = first_run.data_dir / "artefacts" / "models" / "approved.json"
+    if gates.get("performance_gate") and gates.get("fairness_gate"):
+        assert approved.exists()
+    else:
+        assert not approved.exists()
+        assert not first_run.success
+        assert "family_scores" not in first_run.materialised
+        assert "flags" not in first_run.materialised
+
+
+def _digest(path: Path, table: str) -> str:
+    with duckdb.connect(str(path), read_only=True) as con:
+        frame = con.execute(f'SELECT * FROM "{table}" ORDER BY ALL').df()
+    return hashlib.sha256(
+        pd.util.hash_pandas_object(frame, index=False).values.tobytes()
+    ).hexdigest()
+
+
+def test_data_loss_stops_at_the_gate_and_keeps_downstream_outputs(
+    first_run: RunOutcome, estate: tuple[Path, Path]
+) -> None:
+    landing, truth = estate
+    newest = sorted(p for p in landing.iterdir() if p.is_dir())[-1]
+    lossy = landing / (date.fromisoformat(newest.name) + relativedelta(months=1)).isoformat()
+    shutil.copytree(newest, lossy)
+    police = pd.read_csv(lossy / "police.csv", dtype=str, keep_default_na=False)
+    police.iloc[: int(len(police) * 0.6)].to_csv(lossy / "police.csv", index=False)
+    warehouse = first_run.data_dir / "warehouse.duckdb"
+    before = {t: _digest(warehouse, t) for t in ("families", "family_features", "events")}
+    try:
+        outcome = run_pipeline(landing=landing, data_dir=first_run.data_dir, truth_dir=truth)
+    finally:
+        shutil.rmtree(lossy)
+    assert not outcome.success
+    failed = [g for g in outcome.failed_gates if g.check == "volume_vs_previous_extract"]
+    assert [g.asset for g in failed] == ["police_records"]
+    assert "police" in failed[0].message and "fell from" in failed[0].message
+    assert {"families", "family_features", "events"} <= set(outcome.skipped)
+    assert {t: _digest(warehouse, t) for t in before} == before
