@@ -8,7 +8,12 @@ Imports nothing of this project: usable on any people table.
 from linkage.backends import Backend, DuckDBBackend
 from linkage.config import DEFAULT_BLOCKING_RULES, LinkageConfig, LinkageInputError
 from linkage.linking import LINK_COLUMNS, LinkageResult, link, link_with_details
-from linkage.quality import LinkageScores, PlausibilityFinding, evaluate_links, plausibility_findings
+from linkage.quality import (
+    LinkageScores,
+    PlausibilityFinding,
+    evaluate_links,
+    plausibility_findings,
+)
 
 __all__ = [
     "DEFAULT_BLOCKING_RULES",

@@ -138,7 +138,7 @@ def demo(
     from synth import EstateConfig, generate_estate
 
     landing, truth = data_dir / "landing", data_dir / "truth"
-    console.rule("1. synthetic estate")
+    console.rule("1. synthetic estate (synthetic data only)")
     summary = generate_estate(
         EstateConfig(people=people, seed=seed), out=landing, truth_out=truth, progress=True
     )
@@ -148,10 +148,80 @@ def demo(
         landing=landing, data_dir=data_dir, as_of=None, truth_dir=truth, console=console
     )
     outcome.print_summary(console)
-    console.rule("3. next")
-    console.print(f"Dagster UI on this data:  .venv/bin/safeguard dev --data-dir {data_dir}")
+    console.rule("3. what came out")
+    _print_demo_summary(data_dir)
+    console.rule("4. where to look")
+    console.print(f"review pack:   {data_dir / 'reports' / 'review_pack.html'}")
+    console.print(
+        f"Dagster UI:    .venv/bin/safeguard dev --data-dir {data_dir}   (http://127.0.0.1:3000)"
+    )
+    _print_demo_accounts(data_dir)
     if not outcome.success:
         raise typer.Exit(1)
+
+
+def _print_demo_summary(data_dir: Path) -> None:
+    import duckdb
+    from rich.table import Table
+
+    path = data_dir / "warehouse.duckdb"
+    if not path.exists():
+        return
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+
+        def scalar(sql: str) -> object:
+            return con.execute(sql).fetchall()[0][0]
+
+        table = Table("measure", "value")
+        if "row_accounting" in tables:
+            table.add_row("rows read / accepted / quarantined", "{:,} / {:,} / {:,}".format(
+                *con.execute("SELECT sum(rows_read), sum(rows_accepted), sum(rows_quarantined) FROM row_accounting").fetchall()[0]
+            ))  # fmt: skip
+        if "record_links" in tables:
+            table.add_row("records linked into people", f"{scalar('SELECT count(*) FROM record_links'):,} -> "
+                          f"{scalar('SELECT count(DISTINCT person_key) FROM record_links'):,}")  # fmt: skip
+        if "families" in tables:
+            table.add_row(
+                "current families",
+                f"{scalar('SELECT count(DISTINCT family_key) FROM families WHERE valid_to IS NULL'):,}",
+            )
+        if "flags" in tables:
+            table.add_row("flags", f"{scalar('SELECT count(*) FROM flags'):,}")
+            for worker, n in con.execute(
+                "SELECT worker_id, count(*) FROM flags GROUP BY 1 ORDER BY 1"
+            ).fetchall():
+                table.add_row(f"  flags for {worker}", str(n))
+        console.print(table)
+
+
+def _print_demo_accounts(data_dir: Path) -> None:
+    import duckdb
+
+    path = data_dir / "warehouse.duckdb"
+    with duckdb.connect(str(path), read_only=True) as con:
+        has_flags = bool(con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'flags'"
+        ).fetchall()[0][0])  # fmt: skip
+    if not has_flags:
+        console.print(
+            "portal: no flags this run (a gate failed or nothing was above the threshold), so no demo accounts"
+        )
+        return
+    from portal.demo import create_demo_accounts
+
+    accounts = create_demo_accounts(data_dir)
+    _audit(data_dir, "demo_accounts_created", accounts=len(accounts))
+    console.print(
+        f"portal:        .venv/bin/safeguard portal --data-dir {data_dir}   (http://127.0.0.1:8000)"
+    )
+    console.print("demo accounts (this synthetic demo only; new passwords each time):")
+    for username, password, role, worker_id in accounts:
+        console.print(
+            f"  {role:<14} {username:<22} {password}" + (f"  ({worker_id})" if worker_id else "")
+        )
 
 
 audit_app = typer.Typer(help="The append-only, hash-chained audit trail.", no_args_is_help=True)

@@ -1,0 +1,320 @@
+"""Group linked people into families (children and the adults they live with), over time.
+
+Rules, in order (each is a choice a reviewer can question, so each is written down):
+
+1. **Evidence.** Every agency record of a person is an observation "this person was at this
+   address on this date". Only observations on or before ``as_of`` are used, so the families
+   at a past date are those that could have been known then.
+2. **Tenancy membership.** Observations carrying a tenancy (``group_key``) are placed at the
+   tenancy's usual address: people on one tenancy live together even when one system spells
+   the address differently. Missing addresses on tenancy rows are filled the same way.
+3. **Residence spells.** A person lives at an address from its first observation until the
+   first observation at another address (a move), or until ``residence_window_days`` pass
+   without any observation. On one day, the more authoritative source wins (social care,
+   then education, housing, revenues and benefits, police): a child's social-care address
+   is the one used when systems disagree.
+4. **Moving together.** An adult who has not been seen since the children they lived with
+   moved is taken to have moved with them (a parent whose only records predate the move
+   would otherwise drop out of the family); likewise a child not seen since the adults
+   they lived with moved, unless an adult of the household was seen staying behind. Anyone
+   seen at the old address after the move stays there: that is a separation, not a move.
+5. **Households.** People resident at the same address at the same time form a household.
+   The timeline of each address is cut at every move in or out and every 18th birthday.
+6. **Families.** A household with at least one child (under 18 on that date) is a family:
+   its children (role ``child``) and every adult living with them (role ``adult``).
+   Adults who live without children belong to no family: the features are about
+   children's safety, and an adult-only "family" would only add noise. People without a
+   known birth month cannot be shown to be children and are treated as adults.
+7. **Keys.** ``family_key`` is an opaque hash of the family's eldest child, so a family that
+   moves house or has a baby keeps its key; it changes when the eldest child leaves or turns
+   18 (a new spell starts). Spells are half-open ``[valid_from, valid_to)``; the spell
+   current at ``as_of`` has ``valid_to`` missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["FAMILY_COLUMNS", "FamilyRules", "form_families"]
+
+FAMILY_COLUMNS = ("person_key", "family_key", "role", "valid_from", "valid_to")
+_FOREVER = pd.Timestamp("2200-01-01")
+_RESIDENCE_COLUMNS = ("person_key", "address_key", "event_date", "source", "group_key")
+
+
+@dataclass(frozen=True)
+class FamilyRules:
+    """Parameters of family formation (see the module docstring for the rules).
+
+    Parameters
+    ----------
+    residence_window_days
+        How long one observation keeps a person resident at an address without new
+        evidence. Ten years, in effect "last known address": many adults appear in agency
+        records only every few years, and a move is recognised by the next observation.
+    follow_moves
+        How many successive household moves an unseen member is taken to follow (rule 4);
+        0 switches the inference off.
+    adult_age
+        Age in years from which a person is an adult.
+    source_priority
+        Sources in order of authority when one person is seen at two addresses on one day.
+    """
+
+    residence_window_days: int = 3650
+    adult_age: int = 18
+    follow_moves: int = 2
+    source_priority: tuple[str, ...] = (
+        "social_care",
+        "education",
+        "housing",
+        "revenues_benefits",
+        "police",
+    )
+
+
+def _key(prefix: str, value: str) -> str:
+    return hashlib.blake2b(f"{prefix}\x1f{value}".encode(), digest_size=8).hexdigest()
+
+
+def _check_columns(frame: pd.DataFrame, name: str, columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} is missing column(s) {missing}; expected {list(columns)}")
+
+
+def _differs(values: pd.Series) -> np.ndarray:
+    """True where a value differs from the previous row (the first row always differs)."""
+    return values.ne(values.shift()).fillna(True).to_numpy(dtype=bool)
+
+
+def _observations(residence: pd.DataFrame, as_of: pd.Timestamp, rules: FamilyRules) -> pd.DataFrame:
+    obs = pd.DataFrame(
+        {
+            "person_key": residence["person_key"].astype("string"),
+            "address_key": residence["address_key"].astype("string"),
+            "event_date": pd.to_datetime(residence["event_date"])
+            .dt.normalize()
+            .astype("datetime64[ns]"),
+            "source": residence["source"].astype("string"),
+            "group_key": residence["group_key"].astype("string"),
+        }
+    )
+    obs = obs[obs["person_key"].notna() & obs["event_date"].notna() & (obs["event_date"] <= as_of)]
+    tenancy = obs.dropna(subset=["group_key", "address_key"])
+    if not tenancy.empty:  # rule 2: the tenancy's usual address
+        usual = (
+            tenancy.groupby(["group_key", "address_key"])
+            .size()
+            .rename("n")
+            .reset_index()
+            .sort_values(["group_key", "n", "address_key"], ascending=[True, False, True])
+            .drop_duplicates("group_key")
+            .set_index("group_key")["address_key"]
+        )
+        mapped = obs["group_key"].map(usual)
+        obs["address_key"] = mapped.where(mapped.notna(), obs["address_key"]).astype("string")
+    obs = obs.dropna(subset=["address_key"])
+    rank = {s: i for i, s in enumerate(rules.source_priority)}
+    obs["rank"] = obs["source"].map(rank).fillna(len(rank)).astype(int)
+    obs = obs.sort_values(["person_key", "event_date", "rank", "address_key"], kind="stable")
+    return obs.drop_duplicates(["person_key", "event_date"])  # rule 3: one address a day
+
+
+def _spells(obs: pd.DataFrame, as_of: pd.Timestamp, rules: FamilyRules) -> pd.DataFrame:
+    """Residence spells ``person_key, address_key, start, end`` (end NaT = still resident)."""
+    moved = _differs(obs["person_key"]) | _differs(obs["address_key"])
+    obs = obs.assign(run=np.cumsum(moved))
+    runs = obs.groupby("run", sort=True).agg(
+        person_key=("person_key", "first"),
+        address_key=("address_key", "first"),
+        start=("event_date", "min"),
+        last_seen=("event_date", "max"),
+    )
+    window = pd.Timedelta(days=rules.residence_window_days)
+    same_person_next = runs["person_key"].eq(runs["person_key"].shift(-1)).fillna(False)
+    next_start = runs["start"].shift(-1).where(same_person_next.to_numpy(dtype=bool))
+    lapse = runs["last_seen"] + window
+    end = next_start.where(next_start.notna() & (next_start < lapse), lapse)
+    runs["end"] = end.where(end <= as_of)  # still within the window at as_of: open spell
+    return runs.reset_index(drop=True)[["person_key", "address_key", "start", "end", "last_seen"]]
+
+
+def _is_child(spells: pd.DataFrame, when: pd.Series) -> np.ndarray:
+    return (spells["adult_from"].notna() & (when < spells["adult_from"])).to_numpy(dtype=bool)
+
+
+def _follow(spells: pd.DataFrame, adults_follow: bool) -> pd.DataFrame:
+    """Rule 4: people not seen since their household moved are taken to have moved with it.
+
+    With ``adults_follow``, an adult follows the children they lived with; otherwise a
+    child follows the adults they lived with, unless an adult of the household was seen
+    staying at the old address after the move. The follower's spell is cut at the move and
+    continues at the new address until the follower's own next spell (or stays open).
+    """
+    nxt = spells.groupby("person_key", sort=False)[["address_key", "start"]].shift(-1)
+    movers = spells.assign(next_address=nxt["address_key"], move=nxt["start"])
+    movers = movers[movers["move"].notna() & (movers["move"] == movers["end"])]
+    mover_is_child = _is_child(movers, movers["move"])
+    movers = movers[mover_is_child if adults_follow else ~mover_is_child]
+    follower_is_child = _is_child(spells, spells["last_seen"])
+    followers = spells[~follower_is_child if adults_follow else follower_is_child].reset_index()
+    pairs = followers.merge(
+        movers[["person_key", "address_key", "start", "move", "next_address"]],
+        on="address_key",
+        suffixes=("", "_mover"),
+    )
+    stop = pairs["end"].fillna(_FOREVER)
+    pairs = pairs[
+        (pairs["start_mover"] < stop)  # they lived there together at some point...
+        & (pairs["start"] < pairs["move"])
+        & (pairs["move"] > pairs["last_seen"])  # ...and the follower was not seen since
+        & (pairs["move"] < stop)
+        & (pairs["person_key"] != pairs["person_key_mover"])
+    ]
+    if not adults_follow and not pairs.empty:  # an adult seen staying behind vetoes the move
+        grown = spells[~_is_child(spells, spells["last_seen"])]
+        stay = pairs[["index", "address_key", "move"]].merge(grown, on="address_key")
+        stayed = stay[
+            (stay["start"] <= stay["move"])
+            & (stay["end"].isna() | (stay["end"] > stay["move"]))
+            & (stay["last_seen"] >= stay["move"])
+        ]["index"]
+        pairs = pairs[~pairs["index"].isin(stayed)]
+    if pairs.empty:
+        return spells
+    votes = pairs.groupby(["index", "move", "next_address"]).size().rename("movers").reset_index()
+    best = votes.sort_values(["index", "movers", "move"], ascending=[True, False, True])
+    best = best.drop_duplicates("index").set_index("index")
+    after = spells.loc[best.index].assign(
+        address_key=best["next_address"].to_numpy(),
+        start=best["move"].to_numpy(),
+        last_seen=best["move"].to_numpy(),
+    )
+    spells = spells.copy()
+    spells.loc[best.index, "end"] = best["move"].to_numpy()
+    return pd.concat([spells, after]).sort_values(["person_key", "start"]).reset_index(drop=True)
+
+
+def _split_at_boundaries(spells: pd.DataFrame, far: pd.Timestamp) -> pd.DataFrame:
+    """Cut every spell at each boundary of its address, so co-residents share intervals."""
+    spells = spells.assign(stop=spells["end"].fillna(far), spell=np.arange(len(spells)))
+    bounds = (
+        pd.concat(
+            [
+                spells[["address_key", "start"]].rename(columns={"start": "cut"}),
+                spells[["address_key", "stop"]].rename(columns={"stop": "cut"}),
+                spells[["address_key", "adult_from"]].rename(columns={"adult_from": "cut"}),
+            ]
+        )
+        .dropna()
+        .drop_duplicates()
+    )
+    cuts = spells[["spell", "address_key", "start", "stop"]].merge(bounds, on="address_key")
+    cuts = cuts[(cuts["cut"] > cuts["start"]) & (cuts["cut"] < cuts["stop"])][["spell", "cut"]]
+    starts = pd.concat([spells[["spell", "start"]].rename(columns={"start": "cut"}), cuts])
+    pieces = starts.sort_values(["spell", "cut"]).merge(
+        spells.drop(columns=["start", "end"]), on="spell"
+    )
+    following = pieces.groupby("spell")["cut"].shift(-1)
+    pieces["piece_end"] = following.fillna(pieces["stop"])
+    return pieces.rename(columns={"cut": "piece_start"})
+
+
+def form_families(
+    residence: pd.DataFrame,
+    people: pd.DataFrame,
+    as_of: dt.date,
+    *,
+    rules: FamilyRules | None = None,
+) -> pd.DataFrame:
+    """Form families with children from co-residence, tenancies and agency addresses.
+
+    Parameters
+    ----------
+    residence
+        ``person_key, address_key, event_date, source, group_key``: one row per agency
+        record (``group_key`` is a tenancy reference or missing).
+    people
+        ``person_key, birth_month`` (first day of the birth month; missing if unknown).
+    as_of
+        Families are formed from what was known on this date; spells current on it are open.
+    rules
+        :class:`FamilyRules`; defaults when ``None``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``person_key, family_key, role (child|adult), valid_from, valid_to`` (``valid_to``
+        missing for the spell current at ``as_of``), sorted by person and date.
+    """
+    rules = rules or FamilyRules()
+    _check_columns(residence, "residence", _RESIDENCE_COLUMNS)
+    _check_columns(people, "people", ("person_key", "birth_month"))
+    as_of_ts = pd.Timestamp(as_of)
+    empty = pd.DataFrame(
+        {
+            "person_key": pd.Series(dtype="string"),
+            "family_key": pd.Series(dtype="string"),
+            "role": pd.Series(dtype="string"),
+            "valid_from": pd.Series(dtype="datetime64[ns]"),
+            "valid_to": pd.Series(dtype="datetime64[ns]"),
+        }
+    )
+    obs = _observations(residence, as_of_ts, rules)
+    if obs.empty:
+        return empty
+    spells = _spells(obs, as_of_ts, rules)
+    births = (
+        people.assign(person_key=people["person_key"].astype("string"))
+        .drop_duplicates("person_key")
+        .set_index("person_key")["birth_month"]
+    )
+    birth = pd.to_datetime(spells["person_key"].map(births)).astype("datetime64[ns]")
+    spells["birth"] = birth
+    spells["adult_from"] = birth + pd.DateOffset(years=rules.adult_age)
+    spells["start"] = spells["start"].where(birth.isna() | (spells["start"] >= birth), birth)
+    for _ in range(rules.follow_moves):
+        spells = _follow(_follow(spells, adults_follow=True), adults_follow=False)
+    far = as_of_ts + pd.Timedelta(days=1)
+    pieces = _split_at_boundaries(spells, far)
+    pieces["child"] = pieces["adult_from"].notna() & (pieces["piece_start"] < pieces["adult_from"])
+
+    children = pieces[pieces["child"]].sort_values(
+        ["address_key", "piece_start", "birth", "person_key"]
+    )
+    anchors = children.drop_duplicates(["address_key", "piece_start"])[
+        ["address_key", "piece_start", "person_key"]
+    ].rename(columns={"person_key": "anchor"})
+    members = pieces.merge(anchors, on=["address_key", "piece_start"])  # rule 6
+    if members.empty:
+        return empty
+    members["family_key"] = [_key("family", a) for a in members["anchor"]]
+    members["role"] = np.where(members["child"], "child", "adult")
+    members = members.sort_values(["person_key", "piece_start"])
+    new_spell = (
+        _differs(members["person_key"])
+        | _differs(members["family_key"])
+        | _differs(members["role"])
+        | members["piece_start"].ne(members["piece_end"].shift()).to_numpy(dtype=bool)
+    )
+    members["segment"] = np.cumsum(new_spell)
+    out = members.groupby("segment", sort=True).agg(
+        person_key=("person_key", "first"),
+        family_key=("family_key", "first"),
+        role=("role", "first"),
+        valid_from=("piece_start", "min"),
+        valid_to=("piece_end", "max"),
+    )
+    out["valid_to"] = out["valid_to"].where(out["valid_to"] < far)
+    out = out.reset_index(drop=True).astype(
+        {"person_key": "string", "family_key": "string", "role": "string"}
+    )
+    out["valid_from"] = out["valid_from"].astype("datetime64[ns]")
+    out["valid_to"] = out["valid_to"].astype("datetime64[ns]")
+    return out[list(FAMILY_COLUMNS)]
