@@ -10,6 +10,7 @@ import os
 
 import dagster as dg
 
+from pipelines.assets.flags import score_and_flag
 from pipelines.assets.governance import governance_reports
 from pipelines.assets.ingest import ingest_drop, landing_specs
 from pipelines.assets.linkage import families, link_records, people, protected_characteristics
@@ -49,6 +50,7 @@ def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
             family_features,
             training_frame,
             train_and_gate_model,
+            score_and_flag,
             governance_reports,
         ]
     )

@@ -17,7 +17,9 @@ from portal.db import DataUnavailableError
 from portal.warehouse import Evidence, as_date
 
 SOURCES = ("social_care", "education", "housing", "police", "revenues_benefits")
+MEMBERSHIP_SOURCE = "families"  # evidence for family make-up: membership rows, not a record
 SOURCE_NAMES = {
+    MEMBERSHIP_SOURCE: "Family membership (linked records)",
     "social_care": "Children's social care",
     "education": "Education",
     "housing": "Housing",
@@ -85,13 +87,17 @@ def reidentify_members(
 
 
 def reidentify_evidence(
-    cur: duckdb.DuckDBPyConnection, evidence: list[Evidence]
+    cur: duckdb.DuckDBPyConnection,
+    evidence: list[Evidence],
+    members: Sequence[Member] = (),
 ) -> dict[tuple[str, str], EvidenceRecord]:
     """Map ``(source, record_pseudo)`` to the record's person, date and type.
 
     One query over the ``identity_<source>`` tables the evidence names (sources outside the
-    landing contract are never interpolated into SQL).
+    landing contract are never interpolated into SQL). Family make-up evidence is a membership
+    row, named from the already re-identified ``members``.
     """
+    member_names = {m.person_key: m.name for m in members}
     sources = sorted({e.source for e in evidence} & set(SOURCES))
     names: dict[tuple[str, str], str] = {}
     if sources:
@@ -110,7 +116,11 @@ def reidentify_evidence(
             source_name=SOURCE_NAMES.get(e.source, e.source),
             event_date=e.event_date,
             event_type=e.event_type,
-            person_name=names.get((e.source, e.record_pseudo), "Record no longer held"),
+            person_name=(
+                member_names.get(e.person_key or "", "Family member")
+                if e.source == MEMBERSHIP_SOURCE
+                else names.get((e.source, e.record_pseudo), "Record no longer held")
+            ),
         )
         for e in evidence
     }

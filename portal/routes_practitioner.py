@@ -77,7 +77,7 @@ def _family_page(
     )
     with portal.vault.cursor() as cur:
         people = identity.reidentify_members(cur, members)
-        records = identity.reidentify_evidence(cur, evidence)
+        records = identity.reidentify_evidence(cur, evidence, people)
     history = portal.portal_memo.get(
         ("history", flag.flag_id), lambda cur: store.judgements_for_flag(cur, flag.flag_id)
     )

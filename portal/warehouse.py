@@ -41,6 +41,7 @@ class Evidence:
     record_pseudo: str
     event_date: str | None
     event_type: str | None
+    person_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,9 +125,15 @@ def _evidence(raw: object) -> tuple[Evidence, ...]:
     return tuple(
         Evidence(
             source=str(item["source"]),
-            record_pseudo=str(item["record_pseudo"]),
+            # family make-up evidence is a membership row: no agency record, one per member
+            record_pseudo=(
+                str(item["record_pseudo"])
+                if item.get("record_pseudo") is not None
+                else f"member:{item.get('person_key')}"
+            ),
             event_date=None if item.get("event_date") is None else str(item["event_date"])[:10],
             event_type=item.get("event_type"),
+            person_key=None if item.get("person_key") is None else str(item["person_key"]),
         )
         for item in items  # type: ignore[union-attr]
     )

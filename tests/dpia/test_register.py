@@ -51,7 +51,9 @@ UPSTREAM: dict[str, list[str]] = {
     "model_evaluation": ["risk_model", "training_frame"],
     "fairness_audit": ["risk_model", "training_frame", "protected_characteristics", "families", "areas"],
     "model_card": ["risk_model", "model_evaluation", "fairness_audit"],
-    "family_scores": ["risk_model", "family_features", "model_evaluation", "fairness_audit"],
+    "family_scores": [
+        "risk_model", "family_features", "model_evaluation", "fairness_audit", "events", "families",
+    ],  # fmt: skip
     "flags": ["family_scores", "workers", "objections", "identity_vault", "families", "areas"],
     "flag_explanations": ["flags", "risk_model", "family_features", "events"],
     "global_explanations": ["risk_model", "family_features"],
@@ -141,6 +143,8 @@ def test_lineage_check_catches_categories_from_nowhere_and_missing_conditions(re
     graph = {**UPSTREAM, "family_scores": []}  # scores with no upstream at all
     assert register.lineage_problems(graph) == [
         "family_scores: personal category 'identity' is carried by none of its upstream "
+        "assets (none)",
+        "family_scores: personal category 'contact_address' is carried by none of its upstream "
         "assets (none)",
         "family_scores: personal category 'derived_risk_indicator' is carried by none of its "
         "upstream assets (none)",

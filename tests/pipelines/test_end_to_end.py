@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
+import re
 import shutil
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -223,3 +226,97 @@ def test_data_loss_stops_at_the_gate_and_keeps_downstream_outputs(
     assert "police" in failed[0].message and "fell from" in failed[0].message
     assert {"families", "family_features", "events"} <= set(outcome.skipped)
     assert {t: _digest(warehouse, t) for t in before} == before
+
+
+@pytest.fixture(scope="module")
+def flagged_run(estate: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
+    """A run where the council has set lax performance thresholds, so a small estate gets flags."""
+    from pipelines.assets.model import ModelSettings
+
+    landing, truth = estate
+    return run_pipeline(
+        landing=landing,
+        data_dir=tmp_path_factory.mktemp("flagged"),
+        truth_dir=truth,
+        model_settings=ModelSettings(min_precision_lift=0.0, max_ece=1.0),
+    )
+
+
+def test_flags_respect_routing_capacity_and_objections(flagged_run: RunOutcome) -> None:
+    assert flagged_run.success, [
+        f"{g.asset}/{g.check}: {g.message}" for g in flagged_run.failed_gates
+    ]
+    warehouse = _tables(flagged_run.data_dir / "warehouse.duckdb")
+    flags, workers = warehouse["flags"], warehouse["workers"].set_index("worker_id")
+    assert len(flags) > 0
+    for flag in flags.itertuples():
+        assert flag.postcode_district in str(workers.loc[flag.worker_id, "area_codes"]).split(";")
+    per_worker = flags.groupby("worker_id").size()
+    assert (per_worker <= workers.loc[per_worker.index, "capacity"]).all()
+    links = warehouse["record_links"]
+    objectors = set(links.loc[links["source"] == "objections", "person_key"])
+    assert objectors, "the generator names real people in objections.csv"
+    families = warehouse["families"]
+    objector_families = set(families.loc[families["person_key"].isin(objectors), "family_key"])
+    assert not objector_families & set(flags["family_key"])
+    assert not objector_families & set(warehouse["family_scores"]["family_key"])
+
+
+def test_explanations_add_up_and_have_evidence(flagged_run: RunOutcome) -> None:
+    warehouse = _tables(flagged_run.data_dir / "warehouse.duckdb")
+    explanations = warehouse["flag_explanations"]
+    flags = warehouse["flags"].set_index("flag_id")
+    assert set(explanations["flag_id"]) == set(flags.index)
+    for flag_id, rows in explanations.groupby("flag_id"):
+        total = (
+            rows["base_probability"].iloc[0]
+            + rows["contribution"].sum()
+            + rows["other_contribution"].iloc[0]
+        )
+        assert total == pytest.approx(flags.loc[flag_id, "probability"], abs=1e-6)
+    events = set(warehouse["events"]["record_pseudo"])
+    for evidence in explanations["evidence"]:
+        for item in json.loads(evidence):
+            if item["record_pseudo"] is not None:
+                assert item["record_pseudo"] in events
+
+
+def test_case_packs_carry_the_statement_and_no_names(flagged_run: RunOutcome) -> None:
+    packs = sorted((flagged_run.data_dir / "artefacts" / "case_packs").glob("*.html"))
+    assert packs
+    vault = _tables(flagged_run.data_dir / "vault.duckdb")["identity_vault"]
+    full_names = {
+        f"{first} {last}"
+        for first, last in vault[["first_name", "last_name"]].dropna().itertuples(index=False)
+    }
+    for pack in packs:
+        text = pack.read_text()
+        assert "indicator, not a decision" in text.lower()
+        assert "judgement" in text.lower()
+        assert not {n for n in full_names if n in text}, pack.name
+
+
+def test_the_allocated_worker_sees_names_and_membership_evidence(flagged_run: RunOutcome) -> None:
+    with warnings.catch_warnings():
+        # starlette asks for its httpx2 fork; the pinned httpx works
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+        from fastapi.testclient import TestClient
+
+    from portal import create_app
+    from portal.demo import create_demo_accounts
+
+    practitioner = next(
+        a for a in create_demo_accounts(flagged_run.data_dir) if a[2] == "practitioner"
+    )
+    client = TestClient(create_app(flagged_run.data_dir))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    page = client.post(
+        "/login",
+        data={"username": practitioner[0], "password": practitioner[1], "csrf_token": token},
+    )
+    links = re.findall(r'href="(/families/flag-[^"]+)"', page.text)
+    assert links
+    family = client.get(links[0])
+    assert family.status_code == 200
+    assert "Record no longer held" not in family.text
+    assert "supports, and does not replace" in family.text

@@ -1,0 +1,163 @@
+"""Scores, flags, explanations and caseloads: only from a model that passed both gates.
+
+The step loads the model recorded in ``artefacts/models/approved.json`` (written only when the
+performance and fairness gates pass) and sits downstream of both blocking gates, so a failed
+gate leaves the last good flags in place and served.
+"""
+
+import json
+
+import dagster as dg
+import pandas as pd
+
+import models
+from features.outcomes import open_to_social_care
+from models.case_pack import build_caseloads, write_case_packs
+from models.flagging import (
+    FlagConfig,
+    exclusion_counts,
+    family_districts,
+    score_families,
+    select_flags,
+)
+from models.global_explain import global_explanations
+from models.reasons import explain_flags
+from pipelines.assets.linkage import _extract_date
+from pipelines.assets.model import APPROVED, ModelSettings, objector_person_keys
+from pipelines.resources import RunSettings, Warehouse
+
+FLAG_INPUTS = [
+    "risk_model", "model_evaluation", "fairness_audit", "family_features", "events",
+    "families", "workers", "objections", "identity_vault", "areas",
+]  # fmt: skip
+
+
+class NoApprovedModel(RuntimeError):
+    """No model has passed both gates: nothing may be flagged."""
+
+
+def load_approved_model(warehouse: Warehouse) -> tuple[models.RiskModel, str]:
+    model_dir = warehouse.artefact_dir("models")
+    pointer = model_dir / APPROVED
+    if not pointer.exists():
+        raise NoApprovedModel(
+            f"no approved model in {model_dir}: no model has passed both the performance and "
+            "fairness gates, so no family is scored or flagged"
+        )
+    approved = json.loads(pointer.read_text())
+    model, record = models.load_risk_model(model_dir / approved["model_file"])
+    return model, record.version
+
+
+def excluded_families(
+    warehouse: Warehouse, events: pd.DataFrame, families: pd.DataFrame, as_of
+) -> dict[str, set[str]]:
+    """Families never scored: objectors' (every spell, to be safe) and those open to social care."""
+    objectors = objector_person_keys(warehouse)
+    objector_families = set(
+        families.loc[families["person_key"].astype(str).isin(objectors), "family_key"].astype(str)
+    )
+    open_cases = set(open_to_social_care(events, families, as_of)["family_key"].astype(str))
+    return {"objection_or_restriction": objector_families, "open_to_social_care": open_cases}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "family_scores",
+            deps=FLAG_INPUTS,
+            group_name="flags",
+            kinds={"duckdb"},
+            description="Calibrated probability, rank and band for every eligible family at the as-of date.",
+        ),
+        dg.AssetSpec(
+            "flags",
+            deps=["family_scores", "workers"],
+            group_name="flags",
+            kinds={"duckdb"},
+            description="Families above the operating threshold, routed by district, capped by capacity.",
+        ),
+        dg.AssetSpec(
+            "flag_explanations",
+            deps=["flags", "risk_model", "family_features", "events"],
+            group_name="flags",
+            kinds={"duckdb"},
+            description="Plain-English SHAP reasons with the agency records behind each.",
+        ),
+        dg.AssetSpec(
+            "global_explanations",
+            deps=["risk_model", "family_features"],
+            group_name="flags",
+            kinds={"html", "png"},
+            description="Mean |SHAP| per feature and summary plot, for reviewers.",
+        ),
+        dg.AssetSpec(
+            "caseloads",
+            deps=["flags", "flag_explanations", "workers"],
+            group_name="flags",
+            kinds={"duckdb", "html"},
+            description="Each practitioner's flagged families and printable case pack.",
+        ),
+    ],
+    name="score_and_flag",
+)
+def score_and_flag(warehouse: Warehouse, settings: RunSettings, model_settings: ModelSettings):
+    model, version = load_approved_model(warehouse)
+    as_of = settings.as_of_date(_extract_date(warehouse))
+    features = warehouse.read_table("family_features")
+    events = warehouse.read_table("events")
+    families = warehouse.read_table("families")
+    workers = warehouse.read_table("workers")
+    excluded = excluded_families(warehouse, events, families, as_of)
+    config = FlagConfig(threshold_probability=model_settings.threshold)
+
+    scores = score_families(
+        model, features, model_version=version, as_of=as_of,
+        postcode_districts=family_districts(events, families, as_of), config=config, excluded_family_keys=excluded,
+    )  # fmt: skip
+    warehouse.write_table("family_scores", scores)
+    yield dg.MaterializeResult(
+        asset_key="family_scores",
+        metadata={"rows": len(scores), "model_version": version, "as_of": as_of.isoformat(),
+                  **{f"excluded_{k}": v for k, v in exclusion_counts(features["family_key"], excluded).items()}},
+    )  # fmt: skip
+
+    selection = select_flags(scores, workers, config=config, excluded_family_keys=excluded)
+    warehouse.write_table("flags", selection.flags)
+    yield dg.MaterializeResult(
+        asset_key="flags", metadata={"rows": len(selection.flags), **_plain(selection.summary())}
+    )
+
+    explanations = explain_flags(model, features, selection.flags, events, families, as_of=as_of)
+    warehouse.write_table("flag_explanations", explanations)
+    yield dg.MaterializeResult(
+        asset_key="flag_explanations",
+        metadata={"rows": len(explanations), "scale": "calibrated probability points"},
+    )
+
+    overview = global_explanations(
+        model, features, warehouse.artefact_dir("global_explanations"), model_version=version
+    )
+    yield dg.MaterializeResult(
+        asset_key="global_explanations",
+        metadata={"html": dg.MetadataValue.path(str(overview.html)), **_plain(overview.summary())},
+    )
+
+    caseloads = build_caseloads(selection.flags, explanations, workers)
+    warehouse.write_table("caseloads", caseloads)
+    packs = write_case_packs(
+        caseloads, selection.flags, explanations, workers, warehouse.artefact_dir("case_packs"),
+        model_version=version, as_of=as_of,
+    )  # fmt: skip
+    yield dg.MaterializeResult(
+        asset_key="caseloads",
+        metadata={"rows": len(caseloads), "workers_with_flags": int(caseloads["worker_id"].nunique()),
+                  "case_packs": len(packs)},
+    )  # fmt: skip
+
+
+def _plain(summary: dict) -> dict:
+    return {
+        k: (v if isinstance(v, bool | int | float | str) else json.dumps(v, default=str))
+        for k, v in summary.items()
+    }
