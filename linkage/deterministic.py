@@ -45,20 +45,23 @@ def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
-def collapse_identical(table: pd.DataFrame) -> np.ndarray:
-    """Representative index per record: the first record with the same identity values.
+def collapse_identical(table: pd.DataFrame, rank: np.ndarray | None = None) -> np.ndarray:
+    """Representative index per record: the record of lowest ``rank`` with the same identity.
 
-    ``table`` must already be in a deterministic order (the representative is the first
-    record of its identity in that order).
+    ``rank`` orders the records (default: row order); the representative of a group of
+    identical identities is its lowest-ranked record, so it does not depend on input order.
     """
     if table.empty:
         return np.zeros(0, dtype=np.int64)
+    rank = np.arange(len(table)) if rank is None else rank
     codes = np.zeros(len(table), dtype=np.int64)
     for column in IDENTITY_COLUMNS:  # combine per-column codes; stays below len(table)
         values = pd.factorize(table[column], use_na_sentinel=True)[0].astype(np.int64) + 1
         codes = pd.factorize(codes * (values.max() + 1) + values)[0].astype(np.int64)
-    first = np.full(codes.max() + 1, -1, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    order = np.lexsort((rank, codes))  # by identity, then rank
+    starts = np.r_[True, codes[order][1:] != codes[order][:-1]]
+    first = np.empty(codes.max() + 1, dtype=np.int64)
+    first[codes[order][starts]] = order[starts]  # each identity's lowest-ranked record
     return first[codes]
 
 

@@ -131,15 +131,16 @@ def _validate(records: pd.DataFrame) -> None:
         )
 
 
-def _person_keys(table: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
-    """Opaque key per record from its cluster's smallest (source, record_key).
+def _person_keys(model_table: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
+    """Opaque key per identity from its cluster's smallest (source, record_key).
 
-    ``table`` is sorted by (source, record_key), so the smallest record of a cluster is its
-    first row; the key depends only on the cluster, not on input order or run.
+    ``model_table`` rows are in (source, record_key) order of their representative, and a
+    representative is the smallest of its identical records, so a cluster's first row holds
+    its smallest record: the key depends only on the cluster, not on input order or run.
     """
     _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-    sources = table["source"].to_numpy(dtype=object)[first]
-    keys = table["record_key"].to_numpy(dtype=object)[first]
+    sources = model_table["source"].to_numpy(dtype=object)[first]
+    keys = model_table["record_key"].to_numpy(dtype=object)[first]
     hashed = np.array(
         [
             hashlib.blake2b(f"{s}\x1f{k}".encode(), digest_size=8).hexdigest()
@@ -151,23 +152,18 @@ def _person_keys(table: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
 
 
 def _links_frame(
-    records: pd.DataFrame,
-    table: pd.DataFrame,
-    outcome: ClusteringOutcome,
-    rep_of_record: np.ndarray,
+    records: pd.DataFrame, prepared: _Prepared, outcome: ClusteringOutcome
 ) -> pd.DataFrame:
-    labels = outcome.labels[rep_of_record]
-    back = np.empty(len(table), dtype=np.int64)  # input position -> row of table
-    back[table["input_position"].to_numpy()] = np.arange(len(table))
+    rep = prepared.rep_of_record
+    labels = outcome.labels
+    sizes = np.bincount(labels[rep], minlength=labels.max() + 1 if labels.size else 0)
     links = pd.DataFrame(
         {
             "source": records["source"].to_numpy(),
             "record_key": records["record_key"].to_numpy(),
-            "person_key": pd.array(_person_keys(table, labels)[back], dtype="string"),
-            "cluster_size": pd.array(np.bincount(labels)[labels][back], dtype="Int64"),
-            "linkage_confidence": pd.array(
-                outcome.confidence[rep_of_record][back], dtype="Float64"
-            ),
+            "person_key": pd.array(_person_keys(prepared.model_table, labels)[rep], dtype="string"),
+            "cluster_size": pd.array(sizes[labels[rep]], dtype="Int64"),
+            "linkage_confidence": pd.array(outcome.confidence[rep], dtype="Float64"),
         }
     )
     if len(links) != len(records):  # nothing may be lost between input and output
@@ -177,25 +173,37 @@ def _links_frame(
 
 @dataclass(frozen=True)
 class _Prepared:
-    """Standardised records (sorted by source, record_key) and what the model will see."""
+    """Standardised records (input order) and the distinct identities the model will see."""
 
     table: pd.DataFrame
-    model_table: pd.DataFrame  # one row per distinct identity, unique_id 0..k-1
+    model_table: pd.DataFrame  # one row per distinct identity in key order, unique_id 0..k-1
     rep_of_record: np.ndarray  # record -> row of model_table
     record_groups: np.ndarray  # must-link group per record
     groups: np.ndarray  # must-link group per model_table row
 
 
+def _key_rank(table: pd.DataFrame) -> np.ndarray:
+    """Position of each record in (source, record_key) order, without sorting the table."""
+    source = pd.factorize(table["source"], sort=True)[0]
+    key = pd.factorize(table["record_key"], sort=True)[0]
+    order = np.lexsort((key, source))
+    rank = np.empty(len(table), dtype=np.int64)
+    rank[order] = np.arange(len(table))
+    return rank
+
+
 def _prepare(records: pd.DataFrame, config: LinkageConfig) -> _Prepared:
     table = standardise_records(records.reset_index(drop=True), OPTIONAL_COLUMNS)
-    table["input_position"] = np.arange(len(table))
-    table = table.sort_values(["source", "record_key"], kind="stable").reset_index(drop=True)
     n = len(table)
+    rank = _key_rank(table)
     # Deterministic rules at record level; the model sees one row per distinct identity.
     record_groups = must_link_groups(n, [trusted_codes(table, c) for c in config.must_link_on])
-    representative = collapse_identical(table)
+    representative = collapse_identical(table, rank)
     reps = np.flatnonzero(representative == np.arange(n))
-    rep_of_record = np.searchsorted(reps, representative)
+    reps = reps[np.argsort(rank[reps])]  # key order: unique ids do not depend on input order
+    row_of = np.empty(n, dtype=np.int64)
+    row_of[reps] = np.arange(len(reps))
+    rep_of_record = row_of[representative]
     model_table = table.iloc[reps].reset_index(drop=True)
     model_table["unique_id"] = np.arange(len(reps), dtype=np.int64)
     leader = np.empty(n, dtype=np.int64)
@@ -310,7 +318,7 @@ def link_with_details(
         score_missing=scoring.score_missing,
         constraint=scoring.cannot_link,
     )
-    links = _links_frame(records, prepared.table, outcome, prepared.rep_of_record)
+    links = _links_frame(records, prepared, outcome)
     timings["cluster"] = time.perf_counter() - start
 
     start = time.perf_counter()

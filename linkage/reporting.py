@@ -36,8 +36,8 @@ class PredictionSummary:
         Probability mass of the candidates over all probability mass (pairs that blocking
         never compared are not counted).
     example_pairs
-        ``unique_id_l, unique_id_r`` of the weakest accepted, a typical accepted and the
-        strongest rejected pair, for the waterfall chart.
+        ``unique_id_l, unique_id_r`` of the weakest accepted, the strongest rejected and
+        the strongest pair, for the waterfall chart.
     """
 
     histogram: pd.DataFrame
@@ -77,19 +77,18 @@ def summarise_predictions(
     ).as_record_list()[0]
     n, n_above = int(totals["n"]), int(totals["n_above"] or 0)
     mass, mass_above = float(totals["mass"] or 0.0), float(totals["mass_above"] or 0.0)
-    examples = []
-    order = "ORDER BY match_probability {}, unique_id_l, unique_id_r LIMIT 1 OFFSET {}"
-    for where, direction, offset in (
-        (f">= {threshold}", "ASC", 0),
-        (f">= {threshold}", "ASC", n_above // 2),
-        (f"< {threshold}", "DESC", 0),
-    ):
-        examples.append(
-            predictions.query_sql(
-                "SELECT unique_id_l, unique_id_r FROM {this} "
-                f"WHERE match_probability {where} " + order.format(direction, offset)
-            ).as_pandas_dataframe()
+    examples = [
+        predictions.query_sql(
+            "SELECT unique_id_l, unique_id_r FROM {this} "
+            f"WHERE match_probability {where} ORDER BY match_weight {direction}, "
+            "unique_id_l, unique_id_r LIMIT 1"
+        ).as_pandas_dataframe()
+        for where, direction in (
+            (f">= {threshold}", "ASC"),
+            (f"< {threshold}", "DESC"),
+            ("> 0", "DESC"),
         )
+    ]
     histogram = bins.assign(bin_upper=bins["bin_lower"] + 1)[["bin_lower", "bin_upper", "pairs"]]
     return PredictionSummary(
         histogram=histogram.astype(
@@ -128,7 +127,7 @@ def write_artefacts(
     """Write the model JSON, the match-weights chart and a waterfall chart to ``artefact_dir``.
 
     The waterfall explains three example pairs (weakest accepted link, strongest rejected
-    pair, a typical link) with Splink's ``remove_sensitive_data=True``: only match weights,
+    pair, strongest link) with Splink's ``remove_sensitive_data=True``: only match weights,
     never the compared values, end up in the HTML.
     """
     artefact_dir.mkdir(parents=True, exist_ok=True)
