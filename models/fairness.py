@@ -31,6 +31,8 @@ from models.fairness_truth import at_equal_need, need_strata, proxy_check
 from models.metrics import Bootstrap, single_threaded_blas
 from models.training import FittedRisk, labels
 
+UNKNOWN = "Unknown"
+
 __all__ = ["FairnessAudit", "FairnessConfig", "FairnessGate", "audit_fairness", "audit_predictions"]
 
 # Which group-level metric needs which count to be meaningful.
@@ -238,10 +240,6 @@ def _grouping_rows(
     sizes = values.value_counts()
     reported = sorted(str(g) for g in sizes.index[sizes >= config.min_group_size])
     joint = " & " in dim
-    # fairlearn is the reference for single characteristics; intersections (many small
-    # groups) and large test sets use the same definitions computed by GroupSums.
-    use_fairlearn = not joint and len(y) <= config.fairlearn_max_rows
-    mf = metric_frame(y, selected, values).by_group if use_fairlearn else pd.DataFrame()
     for g, n in sizes.sort_index().items():
         mask = (values == g).to_numpy()
         ok = str(g) in reported
@@ -251,8 +249,28 @@ def _grouping_rows(
             "n_selected": int(selected[mask].sum()) if ok else None,
             "status": "reported" if ok else f"suppressed (n < {config.min_group_size})",
         })  # fmt: skip
+    # Groups are compared with the rest of the families whose characteristic is RECORDED.
+    # "Unknown" (no record of it) is not a population to compare against: with it in "the
+    # rest", a characteristic that one agency alone records (disability: social care) turns
+    # into a proxy for contact with that agency. Unknown groups keep their sizes above.
+    known = ~values.astype(str).str.contains(UNKNOWN, regex=False).to_numpy()
+    reported = [g for g in reported if UNKNOWN not in g]
+    if not known.all():
+        values, y, prob, selected = (
+            values[known].reset_index(drop=True),
+            y[known],
+            prob[known],
+            selected[known],
+        )
+        need = None if need is None else np.asarray(need)[known]
+        strata = None if strata is None else np.asarray(strata)[known]
+        boot = Bootstrap(int(known.sum()), n_boot=config.n_boot, seed=config.seed)
     if not reported:
         return group_rows, metric_rows, disparity_rows, need_rows
+    # fairlearn is the reference for single characteristics; intersections (many small
+    # groups) and large test sets use the same definitions computed by GroupSums.
+    use_fairlearn = not joint and len(y) <= config.fairlearn_max_rows
+    mf = metric_frame(y, selected, values).by_group if use_fairlearn else pd.DataFrame()
     codes = np.full(len(values), -1)
     for j, g in enumerate(reported):
         codes[(values == g).to_numpy()] = j

@@ -170,3 +170,21 @@ def test_mild_bias_within_tolerance_is_noted_not_blocked() -> None:
     audit = audit_predictions(y, prob, sel, pd.DataFrame({"group": group}), config=cfg, need=need)
     assert audit.gate.passed, audit.gate.reasons
     assert any(r.startswith("NOTE") and "group = X" in r for r in audit.gate.reasons)
+
+
+def test_unknown_is_not_the_comparison_group() -> None:
+    # A characteristic recorded by one agency only: families without that agency's record are
+    # "Unknown" and score much lower. Recorded Y and N are treated identically, so comparing
+    # either with the rest must not fail the gate; with Unknown in "the rest" it would.
+    y, prob, sel, need, _ = _population(bias=1.0, seed=5)
+    rng = np.random.default_rng(5)
+    recorded = prob > np.quantile(prob, 0.7)  # the agency knows the higher-need families
+    group = np.where(recorded, np.where(rng.random(len(y)) < 0.5, "Y", "N"), "Unknown")
+    cfg = FairnessConfig(total_capacity=300, dimensions=("disability",), report_only_dimensions=(),
+                         intersections=(), n_boot=100)  # fmt: skip
+    audit = audit_predictions(y, prob, sel, pd.DataFrame({"disability": group}), config=cfg, need=need)
+    assert audit.gate.passed, [r for r in audit.gate.reasons if r.startswith("FAIL")]
+    sizes = audit.groups.set_index("group")["n"]
+    assert sizes["Unknown"] == int((group == "Unknown").sum())  # still reported, with its size
+    compared = set(audit.group_metrics["group"])
+    assert compared == {"N", "Y"}
