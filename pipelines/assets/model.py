@@ -347,9 +347,25 @@ def _flat(summary: dict) -> dict:
 
 
 def _metric_table(summary: dict) -> pd.DataFrame:
-    rows = [
-        {"metric": k, "value": float(v)}
-        for k, v in summary.items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    ]
-    return pd.DataFrame(rows, columns=["metric", "value"])
+    """One row per figure, nested names joined by dots (``model.auc_roc``), with CIs where given."""
+    rows: list[dict] = []
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, dict) and "value" in value:
+            rows.append(
+                {
+                    "metric": prefix,
+                    "value": value.get("value"),
+                    "lower": value.get("lower"),
+                    "upper": value.get("upper"),
+                }
+            )
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            rows.append({"metric": prefix, "value": value, "lower": None, "upper": None})
+
+    walk("", summary)
+    table = pd.DataFrame(rows, columns=["metric", "value", "lower", "upper"])
+    return table.astype({"value": "float64", "lower": "float64", "upper": "float64"})
