@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= data
-PEOPLE ?= 20000
+PEOPLE ?= 100000
 SEED   ?= 7
 
 .PHONY: install demo test lint bench clean

@@ -130,7 +130,7 @@ def _pipeline_env(data_dir: Path, landing: Path, truth: Path | None) -> dict[str
 @app.command()
 def demo(
     data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
-    people: Annotated[int, typer.Option("--people", min=200)] = 20_000,
+    people: Annotated[int, typer.Option("--people", min=200)] = 100_000,
     seed: Annotated[int, typer.Option("--seed")] = 7,
 ) -> None:
     """Generate the default synthetic estate, run the whole pipeline, and print what came out."""
