@@ -12,6 +12,7 @@ import dagster as dg
 
 from pipelines.assets.flags import score_and_flag
 from pipelines.assets.governance import governance_reports
+from pipelines.assets.history import family_scores_history, history_job
 from pipelines.assets.ingest import ingest_drop, landing_specs
 from pipelines.assets.linkage import families, link_records, people, protected_characteristics
 from pipelines.assets.model import (
@@ -51,6 +52,7 @@ def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
             training_frame,
             train_and_gate_model,
             score_and_flag,
+            family_scores_history,
             governance_reports,
         ]
     )
@@ -77,7 +79,7 @@ def build_definitions(
             "settings": RunSettings(landing_dir=landing_dir, truth_dir=truth_dir, as_of=as_of),
             "model_settings": model_settings or ModelSettings(),
         },
-        jobs=[pipeline_job, governance_job, retention_purge_job],
+        jobs=[pipeline_job, governance_job, retention_purge_job, history_job],
         schedules=[monthly_scoring_schedule, retention_purge_schedule],
         sensors=[new_drop_sensor, governance_after_success, governance_after_failure],
         executor=dg.in_process_executor,

@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pandas as pd
+
 from dpia.audit import AuditLog
 from dpia.pseudonymise import Pseudonymiser, load_or_create_key
 
@@ -69,6 +70,25 @@ class Warehouse(dg.ConfigurableResource):
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+            finally:
+                con.unregister("_incoming")
+        return len(df)
+
+    def replace_partition(self, name: str, df: pd.DataFrame, *, column: str, value: object) -> int:
+        """Replace the rows of ``name`` where ``column = value`` with ``df`` (one transaction)."""
+        with self.connect() as con:
+            con.register("_incoming", df)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(
+                    f'CREATE TABLE IF NOT EXISTS "{name}" AS SELECT * FROM _incoming WHERE false'
+                )
+                con.execute(f'DELETE FROM "{name}" WHERE "{column}" = ?', [value])
+                con.execute(f'INSERT INTO "{name}" SELECT * FROM _incoming')
                 con.execute("COMMIT")
             except Exception:
                 con.execute("ROLLBACK")

@@ -54,6 +54,9 @@ UPSTREAM: dict[str, list[str]] = {
     "family_scores": [
         "risk_model", "family_features", "model_evaluation", "fairness_audit", "events", "families",
     ],  # fmt: skip
+    "family_scores_history": [
+        "events", "families", "people", "risk_model", "model_evaluation", "fairness_audit",
+    ],  # fmt: skip
     "flags": ["family_scores", "workers", "objections", "identity_vault", "families", "areas"],
     "flag_explanations": ["flags", "risk_model", "family_features", "events"],
     "global_explanations": ["risk_model", "family_features"],

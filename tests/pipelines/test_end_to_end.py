@@ -320,3 +320,21 @@ def test_the_allocated_worker_sees_names_and_membership_evidence(flagged_run: Ru
     assert family.status_code == 200
     assert "Record no longer held" not in family.text
     assert "supports, and does not replace" in family.text
+
+
+def test_history_partitions_backfill_past_months(flagged_run: RunOutcome) -> None:
+    from pipelines.definitions import build_definitions
+    from pipelines.runner import QUIET_RUN_CONFIG, _instance
+
+    defs = build_definitions(data_dir=str(flagged_run.data_dir), landing_dir=".")
+    job = defs.resolve_job_def("score_history")
+    with _instance(flagged_run.data_dir) as instance:
+        for _ in range(2):  # a re-run replaces the month, never duplicates it
+            result = job.execute_in_process(
+                instance=instance, partition_key="2026-06-01", run_config=QUIET_RUN_CONFIG, raise_on_error=False
+            )
+            assert result.success
+    history = _tables(flagged_run.data_dir / "warehouse.duckdb")["family_scores_history"]
+    assert set(pd.to_datetime(history["as_of_date"]).dt.date) == {date(2026, 6, 1)}
+    assert history["family_key"].is_unique
+    assert history["probability"].between(0, 1).all()

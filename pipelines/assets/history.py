@@ -1,0 +1,58 @@
+"""Scores at past as-of months (monthly partitions), for backfill and retrospective review.
+
+A reviewer can ask how the approved model would have ranked families at earlier dates (for
+example to compare with what practitioners later found); each month is one partition, built
+from events strictly before its first day, with the same exclusions as live scoring.
+"""
+
+from datetime import date
+
+import dagster as dg
+
+from features.build import build_family_features
+from models.flagging import FlagConfig, family_districts, score_families
+from pipelines.assets.flags import excluded_families, load_approved_model
+from pipelines.assets.model import ModelSettings
+from pipelines.resources import Warehouse
+
+HISTORY_GROUP = "history"
+as_of_months = dg.MonthlyPartitionsDefinition(start_date="2022-01-01", end_offset=0)
+
+
+@dg.asset(
+    partitions_def=as_of_months,
+    deps=["events", "families", "people", "risk_model", "model_evaluation", "fairness_audit"],
+    group_name=HISTORY_GROUP,
+    kinds={"duckdb"},
+)
+def family_scores_history(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, model_settings: ModelSettings
+) -> dg.MaterializeResult:
+    """The approved model's scores at the first day of the partition's month."""
+    as_of = date.fromisoformat(context.partition_key)
+    model, version = load_approved_model(warehouse)
+    events = warehouse.read_table("events")
+    families = warehouse.read_table("families")
+    features = build_family_features(events, families, warehouse.read_table("people"), as_of)
+    scores = score_families(
+        model,
+        features,
+        model_version=version,
+        as_of=as_of,
+        postcode_districts=family_districts(events, families, as_of),
+        config=FlagConfig(threshold_probability=model_settings.threshold),
+        excluded_family_keys=excluded_families(warehouse, events, families, as_of),
+    )
+    rows = warehouse.replace_partition(
+        "family_scores_history", scores, column="as_of_date", value=as_of
+    )
+    return dg.MaterializeResult(
+        metadata={"rows": rows, "as_of": as_of.isoformat(), "model_version": version}
+    )
+
+
+history_job = dg.define_asset_job(
+    "score_history",
+    selection=dg.AssetSelection.groups(HISTORY_GROUP),
+    description="Backfill scores at past as-of months with the approved model.",
+)
