@@ -63,38 +63,37 @@ class Warehouse(dg.ConfigurableResource):
         finally:
             con.close()
 
-    def write_table(self, name: str, df: pd.DataFrame, *, vault: bool = False) -> int:
-        """Replace table ``name`` with ``df`` atomically; return the row count."""
+    @contextmanager
+    def _incoming(
+        self, df: pd.DataFrame, *, vault: bool = False
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection with ``df`` registered as ``_incoming``, inside one transaction."""
         with self.connect(vault=vault) as con:
             con.register("_incoming", df)
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
+                yield con
                 con.execute("COMMIT")
             except Exception:
                 con.execute("ROLLBACK")
                 raise
             finally:
                 con.unregister("_incoming")
+
+    def write_table(self, name: str, df: pd.DataFrame, *, vault: bool = False) -> int:
+        """Replace table ``name`` with ``df`` atomically; return the row count."""
+        with self._incoming(df, vault=vault) as con:
+            con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
         return len(df)
 
     def replace_partition(self, name: str, df: pd.DataFrame, *, column: str, value: object) -> int:
         """Replace the rows of ``name`` where ``column = value`` with ``df`` (one transaction)."""
-        with self.connect() as con:
-            con.register("_incoming", df)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(
-                    f'CREATE TABLE IF NOT EXISTS "{name}" AS SELECT * FROM _incoming WHERE false'
-                )
-                con.execute(f'DELETE FROM "{name}" WHERE "{column}" = ?', [value])
-                con.execute(f'INSERT INTO "{name}" SELECT * FROM _incoming')
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
-            finally:
-                con.unregister("_incoming")
+        with self._incoming(df) as con:
+            con.execute(
+                f'CREATE TABLE IF NOT EXISTS "{name}" AS SELECT * FROM _incoming WHERE false'
+            )
+            con.execute(f'DELETE FROM "{name}" WHERE "{column}" = ?', [value])
+            con.execute(f'INSERT INTO "{name}" SELECT * FROM _incoming')
         return len(df)
 
     def read_table(

@@ -12,24 +12,15 @@ import dagster as dg
 import pandas as pd
 
 import linkage
+from linkage.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from linkage.families import form_families
 from linkage.quality import evaluate_links, plausibility_findings
 from pipelines.assets.ingest import AGENCY_SOURCES
 from pipelines.dpia_metadata import dpia_check_spec
 from pipelines.resources import RunSettings, Warehouse
 
-LINKAGE_INPUT = [
-    "source",
-    "record_key",
-    "first_name",
-    "last_name",
-    "dob",
-    "address_line",
-    "postcode",
-    "sex",
-    "upn",
-    "nhs_number",
-]
+# Everything the library can use; the vault also holds agency_id (same agency's own person id).
+LINKAGE_INPUT = [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]
 RECORDS = [f"{s}_records" for s in AGENCY_SOURCES]
 PLAUSIBILITY_CHECK = "plausible_clusters"
 

@@ -308,32 +308,35 @@ def test_the_allocated_worker_sees_names_and_membership_evidence(flagged_run: Ru
     practitioner = next(
         a for a in create_demo_accounts(flagged_run.data_dir) if a[2] == "practitioner"
     )
-    client = TestClient(create_app(flagged_run.data_dir))
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    page = client.post(
-        "/login",
-        data={"username": practitioner[0], "password": practitioner[1], "csrf_token": token},
-    )
-    links = re.findall(r'href="(/families/flag-[^"]+)"', page.text)
-    assert links
-    family = client.get(links[0])
-    assert family.status_code == 200
-    assert "Record no longer held" not in family.text
-    assert "supports, and does not replace" in family.text
+    with TestClient(create_app(flagged_run.data_dir)) as client:  # lifespan closes its connections
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+        page = client.post(
+            "/login",
+            data={"username": practitioner[0], "password": practitioner[1], "csrf_token": token},
+        )
+        links = re.findall(r'href="(/families/flag-[^"]+)"', page.text)
+        assert links
+        family = client.get(links[0])
+        assert family.status_code == 200
+        assert "Record no longer held" not in family.text
+        assert "supports, and does not replace" in family.text
 
 
 def test_history_partitions_backfill_past_months(flagged_run: RunOutcome) -> None:
     from pipelines.definitions import build_definitions
-    from pipelines.runner import QUIET_RUN_CONFIG, _instance
+    from pipelines.runner import QUIET_RUN_CONFIG, _instance, step_errors
 
     defs = build_definitions(data_dir=str(flagged_run.data_dir), landing_dir=".")
     job = defs.resolve_job_def("score_history")
     with _instance(flagged_run.data_dir) as instance:
         for _ in range(2):  # a re-run replaces the month, never duplicates it
             result = job.execute_in_process(
-                instance=instance, partition_key="2026-06-01", run_config=QUIET_RUN_CONFIG, raise_on_error=False
+                instance=instance,
+                partition_key="2026-06-01",
+                run_config=QUIET_RUN_CONFIG,
+                raise_on_error=False,
             )
-            assert result.success
+            assert result.success, step_errors(result)
     history = _tables(flagged_run.data_dir / "warehouse.duckdb")["family_scores_history"]
     assert set(pd.to_datetime(history["as_of_date"]).dt.date) == {date(2026, 6, 1)}
     assert history["family_key"].is_unique
