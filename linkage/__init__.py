@@ -1,32 +1,40 @@
 """Record linkage of people across agencies, and family formation (a plain library).
 
 ``link(records)`` gives every record a ``person_key``; ``form_families`` groups people into
-families over time; ``evaluate_links`` and ``plausibility_findings`` judge the result.
-Imports nothing of this project: usable on any people table.
+families over time; ``evaluate_links``, ``evaluate_families`` and ``plausibility_findings``
+judge the result. Imports nothing of this project: usable on any people table.
 """
 
+from linkage.addresses import resolve_addresses
 from linkage.backends import Backend, DuckDBBackend
 from linkage.config import DEFAULT_BLOCKING_RULES, LinkageConfig, LinkageInputError
+from linkage.families import FAMILY_COLUMNS, FamilyRules, form_families
 from linkage.linking import LINK_COLUMNS, LinkageResult, link, link_with_details
 from linkage.quality import (
     LinkageScores,
     PlausibilityFinding,
+    evaluate_families,
     evaluate_links,
     plausibility_findings,
 )
 
 __all__ = [
     "DEFAULT_BLOCKING_RULES",
+    "FAMILY_COLUMNS",
     "LINK_COLUMNS",
     "Backend",
     "DuckDBBackend",
+    "FamilyRules",
     "LinkageConfig",
     "LinkageInputError",
     "LinkageResult",
     "LinkageScores",
     "PlausibilityFinding",
+    "evaluate_families",
     "evaluate_links",
+    "form_families",
     "link",
     "link_with_details",
     "plausibility_findings",
+    "resolve_addresses",
 ]

@@ -19,15 +19,12 @@ __all__ = ["Backend", "DuckDBBackend"]
 
 @runtime_checkable
 class Backend(Protocol):
-    """What the linkage needs from a database engine.
+    """What the linkage needs from a database engine."""
 
-    Attributes
-    ----------
-    name
-        Short engine name for reports (``"duckdb"``, ``"spark"``).
-    """
-
-    name: str
+    @property
+    def name(self) -> str:
+        """Short engine name for reports (``"duckdb"``, ``"spark"``)."""
+        ...
 
     def create_db_api(self) -> DatabaseAPISubClass:
         """Return a new Splink database API for one linkage run.

@@ -10,9 +10,10 @@ then merges both of them: the components "chain". Here a link above the threshol
 2. Candidate links (match probability >= threshold) define components. A component whose
    records all pairwise agree (every cross pair scored and above the threshold) is accepted
    as it is: the common case, done without any per-record work.
-3. In any other component, the record pairs that no blocking rule compared are scored too
-   (``score_missing``), so the evidence inside the component is complete. A strong mismatch
-   between two groups is then visible even when blocking never paired them.
+3. In any other component, every record pair that is not a candidate link is scored
+   (``score_missing``), including pairs no blocking rule compared, so the evidence inside
+   the component is complete: a strong mismatch between two groups is visible even when
+   blocking never paired them. Only candidate links ever leave the database otherwise.
 4. Candidate links are replayed strongest first; two clusters merge only if the mean match
    probability over *all* record pairs across them is at least ``cohesion`` and none of
    those pairs is cannot-link (:mod:`linkage.constraints`: different given names or dates
@@ -37,8 +38,8 @@ from linkage.deterministic import components
 __all__ = ["ClusteringOutcome", "cluster_records"]
 
 #: Components larger than this are not rescored pair by pair (quadratic); their merges are
-#: judged on the pairs that blocking scored. Such components are rare and are themselves
-#: reported by the plausibility checks.
+#: judged on the candidate links and their cannot-link flags only. Such components are rare
+#: (none on the synthetic estates) and the plausibility checks report giant clusters.
 MAX_RESCORE_COMPONENT = 2_000
 
 ScoreMissing = Callable[[pd.DataFrame], pd.DataFrame]
@@ -116,9 +117,9 @@ def _average_linkage(
         ga.tolist(), gb.tolist(), sum_p.tolist(), count.tolist(), vetoes.tolist(), strict=True
     )
     for a, b, s, c, v in rows:
-        entry = [s, c, v]
-        neighbours.setdefault(a, {})[b] = entry
-        neighbours.setdefault(b, {})[a] = entry
+        shared = [s, c, v]  # one list, seen from both ends
+        neighbours.setdefault(a, {})[b] = shared
+        neighbours.setdefault(b, {})[a] = shared
     candidates = np.flatnonzero(max_p >= threshold)
     order = candidates[np.lexsort((gb[candidates], ga[candidates], -max_p[candidates]))]
     refused = 0
@@ -141,7 +142,7 @@ def _average_linkage(
                 continue
             back = neighbours[other]
             del back[b]
-            entry = mine.get(other)
+            entry: list[float] | None = mine.get(other)
             if entry is None:
                 entry = mine[other] = [0.0, 0, 0]
                 back[a] = entry

@@ -54,14 +54,16 @@ class LinkageConfig:
     threshold_match_probability
         A pair of records is a candidate link when Splink's match probability is at least
         this. 0.99 (match weight about +6.6) is the default because a wrong link puts a
-        stranger's record into a family's explanation: on the synthetic estate it keeps
-        pairwise precision above 0.99 while recall stays above 0.95 (see the module
-        docstring of :mod:`linkage.link` and ``LinkageResult.threshold_justification``).
+        stranger's record into a family's explanation: on the synthetic estate it more
+        than halves the wrong links of 0.9 for a small loss of recall (the sweep is in the
+        docstring of :mod:`linkage.linking`; every run reports its own figures in
+        ``LinkageResult.threshold_justification``).
     cluster_cohesion
         A candidate link merges two clusters only if the mean match probability over all
         record pairs across the two clusters is at least this (average linkage). It is
         what stops one weak record from chaining two people together; 0.5 means "across
-        the two groups, a match is more likely than not on average".
+        the two groups, a match is more likely than not on average". 0 gives Splink's
+        single-linkage (connected components) behaviour, cannot-link constraints aside.
     blocking_rules
         Splink blocking rules (SQL on the standardised columns) that generate candidate
         pairs. The default covers one error in any single field.

@@ -29,6 +29,12 @@ Rules, in order (each is a choice a reviewer can question, so each is written do
    moves house or has a baby keeps its key; it changes when the eldest child leaves or turns
    18 (a new spell starts). Spells are half-open ``[valid_from, valid_to)``; the spell
    current at ``as_of`` has ``valid_to`` missing.
+
+Co-residence is only as good as ``address_key``: build it from raw address lines and
+postcodes with :func:`linkage.addresses.resolve_addresses` (before pseudonymising), so that
+"Flat 2, 107 Milton Terrace" and "107 Milton Ter, Flat 2" are one home. On the 20k synthetic
+estate these rules recover 91.5% of families with children (all their members under one
+current ``family_key``), with 94% of predicted families drawn from one true family.
 """
 
 from __future__ import annotations

@@ -1,29 +1,38 @@
 """Link person records from several agencies into people (``person_key``).
 
-Pipeline: standardise identities -> train a Splink model (prior from exact name+dob matches,
-u by random sampling, m by two EM sessions) -> score candidate pairs from blocking -> group
-records sharing a trusted identifier (must-link) -> cluster by average linkage with complete
-evidence (see :mod:`linkage.clustering`) -> opaque, deterministic person keys.
+Pipeline: validate and standardise identities (:mod:`linkage.standardise`) -> collapse
+records with identical identities and must-link records sharing a trusted identifier
+(:mod:`linkage.deterministic`) -> train a Splink model on the distinct identities (prior from
+exact name+dob agreements, u by random sampling, m by two EM sessions; the shipped model
+for tables too small to train on) -> score blocked pairs -> cluster by average linkage with
+complete evidence and cannot-link constraints (:mod:`linkage.clustering`,
+:mod:`linkage.constraints`) -> opaque, deterministic person keys (:mod:`linkage.records`).
 
-Threshold. A candidate link needs match probability >= 0.99 (match weight >= +6.6): at most
-about one wrong link per hundred accepted pairs by the model's own calibration, before the
-cohesion check removes the links that chain. The cost of a wrong link (a stranger's police
-record in a family's explanation) is higher than a missed one (a family's picture is
-incomplete, which practitioners already expect). On the 20k-person synthetic estate this
-threshold gave pairwise precision >= 0.99 with recall >= 0.95; lower thresholds added few
-true links and more false ones. Every run reports the model's expected precision and recall
-at the threshold in ``LinkageResult.threshold_justification``.
+Threshold. A candidate link needs match probability >= 0.99 (match weight >= +6.6). A wrong
+link puts a stranger's police record into a family's explanation, which is worse than a
+missed link (an incomplete picture, which practitioners already expect), so precision is
+preferred. On the 20,000-person synthetic estate (111k records) the threshold sweep gave
+pairwise precision / recall of 0.9977 / 0.9979 at 0.5, 0.9986 / 0.9964 at 0.9, 0.9994 /
+0.9948 at 0.99 and 0.9996 / 0.9923 at 0.999: 0.99 more than halves the wrong links of 0.9
+for 0.16 points of recall, while 0.999 starts losing real links (moved address plus a typo).
+Every run also reports the model's own expected precision and recall at the threshold in
+``LinkageResult.threshold_justification``, because another estate may calibrate differently.
 
-Deterministic rules. Records sharing a UPN (valid check letter), an NHS number (valid
-modulus-11 check digit) or, within one source, an agency person id are must-linked before
-clustering, unless the record's date of birth contradicts the identifier group's usual date
-of birth (a mistyped identifier must not merge two children). The identifiers are also model
+Chaining. Splink's connected components let one record that resembles two people merge
+them. Here a candidate link only merges two clusters when the mean probability over all
+record pairs between them is at least ``cluster_cohesion`` (pairs blocking never compared
+are scored first) and no pair between them is cannot-link (different given names or dates of
+birth). See :mod:`linkage.clustering` for why.
+
+Deterministic rules. Records sharing a valid UPN (check letter), a valid NHS number
+(modulus-11 check digit) or, within one source, an agency person id are must-linked before
+clustering, unless the record's date of birth contradicts the identifier group's usual one
+(a mistyped identifier must not merge two children). The identifiers are also model
 comparisons, so a *different* UPN or NHS number counts against a match.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +45,8 @@ from splink import Linker
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from linkage.clustering import ClusteringOutcome, cluster_records
-from linkage.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, LinkageConfig, LinkageInputError
+from linkage.config import LinkageConfig
 from linkage.constraints import cannot_link, constraint_table
-from linkage.deterministic import collapse_identical, components, must_link_groups, trusted_codes
 from linkage.model import (
     MODEL_COLUMNS,
     OPTIONAL_COMPARISONS,
@@ -49,13 +57,13 @@ from linkage.model import (
     train_linker,
     untrained_linker,
 )
+from linkage.records import PreparedRecords, links_frame, prepare_records, validate_records
 from linkage.reporting import (
     PredictionSummary,
     summarise_predictions,
     threshold_justification,
     write_artefacts,
 )
-from linkage.standardise import standardise_records
 
 __all__ = ["LINK_COLUMNS", "LinkageResult", "link", "link_with_details"]
 
@@ -72,9 +80,11 @@ class LinkageResult:
         One row per input record: ``source, record_key, person_key, cluster_size,
         linkage_confidence`` (mean match probability inside the person's cluster).
     match_weight_histogram
-        Scored candidate pairs per unit of match weight: ``bin_lower, bin_upper, pairs``.
+        All pairs that blocking scored, per unit of match weight (distinct identities, not
+        records): ``bin_lower, bin_upper, pairs``.
     model_settings
-        The trained Splink model (``save_model_to_json`` content).
+        The Splink model used (``save_model_to_json`` content): trained on these records,
+        or the shipped model when they were too few (``clustering["model_trained"]``).
     threshold_match_probability
         The candidate-link threshold used.
     threshold_justification
@@ -82,7 +92,8 @@ class LinkageResult:
     cluster_size_distribution
         ``cluster_size, clusters, records``.
     clustering
-        Counts from the chaining guard and must-link rules.
+        Counts: records, distinct identities, must-link groups, components checked by the
+        chaining guard, merges it refused, pairs rescored, pairs scored and candidates.
     artefacts
         Paths written under ``artefact_dir`` (model JSON and charts), by name.
     timings
@@ -103,122 +114,13 @@ class LinkageResult:
     training_notes: tuple[str, ...] = ()
 
 
-def _validate(records: pd.DataFrame) -> None:
-    missing = [c for c in REQUIRED_COLUMNS if c not in records.columns]
-    if missing:
-        raise LinkageInputError(
-            f"records is missing required column(s) {missing}; expected "
-            f"{list(REQUIRED_COLUMNS)} plus optional {list(OPTIONAL_COLUMNS)}"
-        )
-    codes = {}
-    for column in ("source", "record_key"):
-        codes[column], uniques = pd.factorize(records[column], use_na_sentinel=True)
-        blank_values = np.flatnonzero(pd.Index(uniques).astype("string").str.strip() == "")
-        blank = (codes[column] < 0) | np.isin(codes[column], blank_values)
-        if blank.any():
-            rows = np.flatnonzero(blank)[:5].tolist()
-            raise LinkageInputError(
-                f"records.{column} is missing in {int(blank.sum())} row(s) (positions {rows}); "
-                "every record needs a source and a record_key to be linked and returned"
-            )
-    combined = codes["source"].astype(np.int64) * (len(records) + 1) + codes["record_key"]
-    duplicated = pd.Series(combined).duplicated(keep=False)
-    if duplicated.any():
-        rows = np.flatnonzero(duplicated.to_numpy())[:5].tolist()
-        raise LinkageInputError(
-            f"(source, record_key) is not unique: {int(duplicated.sum())} rows share a key "
-            f"(positions {rows}); de-duplicate the extract or make record_key unique per source"
-        )
-
-
-def _person_keys(model_table: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
-    """Opaque key per identity from its cluster's smallest (source, record_key).
-
-    ``model_table`` rows are in (source, record_key) order of their representative, and a
-    representative is the smallest of its identical records, so a cluster's first row holds
-    its smallest record: the key depends only on the cluster, not on input order or run.
-    """
-    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-    sources = model_table["source"].to_numpy(dtype=object)[first]
-    keys = model_table["record_key"].to_numpy(dtype=object)[first]
-    hashed = np.array(
-        [
-            hashlib.blake2b(f"{s}\x1f{k}".encode(), digest_size=8).hexdigest()
-            for s, k in zip(sources, keys, strict=True)
-        ],
-        dtype=object,
-    )
-    return hashed[inverse]
-
-
-def _links_frame(
-    records: pd.DataFrame, prepared: _Prepared, outcome: ClusteringOutcome
-) -> pd.DataFrame:
-    rep = prepared.rep_of_record
-    labels = outcome.labels
-    sizes = np.bincount(labels[rep], minlength=labels.max() + 1 if labels.size else 0)
-    links = pd.DataFrame(
-        {
-            "source": records["source"].to_numpy(),
-            "record_key": records["record_key"].to_numpy(),
-            "person_key": pd.array(_person_keys(prepared.model_table, labels)[rep], dtype="string"),
-            "cluster_size": pd.array(sizes[labels[rep]], dtype="Int64"),
-            "linkage_confidence": pd.array(outcome.confidence[rep], dtype="Float64"),
-        }
-    )
-    if len(links) != len(records):  # nothing may be lost between input and output
-        raise AssertionError(f"linkage returned {len(links)} rows for {len(records)} records")
-    return links
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """Standardised records (input order) and the distinct identities the model will see."""
-
-    table: pd.DataFrame
-    model_table: pd.DataFrame  # one row per distinct identity in key order, unique_id 0..k-1
-    rep_of_record: np.ndarray  # record -> row of model_table
-    record_groups: np.ndarray  # must-link group per record
-    groups: np.ndarray  # must-link group per model_table row
-
-
-def _key_rank(table: pd.DataFrame) -> np.ndarray:
-    """Position of each record in (source, record_key) order, without sorting the table."""
-    source = pd.factorize(table["source"], sort=True)[0]
-    key = pd.factorize(table["record_key"], sort=True)[0]
-    order = np.lexsort((key, source))
-    rank = np.empty(len(table), dtype=np.int64)
-    rank[order] = np.arange(len(table))
-    return rank
-
-
-def _prepare(records: pd.DataFrame, config: LinkageConfig) -> _Prepared:
-    table = standardise_records(records.reset_index(drop=True), OPTIONAL_COLUMNS)
-    n = len(table)
-    rank = _key_rank(table)
-    # Deterministic rules at record level; the model sees one row per distinct identity.
-    record_groups = must_link_groups(n, [trusted_codes(table, c) for c in config.must_link_on])
-    representative = collapse_identical(table, rank)
-    reps = np.flatnonzero(representative == np.arange(n))
-    reps = reps[np.argsort(rank[reps])]  # key order: unique ids do not depend on input order
-    row_of = np.empty(n, dtype=np.int64)
-    row_of[reps] = np.arange(len(reps))
-    rep_of_record = row_of[representative]
-    model_table = table.iloc[reps].reset_index(drop=True)
-    model_table["unique_id"] = np.arange(len(reps), dtype=np.int64)
-    leader = np.empty(n, dtype=np.int64)
-    leader[record_groups[::-1]] = np.arange(n)[::-1]
-    groups = components(len(reps), rep_of_record, rep_of_record[leader[record_groups]])
-    return _Prepared(table, model_table, rep_of_record, record_groups, groups)
-
-
 @dataclass
 class _Scoring:
     """The Splink side of a run: model, scored pairs, and scoring of extra pairs."""
 
     model_table: pd.DataFrame
     edges: pd.DataFrame
-    summary: PredictionSummary
+    summary: PredictionSummary | None
     seconds: tuple[float, float]
     trained: bool = False
     linker: Linker | None = None
@@ -228,10 +130,15 @@ class _Scoring:
     people: pa.Table | None = None
 
     @classmethod
-    def run(cls, model_table: pd.DataFrame, config: LinkageConfig) -> _Scoring:
-        """Train (or load the shipped model for small tables), then score blocked pairs."""
+    def run(cls, model_table: pd.DataFrame, config: LinkageConfig, *, summarise: bool) -> _Scoring:
+        """Train (or load the shipped model for small tables), then score blocked pairs.
+
+        With ``summarise``, every scored pair is kept in the database long enough for the
+        histogram and threshold statistics; otherwise only candidate links are written.
+        """
+        threshold = config.threshold_match_probability
         if len(model_table) < 2:  # no pair to score
-            summary = summarise_predictions(None, config.threshold_match_probability)
+            summary = summarise_predictions(None, threshold) if summarise else None
             return cls(model_table, predictions_to_edges(None), summary, (0.0, 0.0))
         start = time.perf_counter()
         db_api = config.backend.create_db_api()
@@ -250,10 +157,16 @@ class _Scoring:
         if not trained:
             linker = untrained_linker(records_sdf, config)
         trained_at = time.perf_counter()
-        predictions = linker.inference.predict(warning_mode="never")
-        summary = summarise_predictions(predictions, config.threshold_match_probability)
+        if summarise:
+            predictions = linker.inference.predict(warning_mode="never")
+            summary = summarise_predictions(predictions, threshold)
+        else:
+            predictions = linker.inference.predict(
+                threshold_match_probability=threshold, warning_mode="never"
+            )
+            summary = None
         # Only candidate links leave the database; clustering scores what else it needs.
-        edges = predictions_to_edges(predictions, config.threshold_match_probability)
+        edges = predictions_to_edges(predictions, threshold)
         predictions.drop_table_from_database_and_remove_from_cache()
         seconds = (trained_at - start, time.perf_counter() - trained_at)
         return cls(
@@ -271,6 +184,50 @@ class _Scoring:
         if self.linker is None:
             raise RuntimeError("no model to score pairs with: fewer than two identities")
         return score_pairs(self.linker, self.db_api, pairs)
+
+
+@dataclass(frozen=True)
+class _Run:
+    links: pd.DataFrame
+    prepared: PreparedRecords
+    scoring: _Scoring
+    outcome: ClusteringOutcome
+    timings: dict[str, float]
+
+
+def _run(records: pd.DataFrame, config: LinkageConfig, *, summarise: bool) -> _Run:
+    validate_records(records)
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    prepared = prepare_records(records, config)
+    timings["standardise"] = time.perf_counter() - start
+    scoring = _Scoring.run(prepared.model_table, config, summarise=summarise)
+    timings["train"], timings["predict"] = scoring.seconds
+    start = time.perf_counter()
+    outcome = cluster_records(
+        len(prepared.model_table),
+        scoring.edges,
+        prepared.groups,
+        threshold=config.threshold_match_probability,
+        cohesion=config.cluster_cohesion,
+        score_missing=scoring.score_missing,
+        constraint=scoring.cannot_link,
+    )
+    links = links_frame(records, prepared, outcome)
+    timings["cluster"] = time.perf_counter() - start
+    return _Run(links, prepared, scoring, outcome, timings)
+
+
+def _write_artefacts(scoring: _Scoring, artefact_dir: Path) -> dict[str, Path]:
+    if scoring.linker is None or scoring.records_sdf is None or scoring.summary is None:
+        return {}  # fewer than two identities: no model, nothing to chart
+    return write_artefacts(
+        scoring.linker,
+        scoring.db_api,
+        scoring.records_sdf,
+        scoring.summary.example_pairs,
+        artefact_dir,
+    )
 
 
 def link_with_details(
@@ -298,61 +255,34 @@ def link_with_details(
     LinkageResult
     """
     config = config or LinkageConfig()
-    _validate(records)
-    timings: dict[str, float] = {}
-    start = time.perf_counter()
-    prepared = _prepare(records, config)
-    timings["standardise"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    scoring = _Scoring.run(prepared.model_table, config)
-    timings["train"], timings["predict"] = scoring.seconds
-
-    start = time.perf_counter()
-    outcome = cluster_records(
-        len(prepared.model_table),
-        scoring.edges,
-        prepared.groups,
-        threshold=config.threshold_match_probability,
-        cohesion=config.cluster_cohesion,
-        score_missing=scoring.score_missing,
-        constraint=scoring.cannot_link,
-    )
-    links = _links_frame(records, prepared, outcome)
-    timings["cluster"] = time.perf_counter() - start
-
+    run = _run(records, config, summarise=True)
+    scoring, prepared, outcome, links = run.scoring, run.prepared, run.outcome, run.links
+    summary = scoring.summary
+    if summary is None:  # pragma: no cover - summarise=True always summarises
+        raise RuntimeError("prediction summary missing")
     start = time.perf_counter()
     model_settings: dict[str, Any] = {}
-    artefacts: dict[str, Path] = {}
     if scoring.linker is not None:
         model_settings = scoring.linker.misc.save_model_to_json()
-        if artefact_dir is not None:
-            artefacts = write_artefacts(
-                scoring.linker,
-                scoring.db_api,
-                scoring.records_sdf,
-                scoring.summary.example_pairs,
-                artefact_dir,
-            )
-    timings["artefacts"] = time.perf_counter() - start
+    artefacts = _write_artefacts(scoring, artefact_dir) if artefact_dir is not None else {}
+    run.timings["artefacts"] = time.perf_counter() - start
     sizes = links.groupby("person_key").size().value_counts().sort_index()
     distribution = pd.DataFrame(
         {"cluster_size": sizes.index.astype("int64"), "clusters": sizes.to_numpy()}
     )
     distribution["records"] = distribution["cluster_size"] * distribution["clusters"]
     group_sizes = np.bincount(prepared.record_groups, minlength=1)
-    n = len(prepared.table)
     return LinkageResult(
         links=links,
-        match_weight_histogram=scoring.summary.histogram,
+        match_weight_histogram=summary.histogram,
         model_settings=model_settings,
         threshold_match_probability=config.threshold_match_probability,
         threshold_justification=threshold_justification(
-            scoring.summary, config.threshold_match_probability
+            summary, config.threshold_match_probability
         ),
         cluster_size_distribution=distribution,
         clustering={
-            "records": n,
+            "records": len(prepared.table),
             "distinct_identities": len(prepared.model_table),
             "model_trained": int(scoring.trained),
             "must_link_groups": int((group_sizes > 1).sum()),
@@ -360,11 +290,11 @@ def link_with_details(
             "components_checked": outcome.components_checked,
             "merges_refused": outcome.merges_refused,
             "pairs_rescored": outcome.pairs_rescored,
-            "scored_pairs": scoring.summary.scored_pairs,
-            "candidate_pairs": scoring.summary.candidate_pairs,
+            "scored_pairs": summary.scored_pairs,
+            "candidate_pairs": summary.candidate_pairs,
         },
         artefacts=artefacts,
-        timings=timings,
+        timings=run.timings,
         training_notes=tuple(scoring.notes),
     )
 
@@ -380,6 +310,12 @@ def link(
     Returns ``source, record_key, person_key, cluster_size, linkage_confidence`` in the
     input's row order. ``person_key`` is derived from the cluster's smallest
     ``(source, record_key)``, so rerunning on the same records gives the same keys.
-    See :func:`link_with_details` for parameters.
+    Unlike :func:`link_with_details` it keeps only candidate links in the database (no
+    histogram of all scored pairs), unless ``artefact_dir`` asks for the charts. See
+    :func:`link_with_details` for parameters.
     """
-    return link_with_details(records, config=config, artefact_dir=artefact_dir).links
+    config = config or LinkageConfig()
+    run = _run(records, config, summarise=artefact_dir is not None)
+    if artefact_dir is not None:
+        _write_artefacts(run.scoring, artefact_dir)
+    return run.links

@@ -16,6 +16,8 @@ import pandas as pd
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
+from splink.blocking_rule_library import CustomRule
+from splink.internals.comparison_creator import ComparisonCreator
 from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.splink_dataframe import SplinkDataFrame
 
@@ -182,13 +184,18 @@ def _exact_identifier(column: str) -> cl.CustomComparison:
 
 def comparisons_for(
     coverage: dict[str, float], min_optional_coverage: float
-) -> list[cl.CustomComparison]:
+) -> list[ComparisonCreator | dict[str, Any]]:
     """The comparisons for a table, given the share of records holding each optional column.
 
     An optional column that almost nobody has cannot be trained (EM would see no pairs in
     its levels), so it is left out rather than scored with default guesses.
     """
-    comparisons = [_given_name(), _family_name(), _date_of_birth(), _address()]
+    comparisons: list[ComparisonCreator | dict[str, Any]] = [
+        _given_name(),
+        _family_name(),
+        _date_of_birth(),
+        _address(),
+    ]
     for column in OPTIONAL_COMPARISONS:
         if coverage.get(column, 0.0) >= min_optional_coverage:
             comparisons.append(_exact_identifier(column))
@@ -201,7 +208,7 @@ def build_settings(coverage: dict[str, float], config: LinkageConfig) -> Setting
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=comparisons_for(coverage, config.min_optional_coverage),
-        blocking_rules_to_generate_predictions=list(config.blocking_rules),
+        blocking_rules_to_generate_predictions=[CustomRule(rule) for rule in config.blocking_rules],
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
         max_iterations=25,
@@ -220,9 +227,9 @@ def train_linker(
     Returns the linker and notes on anything that could not be estimated. Two situations
     are handled rather than fatal, because they depend on the data and not on a mistake:
     no exact name-and-dob agreements to estimate the prior from (Splink's default prior is
-    kept; EM re-estimates it), and an EM session in which a rare level never occurs among
-    matches, so that its m probability collapses to zero and Splink refuses it (that
-    session's estimates are discarded). If no EM session succeeds, the caller should use
+    kept; EM re-estimates it), and an EM session in which a probability collapses to zero
+    (a rare level never occurs among matches, or the sample holds no matches at all) and
+    Splink refuses it (that session's estimates are discarded). If no EM session succeeds, the caller should use
     the shipped model instead (the returned notes say so).
     """
     notes: list[str] = []
@@ -242,11 +249,15 @@ def train_linker(
                 rule, max_pairs=config.em_max_pairs, estimate_without_term_frequencies=True
             )
         except ValueError as err:
-            if "below the minimum allowed value" not in str(err):
+            # Splink's messages when EM drives a probability to zero: an m probability
+            # (a level never seen among matches) or the prior (no matches in the sample).
+            if "below the minimum allowed value" not in str(err) and str(err) != (
+                "math domain error"
+            ):
                 raise
             notes.append(
-                f"EM blocked on {name}: an m probability collapsed to zero (a level that never "
-                "occurs among matches); this session's estimates were discarded"
+                f"EM blocked on {name}: a probability collapsed to zero (no matches, or a "
+                "level never seen among matches); this session's estimates were discarded"
             )
     return linker, notes
 
@@ -268,7 +279,7 @@ def default_model(config: LinkageConfig) -> dict[str, Any]:
     text = resources.files("linkage").joinpath("data/default_model.json").read_text("utf-8")
     model: dict[str, Any] = json.loads(text)
     model["blocking_rules_to_generate_predictions"] = [
-        {"blocking_rule": rule, "sql_dialect": "duckdb"} for rule in config.blocking_rules
+        {"blocking_rule": rule} for rule in config.blocking_rules
     ]
     model.pop("linker_uid", None)
     for comparison in model["comparisons"]:  # a small table's name frequencies mean nothing

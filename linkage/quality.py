@@ -148,7 +148,7 @@ def plausibility_findings(
     links: pd.DataFrame,
     identities: pd.DataFrame,
     *,
-    max_cluster_records: int = 30,
+    max_cluster_records: int = 150,
     max_distinct_dobs: int = 8,
     max_dob_spread_days: int = 366,
     as_of: dt.date | None = None,
@@ -162,7 +162,9 @@ def plausibility_findings(
     identities
         ``source, record_key, dob`` (dates or strings; unparseable dates are ignored).
     max_cluster_records
-        A person with more records than this is a "giant cluster" (chaining).
+        A person with more records than this is a "giant cluster" (chaining). Termly school
+        records make 30 to 60 records normal for a child; the largest true person of the
+        20k synthetic estate has 114, hence 150.
     max_distinct_dobs
         A person with more distinct dates of birth than this is implausible.
     max_dob_spread_days

@@ -36,8 +36,8 @@ class PredictionSummary:
         Probability mass of the candidates over all probability mass (pairs that blocking
         never compared are not counted).
     example_pairs
-        ``unique_id_l, unique_id_r`` of the weakest accepted, the strongest rejected and
-        the strongest pair, for the waterfall chart.
+        ``unique_id_l, unique_id_r`` of the weakest accepted and the strongest rejected
+        pair, for the waterfall chart.
     """
 
     histogram: pd.DataFrame
@@ -65,31 +65,27 @@ def summarise_predictions(
     no_pairs = pd.DataFrame({"unique_id_l": [], "unique_id_r": []}, dtype="int64")
     if predictions is None:
         return PredictionSummary(_empty_histogram(), 0, 0, float("nan"), float("nan"), no_pairs)
+    # one scan for the histogram and the threshold statistics, one for an example pair
     bins = predictions.query_sql(
-        "SELECT floor(match_weight) AS bin_lower, count(*) AS pairs FROM {this} "
-        "GROUP BY floor(match_weight) ORDER BY bin_lower"
-    ).as_pandas_dataframe()
-    totals = predictions.query_sql(
-        "SELECT count(*) AS n, sum(match_probability) AS mass, "
+        "SELECT floor(match_weight) AS bin_lower, count(*) AS pairs, "
+        "sum(match_probability) AS mass, "
         f"sum(CASE WHEN match_probability >= {threshold} THEN 1 ELSE 0 END) AS n_above, "
         f"sum(CASE WHEN match_probability >= {threshold} THEN match_probability ELSE 0 END) "
-        "AS mass_above FROM {this}"
-    ).as_record_list()[0]
-    n, n_above = int(totals["n"]), int(totals["n_above"] or 0)
-    mass, mass_above = float(totals["mass"] or 0.0), float(totals["mass_above"] or 0.0)
+        "AS mass_above FROM {this} GROUP BY floor(match_weight) ORDER BY bin_lower"
+    ).as_pandas_dataframe()
+    n, n_above = int(bins["pairs"].sum()), int(bins["n_above"].sum())
+    mass, mass_above = float(bins["mass"].sum()), float(bins["mass_above"].sum())
     examples = [
         predictions.query_sql(
             "SELECT unique_id_l, unique_id_r FROM {this} "
             f"WHERE match_probability {where} ORDER BY match_weight {direction}, "
             "unique_id_l, unique_id_r LIMIT 1"
         ).as_pandas_dataframe()
-        for where, direction in (
-            (f">= {threshold}", "ASC"),
-            (f"< {threshold}", "DESC"),
-            ("> 0", "DESC"),
-        )
+        for where, direction in ((f">= {threshold}", "ASC"), (f"< {threshold}", "DESC"))
     ]
     histogram = bins.assign(bin_upper=bins["bin_lower"] + 1)[["bin_lower", "bin_upper", "pairs"]]
+    if histogram.empty:
+        histogram = _empty_histogram()
     return PredictionSummary(
         histogram=histogram.astype(
             {"bin_lower": "float64", "bin_upper": "float64", "pairs": "int64"}
@@ -126,9 +122,10 @@ def write_artefacts(
 ) -> dict[str, Path]:
     """Write the model JSON, the match-weights chart and a waterfall chart to ``artefact_dir``.
 
-    The waterfall explains three example pairs (weakest accepted link, strongest rejected
-    pair, strongest link) with Splink's ``remove_sensitive_data=True``: only match weights,
-    never the compared values, end up in the HTML.
+    The waterfall explains the two pairs either side of the threshold (the weakest accepted
+    link and the strongest rejected pair) with Splink's ``remove_sensitive_data=True``: only
+    match weights, never the compared values, end up in the HTML. Without any scored pair
+    there is nothing to explain and no waterfall is written.
     """
     artefact_dir.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -141,6 +138,9 @@ def write_artefacts(
     linker.visualisations.match_weights_chart().save(str(paths["match_weights_chart"]))
 
     pairs = example_pairs
+    if pairs.empty:
+        del paths["waterfall_chart"]
+        return paths
     # A second linker on the same records, from the trained model, keeps the columns the
     # waterfall needs; the main run does not, to keep predictions small.
     detailed = dict(

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from linkage_fakes import FAST, planted_records
+from linkage_fakes import FAST, make_people, planted_records
 
 import linkage
 from linkage import LinkageConfig, LinkageInputError
@@ -162,3 +162,22 @@ def test_backend_is_injected() -> None:
     planted = planted_records().drop(columns="true_person_id")
     links = linkage.link(planted, config=LinkageConfig(backend=backend))
     assert backend.calls == 1 and len(links) == len(planted)
+
+
+def test_a_table_without_any_matches_falls_back_to_the_shipped_model() -> None:
+    people = make_people(60, seed=5)  # one record per person: EM finds no matches to learn from
+    records = pd.DataFrame(
+        {
+            "source": "a",
+            "record_key": people["true_person_id"],
+            "first_name": people["first_name"],
+            "last_name": people["last_name"],
+            "dob": people["dob"].astype(str),
+            "address_line": people["address_line"],
+            "postcode": people["postcode"],
+        }
+    )
+    result = linkage.link_with_details(records, config=FAST)
+    assert result.links["person_key"].nunique() == len(records)  # twins included: no merge
+    assert result.clustering["model_trained"] == 0
+    assert any("shipped model" in note for note in result.training_notes)
