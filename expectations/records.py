@@ -134,7 +134,14 @@ def _date_rules(
 def _age_rules(extract: pd.Timestamp, settings: SuiteSettings, pupils: bool) -> list[Expectation]:
     # birth_month is the first day of the birth month, so age at the extract date is
     # bounded by comparing it with the extract date shifted back by whole years.
-    out = [b.dates_between("birth_month", _years_before(extract, settings.max_age_years), extract)]
+    out = [
+        b.dates_between(
+            "birth_month",
+            _years_before(extract, settings.max_age_years),
+            extract,
+            mostly=settings.plausible_age_mostly,
+        )
+    ]
     if pupils:
         youngest, oldest = settings.pupil_age_years
         out.append(

@@ -85,6 +85,10 @@ class SuiteSettings:
         planned dates, clock skew); anything later is a data error.
     max_age_years : int
         Upper bound on age at the extract date derived from ``birth_month``.
+    plausible_age_mostly : float
+        Share of rows whose age must lie in 0..``max_age_years`` (default 0.999): a rare
+        mistyped date of birth is an agency's recording error, reported in the results; more
+        than 0.1% points to a systemic problem (e.g. swapped date columns) and blocks.
     pupil_age_years : tuple of int
         Plausible age range of pupils in the education extract (inclusive).
     pupil_age_mostly : float
@@ -103,6 +107,7 @@ class SuiteSettings:
     earliest_event_date: date = date(1990, 1, 1)
     future_slack_days: int = 7
     max_age_years: int = 110
+    plausible_age_mostly: float = 0.999
     pupil_age_years: tuple[int, int] = (2, 20)
     pupil_age_mostly: float = 0.95
     non_negative_mostly: float = 0.99
@@ -113,7 +118,7 @@ class SuiteSettings:
         for name, share in self.null_thresholds.items():
             if share is not None and not 0.0 <= share <= 1.0:
                 raise SuiteConfigError(f"null_thresholds[{name!r}] = {share}: must be in [0, 1]")
-        for name in ("pupil_age_mostly", "non_negative_mostly"):
+        for name in ("pupil_age_mostly", "non_negative_mostly", "plausible_age_mostly"):
             share = getattr(self, name)
             if not 0.0 < share <= 1.0:
                 raise SuiteConfigError(f"{name} = {share}: must be in (0, 1]")

@@ -297,3 +297,15 @@ def test_configuration_errors_are_specific() -> None:
             features_frame(),
             feature_dictionary=[{"name": "x", "unit": "percent"}],
         )
+
+
+def test_a_rare_mistyped_birth_date_is_tolerated_but_reported() -> None:
+    # One implausible age in a large extract is an agency's typo, not a reason to stop the run;
+    # the tolerance is 0.1% of rows, so the same share in a small frame still fails.
+    df = pd.concat([records_frame("police")] * 4, ignore_index=True)
+    df["record_pseudo"] = [f"{i:016x}" for i in range(len(df))]
+    small = check("police", df, plausible_age_mostly=1.0 - 1.0 / len(df) / 2)
+    assert small.success
+    df.loc[0, "birth_month"] = pd.Timestamp("1850-01-01")
+    assert check("police", df, plausible_age_mostly=1.0 - 2.0 / len(df)).success
+    assert (BETWEEN, "birth_month") in failed(check("police", df, plausible_age_mostly=1.0))
