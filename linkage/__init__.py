@@ -17,6 +17,7 @@ from linkage.quality import (
     evaluate_links,
     plausibility_findings,
 )
+from linkage.spark import SparkBackend, spark_available
 
 __all__ = [
     "DEFAULT_BLOCKING_RULES",
@@ -30,6 +31,7 @@ __all__ = [
     "LinkageResult",
     "LinkageScores",
     "PlausibilityFinding",
+    "SparkBackend",
     "evaluate_families",
     "evaluate_links",
     "form_families",
@@ -37,4 +39,5 @@ __all__ = [
     "link_with_details",
     "plausibility_findings",
     "resolve_addresses",
+    "spark_available",
 ]

@@ -267,31 +267,43 @@ def em_failed(notes: list[str]) -> bool:
     return sum(note.startswith("EM blocked on") for note in notes) == 2
 
 
-def default_model(config: LinkageConfig) -> dict[str, Any]:
+def default_model(config: LinkageConfig, sql_dialect: str = "duckdb") -> dict[str, Any]:
     """The shipped model, for tables too small to train on (see ``min_identities_to_train``).
 
     ``data/default_model.json`` holds the m and u probabilities trained by this module on
     the project's 20,000-person synthetic estate (no personal data: only probabilities).
-    Term-frequency adjustments are dropped (name frequencies in a table of a few dozen
-    records say nothing about how common a name is), and the blocking rules are the
-    configured ones.
+    Only the probabilities and the prior are taken from it: the comparisons are rebuilt by
+    :func:`build_settings` in ``sql_dialect``, because the JSON's SQL is DuckDB's (double-quoted
+    columns, which Spark reads as string literals; ``list_intersect``). Term-frequency
+    adjustments are dropped (name frequencies in a table of a few dozen records say nothing
+    about how common a name is), and the blocking rules are the configured ones.
     """
     text = resources.files("linkage").joinpath("data/default_model.json").read_text("utf-8")
-    model: dict[str, Any] = json.loads(text)
-    model["blocking_rules_to_generate_predictions"] = [
-        {"blocking_rule": rule} for rule in config.blocking_rules
-    ]
-    model.pop("linker_uid", None)
-    for comparison in model["comparisons"]:  # a small table's name frequencies mean nothing
-        for level in comparison["comparison_levels"]:
-            level.pop("tf_adjustment_column", None)
+    shipped: dict[str, Any] = json.loads(text)
+    trained = {c["output_column_name"]: c for c in shipped["comparisons"]}
+    coverage = {column: float(column in trained) for column in OPTIONAL_COMPARISONS}
+    model = build_settings(coverage, config).create_settings_dict(sql_dialect)
+    model["probability_two_random_records_match"] = shipped["probability_two_random_records_match"]
+    for comparison in model["comparisons"]:
+        levels = trained[comparison["output_column_name"]]["comparison_levels"]
+        if len(levels) != len(comparison["comparison_levels"]):
+            raise ValueError(
+                "linkage/data/default_model.json does not match linkage.model's comparison "
+                f"{comparison['output_column_name']!r}: retrain and save the shipped model"
+            )
+        for level, trained_level in zip(comparison["comparison_levels"], levels, strict=True):
+            level.pop("tf_adjustment_column", None)  # a small table's name frequencies mean nothing
             level.pop("tf_adjustment_weight", None)
+            for key in ("m_probability", "u_probability"):
+                if trained_level.get(key) is not None:
+                    level[key] = trained_level[key]
     return model
 
 
 def untrained_linker(records: SplinkDataFrame, config: LinkageConfig) -> Linker:
     """A linker on ``records`` with the shipped model's parameters (no training)."""
-    return Linker(records, default_model(config), log_level=logging.WARNING)
+    dialect = records.db_api.sql_dialect.sql_dialect_str
+    return Linker(records, default_model(config, dialect), log_level=logging.WARNING)
 
 
 def predictions_to_edges(
