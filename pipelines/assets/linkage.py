@@ -195,6 +195,19 @@ def _extract_date(warehouse: Warehouse) -> date:
     return pd.Timestamp(extract).date()
 
 
+def modal_value(frame: pd.DataFrame, key: str, column: str) -> pd.Series:
+    """Most frequent non-missing ``column`` per ``key`` (ties: the smallest value), vectorised.
+
+    A person linked across agencies has several recorded values; the most frequent one wins,
+    as a one-off typo is the usual reason for a difference.
+    """
+    counts = (
+        frame.loc[frame[column].notna(), [key, column]].value_counts().rename("n").reset_index()
+    )
+    counts = counts.sort_values([key, "n", column], ascending=[True, False, True])
+    return counts.drop_duplicates(key).set_index(key)[column]
+
+
 @dg.asset(deps=["record_links", *RECORDS], group_name="linkage", kinds={"duckdb"})
 def people(warehouse: Warehouse) -> dg.MaterializeResult:
     """One row per linked person: birth month (not date), record and source counts."""
@@ -205,16 +218,13 @@ def people(warehouse: Warehouse) -> dg.MaterializeResult:
         ignore_index=True,
     )
     merged = record_links.merge(births, on="record_pseudo", how="left")
-    table = (
-        merged.groupby("person_key")
-        .agg(
-            birth_month=("birth_month", lambda s: s.mode().iloc[0] if s.notna().any() else pd.NaT),
-            n_records=("record_pseudo", "size"),
-            n_sources=("source", "nunique"),
-            linkage_confidence=("linkage_confidence", "min"),
-        )
-        .reset_index()
+    table = merged.groupby("person_key").agg(
+        n_records=("record_pseudo", "size"),
+        n_sources=("source", "nunique"),
+        linkage_confidence=("linkage_confidence", "min"),
     )
+    table.insert(0, "birth_month", modal_value(merged, "person_key", "birth_month"))
+    table = table.reset_index()
     warehouse.write_table("people", table)
     return dg.MaterializeResult(metadata={"rows": len(table)})
 
@@ -235,17 +245,11 @@ def protected_characteristics(warehouse: Warehouse) -> dg.MaterializeResult:
     ]:
         frames.append(warehouse.read_table(table, columns=["record_pseudo", *cols]))
     merged = record_links.merge(pd.concat(frames, ignore_index=True), on="record_pseudo")
-
-    def first_known(values: pd.Series) -> object:
-        known = values.dropna()
-        known = known[known != "U"]
-        return known.mode().iloc[0] if len(known) else pd.NA
-
-    table = (
-        merged.groupby("person_key")[["sex", "ethnicity", "disability"]]
-        .agg(first_known)
-        .reset_index()
-    )
+    table = pd.DataFrame(index=pd.Index(merged["person_key"].unique(), name="person_key"))
+    for column in ("sex", "ethnicity", "disability"):
+        known = merged[merged[column].notna() & (merged[column] != "U")]  # U = not known
+        table[column] = modal_value(known, "person_key", column)
+    table = table.reset_index()
     warehouse.write_table("protected_characteristics", table)
     return dg.MaterializeResult(metadata={"rows": len(table)})
 
