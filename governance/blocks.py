@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from dpia.register import DpiaRegister
-from governance.document import Fields, Paragraph, Table
+from governance.document import Fields, Paragraph, Section, Table
 from governance.facts import RunFacts
+from governance.profile import GovernanceProfile
 
 __all__ = [
     "NOT_RUN",
@@ -157,3 +158,17 @@ def fairness_fields(facts: RunFacts) -> Fields | Paragraph:
     gate = "Not evaluated" if fair.gate_passed is None else yes_no(fair.gate_passed)
     rows.append(("Fairness gate passed", f"{gate}. {fair.gate_message}".strip()))
     return Fields(tuple(rows))
+
+
+def processors_section(profile: GovernanceProfile) -> Section:
+    """The processors the council uses, as both the DPIA (step 4) and the Art 30 record list them."""
+    return Section(
+        "processors",
+        "Processors",
+        (
+            Table(
+                ("Processor", "Role", "Contract"),
+                tuple((p.name, p.role, p.contract) for p in profile.processors),
+            ),
+        ),
+    )

@@ -9,6 +9,7 @@ from governance.blocks import (
     files_table,
     firewall_table,
     fmt,
+    processors_section,
     quarantine_table,
     yes_no,
 )
@@ -177,16 +178,7 @@ def necessity_and_proportionality(
                     ),
                 ),
             ),
-            Section(
-                "processors",
-                "Processors",
-                (
-                    Table(
-                        ("Processor", "Role", "Contract"),
-                        tuple((p.name, p.role, p.contract) for p in profile.processors),
-                    ),
-                ),
-            ),
+            processors_section(profile),
             Section(
                 "transfers",
                 "International transfers",

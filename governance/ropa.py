@@ -9,7 +9,7 @@ policy document, statutory gateways, the assets it produces and their retention.
 from __future__ import annotations
 
 from dpia.register import DpiaRegister
-from governance.blocks import categories_of, fmt, meta_fields, yes_no
+from governance.blocks import categories_of, fmt, meta_fields, processors_section, yes_no
 from governance.document import Bullets, Document, Fields, Section, Table
 from governance.facts import RunFacts
 from governance.profile import GovernanceProfile
@@ -173,16 +173,7 @@ def build_record_of_processing(
                 Bullets(tuple(f"Organisational: {m}" for m in security.organisational)),
             ),
         ),
-        Section(
-            "processors",
-            "Processors",
-            (
-                Table(
-                    ("Processor", "Role", "Contract"),
-                    tuple((p.name, p.role, p.contract) for p in profile.processors),
-                ),
-            ),
-        ),
+        processors_section(profile),
         Section(
             "activities",
             "Processing activities",
