@@ -6,6 +6,7 @@ nobody has assessed must not run.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from functools import cache
 
@@ -45,3 +46,17 @@ def dpia_check_spec(
     return dg.AssetCheckSpec(
         name, asset=asset, description=description, blocking=blocking, metadata=metadata
     )
+
+
+def summary_metadata(summary: dict) -> dict:
+    """Runtime metadata from a domain object's aggregate ``summary()``: scalars as they are,
+    anything nested as (truncated) JSON text. Summaries hold aggregates only, never a row."""
+    out: dict = {}
+    for key, value in summary.items():
+        if isinstance(value, bool | int | float | str):
+            out[key] = value
+        elif value is None:
+            out[key] = "none"
+        else:
+            out[key] = json.dumps(value, default=str)[:2000]
+    return out

@@ -24,6 +24,7 @@ from models.global_explain import global_explanations
 from models.reasons import explain_flags
 from pipelines.assets.linkage import _extract_date
 from pipelines.assets.model import APPROVED, ModelSettings, objector_person_keys
+from pipelines.dpia_metadata import summary_metadata
 from pipelines.resources import RunSettings, Warehouse
 
 FLAG_INPUTS = [
@@ -125,7 +126,8 @@ def score_and_flag(warehouse: Warehouse, settings: RunSettings, model_settings: 
     selection = select_flags(scores, workers, config=config, excluded_family_keys=excluded)
     warehouse.write_table("flags", selection.flags)
     yield dg.MaterializeResult(
-        asset_key="flags", metadata={"rows": len(selection.flags), **_plain(selection.summary())}
+        asset_key="flags",
+        metadata={"rows": len(selection.flags), **summary_metadata(selection.summary())},
     )
 
     explanations = explain_flags(model, features, selection.flags, events, families, as_of=as_of)
@@ -140,7 +142,10 @@ def score_and_flag(warehouse: Warehouse, settings: RunSettings, model_settings: 
     )
     yield dg.MaterializeResult(
         asset_key="global_explanations",
-        metadata={"html": dg.MetadataValue.path(str(overview.html)), **_plain(overview.summary())},
+        metadata={
+            "html": dg.MetadataValue.path(str(overview.html)),
+            **summary_metadata(overview.summary()),
+        },
     )
 
     caseloads = build_caseloads(selection.flags, explanations, workers)
@@ -154,10 +159,3 @@ def score_and_flag(warehouse: Warehouse, settings: RunSettings, model_settings: 
         metadata={"rows": len(caseloads), "workers_with_flags": int(caseloads["worker_id"].nunique()),
                   "case_packs": len(packs)},
     )  # fmt: skip
-
-
-def _plain(summary: dict) -> dict:
-    return {
-        k: (v if isinstance(v, bool | int | float | str) else json.dumps(v, default=str))
-        for k, v in summary.items()
-    }

@@ -22,7 +22,7 @@ from features.outcomes import build_training_frame
 from features.protected import build_sensitive_features
 from pipelines.assets.ingest import AGENCY_SOURCES
 from pipelines.assets.linkage import OBJECTIONS_SOURCE, _extract_date
-from pipelines.dpia_metadata import dpia_check_spec
+from pipelines.dpia_metadata import dpia_check_spec, summary_metadata
 from pipelines.resources import RunSettings, Warehouse
 
 RECORDS = [f"{s}_records" for s in AGENCY_SOURCES]
@@ -274,7 +274,7 @@ def train_and_gate_model(
         metadata={
             "version": record.version,
             "path": dg.MetadataValue.path(str(model_dir / record.model_file)),
-            **_flat(fitted.summary()),
+            **summary_metadata(fitted.summary()),
         },
     )
 
@@ -291,7 +291,7 @@ def train_and_gate_model(
     )  # fmt: skip
     summary = evaluation.summary()
     warehouse.write_table("model_evaluation", _metric_table(summary))
-    yield dg.MaterializeResult(asset_key="model_evaluation", metadata=_flat(summary))
+    yield dg.MaterializeResult(asset_key="model_evaluation", metadata=summary_metadata(summary))
 
     test_as_of = fitted.split.test_date.date()
     sensitive = build_sensitive_features(
@@ -307,7 +307,9 @@ def train_and_gate_model(
     reports = warehouse.artefact_dir("model")
     audit.disparities.to_csv(reports / "fairness_disparities.csv", index=False)
     audit.groups.to_csv(reports / "fairness_groups.csv", index=False)
-    yield dg.MaterializeResult(asset_key="fairness_audit", metadata=_flat(audit.summary()))
+    yield dg.MaterializeResult(
+        asset_key="fairness_audit", metadata=summary_metadata(audit.summary())
+    )
 
     _md, html = models.write_model_card(fitted, evaluation, audit, reports, version=record.version)
     yield dg.MaterializeResult(
@@ -333,17 +335,6 @@ def train_and_gate_model(
                 }
             )
         )
-
-
-def _flat(summary: dict) -> dict:
-    """Dagster metadata values: scalars as they are, anything nested as JSON text."""
-    out = {}
-    for key, value in summary.items():
-        if isinstance(value, bool | int | float | str) or value is None:
-            out[key] = value if value is not None else "none"
-        else:
-            out[key] = json.dumps(value, default=str)[:2000]
-    return out
 
 
 def _metric_table(summary: dict) -> pd.DataFrame:
