@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 
 from features.dictionary import FEATURE_DICTIONARY, FEATURE_NAMES, RECENCY_CAP_DAYS
+from features.point_in_time import as_of_frame, is_snapshot, members_sql
 
 # Event types that feed some feature; others (e.g. benefit receipt) are dropped before the join.
 USED_EVENT_TYPES: tuple[str, ...] = (
@@ -47,6 +48,14 @@ def require_columns(frame: pd.DataFrame, table: str, columns: Iterable[str]) -> 
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise FeatureInputError(f"table {table} lacks column(s) {missing} (see docs/DESIGN.md)")
+
+
+def require_families(families: pd.DataFrame) -> None:
+    """Check ``families`` has the columns of either shape (spells or per-date snapshots)."""
+    if is_snapshot(families):
+        require_columns(families, "families", ("as_of_date", "person_key", "family_key", "role"))
+    else:
+        require_columns(families, "families", FAMILY_INPUT_COLUMNS)
 
 
 def _w(months: int) -> str:
@@ -132,13 +141,7 @@ _ATTENDANCE = (
 _COMPOSITION = ("fam_children", "fam_adults", "fam_youngest_child_age")
 
 _TEMPLATE = """
-WITH snapshots AS (SELECT DISTINCT CAST(as_of AS TIMESTAMP) AS as_of FROM as_of_dates),
-members AS (
-  SELECT a.as_of, f.family_key::VARCHAR AS family_key, f.person_key::VARCHAR AS person_key,
-         f.role::VARCHAR AS role
-  FROM families f JOIN snapshots a
-    ON (f.valid_from IS NULL OR f.valid_from <= a.as_of)
-   AND (f.valid_to IS NULL OR f.valid_to > a.as_of)
+WITH members AS ({members}
 ),
 ev AS (
   SELECT m.as_of, m.family_key, m.person_key, m.role AS member_role, e.event_type, e.event_date,
@@ -224,14 +227,6 @@ def _final_select() -> str:
     return ", ".join(cols)
 
 
-def as_of_frame(as_of_dates: Iterable[date]) -> pd.DataFrame:
-    """One-column frame ``as_of`` (midnight timestamps) to register as a DuckDB table."""
-    stamps = pd.to_datetime(pd.Series(list(as_of_dates), dtype="object")).dt.normalize()
-    if stamps.empty:
-        raise ValueError("no as-of dates given")
-    return pd.DataFrame({"as_of": stamps.astype("datetime64[ns]")})
-
-
 def build_family_features_many(
     events: pd.DataFrame,
     families: pd.DataFrame,
@@ -245,7 +240,8 @@ def build_family_features_many(
     Parameters
     ----------
     events, families, people : pandas.DataFrame
-        Tables ``events``, ``families`` and ``people`` of docs/DESIGN.md.
+        Tables ``events``, ``families`` and ``people`` of docs/DESIGN.md. ``families`` may be
+        spells or per-date snapshots (see ``features.point_in_time``).
     as_of_dates : iterable of date
         Dates at which to take the snapshot; only events dated strictly before each are used.
     children_only : bool, default True
@@ -259,7 +255,7 @@ def build_family_features_many(
         rates and amounts Float64), one row per (as-of date, family).
     """
     require_columns(events, "events", EVENT_INPUT_COLUMNS)
-    require_columns(families, "families", FAMILY_INPUT_COLUMNS)
+    require_families(families)
     require_columns(people, "people", PEOPLE_INPUT_COLUMNS)
     aggregates = ", ".join(f"{sql} AS {name}" for name, sql in _EVENT_AGGREGATES.items())
     police = ", ".join(f"{sql} AS {name}" for name, sql in _POLICE_AGGREGATES.items())
@@ -268,6 +264,7 @@ def build_family_features_many(
         police=police,
         select=_final_select(),
         where="comp.fam_children >= 1" if children_only else "TRUE",
+        members=members_sql(snapshot=is_snapshot(families)),
     )
     kinds = ", ".join(f"'{t}'" for t in USED_EVENT_TYPES)
     con = duckdb.connect()

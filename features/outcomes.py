@@ -15,12 +15,8 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from features.build import (
-    FAMILY_INPUT_COLUMNS,
-    as_of_frame,
-    build_family_features_many,
-    require_columns,
-)
+from features.build import build_family_features_many, require_columns, require_families
+from features.point_in_time import as_of_frame, is_snapshot, members_sql
 
 OPEN_EPISODE_TYPES: tuple[str, ...] = (
     "social_care.assessment", "social_care.s47_enquiry", "social_care.cin_plan",
@@ -29,14 +25,12 @@ OPEN_EPISODE_TYPES: tuple[str, ...] = (
 OUTCOME_EVENT_TYPES: tuple[str, ...] = ("social_care.s47_enquiry", "social_care.cp_plan")
 HORIZON_MONTHS = 12
 
-_MEMBERS = """
-members AS (
-  SELECT a.as_of, f.family_key::VARCHAR AS family_key, f.person_key::VARCHAR AS person_key
-  FROM families f JOIN (SELECT DISTINCT CAST(as_of AS TIMESTAMP) AS as_of FROM as_of_dates) a
-    ON (f.valid_from IS NULL OR f.valid_from <= a.as_of)
-   AND (f.valid_to IS NULL OR f.valid_to > a.as_of)
-  WHERE f.role = 'child'
-)"""
+#: Babies born this long before an as-of date may not yet appear in any record by then; they
+#: and babies born in the outcome window count as the family's children for its label.
+NEWBORN_LOOKBACK_MONTHS = 3
+#: A pre-birth enquiry or plan can start up to a pregnancy before the birth: babies born this
+#: long after the window still count when their (pre-birth) episode started inside it.
+PREGNANCY_MONTHS = 9
 
 
 def _kinds(types: Iterable[str]) -> str:
@@ -44,20 +38,56 @@ def _kinds(types: Iterable[str]) -> str:
 
 
 def _child_social_care(
-    events: pd.DataFrame, families: pd.DataFrame, as_of_dates: Iterable[date], horizon: int
+    events: pd.DataFrame,
+    families: pd.DataFrame,
+    as_of_dates: Iterable[date],
+    horizon: int,
+    *,
+    people: pd.DataFrame | None = None,
+    outcome_families: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Per (as_of, family): is a child open to social care, and does one start s47/CP after."""
+    """Per (as_of, family): is a child open to social care, and does one start s47/CP after.
+
+    The children are those in the family at the as-of date and, when ``people`` and
+    ``outcome_families`` (spells formed later, e.g. at the extract) are given, babies who join
+    the same family around or after the as-of date (born at most ``NEWBORN_LOOKBACK_MONTHS``
+    before it, and up to ``PREGNANCY_MONTHS`` after the window). Their episodes count when they
+    start in the window, including pre-birth enquiries and plans dated before the birth.
+    """
     require_columns(events, "events", ("person_key", "event_type", "event_date", "end_date"))
-    require_columns(families, "families", FAMILY_INPUT_COLUMNS)
+    require_families(families)
+    newborns = people is not None and outcome_families is not None
+    later = (
+        f"""
+    , newborns AS (
+      SELECT DISTINCT a.as_of, o.family_key::VARCHAR AS family_key, o.person_key::VARCHAR AS person_key
+      FROM outcome_families o
+      JOIN (SELECT DISTINCT CAST(as_of AS TIMESTAMP) AS as_of FROM as_of_dates) a
+        ON o.role = 'child'
+       AND o.valid_from > a.as_of - INTERVAL {NEWBORN_LOOKBACK_MONTHS} MONTH
+       AND o.valid_from <= a.as_of + INTERVAL {int(horizon) + PREGNANCY_MONTHS} MONTH
+      JOIN people p ON p.person_key::VARCHAR = o.person_key::VARCHAR
+       AND p.birth_month >= a.as_of - INTERVAL {NEWBORN_LOOKBACK_MONTHS} MONTH
+       AND p.birth_month <= a.as_of + INTERVAL {int(horizon) + PREGNANCY_MONTHS} MONTH
+      WHERE (a.as_of, o.family_key::VARCHAR) IN (SELECT as_of, family_key FROM members)
+    )"""
+        if newborns
+        else ""
+    )
+    children = "SELECT as_of, family_key, person_key FROM members WHERE role = 'child'" + (
+        " UNION SELECT as_of, family_key, person_key FROM newborns" if newborns else ""
+    )
     sql = f"""
-    WITH {_MEMBERS}
+    WITH members AS ({members_sql(snapshot=is_snapshot(families))}
+    ){later},
+    children AS ({children})
     SELECT m.as_of AS as_of_date, m.family_key,
       coalesce(bool_or(e.event_type IN ({_kinds(OPEN_EPISODE_TYPES)}) AND e.event_date < m.as_of
                AND (e.end_date IS NULL OR e.end_date > m.as_of)), FALSE) AS open_case,
       coalesce(bool_or(e.event_type IN ({_kinds(OUTCOME_EVENT_TYPES)}) AND e.event_date > m.as_of
                AND e.event_date <= m.as_of + INTERVAL {int(horizon)} MONTH), FALSE) AS label
-    FROM members m
-    LEFT JOIN (SELECT person_key, event_type, event_date, end_date FROM events
+    FROM children m
+    LEFT JOIN (SELECT person_key::VARCHAR AS person_key, event_type, event_date, end_date FROM events
                WHERE event_type IN ({_kinds(OPEN_EPISODE_TYPES)})) e
       ON e.person_key = m.person_key
     GROUP BY m.as_of, m.family_key
@@ -67,6 +97,12 @@ def _child_social_care(
         con.register("events", events)
         con.register("families", families)
         con.register("as_of_dates", as_of_frame(as_of_dates))
+        if newborns:
+            con.register("people", people[["person_key", "birth_month"]])
+            con.register(
+                "outcome_families",
+                outcome_families[["person_key", "family_key", "role", "valid_from", "valid_to"]],
+            )
         out = con.execute(sql).df()
     finally:
         con.close()
@@ -100,6 +136,7 @@ def build_training_frame(
     excluded_person_keys: Iterable[str] = (),
     extract_date: date | None = None,
     horizon_months: int = HORIZON_MONTHS,
+    outcome_families: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Features at each past as-of date with the outcome that followed.
 
@@ -117,6 +154,10 @@ def build_training_frame(
         or before it. Defaults to the latest event date in ``events``.
     horizon_months : int, default 12
         Length of the outcome window (as_of, as_of + horizon].
+    outcome_families : pandas.DataFrame, optional
+        Family spells formed later (at the extract). With them the label also counts babies
+        who join the family around or after the as-of date (pre-birth and newborn enquiries
+        and plans); the features still use ``families`` only.
 
     Returns
     -------
@@ -126,7 +167,10 @@ def build_training_frame(
         excluded.
     """
     features = build_family_features_many(events, families, people, as_of_dates)
-    status = _child_social_care(events, families, as_of_dates, horizon_months)
+    status = _child_social_care(
+        events, families, as_of_dates, horizon_months,
+        people=people if outcome_families is not None else None, outcome_families=outcome_families,
+    )  # fmt: skip
     frame = features.merge(status, on=["as_of_date", "family_key"], how="left", validate="1:1")
     frame["open_case"] = frame["open_case"].fillna(False)
     frame["label"] = frame["label"].fillna(False)
@@ -134,9 +178,12 @@ def build_training_frame(
 
     excluded = set(excluded_person_keys)
     if excluded:
-        member_keys = families["person_key"].astype("string")
-        touched = families.loc[member_keys.isin(excluded), "family_key"].astype("string")
-        frame = frame.loc[~frame["family_key"].isin(set(touched))]
+        touched: set[str] = set()
+        for table in (families, outcome_families):
+            if table is not None:
+                member_keys = table["person_key"].astype("string")
+                touched |= set(table.loc[member_keys.isin(excluded), "family_key"].astype(str))
+        frame = frame.loc[~frame["family_key"].isin(touched)]
 
     if extract_date is None:
         extract_ts = pd.Timestamp(events["event_date"].max())
@@ -147,6 +194,17 @@ def build_training_frame(
     return frame.reset_index(drop=True)
 
 
+def monthly_as_of_dates(
+    reference: date, first_months_back: int, last_months_back: int
+) -> list[date]:
+    """First-of-month dates from ``first_months_back`` to ``last_months_back`` before ``reference``."""
+    start = pd.Timestamp(reference).replace(day=1)
+    return [
+        (start - pd.DateOffset(months=m)).date()
+        for m in range(first_months_back, last_months_back - 1, -1)
+    ]
+
+
 class SplitError(ValueError):
     """The training frame's as-of dates cannot support an honest time-ordered split."""
 
@@ -155,14 +213,22 @@ class SplitError(ValueError):
 class TimeSplit:
     """Which as-of dates train, calibrate and test the model.
 
-    Training and calibration dates end at least ``embargo_months`` before the test date, so
-    every label they use was already known at the test date (no look-ahead across the split).
+    Training and calibration dates end at least ``embargo_months`` before the first test date,
+    so every label they use was already known at every test date (no look-ahead across the
+    split). Several monthly test dates are pooled: one month holds too few outcomes to
+    judge a group, and the evaluation resamples families, not rows, to keep the intervals
+    honest about the overlap of their outcome windows.
     """
 
     train_dates: tuple[pd.Timestamp, ...]
     calibration_dates: tuple[pd.Timestamp, ...]
-    test_date: pd.Timestamp
+    test_dates: tuple[pd.Timestamp, ...]
     embargo_months: int
+
+    @property
+    def test_date(self) -> pd.Timestamp:
+        """The latest test date (the one closest to deployment)."""
+        return self.test_dates[-1]
 
     def frames(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """Return the (train, calibration, test) rows of ``frame``."""
@@ -170,7 +236,7 @@ class TimeSplit:
         return (
             frame.loc[dates.isin(self.train_dates)],
             frame.loc[dates.isin(self.calibration_dates)],
-            frame.loc[dates == self.test_date],
+            frame.loc[dates.isin(self.test_dates)],
         )
 
 
@@ -178,38 +244,50 @@ def time_ordered_split(
     training_frame: pd.DataFrame,
     *,
     embargo_months: int = HORIZON_MONTHS,
-    calibration_dates: int = 1,
+    calibration_dates: int = 3,
+    test_dates: int = 12,
+    min_train_dates: int = 6,
 ) -> TimeSplit:
-    """Train on earlier as-of dates, test on the latest one whose outcome window is complete.
+    """Train on earlier as-of dates, test on the latest ones whose outcome window is complete.
 
     Parameters
     ----------
     training_frame : pandas.DataFrame
         Output of :func:`build_training_frame`.
     embargo_months : int, default 12
-        Gap between the last training/calibration date and the test date. With the default
-        (= the outcome window) the model never sees an outcome that happened after the test
-        date, as in deployment. Lower it only for short synthetic histories, and say so.
-    calibration_dates : int, default 1
-        How many of the latest eligible dates are held out to fit the calibrator.
+        Gap between the last training/calibration date and the first test date. With the
+        default (= the outcome window) the model never sees an outcome that happened after a
+        test date, as in deployment. Lower it only for short synthetic histories, and say so.
+    calibration_dates : int, default 3
+        How many of the latest eligible dates are held out to fit the calibrator (three
+        months give the isotonic calibrator a few hundred outcomes at one council's size).
+    test_dates : int, default 12
+        How many of the latest complete dates are pooled for testing. Fewer are used when the
+        history is short, but never so many that fewer than ``min_train_dates`` remain.
+    min_train_dates : int, default 6
     """
     require_columns(training_frame, "training_frame", ("as_of_date", "label_complete"))
     complete = training_frame.groupby("as_of_date")["label_complete"].all()
-    complete_dates = sorted(complete.index[complete.to_numpy(dtype=bool)])
+    complete_dates = [
+        pd.Timestamp(d) for d in sorted(complete.index[complete.to_numpy(dtype=bool)])
+    ]
     if not complete_dates:
         raise SplitError("no as-of date has a complete 12-month outcome window; extend the history")
-    test_date = pd.Timestamp(complete_dates[-1])
-    cutoff = test_date - pd.DateOffset(months=embargo_months)
-    earlier = [pd.Timestamp(d) for d in complete_dates if pd.Timestamp(d) <= cutoff]
-    if len(earlier) < calibration_dates + 1:
-        raise SplitError(
-            f"test date {test_date.date()} leaves {len(earlier)} as-of date(s) on or before "
-            f"{cutoff.date()} (embargo {embargo_months} months); need at least "
-            f"{calibration_dates + 1} for training and calibration: add earlier as-of dates"
-        )
-    return TimeSplit(
-        train_dates=tuple(earlier[:-calibration_dates]),
-        calibration_dates=tuple(earlier[-calibration_dates:]),
-        test_date=test_date,
-        embargo_months=embargo_months,
+    need = calibration_dates + min_train_dates
+    for n_test in range(min(test_dates, len(complete_dates)), 0, -1):
+        tests = complete_dates[-n_test:]
+        cutoff = tests[0] - pd.DateOffset(months=embargo_months)
+        earlier = [d for d in complete_dates if d <= cutoff]
+        if len(earlier) >= need:
+            return TimeSplit(
+                train_dates=tuple(earlier[:-calibration_dates]),
+                calibration_dates=tuple(earlier[-calibration_dates:]),
+                test_dates=tuple(tests),
+                embargo_months=embargo_months,
+            )
+    last = complete_dates[-1]
+    raise SplitError(
+        f"the latest test date {last.date()} leaves fewer than {need} as-of date(s) "
+        f"{embargo_months} months or more before it ({min_train_dates} to train, "
+        f"{calibration_dates} to calibrate): add earlier as-of dates"
     )

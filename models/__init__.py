@@ -15,6 +15,7 @@ from models.fairness import FairnessAudit, FairnessConfig, audit_fairness, audit
 from models.fairness_gate import FairnessGate, evaluate_fairness_gate
 from models.model_card import render_model_card, write_model_card
 from models.registry import ModelRecord, UntrustedModelError, load_risk_model, save_risk_model
+from models.release import Release, ReleaseConfig, train_and_judge
 from models.training import FittedRisk, RiskModelConfig, fit_risk_model
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "ModelEvaluation",
     "ModelRecord",
     "PerformanceGate",
+    "Release",
+    "ReleaseConfig",
     "RiskModel",
     "RiskModelConfig",
     "UntrustedModelError",
@@ -41,5 +44,6 @@ __all__ = [
     "make_logistic_baseline",
     "render_model_card",
     "save_risk_model",
+    "train_and_judge",
     "write_model_card",
 ]

@@ -64,9 +64,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     monotone : bool, default True
         Apply the feature dictionary's directions as monotone constraints, so e.g. more
         domestic-abuse incidents can never lower the indicator.
-    calibration : {"isotonic", "sigmoid"}, default "isotonic"
-        Calibrator fitted on the held-out calibration slice. Isotonic needs a few hundred
-        positives in the slice; use sigmoid for small estates.
+    calibration : {"isotonic", "sigmoid"}, default "sigmoid"
+        Calibrator fitted on the held-out calibration slice. Sigmoid (Platt scaling of the
+        log-odds) by default: on the 100k estate isotonic steps gave a calibration slope of
+        0.80 on later test dates against 0.85 for sigmoid (probabilities too extreme).
     random_state : int, default 0
         Seed; with ``deterministic=True`` the same data and seed give the same model.
     n_jobs : int, default 1
@@ -86,7 +87,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         subsample: float = 0.8,
         colsample_bytree: float = 0.8,
         monotone: bool = True,
-        calibration: Literal["isotonic", "sigmoid"] = "isotonic",
+        calibration: Literal["isotonic", "sigmoid"] = "sigmoid",
         random_state: int = 0,
         n_jobs: int = 1,
     ) -> None:

@@ -1,196 +1,325 @@
-"""The blocking fairness gate: thresholds in config, decisions in plain English.
+"""The blocking fairness gate: each group against the rest, decided with equivalence tests.
 
-A check fails only when the whole 95% interval lies beyond its threshold, i.e. the disparity is
-established, not just possible; a point estimate beyond the threshold with an interval that
-reaches back inside is reported as "REVIEW" (inconclusive) without blocking. Each group is
-compared with the rest of the population rather than max-versus-min over many small groups,
-whose noise alone would look like disparity.
+Every gated comparison is a ratio of a group to the rest of the families in which the
+characteristic is recorded, judged against a tolerance band (default 0.8 to 1.25).
+
+Recall at capacity is compared *against the recall the model's calibrated probabilities
+promise* for each group (expected flagged outcomes / expected outcomes). Raw recall parity
+cannot hold for a calibrated model when groups' outcome rates differ (Kleinberg, Mullainathan
+and Raghavan, 2016): a group with more need has more of its at-risk families near the top, so
+a fair model would "fail" it on every estate where need differs by area or family type. The
+raw recall ratio is reported beside it; with ground truth, selection at equal true need asks
+the raw question without that conflict. The decision for each comparison:
+
+* **FAIL** when the disparity is *established*: the ratio lies beyond the band with 95%
+  confidence after a Holm correction over every comparison the gate makes, so ~75 tests do not
+  turn chance into a finding (Holm controls the family-wise error of declaring any disparity).
+* **PASS** only when parity is *shown*: the 90% interval lies wholly inside the band (two
+  one-sided tests at 5%). Requiring this of every comparison is an intersection-union test,
+  so "every group is within the band" holds at the 5% level without further correction.
+* **INCONCLUSIVE** otherwise: the data cannot tell. This blocks, unless the council's
+  configuration records a named sign-off for that group and metric with a reason (shown in
+  the DPIA and the model card). A sign-off never overrides a FAIL, and it covers only a
+  result whose point estimate lies inside the band: it accepts uncertainty, not a measured
+  disparity.
+* **NOT ASSESSABLE** when the group or the rest has fewer than ``min_expected_outcomes``
+  expected outcomes: listed everywhere, never shown as fair.
+
+Intervals are normal on the log scale with the standard error of the log ratio taken from the
+family-clustered bootstrap, so any confidence level (the Holm-adjusted one included) can be
+read from the same resamples.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from statistics import NormalDist
 
+import numpy as np
 import pandas as pd
 
 from models.evaluation import GateResult
 
+PASS, FAIL, INCONCLUSIVE, NOT_ASSESSABLE = "pass", "fail", "inconclusive", "not assessable"
+SIGNED_OFF = "inconclusive, signed off"
+
+#: Blocking metrics, with what each one protects against.
+GATED_METRICS: dict[str, str] = {
+    "recall_ratio": "recall at capacity against the recall the model's probabilities promise, "
+    "group / rest (allocation: are the group's families who go on to need protection flagged "
+    "as often as the model says they would be?)",
+    "oe_ratio": "observed / expected outcomes, group / rest (quality of service: is the "
+    "group's risk under- or over-stated?)",
+    "selection_ratio_at_equal_need": "flagged at capacity at equal true need, group / rest "
+    "(ground truth only: are groups flagged alike when their need is alike?)",
+}
+
+_Z = NormalDist()
+
 
 @dataclass(frozen=True)
-class FairnessGate:
-    """Thresholds of the fairness gate (a council may tighten them).
+class SignOff:
+    """A named acceptance of an inconclusive result for one group (and optionally one metric).
 
     Attributes
     ----------
-    max_fnr_difference : float, default 0.2
-        A group's false negative rate may not exceed the rest's by more than this (either way).
-    min_negative_score_ratio : float, default 0.8
-        Mean calibrated score of families *without* the outcome, group / rest, must lie within
-        [r, 1/r] -- applied only when ``gate_negative_score``. Off by default: when groups'
-        outcome rates differ, a calibrated model cannot also balance this (Kleinberg et al.,
-        2016), so it would block for legitimate differences (e.g. families of older teenagers);
-        with ground truth the equal-need check asks the same question without that conflict.
-    min_calibration_ratio : float, default 0.67
-        Expected / observed outcomes within a group must lie within [c, 1/c].
-    min_equal_need_ratio : float, default 0.8
-        With ground truth: the group's mean score over what the rest's scores at the same true
-        need predict must lie within [e, 1/e]; outside it, recording differences (not need)
-        drive the scores.
-    gate_unknown : bool, default False
-        Groups labelled ``Unknown`` (missing data, e.g. no located record so no deprivation
-        quintile) are reported, and gated only when True: their disparity measures how little
-        the agencies record about them, which the model card states as a limitation.
-    gate_intersections : bool, default False
-        Intersections are always reported; gated only when True.
+    dimension, group : which group (e.g. ``ethnicity_group``, ``Black``).
+    signed_by : the accountable person and role (e.g. "A. Patel, Data Protection Officer").
+    signed_on : date of the decision.
+    reason : why the council accepts that this group's parity cannot be shown yet.
+    metric : one of :data:`GATED_METRICS`, or ``None`` for every metric of the group.
+    expires : the sign-off lapses after this date (the gate then blocks again).
+    """
+
+    dimension: str
+    group: str
+    signed_by: str
+    signed_on: date
+    reason: str
+    metric: str | None = None
+    expires: date | None = None
+
+    def covers(self, dimension: str, group: str, metric: str, today: date) -> bool:
+        """True if this sign-off applies to ``dimension = group`` and ``metric`` on ``today``."""
+        live = self.expires is None or today <= self.expires
+        same_metric = self.metric is None or self.metric == metric
+        return live and same_metric and self.dimension == dimension and self.group == group
+
+    def describe(self) -> str:
+        """One line for the gate output, the model card and the DPIA."""
+        scope = f"{self.dimension} = {self.group}" + (f" ({self.metric})" if self.metric else "")
+        until = f", until {self.expires.isoformat()}" if self.expires else ""
+        return f"{scope}: signed off by {self.signed_by} on {self.signed_on.isoformat()}{until}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class FairnessGate:
+    """Settings of the fairness gate (a council sets them in its configuration file).
+
+    Attributes
+    ----------
+    band : (lower, upper), default (0.8, 1.25)
+        Tolerance for every group-to-rest ratio.
+    fail_confidence : float, default 0.95
+        A ratio fails when the Holm-adjusted interval at this confidence lies beyond the band.
+    equivalence_confidence : float, default 0.90
+        A ratio passes when its interval at this confidence lies inside the band.
+    min_expected_outcomes : float, default 30
+        Fewer expected outcomes (distinct outcome events over the pooled test period) in the
+        group or in the rest: not assessable.
+    metrics : the blocking metrics (keys of :data:`GATED_METRICS`); the equal-need metric is
+        used only when ground truth is given.
+    sign_offs : named acceptances of inconclusive results.
     block_on_proxy : bool, default False
         Also block when a protected characteristic is predictable from X (AUC >= flag).
+    today : date used to decide whether a sign-off has expired (default: today).
     """
 
-    max_fnr_difference: float = 0.2
-    min_negative_score_ratio: float = 0.8
-    min_calibration_ratio: float = 0.67
-    min_equal_need_ratio: float = 0.8
-    gate_negative_score: bool = False
-    gate_unknown: bool = False
-    gate_intersections: bool = False
+    band: tuple[float, float] = (0.8, 1.25)
+    fail_confidence: float = 0.95
+    equivalence_confidence: float = 0.90
+    min_expected_outcomes: float = 30.0
+    metrics: tuple[str, ...] = ("recall_ratio", "oe_ratio", "selection_ratio_at_equal_need")
+    sign_offs: tuple[SignOff, ...] = ()
     block_on_proxy: bool = False
+    today: date | None = None
+
+    def __post_init__(self) -> None:
+        lo, hi = self.band
+        if not 0 < lo < 1 < hi:
+            raise ValueError(f"fairness band must satisfy 0 < lower < 1 < upper, got {self.band}")
+        unknown = set(self.metrics) - set(GATED_METRICS)
+        if unknown:
+            raise ValueError(
+                f"unknown fairness metric(s) {sorted(unknown)}; use {sorted(GATED_METRICS)}"
+            )
 
 
-def _band(lo: float, hi: float, ratio: float) -> str:
-    """Verdict for an interval [lo, hi] of a ratio against the band [ratio, 1/ratio].
+@dataclass(frozen=True)
+class RatioEvidence:
+    """One group-to-rest ratio with the spread of its log from the clustered bootstrap."""
 
-    'fail': wholly outside; 'review': straddles an edge; 'note': inside but excluding 1 (a
-    disparity is established, within tolerance); 'pass' otherwise.
+    dimension: str
+    group: str
+    metric: str
+    ratio: float
+    se_log: float
+    expected_group: float
+    expected_rest: float
+
+    def interval(self, confidence: float) -> tuple[float, float]:
+        """Two-sided interval at ``confidence`` (normal on the log scale)."""
+        if not (self.ratio > 0 and math.isfinite(self.ratio) and math.isfinite(self.se_log)):
+            return (float("nan"), float("nan"))
+        z = _Z.inv_cdf(0.5 + confidence / 2)
+        centre = math.log(self.ratio)
+        return (math.exp(centre - z * self.se_log), math.exp(centre + z * self.se_log))
+
+    def p_beyond(self, band: tuple[float, float]) -> float:
+        """One-sided p-value of "the true ratio lies beyond the nearer edge of ``band``"."""
+        if not (self.ratio > 0 and math.isfinite(self.ratio)):
+            return 1.0
+        if not math.isfinite(self.se_log) or self.se_log <= 0:
+            return 0.0 if not band[0] <= self.ratio <= band[1] else 1.0
+        centre = math.log(self.ratio)
+        if self.ratio < 1.0:
+            return _Z.cdf((centre - math.log(band[0])) / self.se_log)
+        return _Z.cdf((math.log(band[1]) - centre) / self.se_log)
+
+
+def holm(p_values: list[float], alpha: float) -> list[bool]:
+    """Holm's step-down rejections at family-wise level ``alpha`` (input order kept)."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    reject = [False] * m
+    for rank, i in enumerate(order):
+        if p_values[i] <= alpha / (m - rank):
+            reject[i] = True
+        else:
+            break
+    return reject
+
+
+def decide(evidence: list[RatioEvidence], gate: FairnessGate) -> pd.DataFrame:
+    """Verdict for every comparison: one row per (dimension, group, metric).
+
+    Columns: ``dimension, group, metric, ratio, se_log, lower_90, upper_90, lower_95,
+    upper_95, expected_group, expected_rest, p_beyond_band, verdict, signed_off_by, note``.
     """
-    inner, outer = ratio, 1.0 / ratio
-    if hi < inner or lo > outer:
-        return "fail"
-    if lo < inner or hi > outer:
-        return "review"
-    return "note" if lo > 1.0 or hi < 1.0 else "pass"
+    today = gate.today or date.today()
+    lo, hi = gate.band
+    tested = [
+        e for e in evidence
+        if e.expected_group >= gate.min_expected_outcomes
+        and e.expected_rest >= gate.min_expected_outcomes
+        and math.isfinite(e.ratio)
+    ]  # fmt: skip
+    alpha = (1.0 - gate.fail_confidence) / 2.0  # one-sided: the two-sided 95% rule when m = 1
+    p_values = [e.p_beyond(gate.band) for e in tested]
+    rejected = dict(zip(map(id, tested), holm(p_values, alpha), strict=True))
+    p_of = dict(zip(map(id, tested), p_values, strict=True))
+    rows = []
+    for e in evidence:
+        l90, u90 = e.interval(gate.equivalence_confidence)
+        l95, u95 = e.interval(gate.fail_confidence)
+        signer, note = "", ""
+        if id(e) not in p_of:
+            verdict = NOT_ASSESSABLE
+            note = (
+                f"fewer than {gate.min_expected_outcomes:g} expected outcomes "
+                f"(group {e.expected_group:.0f}, rest {e.expected_rest:.0f})"
+                if math.isfinite(e.ratio) else "no outcomes or no flags to compare"
+            )  # fmt: skip
+        elif rejected[id(e)]:
+            verdict = FAIL
+            note = (
+                f"beyond {lo:g}-{hi:g} with {gate.fail_confidence:.0%} confidence (Holm-adjusted)"
+            )
+        elif lo <= l90 and u90 <= hi:
+            verdict = PASS
+        else:
+            verdict = INCONCLUSIVE
+            sign = next(
+                (s for s in gate.sign_offs if s.covers(e.dimension, e.group, e.metric, today)),
+                None,
+            )
+            if sign is not None and lo <= e.ratio <= hi:
+                verdict, signer = SIGNED_OFF, sign.signed_by
+                note = sign.reason
+            elif sign is not None:
+                note = "sign-off does not cover a point estimate outside the band"
+            else:
+                note = "parity can be neither shown nor ruled out; needs a named sign-off"
+        rows.append({
+            "dimension": e.dimension, "group": e.group, "metric": e.metric, "ratio": e.ratio,
+            "se_log": e.se_log, "lower_90": l90, "upper_90": u90, "lower_95": l95, "upper_95": u95,
+            "expected_group": e.expected_group, "expected_rest": e.expected_rest,
+            "p_beyond_band": p_of.get(id(e), np.nan), "verdict": verdict,
+            "signed_off_by": signer, "note": note,
+        })  # fmt: skip
+    return pd.DataFrame(
+        rows,
+        columns=["dimension", "group", "metric", "ratio", "se_log", "lower_90", "upper_90",
+                 "lower_95", "upper_95", "expected_group", "expected_rest", "p_beyond_band",
+                 "verdict", "signed_off_by", "note"],
+    )  # fmt: skip
 
 
-def _difference(lo: float, hi: float, limit: float) -> str:
-    """As :func:`_band` for a difference against [-limit, +limit] (no disparity = 0)."""
-    if lo > limit or hi < -limit:
-        return "fail"
-    if hi > limit or lo < -limit:
-        return "review"
-    return "note" if lo > 0.0 or hi < 0.0 else "pass"
+@dataclass(frozen=True)
+class FairnessDecision:
+    """The gate's verdict table and its plain-English result."""
+
+    table: pd.DataFrame
+    result: GateResult
+    counts: dict[str, int] = field(default_factory=dict)
 
 
-def _check(
-    rows: pd.DataFrame,
-    *,
-    label: str,
-    lo_col: str,
-    hi_col: str,
-    value_col: str,
-    judge: object,
-    limit_text: str,
-    notes: bool = False,
-) -> tuple[list[str], list[str]]:
-    fails, reviews = [], []
-    for r in rows.itertuples():
-        lo, hi, v = getattr(r, lo_col), getattr(r, hi_col), getattr(r, value_col)
-        if pd.isna(lo) or pd.isna(hi):
-            continue
-        verdict = judge(lo, hi)  # type: ignore[operator]
-        text = f"{r.dimension} = {r.group}: {label} {v:.3f} (95% CI {lo:.3f} to {hi:.3f}); {limit_text}"
-        if verdict == "fail":
-            fails.append(f"FAIL: {text}")
-        elif verdict == "review":
-            reviews.append(f"REVIEW (inconclusive, not blocking): {text}")
-        elif verdict == "note" and notes:
-            reviews.append(f"NOTE (established but within tolerance, not blocking): {text}")
-    return fails, reviews
+def _line(r: pd.Series) -> str:
+    what = GATED_METRICS[r["metric"]].split(" (")[0]
+    if r["verdict"] == NOT_ASSESSABLE:
+        return f"{r['dimension']} = {r['group']}: {what}: not assessable ({r['note']})"
+    text = (
+        f"{r['dimension']} = {r['group']}: {what} {r['ratio']:.2f} "
+        f"(90% CI {r['lower_90']:.2f}-{r['upper_90']:.2f}; 95% CI {r['lower_95']:.2f}-{r['upper_95']:.2f})"
+    )
+    return text + (f": {r['note']}" if r["note"] else "")
 
 
 def evaluate_fairness_gate(
     gate: FairnessGate,
-    groups: pd.DataFrame,
-    group_metrics: pd.DataFrame,
-    need_adjusted: pd.DataFrame | None,
-    proxy: pd.DataFrame | None,
-) -> GateResult:
-    """Apply ``gate`` to the audit tables; every failure names the group and the figures."""
-    known = gate.gate_unknown | ~group_metrics["group"].astype(str).str.contains("Unknown")
-    gated = group_metrics.loc[group_metrics["gated"] & known]
-    fails: list[str] = []
-    reviews: list[str] = []
-    d = gate.max_fnr_difference
-    checks = [
-        (
-            gated.loc[gated["metric"] == "false_negative_rate"],
-            dict(label="false negative rate minus the rest's", lo_col="difference_lower",
-                 hi_col="difference_upper", value_col="difference_to_rest",
-                 judge=lambda lo, hi: _difference(lo, hi, d), limit_text=f"limit +/-{d:g}"),
-        ),
-        (
-            gated.loc[(gated["metric"] == "negative_mean_score") & gate.gate_negative_score],
-            dict(label="mean score of families without the outcome, ratio to the rest",
-                 lo_col="ratio_lower", hi_col="ratio_upper", value_col="ratio_to_rest",
-                 judge=lambda lo, hi: _band(lo, hi, gate.min_negative_score_ratio),
-                 limit_text=f"allowed {gate.min_negative_score_ratio:g} to {1 / gate.min_negative_score_ratio:.2f}"),
-        ),
-        (
-            gated.loc[gated["metric"] == "calibration_ratio"],
-            dict(label="expected / observed outcomes within the group", lo_col="lower",
-                 hi_col="upper", value_col="value",
-                 judge=lambda lo, hi: _band(lo, hi, gate.min_calibration_ratio),
-                 limit_text=f"allowed {gate.min_calibration_ratio:g} to {1 / gate.min_calibration_ratio:.2f}"),
-        ),
-    ]  # fmt: skip
-    if need_adjusted is not None:
-        known_need = gate.gate_unknown | ~need_adjusted["group"].astype(str).str.contains("Unknown")
-        rows = need_adjusted.loc[
-            need_adjusted["gated"]
-            & known_need
-            & (need_adjusted["measure"] == "score_ratio_at_equal_need")
-        ]
-        checks.append(
-            (
-                rows,
-                dict(
-                    label="score ratio to the rest at equal true need",
-                    lo_col="lower",
-                    hi_col="upper",
-                    value_col="value",
-                    judge=lambda lo, hi: _band(lo, hi, gate.min_equal_need_ratio),
-                    notes=True,
-                    limit_text=f"allowed {gate.min_equal_need_ratio:g} to {1 / gate.min_equal_need_ratio:.2f}",
-                ),
-            )
-        )
-    for rows, kwargs in checks:
-        f, r = _check(rows, **kwargs)  # type: ignore[arg-type]
-        fails += f
-        reviews += r
+    evidence: list[RatioEvidence],
+    proxy: pd.DataFrame | None = None,
+    *,
+    not_compared: list[str] | None = None,
+) -> FairnessDecision:
+    """Decide every comparison and summarise the gate in sentences a reviewer can check.
+
+    ``not_compared`` lists groups reported but outside every comparison (e.g. "disability =
+    Unknown: not recorded, compared only within recorded families").
+    """
+    table = decide(evidence, gate)
+    counts = table["verdict"].value_counts().to_dict()
+    fails = [f"FAIL: {_line(r)}" for _, r in table.loc[table["verdict"] == FAIL].iterrows()]
+    open_ = [
+        f"INCONCLUSIVE (blocking): {_line(r)}"
+        for _, r in table.loc[table["verdict"] == INCONCLUSIVE].iterrows()
+    ]
+    signed = [
+        f"INCONCLUSIVE, SIGNED OFF by {r['signed_off_by']}: {_line(r)}"
+        for _, r in table.loc[table["verdict"] == SIGNED_OFF].iterrows()
+    ]
+    unassessed = [
+        f"NOT ASSESSABLE: {_line(r)}"
+        for _, r in table.loc[table["verdict"] == NOT_ASSESSABLE].iterrows()
+    ]
+    proxies = []
     if proxy is not None:
         for p in proxy.loc[proxy["flagged"]].itertuples():
             text = (f"the features predict {p.dimension} with AUC {p.auc:.2f}: they can act as a "
                     "proxy for it; review which features carry it")  # fmt: skip
-            (fails if gate.block_on_proxy else reviews).append(
-                f"{'FAIL' if gate.block_on_proxy else 'REVIEW'}: {text}"
-            )
-    suppressed = groups.loc[groups["status"] != "reported"]
-    notes = [
-        f"NOT ASSESSED: {r.dimension} = {r.group} ({r.status}); small groups are not shown as fair."
-        for r in suppressed.itertuples()
-        if " & " not in str(r.dimension)
-    ]
-    n_inter = int(suppressed["dimension"].astype(str).str.contains(" & ").sum())
-    if n_inter:
-        notes.append(f"NOT ASSESSED: {n_inter} intersectional group(s) below the minimum size.")
-    if not gate.gate_unknown:
-        notes.append(
-            "Groups labelled Unknown (missing data) are reported in the tables, not gated."
-        )
-    n_checked = int(gated["group"].nunique()) if not gated.empty else 0
+            proxies.append(f"{'FAIL' if gate.block_on_proxy else 'REVIEW'}: {text}")
+    proxy_fail = gate.block_on_proxy and bool(proxies)
+    passed = not fails and not open_ and not proxy_fail
+    n_pass = int(counts.get(PASS, 0))
+    lo, hi = gate.band
     head = (
-        f"PASS: no gated disparity is established beyond its threshold across {n_checked} group "
-        "label(s) checked against the rest of the population."
-        if not fails
-        else "The fairness gate failed: no flags will be produced from this model."
+        f"PASS: {n_pass} of {len(table)} comparisons shown within {lo:g}-{hi:g} (90% intervals), "
+        f"{len(signed)} inconclusive and signed off, {len(unassessed)} not assessable; "
+        "no disparity established."
+        if passed
+        else f"The fairness gate failed ({len(fails)} established disparit"
+        f"{'y' if len(fails) == 1 else 'ies'}, {len(open_)} inconclusive without a sign-off"
+        f"{', proxy' if proxy_fail else ''}): no flags will be produced from this model."
     )
-    return GateResult(passed=not fails, reasons=[head, *fails, *reviews, *notes])
+    method = (
+        f"Method: each group against the rest where the characteristic is recorded; FAIL if the "
+        f"Holm-adjusted {gate.fail_confidence:.0%} interval lies beyond {lo:g}-{hi:g}, PASS if the "
+        f"{gate.equivalence_confidence:.0%} interval lies inside it, otherwise INCONCLUSIVE "
+        "(blocking unless signed off); family-clustered bootstrap over pooled test dates."
+    )
+    reasons = [head, *fails, *open_, *signed, *proxies, *unassessed,
+               *[f"NOT COMPARED: {t}" for t in (not_compared or [])], method]  # fmt: skip
+    return FairnessDecision(table=table, result=GateResult(passed=passed, reasons=reasons),
+                            counts={str(k): int(v) for k, v in counts.items()})  # fmt: skip

@@ -15,7 +15,7 @@ import numpy as np
 from models.metrics import Bootstrap, Estimate
 
 # Per-group quantities summed with bootstrap weights: name -> per-row value.
-_QUANTITIES = ("n", "pos", "sel", "tp", "prob", "prob_neg")
+_QUANTITIES = ("n", "pos", "sel", "tp", "prob", "prob_neg", "prob_sel")
 
 GROUP_METRICS: dict[str, Callable[[dict[str, np.ndarray]], np.ndarray]] = {
     "selection_rate": lambda q: q["sel"] / q["n"],
@@ -24,7 +24,13 @@ GROUP_METRICS: dict[str, Callable[[dict[str, np.ndarray]], np.ndarray]] = {
     "false_negative_rate": lambda q: (q["pos"] - q["tp"]) / q["pos"],
     "mean_predicted": lambda q: q["prob"] / q["n"],
     "observed_rate": lambda q: q["pos"] / q["n"],
-    "calibration_ratio": lambda q: q["prob"] / q["pos"],  # expected / observed outcomes
+    "recall": lambda q: q["tp"] / q["pos"],
+    # recall the calibrated probabilities promise: expected flagged outcomes / expected outcomes
+    "expected_recall": lambda q: q["prob_sel"] / q["prob"],
+    # observed recall over promised recall: 1 when the group's families who go on to have the
+    # outcome are flagged as often as the model's own probabilities say they would be
+    "recall_vs_expected": lambda q: (q["tp"] / q["pos"]) / (q["prob_sel"] / q["prob"]),
+    "observed_over_expected": lambda q: q["pos"] / q["prob"],
     "negative_mean_score": lambda q: q["prob_neg"] / (q["n"] - q["pos"]),
 }
 
@@ -37,6 +43,7 @@ def _columns(y: np.ndarray, sel: np.ndarray, prob: np.ndarray) -> dict[str, np.n
         "tp": y * sel,
         "prob": prob,
         "prob_neg": prob * (1 - y),
+        "prob_sel": prob * sel,
     }
 
 

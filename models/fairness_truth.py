@@ -16,6 +16,7 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
@@ -101,17 +102,14 @@ def need_strata(need: np.ndarray, *make_up: np.ndarray, n_bins: int = 10) -> np.
 def _binned(w: np.ndarray, index: np.ndarray, width: int, values: np.ndarray | None) -> np.ndarray:
     """Weighted sums of ``values`` (or counts) per bin for every resample: shape (b, width).
 
-    One ``bincount`` over all resamples at once (bins offset per resample); rows with index
-    -1 are left out. Dense one-hot products were ~9000 columns wide for detailed groups.
+    A sparse one-hot (rows x bins, holding the values) multiplied by all resamples at once;
+    rows with index -1 are left out. (A dense one-hot was ~9000 columns wide for detailed
+    groups; a flat ``bincount`` over every resample was 8x slower at 130k rows.)
     """
-    ok = index >= 0
-    weights = w[:, ok].astype(float)
-    if values is not None:
-        weights = weights * np.asarray(values, float)[ok]
-    flat = (index[ok][None, :] + width * np.arange(len(w))[:, None]).ravel()
-    return np.bincount(flat, weights=weights.ravel(), minlength=len(w) * width).reshape(
-        len(w), width
-    )
+    ok = np.flatnonzero(np.asarray(index) >= 0)
+    data = np.ones(len(ok)) if values is None else np.asarray(values, float)[ok]
+    onehot = sparse.csr_matrix((data, (ok, np.asarray(index)[ok])), shape=(w.shape[1], width))
+    return np.asarray((onehot.T @ w.T.astype(float)).T)
 
 
 def at_equal_need(

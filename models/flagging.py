@@ -22,10 +22,10 @@ import pandas as pd
 
 from models.estimator import RiskModel
 
-DEFAULT_THRESHOLD = 0.2
-"""Operating threshold on the calibrated probability; the same default as
-``models.evaluation.EvaluationConfig.threshold``, so the precision reported there at the
-threshold is the precision of the flags."""
+DEFAULT_THRESHOLD = 0.05
+"""Operating threshold on the calibrated probability (a proportionality floor: capacity decides
+within it). The one default used by evaluation, the fairness audit, flagging and the council
+configuration, so the figures the gates judge are those of the flags."""
 
 FLAG_ROLES: tuple[str, ...] = ("social_worker", "early_help_practitioner")
 BANDS: tuple[str, ...] = ("low", "medium", "high", "very high")
@@ -82,7 +82,7 @@ class FlagConfig:
 
     Attributes
     ----------
-    threshold_probability : float, default 0.2
+    threshold_probability : float, default 0.05
         Families at or above this calibrated probability may be flagged. A council sets it
         from ``model_evaluation``: pick the threshold whose ``precision_at_threshold`` (lower
         95% bound) it is prepared to act on and check that ``share_above_threshold`` times the
@@ -91,7 +91,7 @@ class FlagConfig:
         exceeds need.
     very_high_probability : float, optional
         Start of the ``very high`` band; default ``min(2 * threshold, (1 + threshold) / 2)``
-        (0.4 at the default threshold): the top of the flagged range.
+        (0.1 at the default threshold): the top of the flagged range.
     medium_multiple : float, default 2.0
         ``medium`` starts at this multiple of the base rate (never above the threshold):
         clearly above an average family but below the flagging range.

@@ -8,8 +8,9 @@ between models (model minus baseline) paired.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,11 +31,16 @@ def single_threaded_blas() -> threadpool_limits:
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with its bootstrap percentile interval."""
+    """A point estimate with its bootstrap percentile interval.
+
+    ``se_log`` is the bootstrap standard deviation of the log of the replicates (for positive
+    quantities such as ratios), from which an interval at any confidence can be read.
+    """
 
     value: float
     lower: float
     upper: float
+    se_log: float = float("nan")
 
     def as_dict(self) -> dict[str, float]:
         """JSON-able form."""
@@ -42,7 +48,7 @@ class Estimate:
 
 
 class Bootstrap:
-    """Seeded multinomial resampling of ``n`` rows, regenerated chunk by chunk.
+    """Seeded multinomial resampling of ``n`` rows (or of clusters of rows), chunk by chunk.
 
     Parameters
     ----------
@@ -55,15 +61,59 @@ class Bootstrap:
         Central interval coverage.
     chunk : int, default 25
         Resamples held in memory at once (``chunk * n`` float32 weights).
+    clusters : numpy.ndarray, optional
+        Cluster code per row (e.g. the family of each family-date row when several test
+        dates are pooled). Clusters are resampled whole, so rows of one family share a
+        weight: the same family at consecutive monthly dates carries overlapping outcome
+        windows, and treating its rows as independent would make every interval too narrow.
+
+    Notes
+    -----
+    :meth:`subset` gives a bootstrap over some rows that reuses the same resamples, so
+    figures computed on a sub-population stay paired with the whole.
     """
 
     def __init__(
-        self, n: int, *, n_boot: int = 200, seed: int = 0, ci: float = 0.95, chunk: int = 25
+        self,
+        n: int,
+        *,
+        n_boot: int = 200,
+        seed: int = 0,
+        ci: float = 0.95,
+        chunk: int = 25,
+        clusters: np.ndarray | None = None,
     ) -> None:
         if n < 1:
             raise ValueError("cannot bootstrap an empty test set")
         self.n, self.n_boot, self.seed, self.ci, self.chunk = n, n_boot, seed, ci, chunk
         self._cache: list[np.ndarray] | None = None
+        self._rows: np.ndarray | None = None  # set on subsets: rows of the parent kept
+        self._parent: Bootstrap | None = None
+        if clusters is None:
+            self._codes, self.n_clusters = None, n
+        else:
+            clusters = np.asarray(clusters)
+            if len(clusters) != n:
+                raise ValueError(f"clusters has {len(clusters)} entries for {n} rows")
+            uniques, codes = np.unique(clusters, return_inverse=True)
+            self._codes, self.n_clusters = codes.astype(np.int64), len(uniques)
+
+    def subset(self, mask: np.ndarray) -> Bootstrap:
+        """The same resamples restricted to the rows where ``mask`` is true."""
+        rows = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if len(rows) == 0:
+            raise ValueError("cannot bootstrap an empty subset")
+        child = Bootstrap(len(rows), n_boot=self.n_boot, seed=self.seed, ci=self.ci,
+                          chunk=self.chunk)  # fmt: skip
+        child._parent, child._rows = self, rows
+        child.n_clusters = self.n_clusters
+        return child
+
+    def _draw(self, rng: np.random.Generator, b: int) -> np.ndarray:
+        m = self.n_clusters
+        draws = rng.integers(0, m, size=(b, m))
+        counts = np.stack([np.bincount(r, minlength=m) for r in draws]).astype(np.float32)
+        return counts if self._codes is None else counts[:, self._codes]
 
     def weights(self) -> Iterator[np.ndarray]:
         """Yield ``(b, n)`` float32 weight matrices; identical on every call (paired).
@@ -71,6 +121,10 @@ class Bootstrap:
         Kept in memory after the first pass when they fit in ``CACHE_BYTES`` (drawing them
         again for each of dozens of metrics was half of the audit's time).
         """
+        if self._parent is not None:
+            for w in self._parent.weights():
+                yield w[:, self._rows]
+            return
         if self._cache is not None:
             yield from self._cache
             return
@@ -80,8 +134,7 @@ class Bootstrap:
         done = 0
         while done < self.n_boot:
             b = min(self.chunk, self.n_boot - done)
-            rows = rng.integers(0, self.n, size=(b, self.n))
-            w = np.stack([np.bincount(r, minlength=self.n) for r in rows]).astype(np.float32)
+            w = self._draw(rng, b)
             done += b
             if keep:
                 chunks.append(w)
@@ -112,7 +165,15 @@ class Bootstrap:
         if finite.size == 0:
             return Estimate(point, float("nan"), float("nan"))
         lo, hi = np.quantile(finite, [alpha, 1.0 - alpha])
-        return Estimate(point, float(lo), float(hi))
+        positive = finite[finite > 0]
+        # Replicates of 0 (e.g. no flagged outcome in a resample) make the log undefined; the
+        # spread is then unknown rather than small.
+        se_log = (
+            float(np.std(np.log(positive), ddof=1))
+            if positive.size >= 10 and positive.size == finite.size
+            else float("nan")
+        )
+        return Estimate(point, float(lo), float(hi), se_log)
 
 
 def _ordered(score: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -163,14 +224,12 @@ def brier(y: np.ndarray, prob: np.ndarray) -> ArrayFn:
     return lambda w: (w @ sq) / w.sum(axis=1)
 
 
-def top_k(y: np.ndarray, score: np.ndarray, k: int, *, what: str = "precision") -> ArrayFn:
-    """Precision or recall among the ``k`` highest-scored rows of each resample.
+def _top_k_tp(y: np.ndarray, score: np.ndarray, k: int) -> ArrayFn:
+    """Weighted count of outcomes among the ``k`` highest-scored rows of each resample.
 
     A resample contains rows several times; the ``k`` slots are filled down the ranking and a
     row straddling the cut counts fractionally. Ties are broken by row order (stable).
     """
-    if what not in ("precision", "recall"):
-        raise ValueError("what must be 'precision' or 'recall'")
     order = np.argsort(-np.asarray(score, float), kind="stable")
     ys = np.asarray(y, float)[order]
 
@@ -178,17 +237,111 @@ def top_k(y: np.ndarray, score: np.ndarray, k: int, *, what: str = "precision") 
         ws = w[:, order].astype(float)
         cum_w = np.cumsum(ws, axis=1)
         cum_tp = np.cumsum(ws * ys, axis=1)
-        out = np.empty(len(w))
-        for i in range(len(w)):
-            j = min(int(np.searchsorted(cum_w[i], k)), ws.shape[1] - 1)
-            before_w = cum_w[i, j - 1] if j else 0.0
-            before_tp = cum_tp[i, j - 1] if j else 0.0
-            tp = before_tp + min(k - before_w, ws[i, j]) * ys[j]
-            if what == "precision":
-                out[i] = tp / k
-            else:
-                out[i] = tp / cum_tp[i, -1] if cum_tp[i, -1] > 0 else np.nan
-        return out
+        j = np.minimum(
+            np.array([np.searchsorted(row, k) for row in cum_w], dtype=np.int64), ws.shape[1] - 1
+        )
+        rows = np.arange(len(w))
+        before_w = np.where(j > 0, cum_w[rows, j - 1], 0.0)
+        before_tp = np.where(j > 0, cum_tp[rows, j - 1], 0.0)
+        return before_tp + np.minimum(k - before_w, ws[rows, j]).clip(min=0) * ys[j]
+
+    return fn
+
+
+def top_k(y: np.ndarray, score: np.ndarray, k: int, *, what: str = "precision") -> ArrayFn:
+    """Precision or recall among the ``k`` highest-scored rows of each resample."""
+    return pooled_top_k(y, score, np.zeros(len(y)), {0.0: k}, what=what)
+
+
+def pooled_top_k(
+    y: np.ndarray,
+    score: np.ndarray,
+    dates: np.ndarray,
+    ks: Mapping[Any, int],
+    *,
+    what: str = "precision",
+) -> ArrayFn:
+    """Precision or recall at capacity over pooled test dates.
+
+    Practitioners review the top ``ks[date]`` families *of each run*, so the top k is taken
+    within each date; precision is all flagged outcomes over all flags, recall all flagged
+    outcomes over all outcomes.
+    """
+    if what not in ("precision", "recall"):
+        raise ValueError("what must be 'precision' or 'recall'")
+    dates = np.asarray(dates)
+    parts = []
+    for d in np.unique(dates):
+        idx = np.flatnonzero(dates == d)
+        k = int(ks[d])
+        if k <= 0:
+            continue
+        parts.append((idx, _top_k_tp(np.asarray(y)[idx], np.asarray(score)[idx], k), k))
+    total_k = float(max(sum(k for _, _, k in parts), 1))
+    yy = np.asarray(y, float).astype(np.float32)
+
+    def fn(w: np.ndarray) -> np.ndarray:
+        tp = np.zeros(len(w))
+        for idx, tp_fn, _k in parts:
+            tp = tp + tp_fn(w[:, idx])
+        if what == "precision":
+            return tp / total_k
+        positives = w @ yy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(positives > 0, tp / np.maximum(positives, 1e-12), np.nan)
+
+    return fn
+
+
+def observed_over_expected(y: np.ndarray, prob: np.ndarray) -> ArrayFn:
+    """Calibration in the large: outcomes observed / outcomes the probabilities expected."""
+    yy = np.asarray(y, float).astype(np.float32)
+    p = np.asarray(prob, float).astype(np.float32)
+
+    def fn(w: np.ndarray) -> np.ndarray:
+        expected = w @ p
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(expected > 0, (w @ yy) / np.maximum(expected, 1e-30), np.inf)
+
+    return fn
+
+
+def calibration_slope(y: np.ndarray, prob: np.ndarray, iterations: int = 12) -> ArrayFn:
+    """Slope of the logistic recalibration ``logit P(y) = a + b * logit(p)`` (1 = ideal).
+
+    Below 1 the probabilities are too extreme (over-confident), above 1 too timid. A constant
+    predictor (e.g. all zero) has no slope: NaN, which fails any check. Fitted by Newton's
+    method for every resample at once.
+    """
+    p = np.asarray(prob, float)
+    if len(p) == 0 or np.ptp(p) == 0 or not np.all(np.isfinite(p)):
+        return lambda w: np.full(len(w), np.nan)
+    # Isotonic calibration gives some families exactly 0 or 1; their log-odds are clipped at
+    # +/-9.2 (1 in 10,000) rather than making the slope undefined.
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    x = np.log(p / (1 - p))
+    yy = np.asarray(y, float)
+
+    def fn(w: np.ndarray) -> np.ndarray:
+        w = w.astype(float)
+        coef = np.zeros((len(w), 2))
+        coef[:, 1] = 1.0
+        for _ in range(iterations):
+            eta = coef[:, :1] + coef[:, 1:] * x[None, :]
+            mu = 1.0 / (1.0 + np.exp(-eta))
+            r = w * (yy[None, :] - mu)
+            v = w * mu * (1 - mu)
+            g = np.c_[r.sum(axis=1), (r * x).sum(axis=1)]
+            h00, h01, h11 = v.sum(axis=1), (v * x).sum(axis=1), (v * x * x).sum(axis=1)
+            det = h00 * h11 - h01**2
+            with np.errstate(invalid="ignore", divide="ignore"):
+                step0 = (h11 * g[:, 0] - h01 * g[:, 1]) / det
+                step1 = (h00 * g[:, 1] - h01 * g[:, 0]) / det
+            coef = coef + np.c_[step0, step1]
+            steps = np.abs(np.c_[step0, step1])
+            if not np.isfinite(steps).all() or steps.max() < 1e-6:
+                break
+        return coef[:, 1]
 
     return fn
 

@@ -1,15 +1,24 @@
-"""Model card (Markdown and HTML) generated from the measured figures, never typed by hand."""
+"""Model card (Markdown and HTML) generated from the measured figures, never typed by hand.
+
+One Markdown template is the source; the HTML is rendered from it (CommonMark with tables), so
+the two can never say different things.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pandas as pd
+from markdown_it import MarkdownIt
 
 from features.dictionary import FEATURE_DICTIONARY
+from features.outcomes import NEWBORN_LOOKBACK_MONTHS
 from models.evaluation import ModelEvaluation
 from models.fairness import FairnessAudit
 from models.training import FittedRisk
@@ -17,21 +26,37 @@ from models.training import FittedRisk
 _METRIC_ROWS = (
     ("auc_roc", "AUC-ROC"),
     ("auc_pr", "AUC-PR (average precision)"),
-    ("brier", "Brier score"),
     ("precision_at_capacity", "Precision at capacity"),
     ("recall_at_capacity", "Recall at capacity"),
+    ("brier", "Brier score"),
+    ("observed_over_expected", "Observed / expected outcomes"),
+    ("calibration_slope", "Calibration slope"),
     ("precision_at_threshold", "Precision at threshold"),
     ("recall_at_threshold", "Recall at threshold"),
 )
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; line-height: 1.45; color: #1b1b1b; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
+th, td { border: 1px solid #bbb; padding: 0.25rem 0.5rem; text-align: left; font-size: 0.9rem; }
+blockquote { padding: 0.5rem 1rem; border-left: 6px solid #555; background: #f5f5f5; margin: 0; }
+code { background: #f0f0f0; padding: 0 0.2rem; }
+"""
 
 
-def _ci(est: dict[str, float] | None) -> str:
+def _ci(est: dict[str, float] | None, signed: bool = False) -> str:
     if not est:
         return "-"
     value, lo, hi = est["value"], est.get("lower"), est.get("upper")
+    fmt = "{:+.3f}" if signed else "{:.3f}"
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
     if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
-        return f"{value:.3f}"
-    return f"{value:.3f} ({lo:.3f}-{hi:.3f})"
+        return fmt.format(value)
+    return f"{fmt.format(value)} ({fmt.format(lo)} to {fmt.format(hi)})"
+
+
+def _num(value: Any) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{float(value):.2f}"
 
 
 def _equal_need_rows(audit: FairnessAudit) -> list[dict[str, Any]]:
@@ -55,21 +80,34 @@ def render_model_card(
     version: str,
     title: str = "safeguard family risk indicator",
     now: datetime | None = None,
+    sign_offs: Sequence[str] = (),
+    council: str = "",
+    backtest: Sequence[dict[str, Any]] = (),
 ) -> tuple[str, str]:
     """Return the model card as (Markdown, HTML) text."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=False,
+        autoescape=False,  # Markdown source: escaped below when rendered to HTML
+        undefined=jinja2.ChainableUndefined,
     )
     perf = evaluation.summary()
+    fair = audit.summary()
+    coverage = (
+        audit.coverage.loc[audit.coverage["by"] == "all"] if len(audit.coverage) else audit.coverage
+    )
+    leakage_max = (
+        float(audit.leakage["share"].max())
+        if audit.leakage is not None and len(audit.leakage)
+        else 0.0
+    )
+    gate = audit_gate(audit)
     context = {
         "title": title,
         "version": version,
+        "council": council,
         "generated": (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
-        "perf": {**perf, "oracle": perf.get("oracle")},
-        "fair": audit.summary(),
+        "perf": perf,
+        "fair": fair,
         "train": fitted.summary(),
         "window": fitted.training_window(),
         "features": [s for s in FEATURE_DICTIONARY if s.name in set(fitted.feature_names)],
@@ -77,10 +115,37 @@ def render_model_card(
         "equal_need": _equal_need_rows(audit),
         "n_boot": evaluation.n_boot,
         "ci": _ci,
+        "num": _num,
+        "calibration": evaluation.calibration_curve.to_dict("records"),
+        "decisions": audit.decisions.to_dict("records"),
+        "coverage": coverage.to_dict("records"),
+        "leakage": audit.leakage is not None and len(audit.leakage) > 0,
+        "leakage_max": leakage_max,
+        "max_leakage": gate["max_leakage"],
+        "band": gate["band"],
+        "min_expected": gate["min_expected"],
+        "sign_offs": list(sign_offs),
+        "newborn_months": NEWBORN_LOOKBACK_MONTHS,
+        "backtest": list(backtest),
     }
     markdown = env.get_template("model_card.md.j2").render(**context)
-    html = env.get_template("model_card.html.j2").render(**context)
-    return markdown, html
+    return markdown, markdown_to_html(markdown, title=f"Model card: {title}")
+
+
+def audit_gate(audit: FairnessAudit) -> dict[str, Any]:
+    """The gate settings the audit was judged by (for the card's method sentence)."""
+    gate = audit.settings
+    return {"band": gate.band, "min_expected": f"{gate.min_expected_outcomes:g}",
+            "max_leakage": audit.max_leakage_share}  # fmt: skip
+
+
+def markdown_to_html(markdown: str, *, title: str) -> str:
+    """A standalone HTML page from Markdown (raw HTML in the source is escaped, not passed)."""
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    return (
+        f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
+    )
 
 
 def write_model_card(
@@ -91,9 +156,15 @@ def write_model_card(
     *,
     version: str,
     title: str = "safeguard family risk indicator",
+    sign_offs: Sequence[str] = (),
+    council: str = "",
+    backtest: Sequence[dict[str, Any]] = (),
 ) -> tuple[Path, Path]:
     """Write ``model_card.md`` and ``model_card.html`` into ``out_dir``; return their paths."""
-    markdown, html = render_model_card(fitted, evaluation, audit, version=version, title=title)
+    markdown, html = render_model_card(
+        fitted, evaluation, audit, version=version, title=title, sign_offs=sign_offs,
+        council=council, backtest=backtest,
+    )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     md_path, html_path = out_dir / "model_card.md", out_dir / "model_card.html"
     md_path.write_text(markdown, encoding="utf-8")

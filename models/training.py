@@ -24,7 +24,7 @@ class RiskModelConfig:
     ----------
     feature_names : tuple of str
         Model inputs; default every feature in the dictionary.
-    embargo_months, calibration_dates : int
+    embargo_months, calibration_dates, test_dates, min_train_dates : int
         See :func:`features.outcomes.time_ordered_split`.
     calibration : {"isotonic", "sigmoid"}
     random_state : int
@@ -34,8 +34,10 @@ class RiskModelConfig:
 
     feature_names: tuple[str, ...] = FEATURE_NAMES
     embargo_months: int = 12
-    calibration_dates: int = 1
-    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    calibration_dates: int = 3
+    test_dates: int = 12
+    min_train_dates: int = 6
+    calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
     random_state: int = 0
     n_estimators: int = 300
     learning_rate: float = 0.03
@@ -43,6 +45,14 @@ class RiskModelConfig:
     min_child_samples: int = 200
     monotone: bool = True
     n_jobs: int = 1
+
+    def split(self, training_frame: pd.DataFrame) -> TimeSplit:
+        """The time-ordered split these settings give on ``training_frame``."""
+        return time_ordered_split(
+            training_frame, embargo_months=self.embargo_months,
+            calibration_dates=self.calibration_dates, test_dates=self.test_dates,
+            min_train_dates=self.min_train_dates,
+        )  # fmt: skip
 
     def estimator(self) -> RiskModel:
         """An unfitted :class:`RiskModel` with these settings."""
@@ -82,7 +92,7 @@ class FittedRisk:
         return {
             "train_dates": [d.date().isoformat() for d in self.split.train_dates],
             "calibration_dates": [d.date().isoformat() for d in self.split.calibration_dates],
-            "test_date": self.split.test_date.date().isoformat(),
+            "test_dates": [d.date().isoformat() for d in self.split.test_dates],
             "embargo_months": self.split.embargo_months,
         }
 
@@ -126,11 +136,7 @@ def fit_risk_model(
     """
     config = config or RiskModelConfig()
     assert_no_protected(config.feature_names)
-    split = split or time_ordered_split(
-        training_frame,
-        embargo_months=config.embargo_months,
-        calibration_dates=config.calibration_dates,
-    )
+    split = split or config.split(training_frame)
     train, calib, _ = split.frames(training_frame)
     names: Sequence[str] = list(config.feature_names)
     started = time.perf_counter()

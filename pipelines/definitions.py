@@ -14,15 +14,21 @@ from pipelines.assets.flags import score_and_flag
 from pipelines.assets.governance import governance_reports
 from pipelines.assets.history import family_scores_history, history_job
 from pipelines.assets.ingest import ingest_drop, landing_specs
-from pipelines.assets.linkage import families, link_records, people, protected_characteristics
+from pipelines.assets.linkage import (
+    families,
+    family_snapshots,
+    link_records,
+    people,
+    protected_characteristics,
+)
 from pipelines.assets.model import (
-    ModelSettings,
     events,
     family_features,
     train_and_gate_model,
     training_frame,
 )
 from pipelines.checks.ingest import data_docs, gx_checks
+from pipelines.council import CouncilConfig, load_config
 from pipelines.dpia_metadata import with_dpia_metadata
 from pipelines.operations import (
     governance_after_failure,
@@ -34,7 +40,7 @@ from pipelines.operations import (
     retention_purge_job,
     retention_purge_schedule,
 )
-from pipelines.resources import RunSettings, Warehouse
+from pipelines.resources import CouncilSettings, RunSettings, Warehouse
 
 
 def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
@@ -47,6 +53,7 @@ def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
             people,
             protected_characteristics,
             families,
+            family_snapshots,
             events,
             family_features,
             training_frame,
@@ -68,16 +75,17 @@ def build_definitions(
     landing_dir: str,
     truth_dir: str | None = None,
     as_of: str | None = None,
-    model_settings: ModelSettings | None = None,
+    council: CouncilConfig | None = None,
+    council_source: str = "default council.yaml",
 ) -> dg.Definitions:
-    """Definitions bound to one data directory and landing folder."""
+    """Definitions bound to one data directory, landing folder and council configuration."""
     return dg.Definitions(
         assets=all_assets(),
         asset_checks=all_checks(),
         resources={
             "warehouse": Warehouse(data_dir=data_dir),
             "settings": RunSettings(landing_dir=landing_dir, truth_dir=truth_dir, as_of=as_of),
-            "model_settings": model_settings or ModelSettings(),
+            "council": CouncilSettings.from_config(council or load_config(None), council_source),
         },
         jobs=[pipeline_job, governance_job, retention_purge_job, history_job],
         schedules=[monthly_scoring_schedule, retention_purge_schedule],
@@ -91,4 +99,6 @@ defs = build_definitions(
     landing_dir=os.environ.get("SAFEGUARD_LANDING", os.path.join("data", "landing")),
     truth_dir=os.environ.get("SAFEGUARD_TRUTH_DIR") or None,
     as_of=os.environ.get("SAFEGUARD_AS_OF") or None,
+    council=load_config(os.environ.get("SAFEGUARD_CONFIG") or None),
+    council_source=os.environ.get("SAFEGUARD_CONFIG") or "default council.yaml",
 )

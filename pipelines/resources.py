@@ -15,9 +15,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pandas as pd
+import yaml
 
 from dpia.audit import AuditLog
 from dpia.pseudonymise import Pseudonymiser, load_or_create_key
+from pipelines.council import CouncilConfig, load_config, parse_config
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 VAULT_FILE = "vault.duckdb"
@@ -131,6 +133,28 @@ class Warehouse(dg.ConfigurableResource):
         path = self.root / "audit" / "audit.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         return AuditLog(path)
+
+
+class CouncilSettings(dg.ConfigurableResource):
+    """The council configuration (``safeguard run --config FILE``), as YAML text.
+
+    Held as text so the resource stays serialisable for Dagster; parsed (and validated, with
+    the key named on error) by :meth:`config`.
+    """
+
+    config_yaml: str | None = None
+    source: str = "default council.yaml"
+
+    def config(self) -> CouncilConfig:
+        if self.config_yaml is None:
+            return load_config(None)
+        return parse_config(self.config_yaml, self.source)
+
+    @classmethod
+    def from_config(cls, config: CouncilConfig, source: str = "configuration") -> CouncilSettings:
+        """A resource carrying an already validated configuration object."""
+        return cls(config_yaml=yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
+                   source=source)  # fmt: skip
 
 
 class RunSettings(dg.ConfigurableResource):

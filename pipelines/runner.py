@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dpia.audit import write_anchor
-from pipelines.assets.model import ModelSettings
+from pipelines.council import CouncilConfig
 from pipelines.definitions import build_definitions
 from pipelines.operations import governance_job, pipeline_job
 from pipelines.resources import Warehouse
@@ -162,7 +162,8 @@ def run_pipeline(
     as_of: str | None = None,
     truth_dir: Path | None = None,
     console: Console | None = None,
-    model_settings: ModelSettings | None = None,
+    council: CouncilConfig | None = None,
+    council_source: str = "default council.yaml",
 ) -> RunOutcome:
     """Materialise every asset for the newest complete drop under ``landing``."""
     console = console or Console(quiet=True)
@@ -175,7 +176,8 @@ def run_pipeline(
         landing_dir=str(landing.resolve()),
         truth_dir=str(truth_dir.resolve()) if truth_dir else None,
         as_of=as_of,
-        model_settings=model_settings,
+        council=council,
+        council_source=council_source,
     )
     audit = Warehouse(data_dir=str(data_dir)).audit_log()
     job = defs.resolve_job_def(pipeline_job.name)

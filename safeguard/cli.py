@@ -89,17 +89,64 @@ def run(
     truth: Annotated[
         Path | None, typer.Option("--truth", help="ground-truth folder, for quality figures only")
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="council configuration YAML (default: the shipped council.yaml)"
+        ),
+    ] = None,
 ) -> None:
     """Materialise the whole pipeline headless; exit non-zero naming the gate that failed."""
     from pipelines.runner import run_pipeline
 
     _parse_date(as_of, "--as-of")
+    council = _load_council(config)
     outcome = run_pipeline(
-        landing=landing, data_dir=data_dir, as_of=as_of, truth_dir=truth, console=console
-    )
+        landing=landing, data_dir=data_dir, as_of=as_of, truth_dir=truth, console=console,
+        council=council, council_source=str(config) if config else "default council.yaml",
+    )  # fmt: skip
     outcome.print_summary(console)
     if not outcome.success:
         raise typer.Exit(1)
+
+
+def _load_council(path: Path | None):
+    from pipelines.council import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error[/red]\n{exc}")
+        raise typer.Exit(2) from None
+
+
+config_app = typer.Typer(help="The council configuration file (gates, thresholds, sign-offs).",
+                         no_args_is_help=True)  # fmt: skip
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the shipped default configuration, with its comments (copy it to start yours)."""
+    from pipelines.council import default_config_text
+
+    typer.echo(default_config_text(), nl=False)
+
+
+@config_app.command("check")
+def config_check(
+    path: Annotated[Path, typer.Argument(help="configuration file to validate")],
+) -> None:
+    """Validate a configuration file; name every bad key (exit 2) or summarise it."""
+    council = _load_council(path)
+    gate = council.fairness_gate
+    console.print(
+        f"[green]valid[/green]: {path} ({council.council.name}); threshold "
+        f"{council.flagging.threshold:g}, approved model {council.flagging.approved_model}, "
+        f"fairness band {gate.band[0]:g}-{gate.band[1]:g}, {len(gate.sign_offs)} sign-off(s)"
+    )
+    for line in council.sign_off_lines():
+        console.print(f"  sign-off: {line}")
 
 
 @app.command()
@@ -132,11 +179,15 @@ def demo(
     data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
     people: Annotated[int, typer.Option("--people", min=200)] = 100_000,
     seed: Annotated[int, typer.Option("--seed")] = 7,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="council configuration YAML")
+    ] = None,
 ) -> None:
     """Generate the default synthetic estate, run the whole pipeline, and print what came out."""
     from pipelines.runner import run_pipeline
     from synth import EstateConfig, generate_estate
 
+    council = _load_council(config)
     landing, truth = data_dir / "landing", data_dir / "truth"
     console.rule("1. synthetic estate (synthetic data only)")
     summary = generate_estate(
@@ -145,8 +196,9 @@ def demo(
     console.print(summary.as_table())
     console.rule("2. pipeline")
     outcome = run_pipeline(
-        landing=landing, data_dir=data_dir, as_of=None, truth_dir=truth, console=console
-    )
+        landing=landing, data_dir=data_dir, as_of=None, truth_dir=truth, console=console,
+        council=council, council_source=str(config) if config else "default council.yaml",
+    )  # fmt: skip
     outcome.print_summary(console)
     console.rule("3. what came out")
     _print_demo_summary(data_dir)

@@ -23,9 +23,9 @@ from models.flagging import (
 from models.global_explain import global_explanations
 from models.reasons import explain_flags
 from pipelines.assets.linkage import _extract_date
-from pipelines.assets.model import APPROVED, ModelSettings, objector_person_keys
+from pipelines.assets.model import APPROVED, objector_person_keys
 from pipelines.dpia_metadata import summary_metadata
-from pipelines.resources import RunSettings, Warehouse
+from pipelines.resources import CouncilSettings, RunSettings, Warehouse
 
 FLAG_INPUTS = [
     "risk_model", "model_evaluation", "fairness_audit", "family_features", "events",
@@ -102,7 +102,7 @@ def excluded_families(
     ],
     name="score_and_flag",
 )
-def score_and_flag(warehouse: Warehouse, settings: RunSettings, model_settings: ModelSettings):
+def score_and_flag(warehouse: Warehouse, settings: RunSettings, council: CouncilSettings):
     model, version = load_approved_model(warehouse)
     as_of = settings.as_of_date(_extract_date(warehouse))
     features = warehouse.read_table("family_features")
@@ -110,7 +110,7 @@ def score_and_flag(warehouse: Warehouse, settings: RunSettings, model_settings: 
     families = warehouse.read_table("families")
     workers = warehouse.read_table("workers")
     excluded = excluded_families(warehouse, events, families, as_of)
-    config = FlagConfig(threshold_probability=model_settings.threshold)
+    config = FlagConfig(threshold_probability=council.config().flagging.threshold)
 
     scores = score_families(
         model, features, model_version=version, as_of=as_of,

@@ -12,8 +12,7 @@ import dagster as dg
 from features.build import build_family_features
 from models.flagging import FlagConfig, family_districts, score_families
 from pipelines.assets.flags import excluded_families, load_approved_model
-from pipelines.assets.model import ModelSettings
-from pipelines.resources import Warehouse
+from pipelines.resources import CouncilSettings, Warehouse
 
 HISTORY_GROUP = "history"
 as_of_months = dg.MonthlyPartitionsDefinition(start_date="2022-01-01", end_offset=0)
@@ -26,7 +25,7 @@ as_of_months = dg.MonthlyPartitionsDefinition(start_date="2022-01-01", end_offse
     kinds={"duckdb"},
 )
 def family_scores_history(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, model_settings: ModelSettings
+    context: dg.AssetExecutionContext, warehouse: Warehouse, council: CouncilSettings
 ) -> dg.MaterializeResult:
     """The approved model's scores at the first day of the partition's month."""
     as_of = date.fromisoformat(context.partition_key)
@@ -40,7 +39,7 @@ def family_scores_history(
         model_version=version,
         as_of=as_of,
         postcode_districts=family_districts(events, families, as_of),
-        config=FlagConfig(threshold_probability=model_settings.threshold),
+        config=FlagConfig(threshold_probability=council.config().flagging.threshold),
         excluded_family_keys=excluded_families(warehouse, events, families, as_of),
     )
     rows = warehouse.replace_partition(

@@ -12,12 +12,14 @@ import dagster as dg
 import pandas as pd
 
 import linkage
+from features.outcomes import monthly_as_of_dates
+from features.protected import CHARACTERISTIC_SOURCES, characteristic_observations
 from linkage.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
-from linkage.families import form_families
+from linkage.families import form_families, form_families_at
 from linkage.quality import evaluate_links, plausibility_findings
 from pipelines.assets.ingest import AGENCY_SOURCES
 from pipelines.dpia_metadata import dpia_check_spec
-from pipelines.resources import RunSettings, Warehouse
+from pipelines.resources import CouncilSettings, RunSettings, Warehouse
 
 # Everything the library can use; the vault also holds agency_id (same agency's own person id).
 LINKAGE_INPUT = [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]
@@ -235,28 +237,29 @@ def people(warehouse: Warehouse) -> dg.MaterializeResult:
     kinds={"duckdb"},
 )
 def protected_characteristics(warehouse: Warehouse) -> dg.MaterializeResult:
-    """Sex, ethnicity and disability per person, for the fairness audit only (never model features)."""
+    """Dated statements of sex, ethnicity and disability per person, for the fairness audit only.
+
+    Kept as one row per agency record (with the record's date), so the audit can read each
+    characteristic as it was known at each as-of date; never model features.
+    """
     record_links = warehouse.read_table("record_links", columns=["record_pseudo", "person_key"])
-    frames = []
-    for table, cols in [
-        ("social_care_records", ["sex", "ethnicity", "disability"]),
-        ("education_records", ["sex", "ethnicity"]),
-        ("police_records", ["sex"]),
-    ]:
-        frames.append(warehouse.read_table(table, columns=["record_pseudo", *cols]))
-    merged = record_links.merge(pd.concat(frames, ignore_index=True), on="record_pseudo")
-    table = pd.DataFrame(index=pd.Index(merged["person_key"].unique(), name="person_key"))
-    for column in ("sex", "ethnicity", "disability"):
-        known = merged[merged[column].notna() & (merged[column] != "U")]  # U = not known
-        table[column] = modal_value(known, "person_key", column)
-    table = table.reset_index()
+    records = {
+        source: warehouse.read_table(
+            f"{source}_records", columns=["record_pseudo", _date_column(source), *columns]
+        )
+        for source, columns in CHARACTERISTIC_SOURCES.items()
+    }
+    table = characteristic_observations(
+        records, record_links, {s: _date_column(s) for s in CHARACTERISTIC_SOURCES}
+    )
     warehouse.write_table("protected_characteristics", table)
-    return dg.MaterializeResult(metadata={"rows": len(table)})
+    return dg.MaterializeResult(
+        metadata={"rows": len(table), "people": int(table["person_key"].nunique())}
+    )
 
 
-@dg.asset(deps=["record_links", "people", *RECORDS], group_name="linkage", kinds={"duckdb"})
-def families(warehouse: Warehouse, settings: RunSettings) -> dg.MaterializeResult:
-    """Children and the adults they live with, as spells over time (current spell: valid_to null)."""
+def residence_observations(warehouse: Warehouse) -> pd.DataFrame:
+    """One row per linked agency record: who was seen at which address on which date."""
     record_links = warehouse.read_table(
         "record_links", columns=["record_pseudo", "person_key", "source"]
     )
@@ -274,9 +277,15 @@ def families(warehouse: Warehouse, settings: RunSettings) -> dg.MaterializeResul
     residence = pd.concat(frames, ignore_index=True).merge(
         record_links[["record_pseudo", "person_key"]], on="record_pseudo"
     )
+    return residence.drop(columns=["record_pseudo"])
+
+
+@dg.asset(deps=["record_links", "people", *RECORDS], group_name="linkage", kinds={"duckdb"})
+def families(warehouse: Warehouse, settings: RunSettings) -> dg.MaterializeResult:
+    """Children and the adults they live with, as spells over time (current spell: valid_to null)."""
     people_table = warehouse.read_table("people", columns=["person_key", "birth_month"])
     as_of = settings.as_of_date(_extract_date(warehouse))
-    table = form_families(residence.drop(columns=["record_pseudo"]), people_table, as_of)
+    table = form_families(residence_observations(warehouse), people_table, as_of)
     warehouse.write_table("families", table)
     current = table[table["valid_to"].isna()]
     return dg.MaterializeResult(
@@ -284,6 +293,31 @@ def families(warehouse: Warehouse, settings: RunSettings) -> dg.MaterializeResul
             "rows": len(table),
             "current_families": int(current["family_key"].nunique()),
             "as_of": as_of.isoformat(),
+        }
+    )
+
+
+@dg.asset(deps=["record_links", "people", *RECORDS], group_name="linkage", kinds={"duckdb"})
+def family_snapshots(
+    warehouse: Warehouse, settings: RunSettings, council: CouncilSettings
+) -> dg.MaterializeResult:
+    """Families formed again at every training and test date from the records made by then."""
+    training = council.config().training
+    as_of = settings.as_of_date(_extract_date(warehouse))
+    dates = monthly_as_of_dates(
+        as_of, training.first_as_of_months_back, training.last_as_of_months_back
+    )
+    people_table = warehouse.read_table("people", columns=["person_key", "birth_month"])
+    table = form_families_at(residence_observations(warehouse), people_table, dates,
+                             reuse_months=training.family_snapshot_months)  # fmt: skip
+    warehouse.write_table("family_snapshots", table)
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(table),
+            "as_of_dates": len(dates),
+            "first_as_of": dates[0].isoformat(),
+            "last_as_of": dates[-1].isoformat(),
+            "formed_every_months": training.family_snapshot_months,
         }
     )
 

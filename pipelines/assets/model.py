@@ -6,49 +6,31 @@ blocking gates is written to ``artefacts/models/approved.json``, the one scoring
 """
 
 import json
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-from dateutil.relativedelta import relativedelta
 
 import models
 from features import FEATURE_DICTIONARY, PROTECTED_COLUMNS, assert_no_protected
 from features.build import build_family_features
 from features.dictionary import ProtectedFeatureError
 from features.events import build_events
-from features.outcomes import build_training_frame
-from features.protected import build_sensitive_features
+from features.history import describe_truncation, history_consistency, history_starts
+from features.outcomes import build_training_frame, monthly_as_of_dates
+from features.point_in_time import members_at
+from features.protected import attribute_leakage, build_sensitive_features_many
+from models.truth import truth_at_dates
 from pipelines.assets.ingest import AGENCY_SOURCES
 from pipelines.assets.linkage import OBJECTIONS_SOURCE, _extract_date
+from pipelines.council import CouncilConfig
 from pipelines.dpia_metadata import dpia_check_spec, summary_metadata
-from pipelines.resources import RunSettings, Warehouse
+from pipelines.resources import CouncilSettings, RunSettings, Warehouse
 
 RECORDS = [f"{s}_records" for s in AGENCY_SOURCES]
 PERFORMANCE_GATE = "performance_gate"
 FAIRNESS_GATE = "fairness_gate"
 APPROVED = "approved.json"
-
-
-class ModelSettings(dg.ConfigurableResource):
-    """Training window and gate thresholds; a council may set stricter gates."""
-
-    training_months_back_first: int = 36  # earliest as-of date, months before the extract
-    training_months_back_last: int = 12  # latest as-of date with a complete 12-month outcome
-    min_precision_lift: float = 3.0
-    max_ece: float = 0.05
-    threshold: float = 0.2
-    random_state: int = 0
-
-    def as_of_dates(self, extract: date) -> list[date]:
-        first = extract.replace(day=1) - relativedelta(months=self.training_months_back_first)
-        last = extract.replace(day=1) - relativedelta(months=self.training_months_back_last)
-        dates, current = [], first
-        while current <= last:
-            dates.append(current)
-            current += relativedelta(months=1)
-        return dates
 
 
 @dg.asset(deps=[*RECORDS, "record_links"], group_name="features", kinds={"duckdb"})
@@ -146,26 +128,46 @@ def family_features(warehouse: Warehouse, settings: RunSettings):
     )
 
 
-@dg.asset(
-    deps=["family_features", "events", "objections", "record_links"],
-    group_name="model",
-    kinds={"duckdb"},
+HISTORY_CHECK = "history_consistency"
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "training_frame",
+            deps=["events", "family_snapshots", "families", "people", "objections", "record_links"],
+            group_name="model",
+            kinds={"duckdb"},
+            description="Features at past monthly as-of dates (families as known then) with the "
+            "12-month outcome, babies born in the window included; objectors removed.",
+        )
+    ],
+    check_specs=[
+        dpia_check_spec(
+            HISTORY_CHECK,
+            "training_frame",
+            "Blocking: no feature's look-back window reaches before its agency's history on any "
+            "training date (a truncated feature trends with the calendar, not with the family).",
+        )
+    ],
+    name="build_training_frame",
 )
-def training_frame(warehouse: Warehouse, model_settings: ModelSettings) -> dg.MaterializeResult:
-    """Features at past monthly as-of dates with the 12-month outcome; objectors removed."""
-    extract = _extract_date(warehouse)
-    dates = model_settings.as_of_dates(extract)
-    objectors = objector_person_keys(warehouse)
-    table = build_training_frame(
-        warehouse.read_table("events"),
-        warehouse.read_table("families"),
-        warehouse.read_table("people"),
-        dates,
-        excluded_person_keys=objectors,
-        extract_date=extract,
+def training_frame(warehouse: Warehouse, settings: RunSettings, council: CouncilSettings):
+    as_of = settings.as_of_date(_extract_date(warehouse))
+    training = council.config().training
+    dates = monthly_as_of_dates(
+        as_of, training.first_as_of_months_back, training.last_as_of_months_back
     )
+    objectors = objector_person_keys(warehouse)
+    events_table = warehouse.read_table("events")
+    table = build_training_frame(
+        events_table, warehouse.read_table("family_snapshots"), warehouse.read_table("people"),
+        dates, excluded_person_keys=objectors, extract_date=as_of,
+        outcome_families=warehouse.read_table("families"),
+    )  # fmt: skip
     warehouse.write_table("training_frame", table)
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="training_frame",
         metadata={
             "rows": len(table),
             "as_of_dates": len(dates),
@@ -173,43 +175,84 @@ def training_frame(warehouse: Warehouse, model_settings: ModelSettings) -> dg.Ma
             "last_as_of": dates[-1].isoformat(),
             "positive_rate": round(float(table["label"].mean()), 4) if len(table) else 0.0,
             "objectors_excluded": len(objectors),
-        }
+        },
     )
+    consistency = history_consistency(table, history_starts(events_table))
+    warehouse.artefact_dir("model").joinpath("history_consistency.csv").write_text(
+        consistency.to_csv(index=False)
+    )
+    problems = describe_truncation(consistency)
+    yield dg.AssetCheckResult(
+        asset_key="training_frame", check_name=HISTORY_CHECK, passed=not problems,
+        metadata={"features_checked": len(consistency),
+                  "truncated_features": int((consistency["status"] == "truncated").sum()),
+                  **({"failure": "; ".join(problems)} if problems else {})},
+    )  # fmt: skip
 
 
-def _truth_need(
-    warehouse: Warehouse, truth_dir: str | None, families: pd.DataFrame
+def _truth(
+    warehouse: Warehouse, truth_dir: str | None, members: pd.DataFrame
 ) -> pd.DataFrame | None:
-    """True latent need and bias group per family_key (synthetic estates only), via the vault."""
+    """Oracles and need per (as-of date, family) from the generator's truth (synthetic only)."""
     if not truth_dir:
         return None
     root = Path(truth_dir)
     records = pd.read_csv(root / "records.csv", dtype=str).drop_duplicates(
         ["source", "record_key"], keep="last"
     )
-    people_truth = pd.read_csv(root / "people.csv", dtype={"true_person_id": str})
+    vault = warehouse.read_table(
+        "identity_vault", vault=True, columns=["source", "record_key", "person_key"]
+    )
+    person_truth = vault.merge(records, on=["source", "record_key"])[
+        ["person_key", "true_person_id"]
+    ].drop_duplicates("person_key")
+    people_truth = pd.read_csv(
+        root / "people.csv", dtype={"true_person_id": str, "true_family_id": str}
+    )
+    if (root / "families.csv").exists():
+        family_need = pd.read_csv(root / "families.csv", dtype={"true_family_id": str})
+    else:
+        family_need = people_truth.groupby("true_family_id", as_index=False)["latent_need"].max()
+    hazards = None
+    if (root / "hazards.csv").exists():
+        hazards = pd.read_csv(root / "hazards.csv", dtype={"true_family_id": str})
     bias = (
         json.loads((root / "recording_bias.json").read_text())
         if (root / "recording_bias.json").exists()
         else {}
     )
-    vault = warehouse.read_table(
-        "identity_vault", vault=True, columns=["source", "record_key", "person_key"]
-    )
-    mapped = vault.merge(records, on=["source", "record_key"]).merge(
-        people_truth, on="true_person_id"
-    )
-    person_need = mapped.groupby("person_key").agg(
-        latent_need=("latent_need", "mean"), ethnicity=("ethnicity", "first")
-    )
-    members = families.merge(person_need, left_on="person_key", right_index=True)
-    codes = set(str(bias.get("group", "")).split(";")) - {""}
-    members["bias_group"] = members["ethnicity"].isin(codes)
-    truth = members.groupby("family_key").agg(
-        latent_need=("latent_need", "max"), bias_group=("bias_group", "max")
-    )
-    truth["bias_group"] = truth["bias_group"].map({True: "bias group", False: "other"})
-    return truth
+    return truth_at_dates(
+        members, person_truth,
+        pd.read_csv(root / "memberships.csv", dtype=str, keep_default_na=False),
+        family_need, hazards=hazards,
+        bias_codes=set(str(bias.get("group", "")).split(";")) - {""},
+        people_ethnicity=people_truth[["true_person_id", "ethnicity"]],
+    )  # fmt: skip
+
+
+def release_config(config: CouncilConfig, capacity: int, random_state: int) -> models.ReleaseConfig:
+    """The domain settings of one release, from the council configuration."""
+    t, threshold = config.training, config.flagging.threshold
+    return models.ReleaseConfig(
+        risk=models.RiskModelConfig(
+            random_state=random_state, embargo_months=t.embargo_months,
+            calibration_dates=t.calibration_dates, test_dates=t.test_dates,
+        ),
+        evaluation=models.EvaluationConfig(
+            total_capacity=capacity, threshold=threshold, gate=config.performance_gate_object()
+        ),
+        fairness=models.FairnessConfig(
+            total_capacity=capacity, threshold=threshold, gate=config.fairness_gate_object(),
+            max_leakage_share=config.fairness_gate.max_leakage_share,
+        ),
+    )  # fmt: skip
+
+
+def total_capacity(warehouse: Warehouse, config: CouncilConfig) -> int:
+    """Families practitioners can review per run: the configured total or the workers' sum."""
+    if config.flagging.capacity is not None:
+        return int(config.flagging.capacity)
+    return int(warehouse.read_table("workers", columns=["capacity"])["capacity"].sum())
 
 
 @dg.multi_asset(
@@ -223,17 +266,26 @@ def _truth_need(
         ),
         dg.AssetSpec(
             "model_evaluation",
-            deps=["risk_model", "training_frame"],
+            deps=["risk_model", "training_frame", "workers"],
             group_name="model",
             kinds={"duckdb"},
-            description="Performance on the latest complete as-of date vs baseline and oracle.",
+            description="Performance on pooled test dates vs the baseline, the need oracle and the label oracle.",
         ),
         dg.AssetSpec(
             "fairness_audit",
-            deps=["risk_model", "training_frame", "protected_characteristics", "families", "areas"],
+            deps=[
+                "risk_model",
+                "training_frame",
+                "protected_characteristics",
+                "family_snapshots",
+                "events",
+                "people",
+                "areas",
+                "workers",
+            ],
             group_name="model",
             kinds={"duckdb"},
-            description="fairlearn group metrics, disparities with CIs, proxy check, need-adjusted bias.",
+            description="Point-in-time group attributes; group-to-rest ratios with equivalence verdicts, coverage, leakage check.",
         ),
         dg.AssetSpec(
             "model_card",
@@ -248,23 +300,44 @@ def _truth_need(
             PERFORMANCE_GATE,
             "model_evaluation",
             "Blocking: precision at capacity (lower 95% bound) >= 3x base rate, not worse than the "
-            "logistic baseline, ECE <= 0.05. The WWCSC 0.65 bar is always reported.",
+            "logistic baseline, observed/expected and calibration slope within their bands. The WWCSC "
+            "0.65 bar is always reported.",
         ),
         dpia_check_spec(
             FAIRNESS_GATE,
             "fairness_audit",
-            "Blocking: group disparities (FNR, calibration, equal-need score) within thresholds.",
+            "Blocking: every group-to-rest ratio (recall at capacity, observed/expected, equal-need "
+            "selection) shown within the band, or inconclusive with a named sign-off; no established "
+            "disparity; group attributes point-in-time (leakage check).",
         ),
     ],
     name="train_and_gate_model",
 )
-def train_and_gate_model(
-    warehouse: Warehouse, settings: RunSettings, model_settings: ModelSettings
-):
+def train_and_gate_model(warehouse: Warehouse, settings: RunSettings, council: CouncilSettings):
+    config = council.config()
     frame = warehouse.read_table("training_frame")
-    fitted = models.fit_risk_model(
-        frame, config=models.RiskModelConfig(random_state=model_settings.random_state)
+    snapshots = warehouse.read_table("family_snapshots")
+    release_settings = release_config(
+        config, total_capacity(warehouse, config), config.training.random_state
     )
+    split = release_settings.risk.split(frame)
+    observations = warehouse.read_table("protected_characteristics")
+    sensitive = build_sensitive_features_many(
+        warehouse.read_table("events"), snapshots, warehouse.read_table("people"), observations,
+        warehouse.read_table("areas"), [d.date() for d in split.test_dates],
+    )  # fmt: skip
+    _, _, test_rows = split.frames(frame)
+    leakage = attribute_leakage(sensitive, test_rows, snapshots, observations)
+    members = members_at(snapshots, split.test_dates)
+    truth = _truth(warehouse, settings.truth_dir, members)
+    release = models.train_and_judge(
+        frame, sensitive, config=release_settings, split=split, truth=truth, leakage=leakage
+    )
+    yield from _persist_release(warehouse, release, config)
+
+
+def _persist_release(warehouse: Warehouse, release: models.Release, config: CouncilConfig):
+    fitted, evaluation, audit = release.fitted, release.evaluation, release.audit
     model_dir = warehouse.artefact_dir("models")
     record = models.save_risk_model(
         fitted.model, model_dir, training_window=fitted.training_window(), metrics=None
@@ -277,61 +350,44 @@ def train_and_gate_model(
             **summary_metadata(fitted.summary()),
         },
     )
-
-    capacity = int(warehouse.read_table("workers", columns=["capacity"])["capacity"].sum())
-    families = warehouse.read_table("families")
-    truth = _truth_need(warehouse, settings.truth_dir, families)
-    evaluation = models.evaluate_risk_model(
-        fitted, frame,
-        config=models.EvaluationConfig(
-            total_capacity=capacity, threshold=model_settings.threshold,
-            gate=models.PerformanceGate(min_precision_lift=model_settings.min_precision_lift, max_ece=model_settings.max_ece),
-        ),
-        truth=truth["latent_need"] if truth is not None else None,
-    )  # fmt: skip
     summary = evaluation.summary()
     warehouse.write_table("model_evaluation", _metric_table(summary))
     yield dg.MaterializeResult(asset_key="model_evaluation", metadata=summary_metadata(summary))
 
-    test_as_of = fitted.split.test_date.date()
-    sensitive = build_sensitive_features(
-        warehouse.read_table("events"), families, warehouse.read_table("people"),
-        warehouse.read_table("protected_characteristics"), warehouse.read_table("areas"), test_as_of,
-    )  # fmt: skip
-    audit = models.audit_fairness(
-        fitted, frame, sensitive,
-        config=models.FairnessConfig(total_capacity=capacity, threshold=model_settings.threshold),
-        truth=truth, truth_group_columns=("bias_group",) if truth is not None else (),
-    )  # fmt: skip
-    warehouse.write_table("fairness_audit", audit.group_metrics)
+    warehouse.write_table("fairness_audit", audit.decisions)
     reports = warehouse.artefact_dir("model")
-    audit.disparities.to_csv(reports / "fairness_disparities.csv", index=False)
-    audit.groups.to_csv(reports / "fairness_groups.csv", index=False)
+    for name, table in (("fairness_groups", audit.groups), ("fairness_metrics", audit.group_metrics),
+                        ("fairness_disparities", audit.disparities), ("fairness_coverage", audit.coverage),
+                        ("fairness_leakage", audit.leakage)):  # fmt: skip
+        if table is not None:
+            table.to_csv(reports / f"{name}.csv", index=False)
     yield dg.MaterializeResult(
         asset_key="fairness_audit", metadata=summary_metadata(audit.summary())
     )
 
-    _md, html = models.write_model_card(fitted, evaluation, audit, reports, version=record.version)
+    _md, html = models.write_model_card(
+        fitted, evaluation, audit, reports, version=record.version,
+        sign_offs=config.sign_off_lines(), council=config.council.name,
+    )  # fmt: skip
     yield dg.MaterializeResult(
         asset_key="model_card", metadata={"html": dg.MetadataValue.path(str(html))}
     )
 
-    yield dg.AssetCheckResult(
-        asset_key="model_evaluation", check_name=PERFORMANCE_GATE, passed=evaluation.gate.passed,
-        metadata={"reasons": "; ".join(evaluation.gate.reasons), **({} if evaluation.gate.passed else {"failure": "; ".join(evaluation.gate.reasons)})},
-    )  # fmt: skip
-    yield dg.AssetCheckResult(
-        asset_key="fairness_audit", check_name=FAIRNESS_GATE, passed=audit.gate.passed,
-        metadata={"reasons": "; ".join(audit.gate.reasons), **({} if audit.gate.passed else {"failure": "; ".join(audit.gate.reasons)})},
-    )  # fmt: skip
+    for asset, check, gate in (("model_evaluation", PERFORMANCE_GATE, evaluation.gate),
+                               ("fairness_audit", FAIRNESS_GATE, audit.gate)):  # fmt: skip
+        yield dg.AssetCheckResult(
+            asset_key=asset, check_name=check, passed=gate.passed,
+            metadata={"reasons": "; ".join(gate.reasons),
+                      **({} if gate.passed else {"failure": "; ".join(gate.reasons[:6])})},
+        )  # fmt: skip
     approved = model_dir / APPROVED
-    if evaluation.gate.passed and audit.gate.passed:
+    if release.approved:
         approved.write_text(
             json.dumps(
                 {
                     "version": record.version,
                     "model_file": record.model_file,
-                    "threshold": model_settings.threshold,
+                    "threshold": config.flagging.threshold,
                 }
             )
         )

@@ -206,3 +206,31 @@ def test_family_recovery_counts_families_whose_members_share_one_key() -> None:
     assert scores["true_families"] == 2 and scores["recovered"] == 1  # F2's adult A2 is elsewhere
     assert scores["recovery"] == 0.5
     assert scores["purity"] == 1.0  # no predicted family mixes two true families
+
+
+def test_snapshots_only_know_what_was_recorded_by_each_date() -> None:
+    """A move revealed by a later record must not change the family on an earlier date."""
+    from linkage.families import SNAPSHOT_COLUMNS, form_families_at
+
+    residence = _residence(
+        [
+            ("mum", "A", "2022-01-10", "housing", None),
+            ("kid", "A", "2022-02-01", "education", None),
+            ("dad", "B", "2022-03-01", "police", None),
+            ("dad", "A", "2023-03-01", "housing", None),  # dad moves in, first seen there in March
+        ]
+    )
+    dates = [dt.date(2023, 2, 1), dt.date(2023, 4, 1)]
+    snaps = form_families_at(residence, PEOPLE, dates)
+    assert list(snaps.columns) == list(SNAPSHOT_COLUMNS)
+    feb = set(snaps.loc[snaps["as_of_date"] == pd.Timestamp("2023-02-01"), "person_key"])
+    apr = set(snaps.loc[snaps["as_of_date"] == pd.Timestamp("2023-04-01"), "person_key"])
+    assert feb == {"mum", "kid"} and apr == {"mum", "kid", "dad"}
+    # formed once at the extract, the spells would still start dad's membership in March
+    spells = form_families(residence, PEOPLE, dt.date(2026, 1, 1))
+    assert spells.loc[spells["person_key"] == "dad", "valid_from"].min() == pd.Timestamp(
+        "2023-03-01"
+    )
+    # reusing a formation for later dates never adds what was only recorded later
+    reused = form_families_at(residence, PEOPLE, dates, reuse_months=3)
+    assert set(reused.loc[reused["as_of_date"] == pd.Timestamp("2023-04-01"), "person_key"]) == feb

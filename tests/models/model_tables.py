@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
 from features.dictionary import FEATURE_NAMES
 
-DATES = pd.to_datetime(["2021-01-01", "2021-04-01", "2021-07-01", "2022-07-01"])
+# Three dates to train and calibrate, a 12-month gap, then three pooled monthly test dates.
+DATES = pd.to_datetime(
+    ["2021-01-01", "2021-04-01", "2021-07-01", "2022-07-01", "2022-08-01", "2022-09-01"]
+)
 
 
 def training_frame(
@@ -63,10 +68,13 @@ def training_frame(
     return out
 
 
-def truth_of(frame: pd.DataFrame, date: pd.Timestamp) -> pd.DataFrame:
-    """Latent need by family_key at one as-of date (the oracle's view)."""
-    rows = frame.loc[frame["as_of_date"] == date]
+def truth_of(frame: pd.DataFrame, dates: Iterable[pd.Timestamp]) -> pd.DataFrame:
+    """Latent need by (as_of_date, family_key) at the given dates (the oracle's view)."""
+    rows = frame.loc[frame["as_of_date"].isin(list(dates))]
     return pd.DataFrame(
-        {"latent_need": rows["_need"].to_numpy()},
-        index=pd.Index(rows["family_key"], name="family_key"),
+        {
+            "as_of_date": rows["as_of_date"].to_numpy(),
+            "family_key": rows["family_key"].to_numpy(),
+            "latent_need": rows["_need"].to_numpy(),
+        }
     )

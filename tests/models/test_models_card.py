@@ -24,35 +24,42 @@ from models import (
 def test_model_card_reports_measured_figures(tmp_path: Path) -> None:
     frame = training_frame(n_per_date=2000, seed=4, interaction=2.0)
     fitted = fit_risk_model(
-        frame, config=RiskModelConfig(n_estimators=60, learning_rate=0.1, calibration="sigmoid")
-    )
-    test = frame.loc[frame["as_of_date"] == fitted.split.test_date]
+        frame,
+        config=RiskModelConfig(n_estimators=60, learning_rate=0.1, calibration="sigmoid",
+                               calibration_dates=1, test_dates=3, min_train_dates=2),
+    )  # fmt: skip
+    _, _, test = fitted.split.frames(frame)
     rng = np.random.default_rng(0)
     sensitive = pd.DataFrame(
-        {"ethnicity_group": rng.choice(["White", "Black", "Asian"], len(test), p=[0.7, 0.2, 0.1]),
+        {"as_of_date": test["as_of_date"].to_numpy(), "family_key": test["family_key"].to_numpy(),
+         "ethnicity_group": rng.choice(["White", "Black", "Asian"], len(test), p=[0.7, 0.2, 0.1]),
          "ethnicity": "WBRI", "sex_children": rng.choice(["F", "M"], len(test)), "sex_lead_adult": "F",
-         "disability": rng.choice(["Y", "N", "Unknown"], len(test), p=[0.1, 0.88, 0.02]),
+         "disability": rng.choice(["Y", "N", "Unknown"], len(test), p=[0.1, 0.885, 0.015]),
          "youngest_child_age_band": "5-10", "deprivation_quintile": rng.choice(["Q1", "Q5"], len(test))},
-        index=pd.Index(test["family_key"], name="family_key"),
     )  # fmt: skip
-    truth = truth_of(frame, fitted.split.test_date)
-    evaluation = evaluate_risk_model(fitted, frame, config=EvaluationConfig(total_capacity=40, n_boot=50),
-                                     truth=truth["latent_need"])  # fmt: skip
+    truth = truth_of(frame, fitted.split.test_dates)
+    config = EvaluationConfig(total_capacity=40, n_boot=50, threshold=0.01)
+    evaluation = evaluate_risk_model(fitted, frame, config=config, truth=truth)
     audit = audit_fairness(
-        fitted, frame, sensitive, config=FairnessConfig(total_capacity=40, n_boot=50), truth=truth
-    )
+        fitted, frame, sensitive,
+        config=FairnessConfig(total_capacity=40, n_boot=50, threshold=0.01), truth=truth,
+    )  # fmt: skip
     assert json.dumps(audit.summary())
     assert audit.proxy is not None and set(audit.proxy["dimension"]) >= {
         "ethnicity_group",
         "disability",
     }
     assert (audit.groups.set_index(["dimension", "group"]).loc[("disability", "Unknown"), "status"]
-            == "suppressed (n < 100)")  # fmt: skip
+            == "not compared")  # fmt: skip
+    assert set(audit.decisions["verdict"]) <= {"pass", "fail", "inconclusive", "not assessable"}
 
     record = save_risk_model(fitted.model, tmp_path / "models", training_window=fitted.training_window(),
                              metrics=evaluation.summary())  # fmt: skip
+    sign_off = (
+        "ethnicity_group = Black: signed off by A. Patel, DPO on 2026-11-20: too few outcomes"
+    )
     md_path, html_path = write_model_card(
-        fitted, evaluation, audit, tmp_path, version=record.version
+        fitted, evaluation, audit, tmp_path, version=record.version, sign_offs=[sign_off]
     )
     markdown, html = md_path.read_text(), html_path.read_text()
     auc = evaluation.metrics["model"]["auc_roc"].value
@@ -63,5 +70,9 @@ def test_model_card_reports_measured_figures(tmp_path: Path) -> None:
         assert "WWCSC" in text and "oracle" in text
         assert ("PASSED" if evaluation.gate.passed else "FAILED") in text
         assert "police_da_incidents_12m" in text
+        assert "Calibration slope" in text and "Observed / expected" in text
+        assert "signed off by A. Patel" in text
     assert "<script" not in html and html.startswith("<!doctype html>")
-    assert "suppressed" in markdown
+    assert "<table>" in html  # tables rendered from the Markdown source
+    for verdict in set(audit.decisions["verdict"]):
+        assert verdict in markdown

@@ -19,8 +19,9 @@ from models.evaluation import (
 from models.training import RiskModelConfig, fit_risk_model
 
 FAST = RiskModelConfig(
-    n_estimators=80, learning_rate=0.1, min_child_samples=40, calibration="sigmoid"
-)
+    n_estimators=80, learning_rate=0.1, min_child_samples=40, calibration="sigmoid",
+    calibration_dates=1, test_dates=3, min_train_dates=2,
+)  # fmt: skip
 
 
 def test_metrics_match_sklearn_and_hand_counts() -> None:
@@ -60,11 +61,11 @@ def test_capacity_scaling() -> None:
 def _evaluate(gate: PerformanceGate, signal: float = 1.0) -> tuple[bool, list[str], float]:
     frame = training_frame(n_per_date=3000, seed=3, signal=signal, interaction=2.0 * signal)
     fitted = fit_risk_model(frame, config=FAST)
-    truth = truth_of(frame, fitted.split.test_date)["latent_need"]
+    truth = truth_of(frame, fitted.split.test_dates)
     result = evaluate_risk_model(
         fitted,
         frame,
-        config=EvaluationConfig(total_capacity=60, n_boot=100, gate=gate),
+        config=EvaluationConfig(total_capacity=60, n_boot=100, gate=gate, threshold=0.01),
         truth=truth,
     )
     summary = result.summary()
@@ -81,25 +82,69 @@ def test_gate_passes_a_clear_signal_and_blocks_when_strict() -> None:
     assert passed, reasons
     assert auc > 0.7
     assert any("WWCSC" in r for r in reasons)  # always reported
-    strict, reasons, _ = _evaluate(PerformanceGate(min_precision_lift=12.0, max_ece=0.0001))
+    strict, reasons, _ = _evaluate(
+        PerformanceGate(min_precision_lift=12.0, slope_band=(0.99, 1.01))
+    )
     assert not strict
     assert sum(r.startswith("FAIL") for r in reasons) == 2
     assert reasons[-1].startswith("The performance gate failed")
 
 
+GOOD_OE, GOOD_SLOPE = m.Estimate(1.0, 0.95, 1.05, 0.02), m.Estimate(1.0, 0.95, 1.05, 0.02)
+
+
+def _gate(gate: PerformanceGate, versus: m.Estimate, **kw: m.Estimate) -> bool:
+    figures = {"observed_over_expected": GOOD_OE, "calibration_slope": GOOD_SLOPE, **kw}
+    return evaluate_gate(gate, base_rate=0.05, k=100, precision_at_capacity=m.Estimate(0.3, 0.25, 0.35),
+                         versus_baseline=versus, **figures)  # fmt: skip
+
+
 def test_gate_blocks_a_model_worse_than_baseline() -> None:
-    p = m.Estimate(0.3, 0.25, 0.35)
-    worse = evaluate_gate(PerformanceGate(), base_rate=0.05, k=100, precision_at_capacity=p,
-                          versus_baseline=m.Estimate(-0.08, -0.12, -0.03), ece=0.01)  # fmt: skip
+    worse = evaluate_gate(PerformanceGate(), base_rate=0.05, k=100, precision_at_capacity=m.Estimate(0.3, 0.25, 0.35),
+                          versus_baseline=m.Estimate(-0.08, -0.12, -0.03),
+                          observed_over_expected=GOOD_OE, calibration_slope=GOOD_SLOPE)  # fmt: skip
     assert (
         not worse.passed and "baseline" in worse.reasons[1] and worse.reasons[1].startswith("FAIL")
     )
-    noisy = evaluate_gate(PerformanceGate(), base_rate=0.05, k=100, precision_at_capacity=p,
-                          versus_baseline=m.Estimate(-0.02, -0.05, 0.01), ece=0.01)  # fmt: skip
-    assert noisy.passed
-    wwcsc = evaluate_gate(PerformanceGate(require_wwcsc=True), base_rate=0.05, k=100, precision_at_capacity=p,
-                          versus_baseline=m.Estimate(0.0, -0.01, 0.01), ece=0.01)  # fmt: skip
-    assert not wwcsc.passed
+    assert _gate(PerformanceGate(), m.Estimate(-0.02, -0.05, 0.01)).passed
+    assert not _gate(PerformanceGate(require_wwcsc=True), m.Estimate(0.0, -0.01, 0.01)).passed
+
+
+def _calibration_passes(prob: np.ndarray, y: np.ndarray) -> bool:
+    boot = m.Bootstrap(len(y), n_boot=100, seed=0)
+    oe = boot.estimate(m.observed_over_expected(y, prob))
+    slope = boot.estimate(m.calibration_slope(y, prob))
+    return _gate(PerformanceGate(), m.Estimate(0.0, -0.01, 0.01),
+                 observed_over_expected=oe, calibration_slope=slope).passed  # fmt: skip
+
+
+def test_the_calibration_check_can_fail() -> None:
+    # ECE <= 0.05 at a 2% base rate is passed by predicting 0 for everyone; these checks are not.
+    rng = np.random.default_rng(11)
+    logit = rng.normal(-4.3, 1.0, 60_000)
+    prob = 1 / (1 + np.exp(-logit))
+    y = (rng.random(len(prob)) < prob).astype(float)
+    assert 0.015 < y.mean() < 0.03
+    assert m.ece(y, np.zeros_like(prob))(np.ones((1, len(y))))[0] < 0.05  # the old check passed it
+    assert _calibration_passes(prob, y)
+    assert not _calibration_passes(np.zeros_like(prob), y)  # all zero
+    assert not _calibration_passes(np.clip(2 * prob, 0, 1), y)  # doubled
+    assert not _calibration_passes(prob / 2, y)  # halved
+    too_sharp = 1 / (1 + np.exp(-(2 * logit + 4.3)))  # right on average, far too extreme
+    assert not _calibration_passes(too_sharp, y)
+
+
+def test_precision_at_capacity_is_taken_per_run() -> None:
+    # Two runs; the top 2 of each are flagged, not the top 4 of both together.
+    y = np.array([1, 0, 0, 0, 0, 0, 1, 1], float)
+    score = np.array([0.9, 0.1, 0.05, 0.02, 0.8, 0.7, 0.6, 0.5])
+    dates = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    ones = np.ones((1, 8), dtype=np.float32)
+    assert m.pooled_top_k(y, score, dates, {0: 2, 1: 2})(ones)[0] == pytest.approx(1 / 4)
+    assert m.pooled_top_k(y, score, dates, {0: 2, 1: 2}, what="recall")(ones)[0] == pytest.approx(
+        1 / 3
+    )
+    assert m.top_k(y, score, 4)(ones)[0] == pytest.approx(2 / 4)  # both runs ranked together
 
 
 def test_uninformative_features_fail_the_gate() -> None:
@@ -115,7 +160,7 @@ def test_summary_is_plain_json() -> None:
     frame = training_frame(n_per_date=1500, seed=9)
     fitted = fit_risk_model(frame, config=FAST)
     result = evaluate_risk_model(
-        fitted, frame, config=EvaluationConfig(total_capacity=30, n_boot=50)
+        fitted, frame, config=EvaluationConfig(total_capacity=30, n_boot=50, threshold=0.01)
     )
     text = json.dumps(result.summary())
     assert "fam0" not in text  # no family identifiers

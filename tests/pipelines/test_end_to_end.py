@@ -231,14 +231,16 @@ def test_data_loss_stops_at_the_gate_and_keeps_downstream_outputs(
 @pytest.fixture(scope="module")
 def flagged_run(estate: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
     """A run where the council has set lax performance thresholds, so a small estate gets flags."""
-    from pipelines.assets.model import ModelSettings
+    from pipelines.council import parse_config
 
+    lax = parse_config(
+        "performance_gate:\n  min_precision_lift: 0\n  calibration_band: [0.01, 100]\n"
+        "  slope_band: [0.01, 100]\n",
+        "lax test configuration",
+    )
     landing, truth = estate
     return run_pipeline(
-        landing=landing,
-        data_dir=tmp_path_factory.mktemp("flagged"),
-        truth_dir=truth,
-        model_settings=ModelSettings(min_precision_lift=0.0, max_ece=1.0),
+        landing=landing, data_dir=tmp_path_factory.mktemp("flagged"), truth_dir=truth, council=lax
     )
 
 

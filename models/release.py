@@ -1,0 +1,70 @@
+"""Train, evaluate and audit one candidate model, judged before it may ever flag anyone.
+
+The pipeline calls :func:`train_and_judge` once per run: the fitted model, its evaluation on the
+pooled test dates with the performance gate, and its fairness audit with the fairness gate come
+back together, so nothing is persisted as *approved* before both gates have decided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from features.outcomes import TimeSplit
+from models.evaluation import EvaluationConfig, ModelEvaluation, evaluate_risk_model
+from models.fairness import FairnessAudit, FairnessConfig, audit_fairness
+from models.training import FittedRisk, RiskModelConfig, fit_risk_model
+
+
+@dataclass(frozen=True)
+class ReleaseConfig:
+    """Everything that decides a release: how to train, how to evaluate, how to audit."""
+
+    risk: RiskModelConfig
+    evaluation: EvaluationConfig
+    fairness: FairnessConfig
+
+
+@dataclass(frozen=True)
+class Release:
+    """A judged candidate: usable only when ``approved``."""
+
+    fitted: FittedRisk
+    evaluation: ModelEvaluation
+    audit: FairnessAudit
+
+    @property
+    def approved(self) -> bool:
+        """Both blocking gates passed."""
+        return bool(self.evaluation.gate.passed and self.audit.gate.passed)
+
+
+def train_and_judge(
+    training_frame: pd.DataFrame,
+    sensitive_features: pd.DataFrame,
+    *,
+    config: ReleaseConfig,
+    split: TimeSplit | None = None,
+    truth: pd.DataFrame | None = None,
+    leakage: pd.DataFrame | None = None,
+) -> Release:
+    """Fit on the training dates, evaluate and audit on the pooled test dates.
+
+    Parameters
+    ----------
+    training_frame : from ``features.outcomes.build_training_frame``.
+    sensitive_features : ``as_of_date, family_key`` + attributes at the test dates, built
+        only from records dated before each (``features.protected``).
+    truth : synthetic estates only (``models.truth.truth_at_dates``): oracles and equal need.
+    split : the time-ordered split (default: ``config.risk.split(training_frame)``).
+    leakage : ``features.protected.attribute_leakage`` of ``sensitive_features``.
+    """
+    fitted = fit_risk_model(training_frame, config=config.risk, split=split)
+    evaluation = evaluate_risk_model(fitted, training_frame, config=config.evaluation, truth=truth)
+    has_groups = truth is not None and "bias_group" in truth and truth["bias_group"].notna().any()
+    audit = audit_fairness(
+        fitted, training_frame, sensitive_features, config=config.fairness, truth=truth,
+        truth_group_columns=("bias_group",) if has_groups else (), leakage=leakage,
+    )  # fmt: skip
+    return Release(fitted=fitted, evaluation=evaluation, audit=audit)

@@ -1,0 +1,120 @@
+"""Ground truth of a synthetic estate, aligned to the pipeline's families at each as-of date.
+
+Synthetic estates only: the generator writes, outside the landing drop, who everyone really is,
+which household they lived in when, each household's latent need and its true monthly hazard
+of the outcome. Aligned to the pipeline's ``family_key`` at each test date they give two
+oracles for the evaluation (ranking by need, and by the true chance of the label itself) and
+the need used to separate recording bias from need in the fairness audit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+TRUTH_COLUMNS = ("as_of_date", "family_key", "latent_need", "label_oracle", "bias_group")
+
+
+def true_family_at(
+    members: pd.DataFrame, person_truth: pd.DataFrame, memberships: pd.DataFrame
+) -> pd.DataFrame:
+    """The true household of each pipeline family at each date (modal over its children).
+
+    Parameters
+    ----------
+    members : ``as_of_date, family_key, person_key, role``.
+    person_truth : ``person_key, true_person_id`` (via the identity vault).
+    memberships : the generator's ``true_person_id, true_family_id, valid_from, valid_to``
+        (inclusive, missing = current).
+    """
+    kids = members.loc[members["role"] == "child", ["as_of_date", "family_key", "person_key"]]
+    kids = kids.astype({"person_key": "string"}).merge(
+        person_truth.astype({"person_key": "string"}).drop_duplicates("person_key"), on="person_key"
+    )
+    spans = memberships.assign(
+        valid_from=pd.to_datetime(memberships["valid_from"]),
+        valid_to=pd.to_datetime(memberships["valid_to"].replace("", None)),
+    )
+    joined = kids.merge(spans, on="true_person_id")
+    live = (joined["valid_from"] <= joined["as_of_date"]) & (
+        joined["valid_to"].isna() | (joined["valid_to"] >= joined["as_of_date"])
+    )
+    joined = joined.loc[live.to_numpy(dtype=bool)]
+    counts = joined.groupby(["as_of_date", "family_key", "true_family_id"]).size().rename("n")
+    best = counts.reset_index().sort_values(
+        ["as_of_date", "family_key", "n", "true_family_id"], ascending=[True, True, False, True]
+    )
+    return best.drop_duplicates(["as_of_date", "family_key"])[
+        ["as_of_date", "family_key", "true_family_id"]
+    ].reset_index(drop=True)
+
+
+def label_oracle(
+    families_at: pd.DataFrame, hazards: pd.DataFrame, horizon_months: int = 12
+) -> pd.Series:
+    """True probability of the outcome in ``(as_of, as_of + horizon]``: 1 - prod(1 - hazard).
+
+    ``hazards``: ``true_family_id, month_start, hazard`` (monthly, missing months = 0). Returns a
+    Series aligned to ``families_at``'s rows.
+    """
+    h = hazards.assign(month_start=pd.to_datetime(hazards["month_start"]))
+    h["log_survive"] = np.log1p(-h["hazard"].astype(float).clip(0, 1 - 1e-12))
+    out = np.zeros(len(families_at))
+    frame = families_at.reset_index(drop=True)
+    for as_of, part in frame.groupby("as_of_date"):
+        start = pd.Timestamp(as_of)
+        end = start + pd.DateOffset(months=horizon_months)
+        window = h.loc[(h["month_start"] >= start) & (h["month_start"] < end)]
+        survive = window.groupby("true_family_id")["log_survive"].sum()
+        out[part.index] = 1.0 - np.exp(part["true_family_id"].map(survive).fillna(0.0).to_numpy())
+    return pd.Series(out, index=families_at.index, name="label_oracle")
+
+
+def truth_at_dates(
+    members: pd.DataFrame,
+    person_truth: pd.DataFrame,
+    memberships: pd.DataFrame,
+    family_need: pd.DataFrame,
+    *,
+    hazards: pd.DataFrame | None = None,
+    bias_codes: Iterable[str] = (),
+    people_ethnicity: pd.DataFrame | None = None,
+    horizon_months: int = 12,
+) -> pd.DataFrame:
+    """``as_of_date, family_key, latent_need, label_oracle, bias_group`` for the given members.
+
+    ``family_need``: ``true_family_id, latent_need``. ``label_oracle`` is missing without
+    ``hazards``. ``bias_group`` ("bias group"/"other") marks families with a child of the
+    generator's planted recording-bias group (``people_ethnicity``: ``true_person_id,
+    ethnicity``).
+    """
+    fam = true_family_at(members, person_truth, memberships)
+    need = family_need.drop_duplicates("true_family_id").set_index("true_family_id")["latent_need"]
+    fam["latent_need"] = fam["true_family_id"].map(need).astype(float)
+    fam["label_oracle"] = (
+        label_oracle(fam, hazards, horizon_months) if hazards is not None else np.nan
+    )
+    codes = set(bias_codes)
+    if codes and people_ethnicity is not None:
+        kids = members.loc[members["role"] == "child"].merge(person_truth, on="person_key")
+        kids = kids.merge(people_ethnicity, on="true_person_id")
+        marked = (
+            kids.assign(b=kids["ethnicity"].isin(codes))
+            .groupby(["as_of_date", "family_key"])["b"]
+            .any()
+        )
+        fam = fam.merge(
+            marked.rename("b").reset_index(), on=["as_of_date", "family_key"], how="left"
+        )
+        fam["bias_group"] = np.where(fam["b"].fillna(False).astype(bool), "bias group", "other")
+    else:
+        fam["bias_group"] = pd.NA
+    return fam[list(TRUTH_COLUMNS)]
+
+
+def dates_of(values: Iterable[date | pd.Timestamp]) -> list[pd.Timestamp]:
+    """Sorted distinct timestamps."""
+    return sorted({pd.Timestamp(v) for v in values})

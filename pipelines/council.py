@@ -1,0 +1,174 @@
+"""The council configuration: one validated YAML file for every gate, threshold and sign-off.
+
+Parsed once at the edge (``safeguard run --config FILE``) into typed settings that are turned
+into the domain packages' own frozen settings objects (``models.PerformanceGate``,
+``models.FairnessGate``, ...). Unknown keys are errors, and every error names the file and the
+key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG = "council.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _band(value: tuple[float, float]) -> tuple[float, float]:
+    lo, hi = value
+    if not 0 < lo < 1 < hi:
+        raise ValueError(f"a band must satisfy 0 < lower < 1 < upper, got [{lo}, {hi}]")
+    return value
+
+
+class CouncilInfo(_Strict):
+    name: str = "Example council (synthetic data)"
+
+
+class FlaggingSettings(_Strict):
+    threshold: float = Field(0.05, gt=0, lt=1)  # = models.flagging.DEFAULT_THRESHOLD
+    capacity: int | None = Field(None, ge=1)
+    approved_model: Literal["risk_model", "logistic_baseline"] = "risk_model"
+
+
+class TrainingSettings(_Strict):
+    first_as_of_months_back: int = Field(48, ge=13)
+    last_as_of_months_back: int = Field(12, ge=1)
+    test_dates: int = Field(12, ge=1, le=24)
+    calibration_dates: int = Field(3, ge=1)
+    embargo_months: int = Field(12, ge=0)
+    family_snapshot_months: int = Field(1, ge=1, le=12)
+    random_state: int = 0
+
+    @model_validator(mode="after")
+    def _window(self) -> TrainingSettings:
+        if self.first_as_of_months_back <= self.last_as_of_months_back:
+            raise ValueError(
+                "first_as_of_months_back must be larger than last_as_of_months_back "
+                f"({self.first_as_of_months_back} <= {self.last_as_of_months_back})"
+            )
+        return self
+
+
+class PerformanceGateSettings(_Strict):
+    min_precision_lift: float = Field(3.0, ge=0)
+    baseline_metric: Literal["precision_at_capacity", "auc_pr", "auc_roc"] = "precision_at_capacity"
+    baseline_margin: float = Field(0.0, ge=0)
+    calibration_band: tuple[float, float] = (0.75, 1.33)
+    slope_band: tuple[float, float] = (0.75, 1.33)
+    require_wwcsc: bool = False
+
+    _bands = field_validator("calibration_band", "slope_band")(_band)
+
+
+class SignOffSettings(_Strict):
+    dimension: str
+    group: str
+    signed_by: str = Field(min_length=3)
+    signed_on: date
+    reason: str = Field(min_length=10)
+    metric: Literal["recall_ratio", "oe_ratio", "selection_ratio_at_equal_need"] | None = None
+    expires: date | None = None
+
+
+class FairnessGateSettings(_Strict):
+    band: tuple[float, float] = (0.8, 1.25)
+    fail_confidence: float = Field(0.95, gt=0.5, lt=1)
+    equivalence_confidence: float = Field(0.90, gt=0.5, lt=1)
+    min_expected_outcomes: float = Field(30, ge=1)
+    max_leakage_share: float = Field(0.01, ge=0, le=1)
+    block_on_proxy: bool = False
+    sign_offs: tuple[SignOffSettings, ...] = ()
+
+    _bands = field_validator("band")(_band)
+
+
+class CouncilConfig(_Strict):
+    """The whole configuration file (see ``pipelines/council.yaml`` for every key)."""
+
+    version: Literal[1] = 1
+    council: CouncilInfo = CouncilInfo()
+    flagging: FlaggingSettings = FlaggingSettings()
+    training: TrainingSettings = TrainingSettings()
+    performance_gate: PerformanceGateSettings = PerformanceGateSettings()
+    fairness_gate: FairnessGateSettings = FairnessGateSettings()
+
+    # -- domain objects -------------------------------------------------------------------
+    def performance_gate_object(self):
+        from models import PerformanceGate
+
+        g = self.performance_gate
+        return PerformanceGate(
+            min_precision_lift=g.min_precision_lift, baseline_metric=g.baseline_metric,
+            baseline_margin=g.baseline_margin, calibration_band=g.calibration_band,
+            slope_band=g.slope_band, require_wwcsc=g.require_wwcsc,
+        )  # fmt: skip
+
+    def fairness_gate_object(self, today: date | None = None):
+        from models.fairness_gate import FairnessGate, SignOff
+
+        g = self.fairness_gate
+        return FairnessGate(
+            band=g.band, fail_confidence=g.fail_confidence,
+            equivalence_confidence=g.equivalence_confidence,
+            min_expected_outcomes=g.min_expected_outcomes, block_on_proxy=g.block_on_proxy,
+            sign_offs=tuple(SignOff(**s.model_dump()) for s in g.sign_offs), today=today,
+        )  # fmt: skip
+
+    def sign_off_lines(self) -> list[str]:
+        """Every sign-off as one sentence (for the DPIA, the model card and the review pack)."""
+        return [self.fairness_gate_object().sign_offs[i].describe()
+                for i in range(len(self.fairness_gate.sign_offs))]  # fmt: skip
+
+
+class ConfigError(ValueError):
+    """The council configuration file is missing, not YAML, or breaks a rule (key named)."""
+
+
+def default_config_text() -> str:
+    """The shipped default configuration, with its comments."""
+    return resources.files("pipelines").joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
+
+
+def parse_config(text: str, source: str = "configuration") -> CouncilConfig:
+    """Validate YAML ``text``; errors name ``source`` and each offending key."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections at the top level")
+    try:
+        return CouncilConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown key (check the spelling against `safeguard config show`)"
+            problems.append(f"{source}: {key}: {message}")
+        raise ConfigError("\n".join(problems)) from None
+
+
+def load_config(path: Path | str | None = None) -> CouncilConfig:
+    """The configuration in ``path``, or the shipped default when ``path`` is None."""
+    if path is None:
+        return parse_config(default_config_text(), f"default {DEFAULT_CONFIG}")
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") from None
+    return parse_config(text, str(path))
