@@ -201,6 +201,92 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return np.clip(calibrator.predict(values), 0.0, 1.0)
 
 
+class LogisticRiskModel(ClassifierMixin, BaseEstimator):
+    """The logistic baseline as a full risk model: calibrated, explained, persisted like the trees.
+
+    A council whose trees are not better than the baseline may approve this simpler model
+    (``flagging.approved_model: logistic_baseline``). It has the same interface as
+    :class:`RiskModel` (log-odds ``decision_function``, calibrated ``predict_proba``,
+    ``calibrate_log_odds``) and exact linear attributions instead of TreeSHAP.
+
+    Parameters
+    ----------
+    calibration : {"isotonic", "sigmoid"}, default "sigmoid"
+    random_state : int, default 0
+    """
+
+    def __init__(
+        self, *, calibration: Literal["isotonic", "sigmoid"] = "sigmoid", random_state: int = 0
+    ) -> None:
+        self.calibration = calibration
+        self.random_state = random_state
+
+    def fit(
+        self, X: pd.DataFrame, y: Any, *, X_calib: pd.DataFrame, y_calib: Any
+    ) -> LogisticRiskModel:
+        """Fit the standardised logistic regression on ``X, y``, the calibrator on the later slice."""
+        names = [str(c) for c in X.columns]
+        assert_no_protected(names)
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = len(names)
+        self.pipeline_ = make_logistic_baseline(random_state=self.random_state).fit(
+            as_matrix(X, names), np.asarray(y, dtype=int)
+        )
+        self.calibrator_ = CalibratedClassifierCV(
+            FrozenEstimator(self.pipeline_), method=self.calibration
+        ).fit(as_matrix(X_calib, names), np.asarray(y_calib, dtype=int))
+        self.classes_ = self.pipeline_.classes_
+        return self
+
+    def _X(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "pipeline_")
+        return as_matrix(X, list(self.feature_names_in_))
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """Log-odds of the logistic regression (the ranking score)."""
+        return np.asarray(self.pipeline_.decision_function(self._X(X)), dtype=float)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities, shape ``(n, 2)``."""
+        return self.calibrator_.predict_proba(self._X(X))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Most likely class under the calibrated probability."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def predict_uncalibrated_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """The regression's own probability."""
+        return 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+
+    def calibrate_log_odds(self, log_odds: np.ndarray | float) -> np.ndarray:
+        """Map log-odds to calibrated probability (the function the explanations use)."""
+        check_is_fitted(self, "calibrator_")
+        calibrator = self.calibrator_.calibrated_classifiers_[0].calibrators[0]
+        values = np.atleast_1d(np.asarray(log_odds, dtype=float))
+        return np.clip(calibrator.predict(values), 0.0, 1.0)
+
+    def log_odds_contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, float]:
+        """Exact attributions on the log-odds: ``(phi (n, features), base)``.
+
+        For a linear model on standardised inputs the SHAP value of a feature against the
+        training mean is its coefficient times its standardised value (plus the same for its
+        missing-value indicator); the base is the intercept.
+        """
+        impute, scale, logit = (self.pipeline_.named_steps[k] for k in ("impute", "scale", "logit"))
+        z = scale.transform(impute.transform(self._X(X)))
+        terms = z * logit.coef_[0]
+        n = self.n_features_in_
+        phi = terms[:, :n].copy()
+        indicators = getattr(impute.indicator_, "features_", np.array([], dtype=int))
+        for k, feature in enumerate(indicators):
+            phi[:, feature] += terms[:, n + k]
+        return phi, float(logit.intercept_[0])
+
+
+ScoringModel = RiskModel | LogisticRiskModel
+"""Either approved model: scored, explained and persisted the same way."""
+
+
 def make_logistic_baseline(*, random_state: int = 0) -> Pipeline:
     """Standardised logistic regression: the simple model the trees must beat.
 

@@ -13,6 +13,7 @@ is passed by a model predicting 0 for everyone; it is reported relative to the b
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -183,6 +184,7 @@ class ModelEvaluation:
     test_dates: tuple[str, ...]
     n_boot: int
     baseline_better: bool = False
+    by_age: pd.DataFrame | None = None
 
     @property
     def test_date(self) -> str:
@@ -219,6 +221,8 @@ class ModelEvaluation:
                 )
         if self.base_rate > 0:
             out["lift_at_capacity"] = round(model_p / self.base_rate, 3)
+        if self.by_age is not None and len(self.by_age):
+            out["by_model_age"] = self.by_age.to_dict("records")
         return out
 
 
@@ -458,4 +462,54 @@ def _evaluate(
         test_dates=tuple(pd.Timestamp(d).date().isoformat() for d in fitted.split.test_dates),
         n_boot=config.n_boot,
         baseline_better=bool(versus["precision_at_capacity"].upper < 0),
+        by_age=_by_model_age(test, y, score, prob, ks, fitted, config),
     )
+
+
+def months_between(earlier: pd.Timestamp, later: pd.Timestamp) -> int:
+    """Whole calendar months from ``earlier`` to ``later``."""
+    a, b = pd.Timestamp(earlier), pd.Timestamp(later)
+    return (b.year - a.year) * 12 + b.month - a.month
+
+
+def _by_model_age(
+    test: pd.DataFrame,
+    y: np.ndarray,
+    score: np.ndarray,
+    prob: np.ndarray,
+    ks: Mapping[Any, int],
+    fitted: FittedRisk,
+    config: EvaluationConfig,
+    bands: int = 3,
+) -> pd.DataFrame:
+    """Performance by model age: months from the last calibration date to the test date.
+
+    The pooled test dates are 12 to 23 months after the calibration data (the embargo and
+    then a year of runs), so splitting them into a few bands shows how the same model ages
+    without fitting it again.
+    """
+    last = max(fitted.split.calibration_dates)
+    dates = test["as_of_date"].to_numpy()
+    ages = np.array([months_between(last, d) for d in dates])
+    edges = np.unique(np.quantile(np.unique(ages), np.linspace(0, 1, bands + 1)))
+    rows = []
+    for lo, hi in itertools.pairwise(edges):
+        mask = (ages >= lo) & ((ages <= hi) if hi == edges[-1] else (ages < hi))
+        if not mask.any():
+            continue
+        families = test["family_key"].astype(str).to_numpy()[mask]
+        boot = m.Bootstrap(int(mask.sum()), n_boot=min(config.n_boot, 100), seed=config.seed,
+                           clusters=families)  # fmt: skip
+        d, yy = dates[mask], y[mask]
+        sub_ks = {k: v for k, v in ks.items() if k in set(d)}
+        ests = {
+            "precision_at_capacity": boot.estimate(m.pooled_top_k(yy, score[mask], d, sub_ks)),
+            "recall_at_capacity": boot.estimate(m.pooled_top_k(yy, score[mask], d, sub_ks, what="recall")),
+            "auc_roc": boot.estimate(m.auc_roc(yy, score[mask])),
+            "observed_over_expected": boot.estimate(m.observed_over_expected(yy, prob[mask])),
+        }  # fmt: skip
+        row: dict[str, Any] = {"age_months": f"{int(lo)}-{int(ages[mask].max())}",
+                               "n_dates": len(np.unique(d)), "n": int(mask.sum())}  # fmt: skip
+        row.update({k: v.as_dict() for k, v in ests.items()})
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from models.estimator import RiskModel
+from models.estimator import ScoringModel
 
 DEFAULT_THRESHOLD = 0.05
 """Operating threshold on the calibrated probability (a proportionality floor: capacity decides
@@ -194,7 +194,7 @@ def _districts_by_family(postcode_districts: pd.Series | pd.DataFrame) -> pd.Ser
 
 
 def score_families(
-    model: RiskModel,
+    model: ScoringModel,
     family_features: pd.DataFrame,
     *,
     model_version: str,
@@ -207,7 +207,7 @@ def score_families(
 
     Parameters
     ----------
-    model : RiskModel
+    model : ScoringModel
         The model that passed both gates.
     family_features : pandas.DataFrame
         ``family_features``; rows of other as-of dates are ignored.

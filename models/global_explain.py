@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.dictionary import feature_spec
-from models.estimator import RiskModel
+from models.estimator import ScoringModel
 from models.reasons import attribute
 
 DEFAULT_SAMPLE = 5000
@@ -98,7 +98,7 @@ def _plot(log_odds: pd.DataFrame, values: pd.DataFrame, path: Path, seed: int) -
 
 
 def global_explanations(
-    model: RiskModel,
+    model: ScoringModel,
     family_features_sample: pd.DataFrame,
     out_dir: Path,
     *,
@@ -111,7 +111,7 @@ def global_explanations(
 
     Parameters
     ----------
-    model : RiskModel
+    model : ScoringModel
     family_features_sample : pandas.DataFrame
         Family features (all current families, or already a sample); at most ``sample_size``
         rows are drawn from it at random with ``seed``.

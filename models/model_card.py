@@ -82,9 +82,13 @@ def render_model_card(
     now: datetime | None = None,
     sign_offs: Sequence[str] = (),
     council: str = "",
-    backtest: Sequence[dict[str, Any]] = (),
+    scoring_as_of: str | None = None,
 ) -> tuple[str, str]:
-    """Return the model card as (Markdown, HTML) text."""
+    """Return the model card as (Markdown, HTML) text.
+
+    ``scoring_as_of`` is the run's as-of date: the card states how old the model is when it
+    scores it, beside the ages its test dates measured.
+    """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent),
         autoescape=False,  # Markdown source: escaped below when rendered to HTML
@@ -126,10 +130,23 @@ def render_model_card(
         "min_expected": gate["min_expected"],
         "sign_offs": list(sign_offs),
         "newborn_months": NEWBORN_LOOKBACK_MONTHS,
-        "backtest": list(backtest),
+        "scoring_as_of": scoring_as_of,
+        "scoring_age": _scoring_age(fitted, scoring_as_of),
+        "perf_max_age": max(
+            (int(str(r["age_months"]).split("-")[-1]) for r in perf.get("by_model_age", [])),
+            default=0,
+        ),
     }
     markdown = env.get_template("model_card.md.j2").render(**context)
     return markdown, markdown_to_html(markdown, title=f"Model card: {title}")
+
+
+def _scoring_age(fitted: FittedRisk, scoring_as_of: str | None) -> int | None:
+    if not scoring_as_of:
+        return None
+    from models.evaluation import months_between
+
+    return months_between(max(fitted.split.calibration_dates), pd.Timestamp(scoring_as_of))
 
 
 def audit_gate(audit: FairnessAudit) -> dict[str, Any]:
@@ -158,12 +175,12 @@ def write_model_card(
     title: str = "safeguard family risk indicator",
     sign_offs: Sequence[str] = (),
     council: str = "",
-    backtest: Sequence[dict[str, Any]] = (),
+    scoring_as_of: str | None = None,
 ) -> tuple[Path, Path]:
     """Write ``model_card.md`` and ``model_card.html`` into ``out_dir``; return their paths."""
     markdown, html = render_model_card(
         fitted, evaluation, audit, version=version, title=title, sign_offs=sign_offs,
-        council=council, backtest=backtest,
+        council=council, scoring_as_of=scoring_as_of,
     )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     md_path, html_path = out_dir / "model_card.md", out_dir / "model_card.html"

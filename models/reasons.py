@@ -21,7 +21,7 @@ import pandas as pd
 
 from features.build import USED_EVENT_TYPES
 from features.dictionary import FEATURE_NAMES, feature_spec
-from models.estimator import RiskModel
+from models.estimator import ScoringModel
 from models.shap_explain import explain
 
 REASON_DTYPES: dict[str, str] = {
@@ -103,7 +103,7 @@ def concept_of(column: str) -> str:
     return feature_spec(head).name
 
 
-def attribute(model: RiskModel, X: pd.DataFrame) -> Attributions:
+def attribute(model: ScoringModel, X: pd.DataFrame) -> Attributions:
     """TreeSHAP attributions of ``X`` on both scales, summed per dictionary feature."""
     result = explain(model, X)
     columns = list(result.probability.columns)
@@ -391,7 +391,7 @@ def _text(
 
 
 def _explain_rows(
-    model: RiskModel,
+    model: ScoringModel,
     rows: pd.DataFrame,
     flag_ids: list[str | None],
     events: pd.DataFrame,
@@ -445,7 +445,7 @@ def _rows_at(family_features: pd.DataFrame, as_of: date) -> pd.DataFrame:
 
 
 def explain_flags(
-    model: RiskModel,
+    model: ScoringModel,
     family_features_of_flagged: pd.DataFrame,
     flags: pd.DataFrame,
     events: pd.DataFrame,
@@ -460,7 +460,7 @@ def explain_flags(
 
     Parameters
     ----------
-    model : RiskModel
+    model : ScoringModel
         The model that scored the flags.
     family_features_of_flagged : pandas.DataFrame
         ``family_features`` rows at ``as_of`` for (at least) the flagged families.
@@ -500,7 +500,7 @@ def explain_flags(
 
 
 def explain_family(
-    model: RiskModel,
+    model: ScoringModel,
     family_key: str,
     family_features: pd.DataFrame,
     events: pd.DataFrame,

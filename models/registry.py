@@ -17,14 +17,18 @@ from typing import Any
 
 import skops.io as sio
 
-from models.estimator import RiskModel
+from models.estimator import LogisticRiskModel, RiskModel
+
+MODEL_TYPES = (RiskModel, LogisticRiskModel)
 
 # Types in a RiskModel dump that skops does not trust by default, reviewed by us.
 TRUSTED_TYPES: tuple[str, ...] = (
     "collections.OrderedDict",
     "lightgbm.basic.Booster",
     "models.estimator.LogOddsLGBMClassifier",
+    "models.estimator.LogisticRiskModel",
     "models.estimator.RiskModel",
+    "numpy.dtype",  # the logistic model's imputer records its input dtype
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
 )
@@ -77,8 +81,10 @@ def save_risk_model(
     metrics : mapping, optional
         JSON-able headline figures (AUC, precision at capacity, gate outcomes).
     """
-    if not isinstance(model, RiskModel):
-        raise TypeError(f"expected a fitted RiskModel, got {type(model).__name__}")
+    if not isinstance(model, MODEL_TYPES):
+        raise TypeError(
+            f"expected a fitted RiskModel or LogisticRiskModel, got {type(model).__name__}"
+        )
     data = sio.dumps(model, compression=zipfile.ZIP_DEFLATED)
     digest = _sha256(data)
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
@@ -133,6 +139,6 @@ def load_risk_model(
     if extra:
         raise UntrustedModelError(f"{model_path}: contains untrusted type(s) {extra}; not loaded")
     model = sio.loads(data, trusted=list(trusted))
-    if not isinstance(model, RiskModel):
-        raise UntrustedModelError(f"{model_path}: holds a {type(model).__name__}, not a RiskModel")
+    if not isinstance(model, MODEL_TYPES):
+        raise UntrustedModelError(f"{model_path}: holds a {type(model).__name__}, not a risk model")
     return model, record

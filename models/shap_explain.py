@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.estimator import RiskModel, as_matrix
+from models.estimator import LogisticRiskModel, RiskModel, as_matrix
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,18 @@ class Explanation:
     probability_base: float
 
 
-def explain(model: RiskModel, X: pd.DataFrame) -> Explanation:
-    """TreeSHAP attributions for each row of ``X`` (both scales, see :class:`Explanation`)."""
+def explain(model: RiskModel | LogisticRiskModel, X: pd.DataFrame) -> Explanation:
+    """Attributions for each row of ``X`` (both scales, see :class:`Explanation`).
+
+    TreeSHAP for the trees; the exact linear attributions for the logistic model.
+    """
     names = list(model.feature_names_in_)
     matrix = as_matrix(X, names)
-    contrib = np.asarray(model.booster_.predict(matrix, pred_contrib=True), dtype=float)
-    phi, f0 = contrib[:, :-1], float(contrib[0, -1])
+    if isinstance(model, LogisticRiskModel):
+        phi, f0 = model.log_odds_contributions(X)
+    else:
+        contrib = np.asarray(model.booster_.predict(matrix, pred_contrib=True), dtype=float)
+        phi, f0 = contrib[:, :-1], float(contrib[0, -1])
     f = f0 + phi.sum(axis=1)
     g_f, g_f0 = model.calibrate_log_odds(f), float(model.calibrate_log_odds(f0)[0])
     delta = f - f0

@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from features.dictionary import FEATURE_NAMES, assert_no_protected
 from features.outcomes import TimeSplit, time_ordered_split
-from models.estimator import RiskModel, fit_logistic_baseline
+from models.estimator import LogisticRiskModel, RiskModel, fit_logistic_baseline
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class RiskModelConfig:
     calibration : {"isotonic", "sigmoid"}
     random_state : int
         Seeds the trees, the baseline and nothing else; same data + seed = same model.
+    kind : {"risk_model", "logistic_baseline"}
+        The candidate: the calibrated trees, or the calibrated logistic model (a council may
+        approve the simpler model when the trees are not better).
     n_estimators, learning_rate, max_depth, min_child_samples, n_jobs : LightGBM settings.
     """
 
@@ -45,6 +48,7 @@ class RiskModelConfig:
     min_child_samples: int = 200
     monotone: bool = True
     n_jobs: int = 1
+    kind: Literal["risk_model", "logistic_baseline"] = "risk_model"
 
     def split(self, training_frame: pd.DataFrame) -> TimeSplit:
         """The time-ordered split these settings give on ``training_frame``."""
@@ -54,8 +58,10 @@ class RiskModelConfig:
             min_train_dates=self.min_train_dates,
         )  # fmt: skip
 
-    def estimator(self) -> RiskModel:
-        """An unfitted :class:`RiskModel` with these settings."""
+    def estimator(self) -> RiskModel | LogisticRiskModel:
+        """An unfitted candidate model with these settings."""
+        if self.kind == "logistic_baseline":
+            return LogisticRiskModel(calibration=self.calibration, random_state=self.random_state)
         return RiskModel(
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
@@ -72,7 +78,7 @@ class RiskModelConfig:
 class FittedRisk:
     """The fitted model, its baseline, and which as-of dates were used for what."""
 
-    model: RiskModel
+    model: RiskModel | LogisticRiskModel
     baseline: Pipeline
     split: TimeSplit
     config: RiskModelConfig

@@ -237,6 +237,7 @@ def release_config(config: CouncilConfig, capacity: int, random_state: int) -> m
         risk=models.RiskModelConfig(
             random_state=random_state, embargo_months=t.embargo_months,
             calibration_dates=t.calibration_dates, test_dates=t.test_dates,
+            kind=config.flagging.approved_model,
         ),
         evaluation=models.EvaluationConfig(
             total_capacity=capacity, threshold=threshold, gate=config.performance_gate_object()
@@ -333,10 +334,13 @@ def train_and_gate_model(warehouse: Warehouse, settings: RunSettings, council: C
     release = models.train_and_judge(
         frame, sensitive, config=release_settings, split=split, truth=truth, leakage=leakage
     )
-    yield from _persist_release(warehouse, release, config)
+    as_of = settings.as_of_date(_extract_date(warehouse))
+    yield from _persist_release(warehouse, release, config, as_of.isoformat())
 
 
-def _persist_release(warehouse: Warehouse, release: models.Release, config: CouncilConfig):
+def _persist_release(
+    warehouse: Warehouse, release: models.Release, config: CouncilConfig, as_of: str
+):
     fitted, evaluation, audit = release.fitted, release.evaluation, release.audit
     model_dir = warehouse.artefact_dir("models")
     record = models.save_risk_model(
@@ -367,7 +371,7 @@ def _persist_release(warehouse: Warehouse, release: models.Release, config: Coun
 
     _md, html = models.write_model_card(
         fitted, evaluation, audit, reports, version=record.version,
-        sign_offs=config.sign_off_lines(), council=config.council.name,
+        sign_offs=config.sign_off_lines(), council=config.council.name, scoring_as_of=as_of,
     )  # fmt: skip
     yield dg.MaterializeResult(
         asset_key="model_card", metadata={"html": dg.MetadataValue.path(str(html))}

@@ -143,3 +143,29 @@ def test_shap_attributions_add_up_to_calibrated_probability(
     np.testing.assert_allclose(
         exp.probability.sum(axis=1) + exp.probability_base, fitted.predict_proba(X)[:, 1], atol=1e-9
     )
+
+
+def test_the_logistic_model_can_be_approved_explained_and_persisted(tmp_path) -> None:
+    """A council may approve the simpler model: it scores, explains and persists like the trees."""
+    from model_tables import training_frame
+
+    from models import load_risk_model, save_risk_model
+    from models.estimator import LogisticRiskModel
+    from models.shap_explain import explain
+    from models.training import RiskModelConfig, fit_risk_model
+
+    frame = training_frame(n_per_date=1500, seed=2)
+    config = RiskModelConfig(kind="logistic_baseline", calibration_dates=1, test_dates=3, min_train_dates=2)
+    fitted = fit_risk_model(frame, config=config)
+    assert isinstance(fitted.model, LogisticRiskModel)
+    _, _, test = fitted.split.frames(frame)
+    X = test[list(fitted.feature_names)].head(200)
+    result = explain(fitted.model, X)
+    total = result.probability_base + result.probability.sum(axis=1).to_numpy()
+    np.testing.assert_allclose(total, fitted.model.predict_proba(X)[:, 1], atol=1e-9)
+    logit_total = result.log_odds_base + result.log_odds.sum(axis=1).to_numpy()
+    np.testing.assert_allclose(logit_total, fitted.model.decision_function(X), atol=1e-9)
+    assert result.log_odds["police_da_incidents_12m"].abs().max() > 0  # the signal carries weight
+    record = save_risk_model(fitted.model, tmp_path, training_window=fitted.training_window())
+    loaded, _ = load_risk_model(tmp_path / record.model_file)
+    np.testing.assert_allclose(loaded.predict_proba(X), fitted.model.predict_proba(X))
