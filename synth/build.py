@@ -44,13 +44,21 @@ class World:
         return np.clip(idx, 0, self.history.n_months - 1)
 
     def family_on(self, person: np.ndarray, day: np.ndarray) -> np.ndarray:
-        """Family of people on given days."""
-        return self.history.family_of[self.month_of(day), person]
+        """Family of people on given days; before birth, the birth mother's family (an unborn
+        child on the pre-birth pathway lives where its mother lives). -1 when neither is known."""
+        m = self.month_of(day)
+        fam = self.history.family_of[m, person]
+        mother = self.people.mother[person]
+        unborn = (fam < 0) & (mother >= 0)
+        if unborn.any():
+            fam = fam.copy()
+            fam[unborn] = self.history.family_of[m[unborn], mother[unborn]]
+        return fam
 
     def address_on(self, person: np.ndarray, day: np.ndarray) -> np.ndarray:
-        """Address id of people on given days (-1 when not yet born)."""
+        """Address id of people on given days (the mother's before birth; -1 when unknown)."""
         m = self.month_of(day)
-        f = self.history.family_of[m, person]
+        f = self.family_on(person, day)
         return np.where(f >= 0, self.history.address[m, np.maximum(f, 0)], -1)
 
 
@@ -80,6 +88,7 @@ def build_world(
         tradition=np.zeros(n, np.int8), given=np.zeros(n, np.int32), surname=np.zeros(n, np.int32),
         new_surname=np.full(n, -1, np.int32), surname_change_day=np.full(n, NEVER, np.int32),
         disability=np.zeros(n, bool), nhs_number=nhs_numbers(rng, n),
+        mother=np.full(n, -1, np.int32),
     )  # fmt: skip
     p.sex[:n0], p.ethnicity[:n0] = start.sex, start.ethnicity
     p.dob[:n0] = start_day - start.age_days - rng.integers(0, 30, n0)
@@ -95,8 +104,9 @@ def build_world(
         need=need.tolist(), low_income=low_income.tolist(), child_surname=child_surname.tolist()
     )
 
-    def draw_newborn(new: np.ndarray, _mothers: np.ndarray) -> None:
+    def draw_newborn(new: np.ndarray, mothers: np.ndarray) -> None:
         r = rngs["births"]
+        p.mother[new] = mothers
         p.sex[new] = r.integers(0, 2, len(new))
         p.tradition[new] = draw_traditions(r, p.ethnicity[new], ETHNICITY_CODES)
         p.given[new] = names.draw_given(r, p.tradition[new], p.sex[new], 1970 + p.dob[new] // 365)

@@ -175,6 +175,32 @@ class Override(Col):
 
 
 @dataclass
+class BeforeBirth(Col):
+    """A column that renders ``before`` for rows whose person was not yet born on the extract
+    date (an unborn child's record shows what the system held then: "Unborn", the due date)."""
+
+    base: Col
+    dob: np.ndarray  # true date of birth per row
+    before: Col
+
+    def render(self, rows: np.ndarray, extract_day: int) -> np.ndarray:
+        return self._merge(self.base.render(rows, extract_day), rows, extract_day, csv=False)
+
+    def render_csv(self, rows: np.ndarray, extract_day: int) -> np.ndarray:
+        return self._merge(self.base.render_csv(rows, extract_day), rows, extract_day, csv=True)
+
+    def _merge(self, out: np.ndarray, rows: np.ndarray, extract_day: int, csv: bool) -> np.ndarray:
+        unborn = self.dob[rows] >= extract_day
+        if unborn.any():
+            out = out.copy()
+            sub = rows[unborn]
+            before = self.before
+            out[unborn] = (before.render_csv(sub, extract_day) if csv
+                           else before.render(sub, extract_day))  # fmt: skip
+        return out
+
+
+@dataclass
 class Table:
     """Rows of one landing file: true person per row, visibility dates and column renderers.
 

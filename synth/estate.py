@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from synth import (
     benefits,
     education,
+    harm,
     housing,
     malformed,
     police,
@@ -30,7 +31,7 @@ from synth.timeline import Timeline, day_number
 from synth.writer import TruthSink, write_file
 
 _STREAMS = ("population", "geography", "births", "dynamics", "police", "social_care", "education",
-            "housing", "benefits", "registry", "malformed", "reference", "data_loss")  # fmt: skip
+            "housing", "benefits", "registry", "malformed", "reference", "data_loss", "harm")  # fmt: skip
 #: Share of police rows lost from the newest extract in the ``data-loss`` scenario (the 2021
 #: Police National Computer deletion lost ~400k records).
 DATA_LOSS_SHARE = 0.4
@@ -97,26 +98,30 @@ def generate_estate(config: EstateConfig, out: Path, truth_out: Path | None = No
     stages = _Stages(progress, timeline.n_months)
     with stages.progress:
         world = build_world(config.people, config.councils, timeline, rng, on_month=stages.month)
-        built, episodes = _record(world, config, rng, stages)
+        built, care, harm_events = _record(world, config, rng, stages)
         sink = TruthSink.open(truth_out)
         try:
             rows = _write_drops(world, config, built, out, sink, rng["data_loss"], stages)
         finally:
             sink.close()
     if truth_out is not None:
-        _write_truth(world, config, episodes, out, truth_out)
+        _write_truth(world, config, care, harm_events, out, truth_out)
     return _summary(world, config, rows, out, truth_out, time.perf_counter() - started)
 
 
 def _record(world: World, config: EstateConfig, rng: dict[str, np.random.Generator],
-            stages: _Stages) -> tuple[dict[str, tuple], Events]:  # fmt: skip
-    """Draw every agency's events and build its file (with planted malformed rows)."""
+            stages: _Stages) -> tuple[dict[str, tuple], social_care.SocialCare, Events]:  # fmt: skip
+    """Draw every agency's events and build its file (with planted malformed rows); return the
+    built files, the social-care simulation (episodes and true hazards) and the true harm."""
     tl, bias = world.timeline, config.recording_bias
     window = (tl.newest_day, tl.window_start(tl.extracts[0]))
     da, da_counts = police.domestic_abuse(rng["police"], world)
     involvements = police.person_involvements(rng["police"], world, bias)
     stages.step()
-    episodes = social_care.simulate(rng["social_care"], world, da_counts, bias)
+    harm_events = harm.simulate(rng["harm"], world)
+    care = social_care.simulate(rng["social_care"], world, da_counts, bias, harm_events,
+                                hazard_from=int(tl.month_of(np.array([window[1]]))[0]))  # fmt: skip
+    episodes = care.episodes
     lac = episodes.select(episodes.fields["etype"] == social_care.E["looked_after"])
     missing = police.missing_from_care(rng["police"], lac, world)
     stages.step()
@@ -140,7 +145,7 @@ def _record(world: World, config: EstateConfig, rng: dict[str, np.random.Generat
     built["objections"] = (reference.objections_table(rng["reference"], world), None)
     built["areas"] = (reference.areas_table(world), None)
     stages.step()
-    return built, episodes
+    return built, care, harm_events
 
 
 def _write_drops(world: World, config: EstateConfig, built: dict[str, tuple], out: Path, sink: TruthSink,
@@ -167,12 +172,14 @@ def _write_drops(world: World, config: EstateConfig, built: dict[str, tuple], ou
     return rows
 
 
-def _write_truth(
-    world: World, config: EstateConfig, episodes: Events, out: Path, truth_out: Path
-) -> None:
+def _write_truth(world: World, config: EstateConfig, care: social_care.SocialCare, harm_events: Events,
+                 out: Path, truth_out: Path) -> None:  # fmt: skip
     truth.write_people(truth_out, world)
+    truth.write_families(truth_out, world)
     truth.write_memberships(truth_out, world)
-    truth.write_outcomes(truth_out, world, episodes)
+    truth.write_outcomes(truth_out, world, care.episodes)
+    truth.write_hazards(truth_out, world, care)
+    truth.write_harm(truth_out, world, harm_events, care.harm_referred)
     truth.write_addresses(truth_out, world)
     extracts = [d.isoformat() for d in world.timeline.extracts]
     truth.write_parameters(truth_out, config, extracts)

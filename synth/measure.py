@@ -47,6 +47,8 @@ TARGETS: dict[str, Target] = {
     "domestic_abuse_per_1000": Target(14.0, 9.0, 19.0, "police-recorded DA incidents a year per 1,000 people", "ONS Domestic abuse in England and Wales, year to March 2024: 851,062 crimes"),
     "ta_children_per_10k": Target(127.0, 60.0, 190.0, "children in temporary accommodation per 10,000 at a date", "MHCLG Statutory homelessness, March 2024: ~152,000 children"),
     "missing_per_looked_after_year": Target(1.0, 0.5, 1.6, "missing episodes a year per looked-after child", "DfE Children looked after 2024: 83,920 missing incidents"),
+    "cp_starts_unborn_share": Target(0.08, 0.03, 0.14, "share of CP plan starts (six-year look-back) for a child not yet born", "assumption anchored on DfE Children in need 2020 table A5 (1,220 of 51,510 plans at 31 March for unborn children)"),
+    "harm_per_10k": Target(20.0, 10.0, 32.0, "true harm events a year per 10,000 children (truth only)", "assumption (synth/harm.py): rarer than CP plan starts"),
 }  # fmt: skip
 
 
@@ -110,6 +112,8 @@ def base_rates(drop: Path, truth: Path) -> dict[str, float]:
         (ta["role"] == "child").sum() / (people["role"] == "child").sum() * 1e4
     )
     out["missing_per_looked_after_year"] = _missing_in_care(drop, records, police, extract)
+    out["cp_starts_unborn_share"] = _unborn_share(drop, records, people, extract)
+    out["harm_per_10k"] = _harm_rate(truth, extract, kids_now)
     out["latent_need_auc"] = latent_need_auc(truth, extract)
     return out
 
@@ -188,6 +192,29 @@ def _missing_in_care(
     in_care = joined[(joined["date"] >= joined["start"]) & (joined["date"] <= joined["end"])]
     years = lac["years"].sum()
     return float(in_care["involvement_id"].nunique() / years) if years else float("nan")
+
+
+def _unborn_share(
+    drop: Path, records: pd.DataFrame, people: pd.DataFrame, extract: pd.Timestamp
+) -> float:
+    """Share of CP plan starts in the six-year look-back whose child was not yet born."""
+    sc = _with_person(_read(drop / "social_care.csv", ["episode_id", "episode_type", "start_date"]),
+                      records, "social_care", "episode_id")  # fmt: skip
+    cp = sc[sc["episode_type"] == "cp_plan"].merge(
+        people[["true_person_id", "dob_ts"]], on="true_person_id"
+    )
+    start = _dates(cp["start_date"])
+    keep = start >= extract - MONTH * 72
+    cp, start = cp[keep], start[keep]
+    return float((start < cp["dob_ts"]).mean()) if len(cp) else float("nan")
+
+
+def _harm_rate(truth: Path, extract: pd.Timestamp, kids: float) -> float:
+    """True harm events a year per 10,000 children over the last 24 months (NaN without harm.csv)."""
+    if not (truth / "harm.csv").exists():
+        return float("nan")
+    day = _dates(_read(truth / "harm.csv", ["harm_date"])["harm_date"])
+    return float(((day >= extract - MONTH * 24) & (day < extract)).sum() / 2 / kids * 1e4)
 
 
 def latent_need_auc(truth: Path, extract: pd.Timestamp) -> float:

@@ -8,7 +8,7 @@ import numpy as np
 
 from synth import benefits, education, housing, police, social_care
 from synth.build import World
-from synth.columns import Col, Dates, Ints, Keys, Money, Table, Vocab
+from synth.columns import BeforeBirth, Col, Const, Dates, Ints, Keys, Money, Table, Vocab
 from synth.config import ETHNICITY_CODES
 from synth.events import Events
 from synth.ids import upn_check_letter
@@ -57,13 +57,24 @@ def social_care_table(rng: np.random.Generator, world: World, ev: Events, window
         rng.random(n_reg) < 0.1, 2, world.people.disability[regs.person].astype(int)
     )
     r = regs.of_row
+    # Pre-birth episodes: in a drop cut before the birth the system holds an unborn child
+    # ("Unborn", sex unknown, the expected date of delivery, no NHS number yet).
+    dob = world.people.dob[ev.person]
+    due = world.people.dob[regs.person] + np.round(rng.normal(0, 7, n_reg)).astype(np.int64)
+
+    def until_birth(col: Col, before: Col) -> Col:
+        return BeforeBirth(col, dob, before)
+
     return _table("social_care", ev, "episode_id", {
         "episode_id": Keys("EP", np.arange(ev.n) + 1),
         "child_id": Keys(prefixes, regs.number[r], 7, kinds),
         "upn": Vocab(np.where(has_upn[r], r, -1), upn_known),
-        "nhs_number": Vocab(np.where(has_nhs[r], r, -1), nhs_str),
-        "first_name": ident["first_name"], "last_name": ident["last_name"], "dob": ident["dob"],
-        "sex": ident["sex"], "ethnicity": Vocab(eth[r], np.array(ETHNICITY_CODES, dtype=object)),
+        "nhs_number": until_birth(Vocab(np.where(has_nhs[r], r, -1), nhs_str), Const("")),
+        "first_name": until_birth(ident["first_name"], Const("Unborn")),
+        "last_name": ident["last_name"],
+        "dob": until_birth(ident["dob"], Dates(due[r])),
+        "sex": until_birth(ident["sex"], Const("U")),
+        "ethnicity": Vocab(eth[r], np.array(ETHNICITY_CODES, dtype=object)),
         "disability": Vocab(disability[r], np.array(["N", "Y", "U"], dtype=object)),
         "address_line": ident["address_line"], "postcode": ident["postcode"],
         "episode_type": Vocab(ev.fields["etype"].astype(np.int64), np.array(social_care.EPISODES, dtype=object)),

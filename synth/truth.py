@@ -15,7 +15,9 @@ from synth.build import World
 from synth.columns import iso_days
 from synth.config import ETHNICITY_CODES, EstateConfig
 from synth.events import Events
+from synth.harm import KINDS
 from synth.noise import PROFILES
+from synth.social_care import SocialCare
 from synth.world import NEVER
 from synth.writer import person_ids
 
@@ -53,6 +55,54 @@ def write_people(out: Path, world: World) -> None:
             np.array(ETHNICITY_CODES, dtype=object)[p.ethnicity], np.array(["N", "Y"], dtype=object)[p.disability.astype(int)],
             np.array([f"{x:.4f}" for x in h.need[fam].tolist()], dtype=object),
             world.names.given[p.given], world.names.surnames[surname]])  # fmt: skip
+
+
+def write_families(out: Path, world: World) -> None:
+    """families.csv: every family that ever existed and the latent need every agency's events used."""
+    need = world.history.need
+    _write(out / "families.csv", ["true_family_id", "latent_need"],
+           [family_ids(np.arange(len(need))), np.array([f"{x:.4f}" for x in need.tolist()], dtype=object)])  # fmt: skip
+
+
+def write_hazards(out: Path, world: World, care: SocialCare) -> None:
+    """hazards.csv: ``true_family_id, month_start, hazard`` for every family-month with hazard > 0
+    from the look-back window of the earliest drop to the newest extract, sorted by family and
+    month. ``hazard`` is the exact chance, given the world that month, that a child of the family
+    (or an unborn child on the pre-birth pathway) starts a section 47 enquiry in that month (four
+    significant digits); a family-month not listed has hazard 0."""
+    order = np.lexsort((care.hazard_month, care.hazard_family))
+    fam = family_ids(np.arange(world.history.n_families))[care.hazard_family[order]]
+    month = iso_days(world.month_starts[care.hazard_month[order]])
+    value = _four_digits(care.hazard[order])
+    with (out / "hazards.csv").open("w", newline="", encoding="utf-8") as handle:
+        handle.write("true_family_id,month_start,hazard\n")
+        rows = zip(fam.tolist(), month.tolist(), value.tolist(), strict=True)
+        handle.writelines(f"{f},{m},{v}\n" for f, m, v in rows)
+
+
+def _four_digits(x: np.ndarray) -> np.ndarray:
+    """Positive numbers rounded to four significant digits, as strings (formatted once per
+    distinct rounded value: millions of rows format in a fraction of a second)."""
+    exp = np.floor(np.log10(x)).astype(np.int64) - 3
+    digits = np.round(x / 10.0**exp).astype(np.int64)  # 1000..10000
+    uniq, inv = np.unique(exp * 100_000 + digits, return_inverse=True)
+    e, d = np.divmod(uniq, 100_000)
+    text = np.array(
+        [f"{dd * 10.0**ee:.4g}" for ee, dd in zip(e.tolist(), d.tolist(), strict=True)],
+        dtype=object,
+    )
+    return text[inv.reshape(-1)]
+
+
+def write_harm(out: Path, world: World, events: Events, referred: np.ndarray) -> None:
+    """harm.csv: every true harm event to a child (never recorded as such by any agency), the
+    family the child lived in that day, and whether it led to a social-care referral."""
+    order = np.lexsort((events.fields["kind"], events.person, events.day))
+    person, day = events.person[order], events.day[order]
+    _write(out / "harm.csv", ["true_person_id", "true_family_id", "harm_date", "kind", "referred"],
+           [person_ids(person), family_ids(world.family_on(person, day)), iso_days(day),
+            np.array(KINDS, dtype=object)[events.fields["kind"][order]],
+            np.array(["N", "Y"], dtype=object)[referred[order].astype(int)]])  # fmt: skip
 
 
 def write_memberships(out: Path, world: World) -> None:

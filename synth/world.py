@@ -32,6 +32,7 @@ class People:
     surname_change_day: np.ndarray  # int32 (NEVER when unchanged)
     disability: np.ndarray  # bool
     nhs_number: np.ndarray  # int64, 10 digits with a valid mod-11 check digit
+    mother: np.ndarray  # int32 birth mother of people born in the simulation (-1 for others)
 
     @property
     def n(self) -> int:

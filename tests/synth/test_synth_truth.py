@@ -13,8 +13,9 @@ from synth import ConfigError, EstateConfig, generate_estate
 
 KEYS = {"social_care": "episode_id", "education": "record_id", "housing": "event_id", "police": "involvement_id",
         "revenues_benefits": "event_id", "objections": "objection_id"}  # fmt: skip
-TRUTH_FILES = {"records.csv", "people.csv", "memberships.csv", "outcomes.csv", "malformed.csv", "addresses.csv",
-               "recording_bias.json", "base_rates.json", "config.json", "identifier_noise.json"}  # fmt: skip
+TRUTH_FILES = {"records.csv", "people.csv", "families.csv", "memberships.csv", "outcomes.csv", "hazards.csv",
+               "harm.csv", "malformed.csv", "addresses.csv", "recording_bias.json", "base_rates.json",
+               "config.json", "identifier_noise.json"}  # fmt: skip
 
 
 def _csv(path: Path, **kw: object) -> pd.DataFrame:
