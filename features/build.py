@@ -138,7 +138,7 @@ _ATTENDANCE = (
     "edu_persistent_absence_children_12m",
     "edu_attendance_change_6m",
 )
-_COMPOSITION = ("fam_children", "fam_adults", "fam_youngest_child_age")
+_COMPOSITION = ("fam_children", "fam_adults", "fam_youngest_child_age", "fam_children_under_17")
 
 _TEMPLATE = """
 WITH members AS ({members}
@@ -192,7 +192,9 @@ comp AS (
     count(*) FILTER (WHERE m.role = 'child') AS fam_children,
     count(*) FILTER (WHERE m.role = 'adult') AS fam_adults,
     min(floor(datediff('day', p.birth_month::DATE, m.as_of::DATE) / 365.25))
-      FILTER (WHERE m.role = 'child' AND p.birth_month < m.as_of) AS fam_youngest_child_age
+      FILTER (WHERE m.role = 'child' AND p.birth_month < m.as_of) AS fam_youngest_child_age,
+    count(*) FILTER (WHERE m.role = 'child'
+                     AND p.birth_month > m.as_of - INTERVAL 17 YEAR) AS fam_children_under_17
   FROM members m LEFT JOIN people p ON p.person_key = m.person_key
   GROUP BY m.as_of, m.family_key
 )

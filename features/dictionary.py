@@ -238,6 +238,9 @@ FEATURE_DICTIONARY: tuple[FeatureSpec, ...] = (
        "{value} adult(s) in the family", "Members with role adult whose family spell is valid at the as-of date."),
     _f("fam_youngest_child_age", "Age of the youngest child", "years", "family_composition", None, 0,
        "the youngest child is {value} years old", "Whole years from the youngest child's birth month to the as-of date."),
+    _f("fam_children_under_17", "Children under 17", "people", "family_composition", None, 0,
+       "{value} child(ren) under 17, who remain children for the next 12 months",
+       "Children whose birth month is less than 17 years before the as-of date: a child of 17 turns 18 within the outcome window, after which no enquiry or plan can start."),
 )  # fmt: skip
 
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURE_DICTIONARY)

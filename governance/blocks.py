@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from dpia.register import DpiaRegister
-from governance.document import Fields, Paragraph, Section, Table
+from governance.document import Bullets, Fields, Paragraph, Section, Table
 from governance.facts import RunFacts
 from governance.profile import GovernanceProfile
 
@@ -26,7 +26,9 @@ __all__ = [
     "linkage_table",
     "meta_fields",
     "model_fields",
+    "processors_section",
     "quarantine_table",
+    "sign_off_section",
     "yes_no",
 ]
 
@@ -157,7 +159,32 @@ def fairness_fields(facts: RunFacts) -> Fields | Paragraph:
     rows = [(name, fmt(value)) for name, value in fair.headline.items()]
     gate = "Not evaluated" if fair.gate_passed is None else yes_no(fair.gate_passed)
     rows.append(("Fairness gate passed", f"{gate}. {fair.gate_message}".strip()))
+    if fair.verdicts:
+        rows.append(("Comparisons by verdict",
+                     ", ".join(f"{k}: {v}" for k, v in sorted(fair.verdicts.items()))))  # fmt: skip
+    if fair.inconclusive:
+        rows.append(
+            ("Inconclusive (parity neither shown nor ruled out)", "; ".join(fair.inconclusive))
+        )
+    if fair.not_assessable:
+        rows.append(("Not assessable (too few outcomes)", "; ".join(fair.not_assessable)))
+    rows.append(("Sign-offs of inconclusive results", "; ".join(fair.sign_offs) or "None recorded"))
     return Fields(tuple(rows))
+
+
+def sign_off_section(facts: RunFacts) -> Section:
+    """The council's named acceptances of inconclusive fairness results (DPIA, review pack)."""
+    fair = facts.fairness
+    lines = fair.sign_offs if fair is not None else ()
+    body: tuple = (
+        Paragraph(
+            "A fairness comparison that can neither show parity nor establish a disparity "
+            "blocks the model unless a named person accepts it here, with a reason; an "
+            "established disparity can never be signed off."
+        ),
+        Bullets(tuple(lines)) if lines else Paragraph("No sign-off is recorded."),
+    )
+    return Section("fairness_sign_offs", "Fairness sign-offs", body)
 
 
 def processors_section(profile: GovernanceProfile) -> Section:

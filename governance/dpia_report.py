@@ -14,6 +14,7 @@ from governance.blocks import (
     fmt,
     gate_status,
     meta_fields,
+    sign_off_section,
     yes_no,
 )
 from governance.document import Bullets, Document, Fields, Paragraph, Section, Table
@@ -194,7 +195,10 @@ def build_dpia(register: DpiaRegister, profile: GovernanceProfile, facts: RunFac
             "step6",
             "Step 6: Identify measures to reduce risk",
             (measures,),
-            subsections=(Section("controls", "Controls evidenced by this run", (evidence,)),),
+            subsections=(
+                Section("controls", "Controls evidenced by this run", (evidence,)),
+                sign_off_section(facts),
+            ),
         ),
         Section(
             "step7",

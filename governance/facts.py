@@ -83,11 +83,20 @@ class ModelFacts:
 
 @dataclass(frozen=True)
 class FairnessFacts:
-    """Headline of the fairness audit and its gate."""
+    """Headline of the fairness audit and its gate.
+
+    ``verdicts`` counts the gate's comparisons by verdict; ``inconclusive`` and
+    ``not_assessable`` name each such group (with the metric and why) so a reviewer sees what
+    the data could not show; ``sign_offs`` are the council's named acceptances, one sentence each.
+    """
 
     headline: Mapping[str, float | str] = field(default_factory=dict)
     gate_passed: bool | None = None
     gate_message: str = ""
+    verdicts: Mapping[str, int] = field(default_factory=dict)
+    inconclusive: tuple[str, ...] = ()
+    not_assessable: tuple[str, ...] = ()
+    sign_offs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,13 @@ from models.fairness_gate import (
     SignOff,
     evaluate_fairness_gate,
 )
-from models.fairness_stats import GROUP_METRICS, GroupSums, between_groups, group_estimates
+from models.fairness_stats import (
+    GROUP_METRICS,
+    GroupSums,
+    between_groups,
+    group_estimates,
+    replicate_sums,
+)
 from models.fairness_truth import at_equal_need, need_strata, proxy_check
 from models.flagging import DEFAULT_THRESHOLD
 from models.metrics import Bootstrap, single_threaded_blas
@@ -431,7 +437,8 @@ def _grouping_rows(
     sums = GroupSums(codes, len(reported), y_in, sel_in, prob_in)
     counts, rest_counts = sums.sums(np.ones((1, len(y_in)), dtype=np.float32))
     if not truth_only:
-        est = group_estimates(sums, sub)
+        reps = replicate_sums(sums, sub)
+        est = group_estimates(sums, sub, reps)
         for metric in GROUP_METRICS:
             needed = _NEEDS.get(metric)
             for j, g in enumerate(reported):
@@ -466,7 +473,7 @@ def _grouping_rows(
         if len(reported) >= 2:
             for metric in ("selection_rate", "false_positive_rate", "recall",
                            "observed_over_expected", "negative_mean_score"):  # fmt: skip
-                diff, ratio = between_groups(sums, sub, metric)
+                diff, ratio = between_groups(sums, sub, metric, reps)
                 tables["disparities"].append({
                     "dimension": dim, "metric": metric, "n_groups": len(reported),
                     "difference": diff.value, "difference_lower": diff.lower, "difference_upper": diff.upper,

@@ -18,10 +18,10 @@ the raw question without that conflict. The decision for each comparison:
   one-sided tests at 5%). Requiring this of every comparison is an intersection-union test,
   so "every group is within the band" holds at the 5% level without further correction.
 * **INCONCLUSIVE** otherwise: the data cannot tell. This blocks, unless the council's
-  configuration records a named sign-off for that group and metric with a reason (shown in
-  the DPIA and the model card). A sign-off never overrides a FAIL, and it covers only a
-  result whose point estimate lies inside the band: it accepts uncertainty, not a measured
-  disparity.
+  configuration records a named sign-off for that group (and metric) with a reason (shown in
+  the DPIA and the model card). A sign-off never overrides a FAIL; with
+  ``sign_off_needs_point_in_band`` it also refuses a result whose point estimate lies outside
+  the band (accepting uncertainty, not a measured disparity).
 * **NOT ASSESSABLE** when the group or the rest has fewer than ``min_expected_outcomes``
   expected outcomes: listed everywhere, never shown as fair.
 
@@ -65,7 +65,8 @@ class SignOff:
 
     Attributes
     ----------
-    dimension, group : which group (e.g. ``ethnicity_group``, ``Black``).
+    dimension, group : which group (e.g. ``ethnicity_group``, ``Black``); ``group="*"``
+        covers every group of the characteristic.
     signed_by : the accountable person and role (e.g. "A. Patel, Data Protection Officer").
     signed_on : date of the decision.
     reason : why the council accepts that this group's parity cannot be shown yet.
@@ -85,11 +86,13 @@ class SignOff:
         """True if this sign-off applies to ``dimension = group`` and ``metric`` on ``today``."""
         live = self.expires is None or today <= self.expires
         same_metric = self.metric is None or self.metric == metric
-        return live and same_metric and self.dimension == dimension and self.group == group
+        same_group = self.group in ("*", group)
+        return live and same_metric and self.dimension == dimension and same_group
 
     def describe(self) -> str:
         """One line for the gate output, the model card and the DPIA."""
-        scope = f"{self.dimension} = {self.group}" + (f" ({self.metric})" if self.metric else "")
+        who = "every group" if self.group == "*" else self.group
+        scope = f"{self.dimension} = {who}" + (f" ({self.metric})" if self.metric else "")
         until = f", until {self.expires.isoformat()}" if self.expires else ""
         return f"{scope}: signed off by {self.signed_by} on {self.signed_on.isoformat()}{until}: {self.reason}"
 
@@ -112,6 +115,10 @@ class FairnessGate:
     metrics : the blocking metrics (keys of :data:`GATED_METRICS`); the equal-need metric is
         used only when ground truth is given.
     sign_offs : named acceptances of inconclusive results.
+    sign_off_needs_point_in_band : bool, default False
+        A sign-off then covers an inconclusive result only if its point estimate lies inside
+        the band. Off by default: at one council's size the point estimates of small groups
+        scatter by +/-20% on their own, so this would block unbiased estates by chance.
     block_on_proxy : bool, default False
         Also block when a protected characteristic is predictable from X (AUC >= flag).
     today : date used to decide whether a sign-off has expired (default: today).
@@ -124,6 +131,7 @@ class FairnessGate:
     metrics: tuple[str, ...] = ("recall_ratio", "oe_ratio", "selection_ratio_at_equal_need")
     sign_offs: tuple[SignOff, ...] = ()
     block_on_proxy: bool = False
+    sign_off_needs_point_in_band: bool = False
     today: date | None = None
 
     def __post_init__(self) -> None:
@@ -225,9 +233,12 @@ def decide(evidence: list[RatioEvidence], gate: FairnessGate) -> pd.DataFrame:
                 (s for s in gate.sign_offs if s.covers(e.dimension, e.group, e.metric, today)),
                 None,
             )
-            if sign is not None and lo <= e.ratio <= hi:
+            inside = lo <= e.ratio <= hi
+            if sign is not None and (inside or not gate.sign_off_needs_point_in_band):
                 verdict, signer = SIGNED_OFF, sign.signed_by
-                note = sign.reason
+                note = sign.reason + (
+                    "" if inside else f" (point estimate {e.ratio:.2f} lies outside the band)"
+                )
             elif sign is not None:
                 note = "sign-off does not cover a point estimate outside the band"
             else:

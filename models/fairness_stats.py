@@ -83,7 +83,17 @@ class GroupSums:
         return group, rest
 
 
-def group_estimates(sums: GroupSums, boot: Bootstrap) -> dict[str, dict[str, list[Estimate]]]:
+Replicates = list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]
+
+
+def replicate_sums(sums: GroupSums, boot: Bootstrap) -> Replicates:
+    """The group and rest sums of every resample, computed once and shared by every metric."""
+    return [sums.sums(w) for w in boot.weights()]
+
+
+def group_estimates(
+    sums: GroupSums, boot: Bootstrap, reps: Replicates | None = None
+) -> dict[str, dict[str, list[Estimate]]]:
     """Per metric: each group's value, and its ratio and difference to the rest, with CIs.
 
     Returns ``{metric: {"value": [...], "ratio_to_rest": [...], "difference_to_rest": [...]}}``
@@ -91,7 +101,7 @@ def group_estimates(sums: GroupSums, boot: Bootstrap) -> dict[str, dict[str, lis
     """
     ones = np.ones((1, boot.n), dtype=np.float32)
     point_g, point_r = sums.sums(ones)
-    reps = [sums.sums(w) for w in boot.weights()]
+    reps = reps if reps is not None else replicate_sums(sums, boot)
     out: dict[str, dict[str, list[Estimate]]] = {}
     with np.errstate(invalid="ignore", divide="ignore"):
         for name, fn in GROUP_METRICS.items():
@@ -110,7 +120,9 @@ def group_estimates(sums: GroupSums, boot: Bootstrap) -> dict[str, dict[str, lis
     return out
 
 
-def between_groups(sums: GroupSums, boot: Bootstrap, metric: str) -> tuple[Estimate, Estimate]:
+def between_groups(
+    sums: GroupSums, boot: Bootstrap, metric: str, reps: Replicates | None = None
+) -> tuple[Estimate, Estimate]:
     """fairlearn-style disparity over groups: (max - min difference, min / max ratio) with CIs.
 
     With many small groups the max-min of noisy rates overstates disparity; the gate therefore
@@ -118,8 +130,7 @@ def between_groups(sums: GroupSums, boot: Bootstrap, metric: str) -> tuple[Estim
     """
     fn = GROUP_METRICS[metric]
 
-    def both(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        g, _ = sums.sums(w)
+    def spread(g: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         with np.errstate(invalid="ignore", divide="ignore"):
             v = fn(g)
             finite = np.isfinite(v)
@@ -130,8 +141,9 @@ def between_groups(sums: GroupSums, boot: Bootstrap, metric: str) -> tuple[Estim
             return diff, np.where(ok & (hi > 0), lo / hi, np.nan)
 
     ones = np.ones((1, boot.n), dtype=np.float32)
-    d0, r0 = both(ones)
-    reps = [both(w) for w in boot.weights()]
-    diffs = np.concatenate([d for d, _ in reps])
-    ratios = np.concatenate([r for _, r in reps])
+    d0, r0 = spread(sums.sums(ones)[0])
+    reps = reps if reps is not None else replicate_sums(sums, boot)
+    spreads = [spread(g) for g, _ in reps]
+    diffs = np.concatenate([d for d, _ in spreads])
+    ratios = np.concatenate([r for _, r in spreads])
     return boot.interval(float(d0[0]), diffs), boot.interval(float(r0[0]), ratios)

@@ -146,10 +146,23 @@ class Bootstrap:
         """``fn`` applied to every resample: shape ``(n_boot,)``."""
         return np.concatenate([fn(w) for w in self.weights()])
 
-    def estimate(self, fn: ArrayFn) -> Estimate:
-        """Point value (all weights 1) and percentile interval of ``fn``."""
+    def estimate(self, fn: ArrayFn, *, max_reps: int | None = None) -> Estimate:
+        """Point value (all weights 1) and percentile interval of ``fn``.
+
+        ``max_reps`` uses only the first resamples (for costly statistics such as the
+        calibration slope, whose interval is read from the spread of fewer replicates).
+        """
         point = float(fn(np.ones((1, self.n), dtype=np.float32))[0])
-        return self.interval(point, self.replicates(fn))
+        if max_reps is None or max_reps >= self.n_boot:
+            return self.interval(point, self.replicates(fn))
+        reps, taken = [], 0
+        for w in self.weights():
+            part = fn(w[: max_reps - taken])
+            reps.append(part)
+            taken += len(part)
+            if taken >= max_reps:
+                break
+        return self.interval(point, np.concatenate(reps))
 
     def difference(self, fn_a: ArrayFn, fn_b: ArrayFn) -> Estimate:
         """Paired estimate of ``fn_a - fn_b`` on the same resamples."""

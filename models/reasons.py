@@ -243,6 +243,7 @@ EVIDENCE_RULES: dict[str, EvidenceRule] = {
     "fam_children": EvidenceRule("members_child"),
     "fam_adults": EvidenceRule("members_adult"),
     "fam_youngest_child_age": EvidenceRule("members_child"),
+    "fam_children_under_17": EvidenceRule("members_child"),
 }
 
 _EVENT_NEEDS = (

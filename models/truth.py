@@ -55,21 +55,28 @@ def true_family_at(
 def label_oracle(
     families_at: pd.DataFrame, hazards: pd.DataFrame, horizon_months: int = 12
 ) -> pd.Series:
-    """True probability of the outcome in ``(as_of, as_of + horizon]``: 1 - prod(1 - hazard).
+    """True chance of the outcome in ``(as_of, as_of + horizon]`` from the generator's hazard.
 
-    ``hazards``: ``true_family_id, month_start, hazard`` (monthly, missing months = 0). Returns a
-    Series aligned to ``families_at``'s rows.
+    ``hazards``: ``true_family_id, month_start, hazard`` for the family-months at risk
+    (missing months: no child at risk). The generator's hazard follows what actually happened:
+    once a family's children are open after an enquiry it drops to 0, so a product over the
+    window would mark down exactly the families whose outcome came early. The oracle therefore
+    uses the family's mean hazard over its months at risk in the window:
+    ``1 - (1 - mean)^horizon``. Returns a Series aligned to ``families_at``'s rows.
     """
-    h = hazards.assign(month_start=pd.to_datetime(hazards["month_start"]))
-    h["log_survive"] = np.log1p(-h["hazard"].astype(float).clip(0, 1 - 1e-12))
+    h = hazards.assign(
+        month_start=pd.to_datetime(hazards["month_start"]),
+        hazard=pd.to_numeric(hazards["hazard"], errors="coerce").astype(float).clip(0, 1),
+    )
     out = np.zeros(len(families_at))
     frame = families_at.reset_index(drop=True)
     for as_of, part in frame.groupby("as_of_date"):
         start = pd.Timestamp(as_of)
         end = start + pd.DateOffset(months=horizon_months)
         window = h.loc[(h["month_start"] >= start) & (h["month_start"] < end)]
-        survive = window.groupby("true_family_id")["log_survive"].sum()
-        out[part.index] = 1.0 - np.exp(part["true_family_id"].map(survive).fillna(0.0).to_numpy())
+        mean = window.groupby("true_family_id")["hazard"].mean()
+        monthly = part["true_family_id"].map(mean).fillna(0.0).to_numpy()
+        out[part.index] = 1.0 - (1.0 - monthly) ** horizon_months
     return pd.Series(out, index=families_at.index, name="label_oracle")
 
 

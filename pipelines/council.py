@@ -87,6 +87,7 @@ class FairnessGateSettings(_Strict):
     min_expected_outcomes: float = Field(30, ge=1)
     max_leakage_share: float = Field(0.01, ge=0, le=1)
     block_on_proxy: bool = False
+    sign_off_needs_point_in_band: bool = False
     sign_offs: tuple[SignOffSettings, ...] = ()
 
     _bands = field_validator("band")(_band)
@@ -121,6 +122,7 @@ class CouncilConfig(_Strict):
             band=g.band, fail_confidence=g.fail_confidence,
             equivalence_confidence=g.equivalence_confidence,
             min_expected_outcomes=g.min_expected_outcomes, block_on_proxy=g.block_on_proxy,
+            sign_off_needs_point_in_band=g.sign_off_needs_point_in_band,
             sign_offs=tuple(SignOff(**s.model_dump()) for s in g.sign_offs), today=today,
         )  # fmt: skip
 

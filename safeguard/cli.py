@@ -240,6 +240,11 @@ def _print_demo_summary(data_dir: Path) -> None:
                 "current families",
                 f"{scalar('SELECT count(DISTINCT family_key) FROM families WHERE valid_to IS NULL'):,}",
             )
+        if "fairness_audit" in tables:
+            verdicts = con.execute(
+                "SELECT verdict, count(*) FROM fairness_audit GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+            table.add_row("fairness comparisons", ", ".join(f"{v}: {n}" for v, n in verdicts))
         if "flags" in tables:
             table.add_row("flags", f"{scalar('SELECT count(*) FROM flags'):,}")
             for worker, n in con.execute(
@@ -247,6 +252,21 @@ def _print_demo_summary(data_dir: Path) -> None:
             ).fetchall():
                 table.add_row(f"  flags for {worker}", str(n))
         console.print(table)
+        if "fairness_audit" in tables:
+            _print_fairness_detail(con)
+
+
+def _print_fairness_detail(con) -> None:
+    """Which fairness comparisons were inconclusive or not assessable, and why (one line each)."""
+    rows = con.execute(
+        "SELECT verdict, dimension, \"group\", metric, note FROM fairness_audit "
+        "WHERE verdict <> 'pass' ORDER BY verdict, dimension, \"group\", metric"
+    ).fetchall()
+    if not rows:
+        return
+    console.print("fairness comparisons not shown to pass (full table in the model card):")
+    for verdict, dimension, group, metric, note in rows:
+        console.print(f"  {verdict:<26} {dimension} = {group} ({metric}): {note}")
 
 
 def _print_demo_accounts(data_dir: Path) -> None:

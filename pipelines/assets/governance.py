@@ -20,7 +20,7 @@ from governance import (
 )
 from pipelines.dpia_metadata import register
 from pipelines.lineage import lineage_nodes
-from pipelines.resources import Warehouse
+from pipelines.resources import CouncilSettings, Warehouse
 
 REPORTS = (
     "dpia_report",
@@ -61,8 +61,29 @@ def latest_gates(
     return gates
 
 
+def _fairness_lists(warehouse: Warehouse) -> dict:
+    """Verdict counts and the inconclusive / not assessable groups, from the audit table."""
+    if not warehouse.table_exists("fairness_audit"):
+        return {}
+    table = warehouse.read_table("fairness_audit")
+    if "verdict" not in table.columns:
+        return {}
+
+    def line(r: pd.Series) -> str:
+        return f"{r['dimension']} = {r['group']} ({r['metric']}): {r['note']}".rstrip(": ")
+
+    open_ = table.loc[table["verdict"].str.startswith("inconclusive")]
+    return {
+        "verdicts": {str(k): int(v) for k, v in table["verdict"].value_counts().items()},
+        "inconclusive": tuple(line(r) for _, r in open_.iterrows()),
+        "not_assessable": tuple(
+            line(r) for _, r in table.loc[table["verdict"] == "not assessable"].iterrows()
+        ),
+    }
+
+
 def _model_facts(
-    warehouse: Warehouse, gates: list[GateResult]
+    warehouse: Warehouse, gates: list[GateResult], sign_offs: tuple[str, ...] = ()
 ) -> tuple[ModelFacts | None, FairnessFacts | None]:
     if not warehouse.table_exists("model_evaluation"):
         return None, None
@@ -78,7 +99,10 @@ def _model_facts(
         gate_message=perf.message if perf else "",
     )
     fairness = FairnessFacts(
-        gate_passed=fair.passed if fair else None, gate_message=fair.message if fair else ""
+        gate_passed=fair.passed if fair else None,
+        gate_message=fair.message if fair else "",
+        sign_offs=sign_offs,
+        **_fairness_lists(warehouse),
     )
     return model, fairness
 
@@ -90,14 +114,16 @@ def _model_facts(
     ],
     name="build_governance_reports",
 )
-def governance_reports(context: dg.AssetExecutionContext, warehouse: Warehouse):
+def governance_reports(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, council: CouncilSettings
+):
     """DPIA, Art 30 record, ATRS record, data-flow map and the review pack index."""
     from pipelines.definitions import build_definitions  # the graph this asset belongs to
 
     graph_defs = build_definitions(data_dir=warehouse.data_dir, landing_dir=".")
     check_keys = list(graph_defs.resolve_asset_graph().asset_check_keys)
     gates = latest_gates(context.instance, check_keys)
-    model, fairness = _model_facts(warehouse, gates)
+    model, fairness = _model_facts(warehouse, gates, tuple(council.config().sign_off_lines()))
     facts = collect_run_facts(
         Path(warehouse.data_dir),
         run_id=context.run.run_id,

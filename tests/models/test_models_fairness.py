@@ -189,7 +189,7 @@ def test_a_sign_off_covers_only_an_inconclusive_result_inside_the_band() -> None
     gate = FairnessGate(sign_offs=(signed, late,
                                    SignOff("dim", "off", "A. Patel, DPO", date(2026, 11, 1), "point outside band"),
                                    SignOff("dim", "beyond", "A. Patel, DPO", date(2026, 11, 1), "tries to cover a fail")),
-                        today=date(2026, 12, 1))  # fmt: skip
+                        today=date(2026, 12, 1), sign_off_needs_point_in_band=True)  # fmt: skip
     table = decide(
         [_evidence(0.95, 0.2, group="wide"), _evidence(0.95, 0.2, group="old"),
          _evidence(0.7, 0.2, group="off"), _evidence(0.5, 0.05, group="beyond")],
@@ -202,6 +202,16 @@ def test_a_sign_off_covers_only_an_inconclusive_result_inside_the_band() -> None
     assert table.loc["beyond", "verdict"] == "fail"  # a sign-off never overrides a failure
     decision = evaluate_fairness_gate(gate, [_evidence(0.95, 0.2, group="wide")])
     assert decision.result.passed
+    lenient = FairnessGate(sign_offs=gate.sign_offs, today=date(2026, 12, 1))  # the default
+    off = decide([_evidence(0.7, 0.2, group="off")], lenient).set_index("group").loc["off"]
+    assert off["verdict"] == "inconclusive, signed off" and "outside the band" in off["note"]
+    every = FairnessGate(
+        sign_offs=(SignOff("dim", "*", "A. Patel, DPO", date(2026, 11, 1), "every group, demo"),)
+    )
+    assert (
+        decide([_evidence(0.95, 0.2, group="any")], every)["verdict"].iloc[0]
+        == "inconclusive, signed off"
+    )
     assert not evaluate_fairness_gate(
         FairnessGate(), [_evidence(0.95, 0.2, group="wide")]
     ).result.passed
