@@ -8,7 +8,7 @@ again. The issue's bar: the gate passes in at least 9 of 10 unbiased seeds and f
 least 9 of 10 with a 1.5x planted bias.
 
     python -m bench.bench_fairness_gate --people 100000 --seeds 1-10 \\
-        --config bench/fairness_bench.yaml --out bench/results
+        --out bench/results          # default configuration: pipelines/council-demo.yaml
 
 Not a test: it takes about six minutes a seed at 100k people on the 2-core machine.
 """
@@ -147,6 +147,10 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results"))
     args = parser.parse_args()
+    if args.config is None:
+        from pipelines.council import demo_config_path
+
+        args.config = demo_config_path()
     results = []
     for seed in _seeds(args.seeds):
         work = Path(tempfile.mkdtemp(prefix=f"fairness-bench-{seed}-"))

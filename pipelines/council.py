@@ -17,6 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_CONFIG = "council.yaml"
+#: ``safeguard demo``'s configuration: the default plus demonstration sign-offs (see its header).
+DEMO_CONFIG = "council-demo.yaml"
 
 
 class _Strict(BaseModel):
@@ -139,6 +141,11 @@ class ConfigError(ValueError):
 def default_config_text() -> str:
     """The shipped default configuration, with its comments."""
     return resources.files("pipelines").joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
+
+
+def demo_config_path() -> Path:
+    """Where the demonstration configuration is installed (``safeguard demo`` uses it)."""
+    return Path(str(resources.files("pipelines").joinpath(DEMO_CONFIG)))
 
 
 def parse_config(text: str, source: str = "configuration") -> CouncilConfig:

@@ -180,13 +180,20 @@ def demo(
     people: Annotated[int, typer.Option("--people", min=200)] = 100_000,
     seed: Annotated[int, typer.Option("--seed")] = 7,
     config: Annotated[
-        Path | None, typer.Option("--config", help="council configuration YAML")
+        Path | None,
+        typer.Option(
+            "--config",
+            help="council configuration YAML (default: the demo configuration, whose "
+            "synthetic sign-offs are printed in every report)",
+        ),
     ] = None,
 ) -> None:
     """Generate the default synthetic estate, run the whole pipeline, and print what came out."""
+    from pipelines.council import demo_config_path
     from pipelines.runner import run_pipeline
     from synth import EstateConfig, generate_estate
 
+    config = config or demo_config_path()
     council = _load_council(config)
     landing, truth = data_dir / "landing", data_dir / "truth"
     console.rule("1. synthetic estate (synthetic data only)")
@@ -197,7 +204,7 @@ def demo(
     console.rule("2. pipeline")
     outcome = run_pipeline(
         landing=landing, data_dir=data_dir, as_of=None, truth_dir=truth, console=console,
-        council=council, council_source=str(config) if config else "default council.yaml",
+        council=council, council_source=str(config),
     )  # fmt: skip
     outcome.print_summary(console)
     console.rule("3. what came out")
@@ -259,7 +266,7 @@ def _print_demo_summary(data_dir: Path) -> None:
 def _print_fairness_detail(con) -> None:
     """Which fairness comparisons were inconclusive or not assessable, and why (one line each)."""
     rows = con.execute(
-        "SELECT verdict, dimension, \"group\", metric, note FROM fairness_audit "
+        'SELECT verdict, dimension, "group", metric, note FROM fairness_audit '
         "WHERE verdict <> 'pass' ORDER BY verdict, dimension, \"group\", metric"
     ).fetchall()
     if not rows:
