@@ -22,7 +22,9 @@ Chaining. Splink's connected components let one record that resembles two people
 them. Here a candidate link only merges two clusters when the mean probability over all
 record pairs between them is at least ``cluster_cohesion`` (pairs blocking never compared
 are scored first) and no pair between them is cannot-link (different given names or dates of
-birth). See :mod:`linkage.clustering` for why.
+birth) where one of the records has a competing partner: the constraint breaks ties
+between family members, it does not veto a lone pair with a corrupted field. See
+:mod:`linkage.clustering` for why.
 
 Deterministic rules. Records sharing a valid UPN (check letter), a valid NHS number
 (modulus-11 check digit) or, within one source, an agency person id are must-linked before
@@ -44,6 +46,7 @@ import pyarrow as pa
 from splink import Linker
 from splink.internals.splink_dataframe import SplinkDataFrame
 
+from linkage.blocking import BlockingPlan, comparison_distributions, null_shares, plan_blocking
 from linkage.clustering import ClusteringOutcome, cluster_records
 from linkage.config import LinkageConfig
 from linkage.constraints import cannot_link, constraint_table
@@ -51,11 +54,14 @@ from linkage.model import (
     MODEL_COLUMNS,
     OPTIONAL_COMPARISONS,
     build_settings,
+    default_model,
     em_failed,
     predictions_to_edges,
     score_pairs,
     train_linker,
+    trained_comparisons,
     untrained_linker,
+    with_rules,
 )
 from linkage.records import PreparedRecords, links_frame, prepare_records, validate_records
 from linkage.reporting import (
@@ -100,6 +106,10 @@ class LinkageResult:
         Seconds per stage.
     training_notes
         What could not be estimated from these records and what was done instead.
+    blocking
+        The blocking rules used and the model's estimate of the share of matching pairs
+        they compare (:class:`linkage.blocking.BlockingPlan`); ``None`` with fewer than
+        two identities (nothing to compare).
     """
 
     links: pd.DataFrame
@@ -112,6 +122,7 @@ class LinkageResult:
     artefacts: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     training_notes: tuple[str, ...] = ()
+    blocking: BlockingPlan | None = None
 
 
 @dataclass
@@ -128,6 +139,7 @@ class _Scoring:
     records_sdf: SplinkDataFrame | None = None
     notes: list[str] = field(default_factory=list)
     people: pa.Table | None = None
+    blocking: BlockingPlan | None = None
 
     @classmethod
     def run(cls, model_table: pd.DataFrame, config: LinkageConfig, *, summarise: bool) -> _Scoring:
@@ -149,13 +161,34 @@ class _Scoring:
         notes: list[str] = []
         trained = len(model_table) >= config.min_identities_to_train
         if trained:
-            coverage = {c: float(model_table[c].notna().mean()) for c in OPTIONAL_COMPARISONS}
-            linker, notes = train_linker(records_sdf, build_settings(coverage, config), config)
+            coverage = {
+                c: float(model_table[c].notna().mean())
+                for c in (*OPTIONAL_COMPARISONS, "postcode_district")
+            }
+            settings = build_settings(coverage, config)
+            linker, notes = train_linker(records_sdf, settings, config, model_table)
             if em_failed(notes):
                 trained = False
                 notes.append("no EM session succeeded: the shipped model was used instead")
+            else:
+                comparisons = trained_comparisons(linker, settings)
         if not trained:
             linker = untrained_linker(records_sdf, config)
+            comparisons = default_model(config, "duckdb")["comparisons"]
+        plan = _plan_blocking(model_table, comparisons, config)
+        if plan.added:
+            linker = with_rules(linker, records_sdf, plan.rules)
+            notes.append(
+                f"blocking: the configured rules were expected to compare "
+                f"{plan.configured_coverage:.3f} of matching pairs (target "
+                f"{plan.target}); added {len(plan.added)} rule(s), expected coverage now "
+                f"{plan.expected_coverage:.3f}"
+            )
+        if plan.below_target:
+            notes.append(
+                f"blocking: expected coverage {plan.expected_coverage:.3f} is below the target "
+                f"{plan.target} within the comparison budget ({plan.budget:,} pairs)"
+            )
         trained_at = time.perf_counter()
         if summarise:
             predictions = linker.inference.predict(warning_mode="never")
@@ -170,7 +203,16 @@ class _Scoring:
         predictions.drop_table_from_database_and_remove_from_cache()
         seconds = (trained_at - start, time.perf_counter() - trained_at)
         return cls(
-            model_table, edges, summary, seconds, trained, linker, db_api, records_sdf, notes
+            model_table,
+            edges,
+            summary,
+            seconds,
+            trained,
+            linker,
+            db_api,
+            records_sdf,
+            notes,
+            blocking=plan,
         )
 
     def cannot_link(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -184,6 +226,20 @@ class _Scoring:
         if self.linker is None:
             raise RuntimeError("no model to score pairs with: fewer than two identities")
         return score_pairs(self.linker, self.db_api, pairs)
+
+
+def _plan_blocking(
+    model_table: pd.DataFrame, comparisons: list[dict[str, Any]], config: LinkageConfig
+) -> BlockingPlan:
+    """The configured rules, loosened until the model expects them to reach the target."""
+    nulls = null_shares(model_table, comparisons, seed=config.seed)
+    return plan_blocking(
+        model_table,
+        config.blocking_rules,
+        comparison_distributions(comparisons, nulls),
+        target=config.blocking_coverage_target,
+        budget=int(config.comparisons_per_identity * len(model_table)),
+    )
 
 
 @dataclass(frozen=True)
@@ -212,6 +268,7 @@ def _run(records: pd.DataFrame, config: LinkageConfig, *, summarise: bool) -> _R
         cohesion=config.cluster_cohesion,
         score_missing=scoring.score_missing,
         constraint=scoring.cannot_link,
+        multiplicity=np.bincount(prepared.rep_of_record, minlength=len(prepared.model_table)),
     )
     links = links_frame(records, prepared, outcome)
     timings["cluster"] = time.perf_counter() - start
@@ -296,6 +353,7 @@ def link_with_details(
         artefacts=artefacts,
         timings=run.timings,
         training_notes=tuple(scoring.notes),
+        blocking=scoring.blocking,
     )
 
 
