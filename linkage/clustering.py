@@ -207,6 +207,7 @@ def cluster_records(
     score_missing: ScoreMissing | None = None,
     constraint: Constraint | None = None,
     multiplicity: np.ndarray | None = None,
+    tie_break: bool = True,
 ) -> ClusteringOutcome:
     """Cluster ``n`` records from scored pairs, resisting chaining (see module docstring).
 
@@ -237,6 +238,10 @@ def cluster_records(
     multiplicity
         Records behind each of the ``n`` records (identical records collapsed into one);
         more than one is a competing partner for the tie-breaker. ``None``: one each.
+    tie_break
+        ``False`` makes every flagged candidate link cannot-link (a veto), for scores from
+        a model not trained on these records: its weights say nothing about how often
+        *these* records carry corrupted fields, so they cannot outweigh a disagreement.
     """
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
@@ -247,7 +252,9 @@ def cluster_records(
     strong = p >= threshold
     if constraint is not None:  # contested cannot-link candidates are no candidates
         flagged = constraint(left[strong], right[strong])
-        veto[strong] |= flagged & _contested(n, left[strong], right[strong], groups, multiplicity)
+        if tie_break:
+            flagged &= _contested(n, left[strong], right[strong], groups, multiplicity)
+        veto[strong] |= flagged
         p = np.where(veto, 0.0, p)
     asked = strong.copy() if constraint is not None else np.ones(len(p), dtype=bool)
     strong = p >= threshold

@@ -269,6 +269,7 @@ def _run(records: pd.DataFrame, config: LinkageConfig, *, summarise: bool) -> _R
         score_missing=scoring.score_missing,
         constraint=scoring.cannot_link,
         multiplicity=np.bincount(prepared.rep_of_record, minlength=len(prepared.model_table)),
+        tie_break=scoring.trained,  # the shipped model's weights are not this data's
     )
     links = links_frame(records, prepared, outcome)
     timings["cluster"] = time.perf_counter() - start
