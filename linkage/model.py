@@ -42,11 +42,11 @@ __all__ = [
     "default_model",
     "em_failed",
     "score_pairs",
+    "settle_rare_levels",
     "train_linker",
     "trained_comparisons",
     "untrained_linker",
     "with_rules",
-    "without_matches_in_u",
 ]
 
 #: Columns of the standardised table that Splink sees (identities only, no record keys).
@@ -450,32 +450,57 @@ def train_linker(
             f"prior: the exact name-and-dob rule's recall, from the trained model, is {recall:.3f}"
         )
     if not em_failed(notes):
-        linker = without_matches_in_u(linker, records, config.u_max_pairs)
+        linker, raised = settle_rare_levels(linker, records, config.u_max_pairs, n)
+        if raised:
+            notes.append(
+                "EM: m raised to half a match for level(s) hardly ever seen among matches: "
+                + "; ".join(raised)
+            )
     return linker, notes
 
 
-def without_matches_in_u(linker: Linker, records: SplinkDataFrame, sampled: float) -> Linker:
-    """Remove the matches that random sampling counted as non-matches from every u.
+def settle_rare_levels(
+    linker: Linker, records: SplinkDataFrame, sampled: float, n: int
+) -> tuple[Linker, list[str]]:
+    """Bound what sampling cannot measure: m below half a match, u below half a pair.
 
-    Splink estimates u on random pairs, taking them all to be non-matches. A share
-    ``prior`` of them are matches, and they fall in the agreeing levels, so a level that
-    strangers almost never reach (same postcode *and* a similar address line, on a table
-    with few people per address) gets a u made mostly of matches, and too little weight.
-    With the trained m: ``u = (u_sampled - prior * m) / (1 - prior)``. A level whose
-    sampled count is all matches by that account was, in effect, never seen among
-    non-matches: its u becomes half a pair of the ``sampled`` random pairs (the Jeffreys
-    estimate of a rate never observed). Levels whose u is already far above the matches'
-    share (most of them) barely move.
+    *u without the matches.* Splink estimates u on random pairs, taking them all to be
+    non-matches. A share ``prior`` of them are matches, and they fall in the agreeing
+    levels, so a level that strangers almost never reach (same postcode *and* a similar
+    address line, on a table with few people per address) gets a u made mostly of matches,
+    and too little weight. With the trained m: ``u = (u_sampled - prior * m) / (1 - prior)``,
+    at least half a pair of the ``sampled`` random pairs (the Jeffreys estimate of a rate
+    never observed). Levels whose u is far above the matches' share (most) barely move.
+
+    *m of at least half a match.* EM can drive the m of a level seen only among non-matches
+    towards zero without reaching Splink's refusal (1e-122 after 25 iterations, -400 bits).
+    With about ``prior * n(n-1)/2`` matches in the table, a rate below half of one of them
+    cannot be measured, so m is raised to that (and the comparison's m renormalised).
+
+    Returns the linker with these probabilities and the labels of the levels whose m was
+    raised.
     """
     model = linker.misc.save_model_to_json()
     prior = float(model["probability_two_random_records_match"])
-    floor = 0.5 / sampled
+    u_floor = 0.5 / sampled
+    m_floor = min(0.5 / max(prior * _pairs(n), 1.0), 0.5)
+    raised = []
     for comparison in model["comparisons"]:
-        for level in comparison["comparison_levels"]:
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        for level in levels:
             m, u = level.get("m_probability"), level.get("u_probability")
             if isinstance(m, int | float) and isinstance(u, int | float):
-                level["u_probability"] = max((u - prior * m) / (1 - prior), floor)
-    return Linker(records, model, log_level=logging.WARNING)
+                level["u_probability"] = max((u - prior * m) / (1 - prior), u_floor)
+            if isinstance(m, int | float) and m < m_floor and not level.get("fix_m_probability"):
+                level["m_probability"] = m_floor
+                raised.append(f"{comparison['output_column_name']}: {level['label_for_charts']}")
+        total = sum(
+            lv["m_probability"] for lv in levels if isinstance(lv.get("m_probability"), int | float)
+        )
+        for level in levels:
+            if isinstance(level.get("m_probability"), int | float) and total > 0:
+                level["m_probability"] /= total
+    return Linker(records, model, log_level=logging.WARNING), raised
 
 
 def prior_rule_recall(
