@@ -121,7 +121,7 @@ def run_plain_splink(records: pd.DataFrame, *, collapse: bool = False) -> pd.Dat
         pa.Table.from_pandas(model_table[list(MODEL_COLUMNS)], preserve_index=False)
     )
     # the same Splink training calls as linkage.link (train_linker is only Splink's API)
-    linker, _ = train_linker(sdf, build_settings(coverage, config), config)
+    linker, _ = train_linker(sdf, build_settings(coverage, config), config, model_table)
     # connected components only use pairs at or above the threshold: predict only those
     predictions = linker.inference.predict(
         threshold_match_probability=config.threshold_match_probability
