@@ -144,7 +144,7 @@ def _given_name() -> cl.CustomComparison:
             cll.ArrayIntersectLevel("first_name_variants", 1).configure(
                 label_for_charts="Nickname, transliteration or shared name part"
             ),
-            cll.LevenshteinLevel("first_name", 1),
+            cll.DamerauLevenshteinLevel("first_name", 1),
             cll.JaroWinklerLevel("first_name", NAME_SIMILARITY),
             SwappedNamesLevel(),
             NameInOtherFieldLevel(),
@@ -163,7 +163,7 @@ def _family_name() -> cl.CustomComparison:
         comparison_levels=[
             cll.NullLevel("last_name"),
             cll.ExactMatchLevel("last_name").configure(tf_adjustment_column="last_name"),
-            cll.LevenshteinLevel("last_name", 1),
+            cll.DamerauLevenshteinLevel("last_name", 1),
             cll.JaroWinklerLevel("last_name", NAME_SIMILARITY),
             cll.ArrayIntersectLevel("last_name_variants", 1).configure(
                 label_for_charts="Spelling variant or shared part of a multi-part name"
