@@ -7,10 +7,11 @@ change when people move, and identifiers that are often missing.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from typing import Any
 
@@ -317,6 +318,24 @@ PRIOR_RULE = "l.first_name = r.first_name AND l.last_name = r.last_name AND l.do
 MAX_COLLAPSED_LEVELS = 6
 
 
+class _ChosenMaxPairs(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("You are using the default value for `max_pairs`")
+
+
+@contextlib.contextmanager
+def _chosen_max_pairs() -> Iterator[None]:
+    """Silence Splink's warning about its default ``max_pairs``: ours is chosen (see
+    :class:`linkage.config.LinkageConfig`, ``u_max_pairs``), whatever its value."""
+    splink_logger = logging.getLogger("splink.internals.linker_components.training")
+    quiet = _ChosenMaxPairs()
+    splink_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        splink_logger.removeFilter(quiet)
+
+
 def _collapsed_level(err: BaseException) -> tuple[str, str] | None:
     """(comparison, level label) whose m EM drove to zero, read from Splink's traceback.
 
@@ -411,9 +430,10 @@ def train_linker(
         notes: list[str] = []
         linker = Linker(records, _with_floors(model, floors), log_level=logging.WARNING)
         prior_found = _estimate_prior(linker, SEED_RULE_RECALL, notes)
-        linker.training.estimate_u_using_random_sampling(
-            max_pairs=config.u_max_pairs, seed=config.seed
-        )
+        with _chosen_max_pairs():
+            linker.training.estimate_u_using_random_sampling(
+                max_pairs=config.u_max_pairs, seed=config.seed
+            )
         collapsed = None
         for name, rule in (
             ("dob", block_on("dob")),
