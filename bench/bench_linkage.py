@@ -272,6 +272,8 @@ def _bench(args: argparse.Namespace, work: Path) -> None:
             print(
                 f"{variant:16s} pairwise P {s.pairwise_precision:.4f} R {s.pairwise_recall:.4f} "
                 f"F1 {s.pairwise_f1:.4f} | clusters P {s.cluster_precision:.4f} R {s.cluster_recall:.4f}"
+                f" | wrong pairs {s.predicted_pairs - s.true_positive_pairs:,} of "
+                f"{s.predicted_pairs:,} linked, {s.true_pairs:,} true"
             )
         if "linkage" not in variants:
             return
