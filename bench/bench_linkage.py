@@ -121,7 +121,7 @@ def run_plain_splink(records: pd.DataFrame, *, collapse: bool = False) -> pd.Dat
         pa.Table.from_pandas(model_table[list(MODEL_COLUMNS)], preserve_index=False)
     )
     # the same Splink training calls as linkage.link (train_linker is only Splink's API)
-    linker, _ = train_linker(sdf, build_settings(coverage, config), config)
+    linker, _ = train_linker(sdf, build_settings(coverage, config), config, model_table)
     # connected components only use pairs at or above the threshold: predict only those
     predictions = linker.inference.predict(
         threshold_match_probability=config.threshold_match_probability
@@ -272,6 +272,8 @@ def _bench(args: argparse.Namespace, work: Path) -> None:
             print(
                 f"{variant:16s} pairwise P {s.pairwise_precision:.4f} R {s.pairwise_recall:.4f} "
                 f"F1 {s.pairwise_f1:.4f} | clusters P {s.cluster_precision:.4f} R {s.cluster_recall:.4f}"
+                f" | wrong pairs {s.predicted_pairs - s.true_positive_pairs:,} of "
+                f"{s.predicted_pairs:,} linked, {s.true_pairs:,} true"
             )
         if "linkage" not in variants:
             return

@@ -7,6 +7,7 @@ judge the result. Imports nothing of this project: usable on any people table.
 
 from linkage.addresses import resolve_addresses
 from linkage.backends import Backend, DuckDBBackend
+from linkage.blocking import BlockingPlan
 from linkage.config import DEFAULT_BLOCKING_RULES, LinkageConfig, LinkageInputError
 from linkage.families import FAMILY_COLUMNS, FamilyRules, form_families
 from linkage.linking import LINK_COLUMNS, LinkageResult, link, link_with_details
@@ -24,6 +25,7 @@ __all__ = [
     "FAMILY_COLUMNS",
     "LINK_COLUMNS",
     "Backend",
+    "BlockingPlan",
     "DuckDBBackend",
     "FamilyRules",
     "LinkageConfig",

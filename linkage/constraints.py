@@ -6,8 +6,8 @@ share name and address. Added up, such pairs can look like a match. A pair is th
 *cannot-link* when
 
 * both given names are present and share nothing: not equal, not a known nickname or
-  transliteration of each other, more than one edit apart, Jaro-Winkler below 0.9, not the
-  surname written in the given-name field; or
+  transliteration of each other, more than one edit apart (a transposition is one edit), Jaro-Winkler below 0.9, and not
+  given and family names swapped (typos tolerated, as in the model's swap level); or
 * both dates of birth are present and are neither equal, nor a day/month swap, nor one
   digit apart, nor the same year with one of them a 1 January default, nor within a year.
 
@@ -23,16 +23,19 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from linkage.model import NAME_SIMILARITY
+
 __all__ = ["cannot_link", "constraint_table"]
 
-_SQL = """
+_SQL = f"""
 SELECT coalesce(
     (l.first_name IS NOT NULL AND r.first_name IS NOT NULL
      AND l.first_name <> r.first_name
      AND coalesce(len(list_intersect(l.first_name_variants, r.first_name_variants)), 0) = 0
-     AND levenshtein(l.first_name, r.first_name) > 1
-     AND jaro_winkler_similarity(l.first_name, r.first_name) < 0.9
-     AND NOT (l.first_name = r.last_name AND l.last_name = r.first_name))
+     AND damerau_levenshtein(l.first_name, r.first_name) > 1
+     AND jaro_winkler_similarity(l.first_name, r.first_name) < {NAME_SIMILARITY}
+     AND NOT (coalesce(jaro_winkler_similarity(l.first_name, r.last_name), 0) >= {NAME_SIMILARITY}
+              AND coalesce(jaro_winkler_similarity(l.last_name, r.first_name), 0) >= {NAME_SIMILARITY}))
     OR
     (l.dob IS NOT NULL AND r.dob IS NOT NULL
      AND l.dob <> r.dob

@@ -31,7 +31,7 @@ IDENTITY_COLUMNS = (
     "first_name",
     "last_name",
     "dob",
-    "address_line",
+    "address_key",
     "postcode",
     "sex",
     "upn",

@@ -28,6 +28,7 @@ __all__ = [
     "MISSING_TOKENS",
     "nhs_number_is_valid",
     "standardise_address",
+    "standardise_address_line",
     "standardise_dob",
     "standardise_name",
     "standardise_nhs_number",
@@ -144,21 +145,40 @@ def standardise_postcode(values: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(parts, index=values.index)
 
 
+def _address_words(value: object) -> list[str] | None:
+    """Folded address words in written order, abbreviations expanded, fillers dropped."""
+    folded = fold(value)
+    if folded is None:
+        return None
+    words = [_ADDRESS_WORDS.get(w, w) for w in folded.split(" ")]
+    return [w for w in words if w not in _ADDRESS_FILLERS] or None
+
+
 def standardise_address(values: pd.Series) -> pd.Series:
-    """Canonical address line: folded, abbreviations expanded, words sorted.
+    """Canonical address key: folded, abbreviations expanded, words sorted and deduplicated.
 
     Agencies write one flat as ``"Flat 2, 107 Mill Rd"``, ``"2/107 Mill Road"`` or
     ``"107 Mill Road, Flat 2"``; all become ``"107 2 mill road"``. Sorting the words makes the
     order irrelevant, and filler words (``flat``, ``apartment``) are dropped because the
-    numbers carry the information.
+    numbers carry the information. It is a *key* (equal or not: co-residence, collapsing
+    identical identities); string similarity is measured on :func:`standardise_address_line`,
+    because sorting moves a typo'd word to another place and lowers the similarity of two
+    spellings of one address (on the FEBRL4 benchmark, from 82.9% to 74.3% of true pairs).
     """
 
     def parse(value: object) -> str | None:
-        folded = fold(value)
-        if folded is None:
-            return None
-        words = {_ADDRESS_WORDS.get(w, w) for w in folded.split(" ")} - _ADDRESS_FILLERS
-        return " ".join(sorted(words)) or None
+        words = _address_words(value)
+        return None if words is None else " ".join(sorted(set(words)))
+
+    return map_unique(values, parse).astype("string")
+
+
+def standardise_address_line(values: pd.Series) -> pd.Series:
+    """Address line for similarity: folded and expanded like the key, in written order."""
+
+    def parse(value: object) -> str | None:
+        words = _address_words(value)
+        return None if words is None else " ".join(words)
 
     return map_unique(values, parse).astype("string")
 
@@ -189,8 +209,9 @@ def standardise_records(records: pd.DataFrame, optional: Iterable[str] = ()) -> 
     -------
     pandas.DataFrame
         ``source, record_key`` (as strings) plus ``first_name, first_name_variants,
-        last_name, last_name_variants, dob, dob_swap, address_line, postcode,
-        postcode_sector, postcode_district`` and the optional identifiers.
+        last_name, last_name_variants, dob, dob_swap, address_line`` (written order),
+        ``address_key`` (sorted words), ``postcode, postcode_sector, postcode_district``
+        and the optional identifiers.
     """
     out = pd.DataFrame(index=records.index)
     out["source"] = records["source"].astype("string")
@@ -204,7 +225,8 @@ def standardise_records(records: pd.DataFrame, optional: Iterable[str] = ()) -> 
         out["last_name"].astype("object").where(out["last_name"].notna(), None), _surname_variants
     )
     out[["dob", "dob_swap"]] = standardise_dob(records["dob"])
-    out["address_line"] = standardise_address(records["address_line"])
+    out["address_line"] = standardise_address_line(records["address_line"])
+    out["address_key"] = standardise_address(records["address_line"])
     out[["postcode", "postcode_sector", "postcode_district"]] = standardise_postcode(
         records["postcode"]
     )

@@ -25,6 +25,7 @@ from pipelines.resources import CouncilSettings, RunSettings, Warehouse
 LINKAGE_INPUT = [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]
 RECORDS = [f"{s}_records" for s in AGENCY_SOURCES]
 PLAUSIBILITY_CHECK = "plausible_clusters"
+COVERAGE_CHECK = "blocking_coverage"
 
 
 OBJECTIONS_SOURCE = "objections"
@@ -78,7 +79,53 @@ def quality_metrics(result: linkage.LinkageResult) -> dict[str, float]:
         "mean_linkage_confidence": float(result.links["linkage_confidence"].mean()),
     }
     metrics.update({f"clustering_{k}": float(v) for k, v in result.clustering.items()})
+    plan = result.blocking
+    if plan is not None:  # the model's own estimate of the matches blocking can ever compare
+        metrics.update(
+            {
+                "blocking_expected_coverage": plan.expected_coverage,
+                "blocking_configured_rules_coverage": plan.configured_coverage,
+                "blocking_coverage_target": plan.target,
+                "blocking_rules_added": float(len(plan.added)),
+                "blocking_comparisons": float(plan.comparisons),
+                "blocking_comparison_budget": float(plan.budget),
+            }
+        )
     return metrics
+
+
+def coverage_check(result: linkage.LinkageResult) -> dg.AssetCheckResult:
+    """Warn (never block) when blocking is expected to miss more matches than the target.
+
+    Recall is bounded by blocking; a shortfall means looser rules would have cost more
+    comparisons than the budget allows. The links are still usable, so the run goes on.
+    """
+    plan = result.blocking
+    if plan is None:
+        return dg.AssetCheckResult(
+            asset_key="linkage_quality",
+            check_name=COVERAGE_CHECK,
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="fewer than two distinct identities: nothing to compare",
+        )
+    return dg.AssetCheckResult(
+        asset_key="linkage_quality",
+        check_name=COVERAGE_CHECK,
+        passed=not plan.below_target,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"blocking is expected to compare {plan.expected_coverage:.2%} of matching pairs "
+            f"(target {plan.target:.0%}, {len(plan.added)} rule(s) added, "
+            f"{plan.comparisons:,} of {plan.budget:,} comparisons budgeted)"
+        ),
+        metadata={
+            "expected_coverage": float(plan.expected_coverage),
+            "configured_rules_coverage": float(plan.configured_coverage),
+            "target": float(plan.target),
+            "rules_added": "; ".join(plan.added) or "none",
+        },
+    )
 
 
 @dg.multi_asset(
@@ -110,7 +157,14 @@ def quality_metrics(result: linkage.LinkageResult) -> dict[str, float]:
             PLAUSIBILITY_CHECK,
             "linkage_quality",
             "Blocking: no giant clusters and no person whose records carry dates of birth years apart.",
-        )
+        ),
+        dpia_check_spec(
+            COVERAGE_CHECK,
+            "linkage_quality",
+            "Warning: the model expects blocking to compare at least the target share of "
+            "matching pairs.",
+            blocking=False,
+        ),
     ],
     name="link_records",
 )
@@ -162,6 +216,7 @@ def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
     yield dg.MaterializeResult(
         asset_key="linkage_quality", metadata={k: float(v) for k, v in quality.items()}
     )
+    yield coverage_check(result)
 
     # Judge clusters by the distinct identities they join, not by event rows: a pupil has a
     # record per term and a claimant one per payment, all carrying the same identity.

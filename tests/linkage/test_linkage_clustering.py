@@ -154,3 +154,36 @@ def test_no_merge_across_a_cannot_link_pair_even_through_a_bridge() -> None:
     out = cluster_records(3, edges, np.arange(3), threshold=0.99, cohesion=0.5)
     assert out.labels[0] != out.labels[1]
     assert out.labels[2] == out.labels[0]
+
+
+def _always(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    return np.ones(len(left), dtype=bool)
+
+
+def test_a_lone_pair_that_disagrees_is_decided_by_its_probability() -> None:
+    # one record each, no other partner: a corrupted field, not two relatives
+    edges = _edges([(0, 1, 0.999)])
+    out = cluster_records(2, edges, np.arange(2), threshold=0.99, cohesion=0.5, constraint=_always)
+    assert out.labels[0] == out.labels[1]
+    strict = cluster_records(
+        2, edges, np.arange(2), threshold=0.99, cohesion=0.5, constraint=_always, tie_break=False
+    )
+    assert strict.labels[0] != strict.labels[1]  # the shipped model's scores: a veto
+
+
+def test_cannot_link_breaks_the_tie_when_a_record_has_a_competing_partner() -> None:
+    edges = _edges([(0, 1, 0.999)])
+    # record 0 stands for two identical records (a twin seen twice): the veto applies
+    twice = cluster_records(
+        2, edges, np.arange(2), threshold=0.99, cohesion=0.5, constraint=_always,
+        multiplicity=np.array([2, 1]),
+    )  # fmt: skip
+    assert twice.labels[0] != twice.labels[1]
+
+    # record 0 also links to record 2, which agrees with it: 1 competes and is refused
+    def only_0_1(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        return (left == 0) & (right == 1)
+
+    three = _edges([(0, 1, 0.999), (0, 2, 0.9995), (1, 2, 0.2)])
+    out = cluster_records(3, three, np.arange(3), threshold=0.99, cohesion=0.5, constraint=only_0_1)
+    assert out.labels[0] == out.labels[2] != out.labels[1]

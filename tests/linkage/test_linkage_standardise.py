@@ -139,3 +139,15 @@ def test_records_table_has_every_column_even_without_optional_ones() -> None:
     assert {"jones", "smith"} <= set(table.loc[0, "last_name_variants"])
     assert table[["sex", "upn", "nhs_number", "agency_id"]].isna().all().all()
     assert table.loc[0, "record_key"] == "1"
+
+
+def test_address_line_keeps_the_written_order_and_the_key_ignores_it() -> None:
+    from linkage.standardise import standardise_address_line
+
+    forms = pd.Series(["Flat 3, 4 Church Rd", "4 Church Road, Flat 3", "4 Chruch Road"])
+    assert standardise_address_line(forms).tolist() == [
+        "3 4 church road",
+        "4 church road 3",
+        "4 chruch road",
+    ]
+    assert standardise_address(forms).tolist()[:2] == ["3 4 church road"] * 2
