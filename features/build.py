@@ -14,7 +14,12 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from features.dictionary import FEATURE_DICTIONARY, FEATURE_NAMES, RECENCY_CAP_DAYS
+from features.dictionary import (
+    FEATURE_DICTIONARY,
+    FEATURE_NAMES,
+    MAX_WINDOW_MONTHS,
+    RECENCY_CAP_DAYS,
+)
 from features.point_in_time import as_of_frame, is_snapshot, members_sql
 
 # Event types that feed some feature; others (e.g. benefit receipt) are dropped before the join.
@@ -82,29 +87,32 @@ _POLICE = tuple(t for t in USED_EVENT_TYPES if t.startswith("police."))
 _SC_ALL = tuple(t for t in USED_EVENT_TYPES if t.startswith("social_care."))
 _CHILD = "member_role = 'child'"
 
-# Aggregates over ``ev`` (events of members, before as_of, within 24 months); NULL -> 0 later,
-# except recency (-> cap).
+# Aggregates over ``ev`` (events of members before as_of, within the longest window); each states
+# its own window; NULL -> 0 later, except recency (-> cap).
 _EVENT_AGGREGATES: dict[str, str] = {
     "edu_suspensions_12m": _n(("education.suspension",), f"{_w(12)} AND {_CHILD}"),
     "edu_sessions_excluded_12m": "coalesce(sum(sessions_excluded) FILTER (WHERE event_type IN "
     f"('education.suspension', 'education.permanent_exclusion') AND {_w(12)} AND {_CHILD}), 0)",
-    "edu_permanent_exclusions_24m": _n(("education.permanent_exclusion",), _CHILD),
+    "edu_permanent_exclusions_24m": _n(
+        ("education.permanent_exclusion",), f"{_w(24)} AND {_CHILD}"
+    ),
     "edu_missing_education_12m": _n(("education.missing_education",), f"{_w(12)} AND {_CHILD}"),
     "housing_arrears_notices_12m": _n(("housing.arrears_notice",), _w(12)),
     "housing_arrears_gbp_max_12m": "coalesce(max(amount_gbp) FILTER (WHERE event_type = "
     f"'housing.arrears_notice' AND {_w(12)}), 0)",
     "housing_possession_notices_12m": _n(("housing.notice_seeking_possession",), _w(12)),
-    "housing_evictions_24m": _n(("housing.eviction",), "TRUE"),
+    "housing_evictions_24m": _n(("housing.eviction",), _w(24)),
     "housing_homeless_applications_12m": _n(("housing.homeless_application",), _w(12)),
     "housing_temporary_accommodation_12m": _n(("housing.temporary_accommodation",), _w(12)),
     "housing_asb_complaints_12m": _n(("housing.asb_complaint",), _w(12)),
     "housing_notices_change_6m": f"{_n(_NOTICES, _w(6))} - {_n(_NOTICES, _between(12, 6))}",
     "housing_days_since_last_notice": _recency((*_NOTICES, "housing.eviction")),
     "sc_referrals_12m": _n(("social_care.referral",), _w(12)),
-    "sc_referrals_24m": _n(("social_care.referral",), "TRUE"),
-    "sc_assessments_24m": _n(("social_care.assessment",), "TRUE"),
-    "sc_closed_episodes_24m": _n(_SC_ALL, "end_date < as_of"),
+    "sc_referrals_24m": _n(("social_care.referral",), _w(24)),
+    "sc_assessments_24m": _n(("social_care.assessment",), _w(24)),
+    "sc_closed_episodes_24m": _n(_SC_ALL, f"{_w(24)} AND end_date < as_of"),
     "sc_days_since_last_contact": _recency(_SC_ALL),
+    "sc_children_episodes_24_36m": _n(_SC_ALL, f"{_between(36, 24)} AND {_CHILD}"),
     "rb_council_tax_arrears_12m": _n(("revenues_benefits.council_tax_arrears",), _w(12)),
     "rb_council_tax_arrears_gbp_12m": "coalesce(sum(amount_gbp) FILTER (WHERE event_type = "
     f"'revenues_benefits.council_tax_arrears' AND {_w(12)}), 0)",
@@ -153,7 +161,7 @@ ev AS (
          datediff('day', e.event_date::DATE, m.as_of::DATE) AS age_days,
          coalesce(e.end_date, e.event_date) AS term_end
   FROM members m JOIN used_events e ON e.person_key = m.person_key
-  WHERE e.event_date < m.as_of AND e.event_date >= m.as_of - INTERVAL 24 MONTH
+  WHERE e.event_date < m.as_of AND e.event_date >= m.as_of - INTERVAL {lookback} MONTH
 ),
 agg AS (SELECT as_of, family_key, {aggregates} FROM ev
         WHERE NOT starts_with(event_type, 'police.') GROUP BY as_of, family_key),
@@ -267,6 +275,7 @@ def build_family_features_many(
         select=_final_select(),
         where="comp.fam_children >= 1" if children_only else "TRUE",
         members=members_sql(snapshot=is_snapshot(families)),
+        lookback=MAX_WINDOW_MONTHS,
     )
     kinds = ", ".join(f"'{t}'" for t in USED_EVENT_TYPES)
     con = duckdb.connect()

@@ -224,6 +224,9 @@ FEATURE_DICTIONARY: tuple[FeatureSpec, ...] = (
     _f("sc_days_since_last_contact", "Days since the last social care contact", "days", "social_care", 24, -1,
        "{value} days since the last contact with children's social care",
        f"Days from the latest social care episode start to the as-of date, capped at {RECENCY_CAP_DAYS}."),
+    _f("sc_children_episodes_24_36m", "Children's social care episodes 2 to 3 years ago", "count", "social_care", 36, 1,
+       "{value} social care episode(s) of the family's children 2 to 3 years ago (24 to 36 months before)",
+       "The family's children's own social care episodes (any type) that started 24 to 36 months before the as-of date. Older contact is not counted: the window is as long as a six-year extract allows for every training date, and contact fades out of it."),
     # revenues and benefits: arrears and crisis support, not benefit receipt (poverty is not risk)
     _f("rb_council_tax_arrears_12m", "Council tax arrears events (12 months)", "count", "revenues_benefits", 12, 1,
        f"{{value}} council tax arrears record(s) {_M12}", "council_tax_arrears events in the window."),
@@ -287,3 +290,7 @@ def assert_no_protected(feature_names: Iterable[str]) -> None:
 
 
 assert_no_protected(FEATURE_NAMES)
+
+
+MAX_WINDOW_MONTHS: int = max(f.window_months or 0 for f in FEATURE_DICTIONARY)
+"""The longest look-back window: how far before an as-of date the features read."""

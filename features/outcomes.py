@@ -245,8 +245,8 @@ def time_ordered_split(
     *,
     embargo_months: int = HORIZON_MONTHS,
     calibration_dates: int = 3,
-    test_dates: int = 12,
-    min_train_dates: int = 6,
+    test_dates: int = 6,
+    min_train_dates: int = 4,
 ) -> TimeSplit:
     """Train on earlier as-of dates, test on the latest ones whose outcome window is complete.
 
@@ -261,10 +261,10 @@ def time_ordered_split(
     calibration_dates : int, default 3
         How many of the latest eligible dates are held out to fit the calibrator (three
         months give the isotonic calibrator a few hundred outcomes at one council's size).
-    test_dates : int, default 12
+    test_dates : int, default 6
         How many of the latest complete dates are pooled for testing. Fewer are used when the
         history is short, but never so many that fewer than ``min_train_dates`` remain.
-    min_train_dates : int, default 6
+    min_train_dates : int, default 4
     """
     require_columns(training_frame, "training_frame", ("as_of_date", "label_complete"))
     complete = training_frame.groupby("as_of_date")["label_complete"].all()

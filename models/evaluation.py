@@ -184,6 +184,7 @@ class ModelEvaluation:
     test_dates: tuple[str, ...]
     n_boot: int
     baseline_better: bool = False
+    model_better: bool = True
     by_age: pd.DataFrame | None = None
 
     @property
@@ -208,6 +209,7 @@ class ModelEvaluation:
             "gate_reasons": list(self.gate.reasons),
             "ece_uncalibrated": self.ece_uncalibrated.as_dict(),
             "baseline_better": self.baseline_better,
+            "model_better_than_baseline": self.model_better,
         }
         for model, figures in self.metrics.items():
             out[model] = {name: est.as_dict() for name, est in figures.items()}
@@ -463,6 +465,7 @@ def _evaluate(
         test_dates=tuple(pd.Timestamp(d).date().isoformat() for d in fitted.split.test_dates),
         n_boot=config.n_boot,
         baseline_better=bool(versus["precision_at_capacity"].upper < 0),
+        model_better=bool(versus["precision_at_capacity"].lower > 0),
         by_age=_by_model_age(test, y, score, prob, ks, fitted, config),
     )
 
@@ -509,7 +512,7 @@ def _by_model_age(
             "auc_roc": boot.estimate(m.auc_roc(yy, score[mask])),
             "observed_over_expected": boot.estimate(m.observed_over_expected(yy, prob[mask])),
         }  # fmt: skip
-        row: dict[str, Any] = {"age_months": f"{int(lo)}-{int(ages[mask].max())}",
+        row: dict[str, Any] = {"age_months": f"{int(ages[mask].min())}-{int(ages[mask].max())}",
                                "n_dates": len(np.unique(d)), "n": int(mask.sum())}  # fmt: skip
         row.update({k: v.as_dict() for k, v in ests.items()})
         rows.append(row)

@@ -236,8 +236,8 @@ def decide(evidence: list[RatioEvidence], gate: FairnessGate) -> pd.DataFrame:
             inside = lo <= e.ratio <= hi
             if sign is not None and (inside or not gate.sign_off_needs_point_in_band):
                 verdict, signer = SIGNED_OFF, sign.signed_by
-                note = sign.reason + (
-                    "" if inside else f" (point estimate {e.ratio:.2f} lies outside the band)"
+                note = f"signed off on {sign.signed_on.isoformat()}" + (
+                    "" if inside else f"; the point estimate {e.ratio:.2f} lies outside the band"
                 )
             elif sign is not None:
                 note = "sign-off does not cover a point estimate outside the band"

@@ -131,6 +131,7 @@ def render_model_card(
         "sign_offs": list(sign_offs),
         "newborn_months": NEWBORN_LOOKBACK_MONTHS,
         "scoring_as_of": scoring_as_of,
+        "approved_kind": fitted.config.kind,
         "scoring_age": _scoring_age(fitted, scoring_as_of),
         "perf_max_age": max(
             (int(str(r["age_months"]).split("-")[-1]) for r in perf.get("by_model_age", [])),

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import USED_EVENT_TYPES
-from features.dictionary import FEATURE_NAMES, feature_spec
+from features.dictionary import FEATURE_NAMES, MAX_WINDOW_MONTHS, feature_spec
 from models.estimator import ScoringModel
 from models.shap_explain import explain
 
@@ -186,6 +186,7 @@ class EvidenceRule:
     event_types: tuple[str, ...] = ()
     months: int = 24
     children_only: bool = False
+    older_than_months: int = 0  # events at least this old (a window such as 24-36 months ago)
 
 
 _ATT = ("education.attendance",)
@@ -235,6 +236,7 @@ EVIDENCE_RULES: dict[str, EvidenceRule] = {
     "sc_assessments_24m": _r("social_care.assessment", 24),
     "sc_closed_episodes_24m": EvidenceRule("closed", _SC, 24),
     "sc_days_since_last_contact": EvidenceRule("latest", _SC, 24),
+    "sc_children_episodes_24_36m": EvidenceRule("records", _SC, 36, True, older_than_months=24),
     "rb_council_tax_arrears_12m": _r("revenues_benefits.council_tax_arrears", 12),
     "rb_council_tax_arrears_gbp_12m": _r("revenues_benefits.council_tax_arrears", 12),
     "rb_discretionary_housing_payments_12m": _r(
@@ -275,14 +277,16 @@ def current_members(
 
 
 def _member_events(events: pd.DataFrame, members: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Events of the members in the 24 months before ``as_of``, with family and member role."""
+    """Events of the members in the longest feature window before ``as_of``, with family and role."""
     missing = [c for c in _EVENT_NEEDS if c not in events.columns]
     if missing:
         raise ExplanationInputError(f"table events lacks column(s) {missing} (docs/DESIGN.md)")
     ts = pd.Timestamp(as_of)
     mask = events["person_key"].isin(set(members["person_key"])).to_numpy(dtype=bool)
     ev = events.loc[mask, list(_EVENT_NEEDS)]
-    ev = ev.loc[(ev["event_date"] < ts) & (ev["event_date"] >= ts - pd.DateOffset(months=24))]
+    ev = ev.loc[
+        (ev["event_date"] < ts) & (ev["event_date"] >= ts - pd.DateOffset(months=MAX_WINDOW_MONTHS))
+    ]
     ev = ev.astype({"person_key": "string"}).merge(
         members[["family_key", "person_key", "role"]], on="person_key"
     )
@@ -318,6 +322,8 @@ def _rule_rows(rule: EvidenceRule, ev: pd.DataFrame, ts: pd.Timestamp) -> pd.Dat
     if rule.kind.startswith("attendance"):
         return _attendance(rows, ts, rule.kind)
     rows = rows.loc[rows["event_date"] >= ts - pd.DateOffset(months=rule.months)]
+    if rule.older_than_months:
+        rows = rows.loc[rows["event_date"] < ts - pd.DateOffset(months=rule.older_than_months)]
     if rule.kind == "high_risk":
         rows = rows.loc[rows["dash_risk"].astype("string").fillna("") == "high"]
     elif rule.kind == "closed":

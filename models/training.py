@@ -38,8 +38,8 @@ class RiskModelConfig:
     feature_names: tuple[str, ...] = FEATURE_NAMES
     embargo_months: int = 12
     calibration_dates: int = 3
-    test_dates: int = 12
-    min_train_dates: int = 6
+    test_dates: int = 6
+    min_train_dates: int = 4
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
     random_state: int = 0
     n_estimators: int = 300

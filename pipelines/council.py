@@ -43,9 +43,9 @@ class FlaggingSettings(_Strict):
 
 
 class TrainingSettings(_Strict):
-    first_as_of_months_back: int = Field(48, ge=13)
+    first_as_of_months_back: int = Field(36, ge=13)
     last_as_of_months_back: int = Field(12, ge=1)
-    test_dates: int = Field(12, ge=1, le=24)
+    test_dates: int = Field(6, ge=1, le=24)
     calibration_dates: int = Field(3, ge=1)
     embargo_months: int = Field(12, ge=0)
     family_snapshot_months: int = Field(1, ge=1, le=12)
