@@ -218,7 +218,9 @@ def decide(evidence: list[RatioEvidence], gate: FairnessGate) -> pd.DataFrame:
             note = (
                 f"fewer than {gate.min_expected_outcomes:g} expected outcomes "
                 f"(group {e.expected_group:.0f}, rest {e.expected_rest:.0f})"
-                if math.isfinite(e.ratio) else "no outcomes or no flags to compare"
+                if math.isfinite(e.ratio)
+                else "no comparison possible: no outcomes or flags, or (at equal need) the group "
+                "is itself one of the strata compared within"
             )  # fmt: skip
         elif rejected[id(e)]:
             verdict = FAIL

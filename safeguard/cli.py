@@ -264,16 +264,23 @@ def _print_demo_summary(data_dir: Path) -> None:
 
 
 def _print_fairness_detail(con) -> None:
-    """Which fairness comparisons were inconclusive or not assessable, and why (one line each)."""
+    """Per characteristic: which groups were inconclusive or not assessable, and why."""
     rows = con.execute(
-        'SELECT verdict, dimension, "group", metric, note FROM fairness_audit '
-        "WHERE verdict <> 'pass' ORDER BY verdict, dimension, \"group\", metric"
+        'SELECT dimension, verdict, string_agg(DISTINCT "group", \', \' ORDER BY "group"), '
+        "CASE WHEN verdict = 'not assessable' AND NOT starts_with(note, 'fewer than') THEN note END "
+        "FROM fairness_audit WHERE verdict <> 'pass' GROUP BY 1, 2, 4 ORDER BY 1, 2"
     ).fetchall()
     if not rows:
         return
-    console.print("fairness comparisons not shown to pass (full table in the model card):")
-    for verdict, dimension, group, metric, note in rows:
-        console.print(f"  {verdict:<26} {dimension} = {group} ({metric}): {note}")
+    console.print("fairness comparisons not shown to pass (every figure is in the model card):")
+    why = {
+        "inconclusive, signed off": "parity neither shown nor ruled out; accepted by a named sign-off",
+        "inconclusive": "parity neither shown nor ruled out; no sign-off (blocking)",
+        "not assessable": "fewer than 30 expected outcomes in the group or the rest",
+        "fail": "disparity established beyond the band (blocking)",
+    }
+    for dimension, verdict, groups, note in rows:
+        console.print(f"  {dimension}: {verdict}: {groups} ({note or why.get(verdict, verdict)})")
 
 
 def _print_demo_accounts(data_dir: Path) -> None:
