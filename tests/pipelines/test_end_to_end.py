@@ -315,7 +315,9 @@ def test_the_allocated_worker_sees_names_and_membership_evidence(flagged_run: Ru
     practitioner = next(
         a for a in create_demo_accounts(flagged_run.data_dir) if a[2] == "practitioner"
     )
-    with TestClient(create_app(flagged_run.data_dir)) as client:  # lifespan closes its connections
+    # A plain-HTTP test client: the explicit insecure setting, as for a loopback demo.
+    app = create_app(flagged_run.data_dir, secure_cookies=False)
+    with TestClient(app) as client:  # lifespan closes its connections
         token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
         page = client.post(
             "/login",
