@@ -55,9 +55,7 @@ _USER_COLUMNS = (
     "credential_epoch"
 )
 # Databases created before the credential epoch existed gain the column on first use.
-_MIGRATIONS = (
-    "ALTER TABLE users ADD COLUMN IF NOT EXISTS credential_epoch INTEGER DEFAULT 0",
-)
+_MIGRATIONS = ("ALTER TABLE users ADD COLUMN IF NOT EXISTS credential_epoch INTEGER DEFAULT 0",)
 
 
 @dataclass(frozen=True)
