@@ -186,3 +186,32 @@ def test_fixed_register_serves_flags_again_but_never_the_objectors_family(
     # The earlier withdrawals stay on record (those flags were not published again).
     kept = _query(state["data_dir"] / "warehouse.duckdb", "SELECT count(*) FROM flag_withdrawals")
     assert kept[0][0] > 0
+
+
+def test_a_headerless_agency_file_stops_the_run_and_no_cell_lands_anywhere(
+    first: tuple[RunOutcome, dict], tmp_path: Path
+) -> None:
+    """Finding 3 end to end: the first row of a headerless police.csv reaches no file."""
+    state = {**first[1], "data_dir": tmp_path / "data", "landing": tmp_path / "landing"}
+    shutil.copytree(first[1]["data_dir"], state["data_dir"])
+    shutil.copytree(first[1]["landing"], state["landing"])
+    drop = _next_drop(state, "2026-12-01")
+    police = drop / "police.csv"
+    with police.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    planted = "PLANTEDNATIONALITYX7"
+    first_row = [planted if i % 3 == 0 else value for i, value in enumerate(rows[1])]
+    with police.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([first_row, *rows[2:]])
+
+    outcome = _run(state["landing"], state["data_dir"])
+
+    assert not outcome.success
+    assert outcome.error and "police.csv refused whole" in outcome.error
+    assert planted not in outcome.error
+    offenders = [
+        str(p.relative_to(state["data_dir"]))
+        for p in state["data_dir"].rglob("*")
+        if p.is_file() and planted.encode() in p.read_bytes()
+    ]
+    assert offenders == []
