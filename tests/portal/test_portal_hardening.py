@@ -13,13 +13,13 @@ from __future__ import annotations
 import warnings
 
 import pytest
+import uvicorn
 from portal_client import TestClient, csrf_token, login, make_client
 from portal_fixture import PortalFixture, password_for
 from typer.testing import CliRunner
 
 import portal.users
-from portal import create_app
-from portal.server import uvicorn_config
+from portal import serve
 from portal.settings import PortalSettings
 from portal.users import UserAdminError, add_user, disable_user, reset_password
 
@@ -38,10 +38,25 @@ def _fail_login(client: StarletteClient, headers: dict[str, str]) -> int:
     return response.status_code
 
 
-def test_forwarded_for_from_loopback_does_not_reset_the_throttle(portal_data: PortalFixture):
-    app = create_app(portal_data.data_dir)
-    config = uvicorn_config(app, "127.0.0.1", 0)
-    config.load()  # the app exactly as uvicorn would serve it (middleware included)
+def _served_config(monkeypatch: pytest.MonkeyPatch, data_dir, **kwargs) -> uvicorn.Config:
+    """The uvicorn configuration ``portal.serve`` would run, captured instead of served."""
+    captured: list[uvicorn.Config] = []
+    monkeypatch.setattr(
+        uvicorn.Server, "run", lambda self, sockets=None: captured.append(self.config)
+    )
+    monkeypatch.setattr(
+        uvicorn, "run", lambda app, **options: captured.append(uvicorn.Config(app, **options))
+    )
+    serve(data_dir, **kwargs)
+    (config,) = captured
+    config.load()  # the app exactly as uvicorn would serve it (proxy middleware included)
+    return config
+
+
+def test_forwarded_for_from_loopback_does_not_reset_the_throttle(
+    portal_data: PortalFixture, monkeypatch: pytest.MonkeyPatch
+):
+    config = _served_config(monkeypatch, portal_data.data_dir)
     with StarletteClient(
         config.loaded_app, base_url="https://testserver", client=("127.0.0.1", 40000)
     ) as client:
@@ -49,10 +64,10 @@ def test_forwarded_for_from_loopback_does_not_reset_the_throttle(portal_data: Po
     assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]
 
 
-def test_a_named_trusted_proxy_is_believed(portal_data: PortalFixture):
-    app = create_app(portal_data.data_dir)
-    config = uvicorn_config(app, "127.0.0.1", 0, trusted_proxies=["127.0.0.1"])
-    config.load()
+def test_a_named_trusted_proxy_is_believed(
+    portal_data: PortalFixture, monkeypatch: pytest.MonkeyPatch
+):
+    config = _served_config(monkeypatch, portal_data.data_dir, trusted_proxies=["127.0.0.1"])
     with StarletteClient(
         config.loaded_app, base_url="https://testserver", client=("127.0.0.1", 40000)
     ) as client:
