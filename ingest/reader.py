@@ -17,6 +17,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -178,7 +179,7 @@ def read_file(drop: Drop, name: str, contract: LandingContract) -> FileIngest:
 
 
 def _refused_file(
-    drop: Drop, name: str, spec: FileSpec, path, header: list[str], offset: int, refusal: str
+    drop: Drop, name: str, spec: FileSpec, path: Path, header: list[str], offset: int, refusal: str
 ) -> FileIngest:
     """Every row of a file without a header row quarantined; no value is converted.
 
@@ -186,7 +187,9 @@ def _refused_file(
     """
     counted = read_kept_columns(path, len(header), {}, offset)
     rows_read = 1 + counted.rows_read
-    reasons = [(n, None, "header", f"file refused: {refusal}") for n in range(1, rows_read + 1)]
+    reasons: list[tuple[int, str | None, str, str]] = [
+        (n, None, "header", f"file refused: {refusal}") for n in range(1, rows_read + 1)
+    ]
     quarantine = _quarantine_frame(drop, spec.file, reasons)
     accepted = pd.DataFrame({c: empty_column(s, 0) for c, s in spec.columns.items()})
     accepted["row_number"] = pd.array([], dtype="Int64")
