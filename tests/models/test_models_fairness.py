@@ -182,9 +182,7 @@ def test_unknown_is_not_the_comparison_group() -> None:
     group = np.where(recorded, np.where(rng.random(len(y)) < 0.5, "Y", "N"), "Unknown")
     cfg = FairnessConfig(total_capacity=300, dimensions=("disability",), report_only_dimensions=(),
                          intersections=(), n_boot=100)  # fmt: skip
-    audit = audit_predictions(
-        y, prob, sel, pd.DataFrame({"disability": group}), config=cfg, need=need
-    )
+    audit = audit_predictions(y, prob, sel, pd.DataFrame({"disability": group}), config=cfg, need=need)
     assert audit.gate.passed, [r for r in audit.gate.reasons if r.startswith("FAIL")]
     sizes = audit.groups.set_index("group")["n"]
     assert sizes["Unknown"] == int((group == "Unknown").sum())  # still reported, with its size
