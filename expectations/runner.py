@@ -25,6 +25,7 @@ from great_expectations.expectations.expectation import Expectation
 from expectations.builders import expectation_from_config
 from expectations.contract import AGENCY_SOURCES, REFERENCE_TABLES
 from expectations.family_features import build_family_features_suite
+from expectations.objections import build_objections_suite
 from expectations.outcome import SuiteOutcome, sanitise_result, summarise
 from expectations.records import build_records_suite
 from expectations.reference import build_areas_suite, build_workers_suite
@@ -41,7 +42,7 @@ DETAIL_FORMAT: dict[str, Any] = {
     "partial_unexpected_count": 0,
 }
 
-DATASETS: tuple[str, ...] = (*AGENCY_SOURCES, *REFERENCE_TABLES, "family_features")
+DATASETS: tuple[str, ...] = (*AGENCY_SOURCES, *REFERENCE_TABLES, "objections", "family_features")
 
 SuiteBuilder = Callable[[date, SuiteSettings, bool], list[Expectation]]
 
@@ -58,6 +59,7 @@ _BUILDERS: dict[str, SuiteBuilder] = {
     "workers": lambda _e, settings, _g: build_workers_suite(settings),
     "areas": lambda _e, settings, _g: build_areas_suite(settings),
     "family_features": lambda _e, settings, _g: build_family_features_suite(settings),
+    "objections": lambda extract, settings, _g: build_objections_suite(extract, settings),
 }
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from dpia.register import DpiaRegister
-from governance.document import Bullets, Fields, Paragraph, Section, Table
+from governance.document import Bullets, Fields, Paragraph, Section, Table, UntrustedText
 from governance.facts import RunFacts
 from governance.profile import GovernanceProfile
 
@@ -108,7 +108,10 @@ def files_table(facts: RunFacts) -> Table:
 def firewall_table(facts: RunFacts) -> Table:
     return Table(
         ("File", "Column dropped", "Action", "Rows"),
-        tuple((d.file, d.column, d.action, fmt(d.row_count)) for d in facts.firewall),
+        # Header names are the producer's text: escaped in the Markdown twin.
+        tuple(
+            (d.file, UntrustedText(d.column), d.action, fmt(d.row_count)) for d in facts.firewall
+        ),
         caption="Columns dropped by the firewall (names and counts only; values are never read)",
         empty="No column was dropped in this run.",
     )

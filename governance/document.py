@@ -8,6 +8,7 @@ control can never say different things.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ __all__ = [
     "Section",
     "Svg",
     "Table",
+    "UntrustedText",
     "render_html",
     "render_markdown",
 ]
@@ -98,8 +100,26 @@ class ReportFiles:
     markdown: Path
 
 
+class UntrustedText(str):
+    """Text chosen by a data producer (a header name the firewall dropped), not by us.
+
+    The Markdown twin escapes every ASCII punctuation character of it, so a header such as
+    ``[click](https://evil.example)``, ``![](https://tracker.example/x.png)`` or ``<img ...>``
+    is shown as text and never becomes a link, an image or HTML in a Markdown viewer. The HTML
+    rendering escapes it like every other value.
+    """
+
+    __slots__ = ()
+
+
+_MD_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
 def _md_cell(value: object) -> str:
-    return " ".join(str(value).split()).replace("|", "\\|") or " "
+    text = " ".join(str(value).split())
+    if isinstance(value, UntrustedText):
+        return _MD_PUNCTUATION.sub(r"\\\1", text) or " "
+    return text.replace("|", "\\|") or " "
 
 
 def _kind(block: Block) -> str:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dpia.firewall import is_prohibited
+from ingest.formats import FORMATS
 
 __all__ = [
     "ColumnSpec",
@@ -46,6 +47,7 @@ class ColumnSpec(_Model):
     role: Role | None = None
     required: bool = False
     values: tuple[str, ...] | None = None
+    format: str | None = None
     note: str | None = None
 
     @model_validator(mode="after")
@@ -54,17 +56,24 @@ class ColumnSpec(_Model):
             raise ValueError("an enum column needs `values`")
         if self.type != "enum" and self.values is not None:
             raise ValueError(f"`values` only applies to enum columns, not {self.type}")
+        if self.format is not None and self.type != "string":
+            raise ValueError(f"`format` only applies to string columns, not {self.type}")
+        if self.format is not None and self.format not in FORMATS:
+            raise ValueError(
+                f"unknown format {self.format!r} (expected one of {', '.join(FORMATS)})"
+            )
         return self
 
     @property
     def echo_allowed(self) -> bool:
         """Whether a bad value may be quoted in a quarantine reason.
 
-        Only event columns of a checked type (dates, numbers, flags, enums) qualify: their bad
-        values are things like ``31/02/2011`` or ``domestic_abus``. Identity, protected,
-        key and reference-file columns are never quoted.
+        Only event columns of a parsed type (dates, numbers, Y/N flags) qualify, and then only
+        when the bad value is made of digits and separators (``31/02/2011``, ``12.0``; see
+        :func:`ingest.rules.describe_failure`). Text, enum, identity, protected, key and
+        reference-file columns are never quoted: a bad enum value can be any word.
         """
-        return self.role == "event" and self.type != "string"
+        return self.role == "event" and self.type in ("date", "int", "decimal", "bool")
 
 
 class FileSpec(_Model):

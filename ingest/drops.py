@@ -48,10 +48,15 @@ class Drop:
 
 @dataclass(frozen=True)
 class DropStatus:
-    """A folder under the landing directory and whether it can be read."""
+    """A folder under the landing directory and whether it can be read.
+
+    ``missing_files`` and ``headerless_files`` name the contract files behind ``problems``.
+    """
 
     drop: Drop
     problems: tuple[str, ...]
+    missing_files: tuple[str, ...] = ()
+    headerless_files: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -98,14 +103,16 @@ def scan_drops(landing: Path, contract: LandingContract | None = None) -> list[D
     contract = contract or load_contract()
     statuses = []
     for drop in sorted(_drop_folders(Path(landing)), reverse=True):
-        problems = []
+        problems, missing, headerless = [], [], []
         for spec in contract.files.values():
             path = drop.file_path(spec.file)
             if not path.is_file():
                 problems.append(f"{spec.file} is missing")
+                missing.append(spec.file)
             elif not _has_header(path):
                 problems.append(f"{spec.file} has no header row")
-        statuses.append(DropStatus(drop=drop, problems=tuple(problems)))
+                headerless.append(spec.file)
+        statuses.append(DropStatus(drop, tuple(problems), tuple(missing), tuple(headerless)))
     return statuses
 
 

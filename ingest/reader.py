@@ -4,9 +4,11 @@
 only those are parsed. Every data row ends in exactly one place: ``accepted`` or
 ``quarantine`` (one quarantine row per rejected row, for its first failing rule, with the
 other failing columns named in the reason). Reasons say file, row, column and rule, and quote
-a value only for event columns (dates, numbers, codes), never for identity, protected, key,
-reference or prohibited columns. Prohibited and undeclared columns are logged by name and row
-count only.
+a value only for event columns (dates, numbers) and only when it is made of digits and
+separators, never for text, enum, identity, protected, key, reference or prohibited columns.
+Prohibited and undeclared columns are logged by name and row count only. A file whose first
+row is data rather than column names is refused whole: every row is quarantined (rule
+``header``) and nothing is read but the row count.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dpia.firewall import FirewallDecision, classify_columns
+from dpia.firewall import FirewallDecision, classify_columns, header_refusal
 from ingest.contract import FileSpec, LandingContract
 from ingest.csvfile import RawFile, read_header, read_kept_columns
 from ingest.drops import Drop
@@ -28,6 +31,7 @@ from ingest.rules import check_column, describe_failure, empty_column
 __all__ = [
     "FIREWALL_LOG_COLUMNS",
     "QUARANTINE_COLUMNS",
+    "QUARANTINE_RULES",
     "ROW_ACCOUNTING_COLUMNS",
     "FileIngest",
     "RowAccounting",
@@ -41,6 +45,7 @@ log = logging.getLogger(__name__)
 QUARANTINE_COLUMNS = ("extract_date", "file", "row_number", "column", "rule", "reason")
 FIREWALL_LOG_COLUMNS = ("extract_date", "file", "column", "action", "row_count")
 ROW_ACCOUNTING_COLUMNS = ("extract_date", "file", "rows_read", "rows_accepted", "rows_quarantined")
+QUARANTINE_RULES = ("required", "type", "enum", "format", "duplicate_key", "row_shape", "header")
 
 
 class RowAccountingError(RuntimeError):
@@ -81,6 +86,8 @@ class FileIngest:
     accounting : RowAccounting
     missing_columns : tuple[str, ...]
         Declared columns absent from the file's header.
+    refused : str, optional
+        Why the whole file was refused (its first row is not a header row); quotes no cell.
     """
 
     name: str
@@ -91,6 +98,7 @@ class FileIngest:
     firewall_log: pd.DataFrame
     accounting: RowAccounting
     missing_columns: tuple[str, ...]
+    refused: str | None = None
 
 
 def _dates(day: date, n_rows: int) -> pd.Series:
@@ -125,6 +133,9 @@ def read_file(drop: Drop, name: str, contract: LandingContract) -> FileIngest:
     if not path.is_file():
         raise FileNotFoundError(f"{spec.file} is missing from drop {drop.path}")
     header, offset = read_header(path)
+    refusal = header_refusal(header, list(spec.columns), contract.prohibited, spec.key_column)
+    if refusal is not None:
+        return _refused_file(drop, name, spec, path, header, offset, refusal)
     decision = classify_columns(header, list(spec.columns), contract.prohibited)
     raw = read_kept_columns(path, len(header), decision.kept, offset)
     typed, reasons = _apply_rules(raw, spec)
@@ -164,6 +175,36 @@ def read_file(drop: Drop, name: str, contract: LandingContract) -> FileIngest:
         firewall_log=firewall_log,
         accounting=accounting,
         missing_columns=tuple(decision.missing),
+    )
+
+
+def _refused_file(
+    drop: Drop, name: str, spec: FileSpec, path: Path, header: list[str], offset: int, refusal: str
+) -> FileIngest:
+    """Every row of a file without a header row quarantined; no value is converted.
+
+    The first row is data, so it counts as data row 1 and the rows below it follow on.
+    """
+    counted = read_kept_columns(path, len(header), {}, offset)
+    rows_read = 1 + counted.rows_read
+    reasons: list[tuple[int, str | None, str, str]] = [
+        (n, None, "header", f"file refused: {refusal}") for n in range(1, rows_read + 1)
+    ]
+    quarantine = _quarantine_frame(drop, spec.file, reasons)
+    accepted = pd.DataFrame({c: empty_column(s, 0) for c, s in spec.columns.items()})
+    accepted["row_number"] = pd.array([], dtype="Int64")
+    accepted["extract_date"] = _dates(drop.extract_date, 0)
+    log.warning("%s: refused whole, %s; %d rows quarantined", spec.file, refusal, rows_read)
+    return FileIngest(
+        name=name,
+        file=spec.file,
+        extract_date=drop.extract_date,
+        accepted=accepted,
+        quarantine=quarantine,
+        firewall_log=_firewall_frame(drop, spec.file, FirewallDecision(kept={}), rows_read),
+        accounting=RowAccounting(drop.extract_date, spec.file, rows_read, 0, rows_read),
+        missing_columns=tuple(spec.columns),
+        refused=refusal,
     )
 
 

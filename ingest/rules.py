@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.contract import ColumnSpec
+from ingest.formats import FORMATS, matches_format
 
 __all__ = ["DATE_RANGE", "ColumnCheck", "check_column", "describe_failure", "empty_column"]
 
@@ -35,6 +36,8 @@ _TYPE_WORDS = {
     "bool": "is not Y or N",
 }
 _ECHO_CHARS = 20
+# A bad value is quoted only when it cannot carry words: digits and date/number separators.
+_ECHO_SAFE = re.compile(r"[0-9 ./:+,-]{1,20}")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class ColumnCheck:
     values : pandas.api.extensions.ExtensionArray | numpy.ndarray
         Typed values for every row (missing where empty or unparseable).
     failed_rule : numpy.ndarray
-        Per row: ``""`` when the value passes, else ``required``, ``type`` or ``enum``.
+        Per row: ``""`` when the value passes, else ``required``, ``type``, ``enum`` or ``format``.
     text : pyarrow.Array
         The trimmed text, kept to quote event values in reasons (never stored).
     """
@@ -83,9 +86,10 @@ def _typed_uniques(kind: str, uniques: list[str]) -> tuple[np.ndarray, np.ndarra
 
 
 def check_column(text: pa.Array, spec: ColumnSpec) -> ColumnCheck:
-    """Apply required, type and enum rules to one column of raw text.
+    """Apply required, type, enum and format rules to one column of raw text.
 
     Values are compared after trimming surrounding whitespace; an empty value is missing.
+    A text column with a ``format`` (see :mod:`ingest.formats`) rejects values of another shape.
     """
     trimmed = pc.utf8_trim_whitespace(text)
     missing = pc.equal(trimmed, "").to_numpy(zero_copy_only=False)
@@ -94,6 +98,9 @@ def check_column(text: pa.Array, spec: ColumnSpec) -> ColumnCheck:
         rule[missing] = "required"
     if spec.type in ("string", "enum"):
         bad = np.zeros(len(trimmed), dtype=bool)
+        if spec.format is not None:
+            bad = ~matches_format(trimmed, spec.format) & ~missing
+            rule[bad & (rule == "")] = "format"
         if spec.type == "enum":
             allowed = pa.array(list(spec.values or ()), pa.string())
             inside = pc.is_in(trimmed, value_set=allowed).to_numpy(zero_copy_only=False)
@@ -141,17 +148,22 @@ def describe_failure(rule: str, spec: ColumnSpec, value: str | None) -> str:
     Parameters
     ----------
     rule : str
-        ``required``, ``type`` or ``enum``.
+        ``required``, ``type``, ``enum`` or ``format``.
     spec : ColumnSpec
-        The column; :attr:`ColumnSpec.echo_allowed` decides whether the value is quoted.
+        The column; :attr:`ColumnSpec.echo_allowed` decides whether the value may be quoted,
+        and it is quoted only when made of digits and separators (a mistyped date or number),
+        so a word typed into a date column is never repeated.
     value : str, optional
         The trimmed raw value; ignored unless it may be quoted.
     """
     if rule == "required":
         return "required value is missing"
-    subject = _quote(value) if (value is not None and spec.echo_allowed) else "value"
+    quotable = value is not None and spec.echo_allowed and _ECHO_SAFE.fullmatch(value)
+    subject = _quote(value) if quotable and value is not None else "value"
     if rule == "enum":
-        return f"{subject} is not one of {_allowed(spec.values or ())}"
+        return f"value is not one of {_allowed(spec.values or ())}"
+    if rule == "format":
+        return f"value does not have the shape of {FORMATS[spec.format or ''].description}"
     return f"{subject} {_TYPE_WORDS[spec.type]}"
 
 

@@ -28,6 +28,7 @@ from pipelines.assets.model import (
     training_frame,
 )
 from pipelines.checks.ingest import data_docs, gx_checks
+from pipelines.checks.objections import objections_gx_suite
 from pipelines.council import CouncilConfig, load_config
 from pipelines.dpia_metadata import with_dpia_metadata
 from pipelines.operations import (
@@ -66,7 +67,7 @@ def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
 
 
 def all_checks() -> list[dg.AssetChecksDefinition]:
-    return [*gx_checks]
+    return [*gx_checks, objections_gx_suite]
 
 
 def build_definitions(

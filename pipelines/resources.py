@@ -158,12 +158,19 @@ class CouncilSettings(dg.ConfigurableResource):
 
 
 class RunSettings(dg.ConfigurableResource):
-    """Where the drops are and which date the run scores as of (None = the drop's extract date)."""
+    """Where the drops are and which date the run scores as of (None = the drop's extract date).
+
+    ``objections_may_be_empty`` and ``max_objections_lost`` relax the objections register's
+    gates (pipelines/objections.py) for a council that confirms it has no objections, or that
+    objections were withdrawn by the people who made them; both default to failing closed.
+    """
 
     landing_dir: str
     as_of: str | None = None
     truth_dir: str | None = None
     max_volume_drop_share: float = 0.2
+    objections_may_be_empty: bool = False
+    max_objections_lost: int = 0
 
     def as_of_date(self, extract_date: date) -> date:
         return date.fromisoformat(self.as_of) if self.as_of else extract_date

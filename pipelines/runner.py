@@ -251,15 +251,8 @@ def run_pipeline(
         planned = {k.path[-1] for k in job.asset_layer.selected_asset_keys}
         outcome.skipped = sorted(planned - set(outcome.materialised))
         if not result.success and not outcome.failed_gates:
-            failures = [e for e in result.all_events if e.is_step_failure]
-            outcome.error = (
-                "; ".join(
-                    f"{e.step_key}: {e.step_failure_data.error.message.strip()}"
-                    for e in failures
-                    if e.step_failure_data.error
-                )
-                or "see the Dagster run log"
-            )
+            # The innermost cause names the file and rule (Dagster's wrapper names only the op).
+            outcome.error = step_errors(result)
         audit.append(
             "data_team",
             "run_finished",

@@ -47,7 +47,7 @@ SECURITY_HEADERS = {
 
 
 def create_app(
-    data_dir: Path, *, secure_cookies: bool = False, settings: PortalSettings | None = None
+    data_dir: Path, *, secure_cookies: bool = True, settings: PortalSettings | None = None
 ) -> FastAPI:
     """Build the portal for one data directory.
 
@@ -56,7 +56,8 @@ def create_app(
     data_dir
         The pipeline's data directory; ``portal.duckdb`` is created there (mode 0600).
     secure_cookies
-        Send the session cookie only over HTTPS. Leave off only for loopback demos and tests.
+        Send the session cookie only over HTTPS (the default). Turn off only for a plain-HTTP
+        loopback demo or test client.
     settings
         Full settings (overrides ``data_dir`` and ``secure_cookies``), e.g. a test clock.
     """

@@ -95,13 +95,81 @@ def list_review_documents(data_dir: Path) -> list[ReviewDocument]:
     return sorted(found, key=lambda d: (order[d.kind], d.rel_path))
 
 
+def _visible(text: str) -> str:
+    return html.unescape(_TAG.sub(" ", text))
+
+
 def _phrases(text: str) -> list[str]:
-    """Word n-grams (1..MAX_NGRAM) of the visible text, normalised like the vault values."""
-    tokens = _TOKEN.findall(html.unescape(_TAG.sub(" ", text)).lower())
+    """Word n-grams (1..MAX_NGRAM) of the visible text, normalised like the vault values.
+
+    Runs of digit groups are also joined (``943 476 5919`` -> ``9434765919``): an NHS number or
+    a phone-style id written with spaces or hyphens is still the same identifier.
+    """
+    tokens = _TOKEN.findall(_visible(text).lower())
     grams: list[str] = []
     for n in range(1, MAX_NGRAM + 1):
         grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    for i, token in enumerate(tokens):
+        if not token.isdigit():
+            continue
+        joined = token
+        for follower in tokens[i + 1 : i + 5]:
+            if not follower.isdigit():
+                break
+            joined += follower
+            grams.append(joined)
     return grams
+
+
+# Namespaces for the guard's hashed forms that are not plain phrases of the page.
+_INITIAL, _DOB, _NAME_DOB = "\x01i ", "\x01d ", "\x01n "
+_INITIAL_FIRST = re.compile(r"(?<![A-Za-z])([A-Za-z])\.\s*([A-Za-z][A-Za-z'\u2019-]+)")
+_LAST_COMMA_INITIAL = re.compile(r"([A-Za-z][A-Za-z'\u2019-]+),\s*([A-Za-z])\.?(?![A-Za-z])")
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
+)}  # fmt: skip
+_DATES = (
+    (re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"), (1, 2, 3)),
+    (re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b"), (3, 2, 1)),
+    (re.compile(r"\b(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?\s+(\d{4})\b"), (3, 2, 1)),
+)
+_BIRTH_WORDS = re.compile(r"\b(born|birth|dob|d\.o\.b)\b", re.IGNORECASE)
+DATE_WINDOW_CHARS = 60
+
+
+def _normal(text: str) -> str:
+    return " ".join(_TOKEN.findall(text.lower()))
+
+
+def _dated_forms(visible: str) -> list[str]:
+    """Dates of the page as ``YYYY MM DD``, paired with the words around them.
+
+    A date next to a name of someone born that day, or after "born"/"DOB", is a date of birth.
+    """
+    forms: list[str] = []
+    for pattern, (y, m, d) in _DATES:
+        for match in pattern.finditer(visible):
+            month = match.group(m)
+            month_number = _MONTHS.get(month[:3].lower()) if month.isalpha() else int(month)
+            if not month_number:
+                continue
+            iso = f"{int(match.group(y)):04d} {month_number:02d} {int(match.group(d)):02d}"
+            before = visible[max(0, match.start() - DATE_WINDOW_CHARS) : match.start()]
+            after = visible[match.end() : match.end() + DATE_WINDOW_CHARS]
+            if _BIRTH_WORDS.search(before[-25:]):
+                forms.append(_DOB + iso)
+            for word in _TOKEN.findall(f"{before} {after}".lower()):
+                forms.append(f"{_NAME_DOB}{word} {iso}")
+    return forms
+
+
+def _guard_forms(text: str) -> list[str]:
+    """Everything of a page the guard looks up: phrases, initials with surnames, dated names."""
+    visible = _visible(text)
+    forms = _phrases(text)
+    forms += [_INITIAL + _normal(f"{a} {b}") for a, b in _INITIAL_FIRST.findall(visible)]
+    forms += [_INITIAL + _normal(f"{b} {a}") for a, b in _LAST_COMMA_INITIAL.findall(visible)]
+    return forms + _dated_forms(visible)
 
 
 _IDENTITY_COLUMNS = ("address_line", "postcode", "agency_id", "upn", "nhs_number", "record_key")
@@ -115,6 +183,24 @@ _SPECIFIC_ENOUGH = (
     "OR (regexp_matches(v, '[a-z]') AND regexp_matches(v, '[0-9]') AND length(v) >= 5) "
     "OR regexp_full_match(v, '[0-9]{9,}'))"
 )
+
+
+def _special_forms(table: str, cols: set[str]) -> list[str]:
+    """SQL for the namespaced forms: "F. Last", a date of birth, a name with its date of birth."""
+    out = []
+    iso = "strftime(CAST(dob AS DATE), '%Y %m %d')"
+    if {"first_name", "last_name"} <= cols:
+        initial = "concat_ws(' ', left(CAST(first_name AS VARCHAR), 1), last_name)"
+        out.append(f"SELECT '{_INITIAL}' || {_NORMALISE.format(initial)} AS v FROM {table}")
+    if "dob" in cols:
+        out.append(f"SELECT '{_DOB}' || {iso} AS v FROM {table}")
+        for name in ("first_name", "last_name"):
+            if name in cols:
+                out.append(
+                    f"SELECT '{_NAME_DOB}' || {_NORMALISE.format(name)} || ' ' || {iso} AS v "
+                    f"FROM {table}"
+                )
+    return out
 
 
 def _identity_hash_sql(cur: duckdb.DuckDBPyConnection) -> str | None:
@@ -132,9 +218,13 @@ def _identity_hash_sql(cur: duckdb.DuckDBPyConnection) -> str | None:
         values = sorted(cols & set(_IDENTITY_COLUMNS))
         if {"first_name", "last_name"} <= cols:
             values.append("concat_ws(' ', first_name, last_name)")
+            values.append("concat_ws(' ', last_name, first_name)")  # "TESTPERSON, Ada"
         if "postcode" in cols:
             values.append("replace(CAST(postcode AS VARCHAR), ' ', '')")
         selects += [f"SELECT {_NORMALISE.format(v)} AS v FROM {table}" for v in values]
+        selects += [
+            f"SELECT v FROM ({form}) WHERE v IS NOT NULL" for form in _special_forms(table, cols)
+        ]
     if not selects:
         return None
     return (
@@ -148,8 +238,11 @@ class IdentityGuard:
 
     Vault values are normalised (lower case, runs of other characters to one space), hashed in
     DuckDB and kept as a sorted array, so a vault of a few million values costs tens of MB and
-    a page is checked by hashing its word n-grams. Full names are matched as "first last";
-    a first or last name alone is too common a word to block on.
+    a page is checked by hashing its word n-grams. Full names are matched as "first last" and
+    "last first" ("TESTPERSON, Ada"), and as "F. Last" / "Last, F." when the initial is written
+    as one; digit groups are joined (a spaced NHS number); a date of birth is matched after
+    "born"/"DOB" or next to the first or last name of someone born that day. A first or last
+    name alone, or a date alone, is too common to block on.
     """
 
     def __init__(self, vault: ManagedDatabase) -> None:
@@ -183,7 +276,7 @@ class IdentityGuard:
             self._load()
             if not self._hashes.size:
                 return False
-            grams = _phrases(text)
+            grams = _guard_forms(text)
             if not grams:
                 return False
             hashes = (

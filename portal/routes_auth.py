@@ -87,7 +87,9 @@ def login(
         )
     with portal.portal_db.cursor() as cur:
         user = store.get_user(cur, username) if username else None
-    if user is None or not verify_password(user, password):
+    # verify_password runs for unknown accounts too (against a dummy hash): a miss costs the
+    # same argon2 time as a wrong password, so timing does not tell which usernames exist.
+    if not verify_password(user, password) or user is None:
         portal.throttle.record_failure(username, client)
         # An unknown "username" is often a password typed in the wrong box: never log it.
         account = user.username if user is not None else "unknown account"
@@ -102,7 +104,7 @@ def login(
         )
     portal.throttle.reset(username, client)
     # A new session id at login: an id planted before login (session fixation) is now worthless.
-    new_session = portal.sessions.rotate(session.session_id, user.username)
+    new_session = portal.sessions.rotate(session.session_id, user.username, user.credential_epoch)
     request.state.session = new_session
     request.state.new_session = new_session
     portal.audit.record(user.username, "login", role=user.role)

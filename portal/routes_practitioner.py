@@ -28,7 +28,8 @@ def my_families(request: Request, user: Practitioner) -> Response:
     portal = state(request)
     flags = effective_flags(portal, workers=[user.worker_id]) if user.worker_id else []
     rows = caseload_rows(portal, flags, portal.settings.clock().date())
-    return render(request, "my_families.html", user=user, rows=rows)
+    withdrawn = portal.warehouse_memo.get("withdrawn", warehouse.withdrawn_flag_count)
+    return render(request, "my_families.html", user=user, rows=rows, withdrawn=withdrawn)
 
 
 def _allocated_or_404(portal: PortalState, user: User, flag_id: str) -> Flag:

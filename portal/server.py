@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 
+def uvicorn_config(
+    app: Any, host: str, port: int, *, trusted_proxies: Sequence[str] = ()
+) -> uvicorn.Config:
+    """The server configuration: forwarded headers are believed only from ``trusted_proxies``.
+
+    uvicorn's default believes ``X-Forwarded-For`` from loopback (127.0.0.1, ::1), so any client
+    of a portal behind nothing, or a local process, could set its own address and walk past the
+    login throttle. With no trusted proxy the headers are ignored altogether.
+    """
+    trusted = [address for address in trusted_proxies if address]
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        workers=1,
+        log_level="info",
+        server_header=False,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=",".join(trusted) if trusted else "",
+    )
+
+
 def serve(
-    data_dir: Path, host: str = "127.0.0.1", port: int = 8000, *, secure_cookies: bool = False
+    data_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    secure_cookies: bool = True,
+    trusted_proxies: Sequence[str] = (),
 ) -> None:
     """Serve the portal until interrupted.
 
@@ -18,14 +47,22 @@ def serve(
         The pipeline's data directory.
     host
         Interface to listen on. The default is loopback: put a TLS-terminating reverse proxy in
-        front (and pass ``secure_cookies=True``) before exposing it to a network.
+        front (and name it in ``trusted_proxies``) before exposing it to a network.
     port
         TCP port.
     secure_cookies
-        Mark the session cookie Secure (HTTPS only).
+        Mark the session cookie Secure (HTTPS only); off only for a plain-HTTP loopback demo.
+    trusted_proxies
+        Reverse-proxy addresses whose forwarded headers are believed (none by default).
     """
     from portal.app import create_app
+    from portal.settings import PortalSettings
 
-    app = create_app(Path(data_dir), secure_cookies=secure_cookies)
+    settings = PortalSettings(
+        data_dir=Path(data_dir),
+        secure_cookies=secure_cookies,
+        trusted_proxies=tuple(trusted_proxies),
+    )
+    app = create_app(Path(data_dir), settings=settings)
     # One process: sessions and login throttling live in this process's memory.
-    uvicorn.run(app, host=host, port=port, workers=1, log_level="info", server_header=False)
+    uvicorn.Server(uvicorn_config(app, host, port, trusted_proxies=trusted_proxies)).run()

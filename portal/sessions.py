@@ -25,6 +25,7 @@ class Session:
     username: str | None
     created_at: datetime
     last_seen: datetime
+    credential_epoch: int = 0
 
     def csrf_matches(self, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(self.csrf_token, str(token))
@@ -52,7 +53,7 @@ class SessionStore:
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
-    def create(self, username: str | None = None) -> Session:
+    def create(self, username: str | None = None, credential_epoch: int = 0) -> Session:
         now = self._clock()
         session = Session(
             session_id=secrets.token_urlsafe(32),
@@ -60,6 +61,7 @@ class SessionStore:
             username=username,
             created_at=now,
             last_seen=now,
+            credential_epoch=credential_epoch,
         )
         with self._lock:
             self._purge(now)
@@ -82,10 +84,12 @@ class SessionStore:
             self._sessions[session_id] = session
             return session
 
-    def rotate(self, old_session_id: str | None, username: str) -> Session:
+    def rotate(
+        self, old_session_id: str | None, username: str, credential_epoch: int = 0
+    ) -> Session:
         """End the pre-login session and start a fresh one (defeats session fixation)."""
         self.delete(old_session_id)
-        return self.create(username)
+        return self.create(username, credential_epoch)
 
     def delete(self, session_id: str | None) -> None:
         if session_id:

@@ -35,8 +35,13 @@ class PortalSettings:
     data_dir
         The pipeline's data directory (warehouse, vault, reports, audit trail).
     secure_cookies
-        Mark the session cookie ``Secure`` (and use the ``__Host-`` prefix). Turn on whenever
-        the portal is served over HTTPS, which is every deployment but a loopback demo.
+        Mark the session cookie ``Secure`` (and use the ``__Host-`` prefix). On by default; turn
+        off only for a plain-HTTP loopback demo (``safeguard portal --insecure-http``), where a
+        browser would otherwise refuse the cookie.
+    trusted_proxies
+        Addresses of reverse proxies whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` headers
+        are believed. Empty by default: the client address is the TCP peer, so a client cannot
+        pick its own address (and dodge the login throttle) by sending the header itself.
     overdue_after_days
         A flag with no recorded judgement this many days after it was raised (or reallocated)
         is shown to the team manager as an overdue review.
@@ -54,7 +59,8 @@ class PortalSettings:
     """
 
     data_dir: Path
-    secure_cookies: bool = False
+    secure_cookies: bool = True
+    trusted_proxies: tuple[str, ...] = ()
     overdue_after_days: int = 14
     session_idle_minutes: int = 30
     session_absolute_hours: int = 8

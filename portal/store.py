@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS users (
     team VARCHAR,
     password_hash VARCHAR NOT NULL,
     disabled BOOLEAN NOT NULL DEFAULT FALSE,
-    created_at TIMESTAMP NOT NULL
+    created_at TIMESTAMP NOT NULL,
+    credential_epoch INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS judgements (
     judgement_id VARCHAR PRIMARY KEY,
@@ -49,12 +50,22 @@ CREATE TABLE IF NOT EXISTS allocations (
 );
 """
 
-_USER_COLUMNS = "username, display_name, role, worker_id, team, password_hash, disabled, created_at"
+_USER_COLUMNS = (
+    "username, display_name, role, worker_id, team, password_hash, disabled, created_at, "
+    "credential_epoch"
+)
+# Databases created before the credential epoch existed gain the column on first use.
+_MIGRATIONS = ("ALTER TABLE users ADD COLUMN IF NOT EXISTS credential_epoch INTEGER DEFAULT 0",)
 
 
 @dataclass(frozen=True)
 class User:
-    """A portal account. ``password_hash`` never leaves the server."""
+    """A portal account. ``password_hash`` never leaves the server.
+
+    ``credential_epoch`` goes up whenever the password is reset or the account is disabled; a
+    session remembers the epoch it logged in under and ends when they differ, so a reset or a
+    disable made from the command line (another process) ends every existing session.
+    """
 
     username: str
     display_name: str
@@ -64,6 +75,7 @@ class User:
     password_hash: str
     disabled: bool
     created_at: datetime
+    credential_epoch: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,11 +97,13 @@ def ensure_schema(cur: duckdb.DuckDBPyConnection) -> None:
     for statement in SCHEMA.split(";"):
         if statement.strip():
             cur.execute(statement)
+    for statement in _MIGRATIONS:
+        cur.execute(statement)
 
 
 def insert_user(cur: duckdb.DuckDBPyConnection, user: User) -> None:
     cur.execute(
-        f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             user.username,
             user.display_name,
@@ -99,6 +113,7 @@ def insert_user(cur: duckdb.DuckDBPyConnection, user: User) -> None:
             user.password_hash,
             user.disabled,
             user.created_at,
+            user.credential_epoch,
         ],
     )
 
@@ -116,11 +131,20 @@ def list_users(cur: duckdb.DuckDBPyConnection) -> list[User]:
 
 
 def set_disabled(cur: duckdb.DuckDBPyConnection, username: str, disabled: bool) -> None:
-    cur.execute("UPDATE users SET disabled = ? WHERE username = ?", [disabled, username])
+    """Disable or enable; either way every existing session of the account ends."""
+    cur.execute(
+        "UPDATE users SET disabled = ?, credential_epoch = credential_epoch + 1 WHERE username = ?",
+        [disabled, username],
+    )
 
 
 def set_password_hash(cur: duckdb.DuckDBPyConnection, username: str, password_hash: str) -> None:
-    cur.execute("UPDATE users SET password_hash = ? WHERE username = ?", [password_hash, username])
+    """A new password; every existing session of the account ends."""
+    cur.execute(
+        "UPDATE users SET password_hash = ?, credential_epoch = credential_epoch + 1 "
+        "WHERE username = ?",
+        [password_hash, username],
+    )
 
 
 def insert_judgement(

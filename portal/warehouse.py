@@ -108,14 +108,37 @@ def _flag(row: tuple[object, ...]) -> Flag:
     )
 
 
+def _has_table(cur: duckdb.DuckDBPyConnection, name: str) -> bool:
+    rows = cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name])
+    return bool(rows.fetchall()[0][0])
+
+
 def current_flags(cur: duckdb.DuckDBPyConnection) -> list[Flag]:
-    """Flags of the latest as-of date (older runs' flags are history, not work to do)."""
+    """Flags of the latest as-of date, less any withdrawn (older runs' flags are history).
+
+    A flag withdrawn by a failed gate (``flag_withdrawals`` without ``reinstated_at``, e.g. the
+    objections register could not be trusted) is not shown to anyone until a run that passes
+    every gate publishes it again.
+    """
+    withdrawn = (
+        "AND flag_id NOT IN (SELECT flag_id FROM flag_withdrawals WHERE reinstated_at IS NULL) "
+        if _has_table(cur, "flag_withdrawals")
+        else ""
+    )
     rows = _rows(
         cur,
         f"SELECT {_FLAG_COLUMNS} FROM flags WHERE as_of_date = (SELECT max(as_of_date) FROM flags) "
-        "ORDER BY rank, flag_id",
+        f"{withdrawn}ORDER BY rank, flag_id",
     )
     return [_flag(row) for row in rows]
+
+
+def withdrawn_flag_count(cur: duckdb.DuckDBPyConnection) -> int:
+    """How many served flags are withdrawn now (shown to practitioners as a notice, no detail)."""
+    if not _has_table(cur, "flag_withdrawals"):
+        return 0
+    rows = _rows(cur, "SELECT count(*) FROM flag_withdrawals WHERE reinstated_at IS NULL")
+    return int(rows[0][0]) if rows else 0
 
 
 def _evidence(raw: object) -> tuple[Evidence, ...]:

@@ -121,7 +121,11 @@ def session_of(request: Request) -> Session | None:
 
 
 def current_user(request: Request) -> User:
-    """The logged-in, still-enabled user, or a redirect to the login page."""
+    """The logged-in, still-enabled user, or a redirect to the login page.
+
+    A session ends when its account's credential epoch has moved on (password reset, disabled,
+    re-enabled), even when the change was made by another process such as ``safeguard users``.
+    """
     portal = state(request)
     session = session_of(request)
     if session is None or session.username is None:
@@ -130,6 +134,10 @@ def current_user(request: Request) -> User:
     user = portal.portal_memo.get(("user", username), lambda cur: store.get_user(cur, username))
     if user is None or user.disabled:
         portal.sessions.delete_user(session.username)
+        raise LoginRequiredError(request.url.path)
+    if user.credential_epoch != session.credential_epoch:
+        # The password was reset or the account disabled since this session logged in.
+        portal.sessions.delete(session.session_id)
         raise LoginRequiredError(request.url.path)
     return user
 

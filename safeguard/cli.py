@@ -301,7 +301,8 @@ def _print_demo_accounts(data_dir: Path) -> None:
     accounts = create_demo_accounts(data_dir)
     _audit(data_dir, "demo_accounts_created", accounts=len(accounts))
     console.print(
-        f"portal:        .venv/bin/safeguard portal --data-dir {data_dir}   (http://127.0.0.1:8000)"
+        f"portal:        .venv/bin/safeguard portal --data-dir {data_dir} --insecure-http   "
+        "(http://127.0.0.1:8000; plain HTTP on loopback for this demo only)"
     )
     console.print("demo accounts (this synthetic demo only; new passwords each time):")
     for username, password, role, worker_id in accounts:
@@ -339,9 +340,24 @@ users_app = typer.Typer(help="Portal accounts, for the data team.", no_args_is_h
 app.add_typer(users_app, name="users")
 
 
-def _password(password: str | None) -> str:
-    return password or typer.prompt(
-        "password (12+ characters)", hide_input=True, confirmation_prompt=True
+PASSWORD_STDIN_HELP = (
+    "read the password from the first line of standard input (for scripts); otherwise it is "
+    "prompted for. Never given on the command line, where other users and shell history see it"
+)
+
+
+def _password(from_stdin: bool) -> str:
+    """The new password, from a hidden prompt or one line of stdin, never from argv."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            console.print("[red]--password-stdin given but standard input is empty[/red]")
+            raise typer.Exit(2)
+        return line.rstrip("\r\n")
+    return typer.prompt(
+        "password (15+ characters; a passphrase of several unrelated words)",
+        hide_input=True,
+        confirmation_prompt=True,
     )
 
 
@@ -357,9 +373,9 @@ def users_add(
     ] = None,
     team: Annotated[str | None, typer.Option("--team", help="required for team managers")] = None,
     display_name: Annotated[str | None, typer.Option("--display-name")] = None,
-    password: Annotated[
-        str | None, typer.Option("--password", help="prompted for when omitted")
-    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help=PASSWORD_STDIN_HELP)
+    ] = False,
 ) -> None:
     """Create a portal account."""
     from portal.users import UserAdminError, add_user
@@ -369,7 +385,7 @@ def users_add(
             data_dir,
             username,
             role,
-            _password(password),
+            _password(password_stdin),
             worker_id=worker_id,
             team=team,
             display_name=display_name,
@@ -386,7 +402,7 @@ def users_disable(
     username: Annotated[str, typer.Argument()],
     data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
 ) -> None:
-    """Disable an account (its sessions stop at their next request)."""
+    """Disable an account (every existing session ends at its next request)."""
     from portal.users import UserAdminError, disable_user
 
     try:
@@ -402,13 +418,15 @@ def users_disable(
 def users_reset(
     username: Annotated[str, typer.Argument()],
     data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
-    password: Annotated[str | None, typer.Option("--password")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help=PASSWORD_STDIN_HELP)
+    ] = False,
 ) -> None:
-    """Set a new password (re-enables the account)."""
+    """Set a new password (re-enables the account; every existing session ends)."""
     from portal.users import UserAdminError, reset_password
 
     try:
-        reset_password(data_dir, username, _password(password))
+        reset_password(data_dir, username, _password(password_stdin))
     except UserAdminError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -512,15 +530,44 @@ def portal(
     data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
-    secure_cookies: Annotated[
-        bool, typer.Option("--secure-cookies/--no-secure-cookies", help="behind HTTPS")
+    insecure_http: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-http",
+            help="plain-HTTP loopback demo only: send the session cookie without Secure",
+        ),
     ] = False,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            help="address of a TLS-terminating reverse proxy whose X-Forwarded-* headers are "
+            "believed (repeat for several); none by default",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the practitioner and reviewer portal."""
+    """Serve the practitioner and reviewer portal (HTTPS behind a reverse proxy)."""
     from portal import serve
 
-    console.print(f"portal on http://{host}:{port} (data dir {data_dir})")
-    serve(data_dir, host=host, port=port, secure_cookies=secure_cookies)
+    if insecure_http:
+        loopback = host in ("127.0.0.1", "localhost", "::1")
+        console.print(
+            "[yellow]--insecure-http: the session cookie is sent without Secure, so that a "
+            "browser keeps it over plain HTTP. Use this only for a local demo on loopback; "
+            "serve real data over HTTPS.[/yellow]"
+        )
+        if not loopback:
+            console.print(f"[red]refusing --insecure-http on a non-loopback address ({host})[/red]")
+            raise typer.Exit(2)
+    scheme = "http" if insecure_http else "https (through your reverse proxy)"
+    console.print(f"portal on {host}:{port}, {scheme} (data dir {data_dir})")
+    serve(
+        data_dir,
+        host=host,
+        port=port,
+        secure_cookies=not insecure_http,
+        trusted_proxies=tuple(trusted_proxy or ()),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

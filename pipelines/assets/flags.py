@@ -25,6 +25,14 @@ from models.reasons import explain_flags
 from pipelines.assets.linkage import _extract_date
 from pipelines.assets.model import APPROVED, objector_person_keys
 from pipelines.dpia_metadata import summary_metadata
+from pipelines.objections import (
+    OBJECTOR_CHECK,
+    ObjectorFlaggedError,
+    objector_check,
+    objector_check_spec,
+    reinstate_published_flags,
+    withdraw_served_flags,
+)
 from pipelines.resources import CouncilSettings, RunSettings, Warehouse
 
 FLAG_INPUTS = [
@@ -100,6 +108,7 @@ def excluded_families(
             description="Each practitioner's flagged families and printable case pack.",
         ),
     ],
+    check_specs=[objector_check_spec()],
     name="score_and_flag",
 )
 def score_and_flag(warehouse: Warehouse, settings: RunSettings, council: CouncilSettings):
@@ -116,6 +125,13 @@ def score_and_flag(warehouse: Warehouse, settings: RunSettings, council: Council
         model, features, model_version=version, as_of=as_of,
         postcode_districts=family_districts(events, families, as_of), config=config, excluded_family_keys=excluded,
     )  # fmt: skip
+    selection = select_flags(scores, workers, config=config, excluded_family_keys=excluded)
+    # Checked before anything is written: an objector's family must never be served.
+    objectors = objector_check(warehouse, families, scores, selection.flags)
+    if not objectors.passed:
+        yield objectors
+        withdraw_served_flags(warehouse, gate=OBJECTOR_CHECK, reason=objectors.description or "")
+        raise ObjectorFlaggedError(f"{objectors.description}: nothing was scored or flagged")
     warehouse.write_table("family_scores", scores)
     yield dg.MaterializeResult(
         asset_key="family_scores",
@@ -123,7 +139,6 @@ def score_and_flag(warehouse: Warehouse, settings: RunSettings, council: Council
                   **{f"excluded_{k}": v for k, v in exclusion_counts(features["family_key"], excluded).items()}},
     )  # fmt: skip
 
-    selection = select_flags(scores, workers, config=config, excluded_family_keys=excluded)
     warehouse.write_table("flags", selection.flags)
     yield dg.MaterializeResult(
         asset_key="flags",
@@ -159,3 +174,7 @@ def score_and_flag(warehouse: Warehouse, settings: RunSettings, council: Council
         metadata={"rows": len(caseloads), "workers_with_flags": int(caseloads["worker_id"].nunique()),
                   "case_packs": len(packs)},
     )  # fmt: skip
+    # Withdrawn flags published again by this run (which passed every gate) are served again,
+    # only now that their explanations and caseloads are written too.
+    reinstate_published_flags(warehouse, selection.flags["flag_id"])
+    yield objectors

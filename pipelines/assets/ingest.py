@@ -13,9 +13,16 @@ import pandas as pd
 from ingest.contract import load_contract
 from ingest.drops import newest_complete_drop, previous_complete_drop
 from ingest.identity import split_identities
-from ingest.reader import read_file, row_accounting_frame
+from ingest.reader import FileIngest, read_file, row_accounting_frame
 from ingest.volume import compare_volumes, drop_volumes
 from pipelines.dpia_metadata import dpia_check_spec
+from pipelines.objections import (
+    assess,
+    read_register,
+    register_check_results,
+    register_check_specs,
+    withdraw_served_flags,
+)
 from pipelines.resources import RunSettings, Warehouse
 
 AGENCY_SOURCES = ("social_care", "education", "housing", "police", "revenues_benefits")
@@ -25,6 +32,11 @@ LANDING_FILES = AGENCY_SOURCES + REFERENCE_FILES
 
 VOLUME_CHECK = "volume_vs_previous_extract"
 ACCOUNTING_CHECK = "every_row_accounted_for"
+
+
+class FileRefusedError(RuntimeError):
+    """A file of the drop was refused whole (no header row): nothing of the drop is written."""
+
 
 landing_specs = [
     dg.AssetSpec(
@@ -93,7 +105,7 @@ def _ingest_check_specs() -> list[dg.AssetCheckSpec]:
             "Blocking: for every file, rows read = rows accepted + rows quarantined.",
         )
     )
-    return checks
+    return checks + register_check_specs()
 
 
 @dg.multi_asset(specs=_ingest_specs(), check_specs=_ingest_check_specs(), name="ingest_drop")
@@ -105,9 +117,30 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
     context.log.info(f"ingesting drop {drop.extract_date} from {drop.path}")
     pseudonymiser = warehouse.pseudonymiser()
 
+    # Read every file before writing anything: a refused file leaves the last good drop in place.
+    read: dict[str, FileIngest] = {}
+    for name in LANDING_FILES:
+        if name != "objections":
+            read[name] = read_file(drop, name, contract)
+    refused = [r for r in read.values() if r.refused]
+    if refused:
+        raise FileRefusedError(
+            "; ".join(f"{r.file} refused whole: {r.refused}" for r in refused)
+            + " -> nothing of this drop was written"
+        )
+    register, read_error = read_register(drop, contract)
+    assessment = assess(warehouse, landing, drop, register, read_error, settings)
+    if register is not None:
+        read["objections"] = register
+
     results = []
     for name in LANDING_FILES:
-        result = read_file(drop, name, contract)
+        if name not in read:
+            yield dg.MaterializeResult(
+                asset_key=name, metadata={"register": "unreadable: last accepted register kept"}
+            )
+            continue
+        result = read[name]
         results.append(result)
         meta = {
             "extract_date": drop.extract_date.isoformat(),
@@ -122,9 +155,14 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
             warehouse.write_table(f"{name}_records", records)
             yield dg.MaterializeResult(asset_key=f"{name}_records", metadata=meta)
         elif name == "objections":
-            records, identities = split_identities(name, result.accepted, contract, pseudonymiser)
-            warehouse.write_table("identity_objections", identities, vault=True)
-            warehouse.write_table("objections", records)
+            if assessment.passed:
+                records, identities = split_identities(
+                    name, result.accepted, contract, pseudonymiser
+                )
+                warehouse.write_table("identity_objections", identities, vault=True)
+                warehouse.write_table("objections", records)
+            else:  # fail closed: keep honouring the last accepted register
+                meta["register"] = "refused by its gates: last accepted register kept"
             yield dg.MaterializeResult(asset_key="objections", metadata=meta)
         else:
             warehouse.write_table(
@@ -154,6 +192,15 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
         },
     )
     yield from _volume_checks(landing, drop, contract, settings.max_volume_drop_share)
+    if not assessment.passed:
+        withdrawn = withdraw_served_flags(
+            warehouse, gate="objections register", reason=assessment.summary
+        )
+        context.log.error(
+            f"objections register failed its gates; {withdrawn} served flags withdrawn: "
+            f"{assessment.summary}"
+        )
+    yield from register_check_results(assessment)
 
 
 def _volume_checks(landing: Path, drop, contract, max_drop_share: float):

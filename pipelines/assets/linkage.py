@@ -132,7 +132,9 @@ def coverage_check(result: linkage.LinkageResult) -> dg.AssetCheckResult:
     specs=[
         dg.AssetSpec(
             "identity_vault",
-            deps=RECORDS,
+            # objections: the register's blocking gates stop linkage, so nothing downstream
+            # runs on a register that could not be trusted.
+            deps=[*RECORDS, "objections"],
             group_name="linkage",
             kinds={"duckdb", "splink"},
             description="Restricted store: identifiers of every record with its person_key.",

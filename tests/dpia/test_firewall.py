@@ -109,3 +109,37 @@ def test_any_spelling_of_a_prohibited_name_is_dropped(
     assert position not in decision.kept
     assert len(decision.dropped_prohibited) == 1
     assert sorted(decision.kept.values()) == sorted(DECLARED)
+
+
+# Finding 10: look-alikes of prohibited names were logged as "undeclared", not "prohibited".
+@pytest.mark.parametrize(
+    "header",
+    [
+        "n\u0430tionality",  # Cyrillic a
+        "\u039d\u0391\u03a4\u0399\u039f\u039d\u0391L\u0399\u03a4\u03a5",  # Greek capitals
+        "\u0406MMIGRATION_STATUS",  # Cyrillic capital I
+        "\uff4e\uff41\uff54\uff49\uff4f\uff4e\uff41\uff4c\uff49\uff54\uff59",  # full-width
+        "\U0001d427\U0001d41a\U0001d42d\U0001d422\U0001d428\U0001d427\U0001d41a\U0001d425\U0001d422\U0001d42d\U0001d432",
+        "N\u00e4tionality",  # accent
+        "\u0399mmigration_status",  # Greek capital iota
+        "nati0nality",
+        "v1sa_type",
+        "country_of_origin",
+        "Country Of Origin",
+        "right_to_work",
+        "leave_to_remain",
+    ],
+)
+def test_look_alikes_and_synonyms_are_prohibited_not_undeclared(header):
+    assert is_prohibited(header, PROHIBITED)
+    decision = classify_columns([header, "dob"], DECLARED, PROHIBITED)
+    assert len(decision.dropped_prohibited) == 1 and decision.dropped_undeclared == []
+
+
+def test_folding_does_not_make_declared_names_prohibited():
+    from ingest.contract import load_contract
+
+    contract = load_contract()
+    for spec in contract.files.values():
+        for column in spec.columns:
+            assert not is_prohibited(column, contract.prohibited), column

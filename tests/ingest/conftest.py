@@ -23,10 +23,13 @@ _FIXED = {
     "last_name": "Smith",
     "upn": "A123456789012",
     "nhs_number": "9434765919",
+    "school_urn": "123456",
 }
 
 
 def _value(column: str, spec: ColumnSpec, i: int) -> str:
+    if column == "upn":  # the education person key: unique per row, UPN-shaped
+        return f"A{i:012d}"
     if spec.role in ("record_key", "person_key") or column.endswith("_id"):
         return f"{column[:3].upper()}{i:06d}"
     if column == "postcode_district":

@@ -24,7 +24,8 @@ def test_project_contract_loads(contract):
     police = contract.file_spec("police.csv")
     assert police.key_column == "involvement_id" and police.person_key_column == "person_ref"
     assert contract.file_spec("areas").key_column == "postcode_district"
-    assert police.columns["role"].echo_allowed and not police.columns["dob"].echo_allowed
+    assert police.columns["incident_date"].echo_allowed and not police.columns["dob"].echo_allowed
+    assert not police.columns["role"].echo_allowed  # a bad code can be any word
     assert not police.columns["incident_ref"].echo_allowed  # free-text ids are never quoted
     assert "nationality" in contract.prohibited
 

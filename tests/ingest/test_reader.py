@@ -77,7 +77,7 @@ def test_each_rule_quarantines_with_an_actionable_reason(tmp_path, drop_tools, c
         valid(3, incident_date="31/02/2011"),  # type (event: echoed)
         valid(4, incident_date="2011-02-31"),  # type: not a real date
         valid(5, role="Victim"),  # enum: exact match only
-        valid(1, incident_ref="other"),  # duplicate of row 1's key
+        valid(1, incident_ref="INC-7"),  # duplicate of row 1's key
         ["too", "few"],  # row_shape
         valid(8),
     ]
@@ -90,7 +90,8 @@ def test_each_rule_quarantines_with_an_actionable_reason(tmp_path, drop_tools, c
     assert reasons[3][2].startswith("police.csv row 3: column incident_date:")
     assert reasons[3][2].endswith("-> quarantined")
     assert reasons[4][:2] == ("incident_date", "type")
-    assert reasons[5][:2] == ("role", "enum") and "'Victim' is not one of suspect" in reasons[5][2]
+    assert reasons[5][:2] == ("role", "enum") and "value is not one of suspect" in reasons[5][2]
+    assert "Victim" not in reasons[5][2]  # a bad code can be any word: never quoted
     assert reasons[6][:2] == ("involvement_id", "duplicate_key")
     assert "row 1 has it and was kept" in reasons[6][2]
     assert reasons[7][:2] == (None, "row_shape") and "2 fields" in reasons[7][2]
@@ -193,7 +194,9 @@ def test_missing_declared_columns(tmp_path, drop_tools, contract):
 
 def test_file_without_any_declared_column_still_counts_rows(tmp_path, drop_tools, contract):
     result = _police(tmp_path, drop_tools, contract, [["a", "b"], ["c", "d"]], ["x", "y"])
-    assert result.accounting.rows_read == 2 == result.accounting.rows_quarantined
+    # Not this file's header: refused whole, the first row counted (and quarantined) as data.
+    assert result.refused and result.accounting.rows_read == 3 == result.accounting.rows_quarantined
+    assert set(result.quarantine.rule) == {"header"} and result.firewall_log.empty
 
 
 def test_header_only_file(tmp_path, drop_tools, contract):
@@ -203,10 +206,12 @@ def test_header_only_file(tmp_path, drop_tools, contract):
 
 def test_invalid_utf8_row_is_quarantined(tmp_path, drop_tools, contract):
     header = list(contract.sources["police"].columns)
-    rows = [drop_tools.valid_row(contract, "police", i, first_name=f"N{i}") for i in range(3)]
+    rows = [
+        drop_tools.valid_row(contract, "police", i, first_name=f"Nia{'bcd'[i]}") for i in range(3)
+    ]
     drop = drop_tools.make_drop(tmp_path)
     path = drop_tools.write_csv(drop.path / "police.csv", header, rows)
-    path.write_bytes(path.read_bytes().replace(b"N1", b"N\xff1"))
+    path.write_bytes(path.read_bytes().replace(b"Niac", b"N\xffiac"))
     result = read_file(drop, "police", contract)
     assert _reasons(result)[2][:2] == ("first_name", "row_shape")
     assert "not valid UTF-8" in result.quarantine.reason.iloc[0]

@@ -100,7 +100,14 @@ def test_every_input_row_is_accounted_for(first_run: RunOutcome, estate: tuple[P
         assert row.rows_read == row.rows_accepted + row.rows_quarantined, row.file
     quarantine = _tables(first_run.data_dir / "warehouse.duckdb")["quarantine"]
     assert len(quarantine) == int(accounting["rows_quarantined"].sum())
-    assert set(quarantine["rule"]) <= {"required", "type", "enum", "duplicate_key", "row_shape"}
+    assert set(quarantine["rule"]) <= {
+        "required",
+        "type",
+        "enum",
+        "format",
+        "duplicate_key",
+        "row_shape",
+    }
     assert quarantine["reason"].str.contains(r"row \d+", regex=True).all()
 
 
@@ -231,13 +238,8 @@ def test_data_loss_stops_at_the_gate_and_keeps_downstream_outputs(
 @pytest.fixture(scope="module")
 def flagged_run(estate: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
     """A run where the council has set lax performance thresholds, so a small estate gets flags."""
-    from pipelines.council import parse_config
+    from lax_council import LAX as lax
 
-    lax = parse_config(
-        "performance_gate:\n  min_precision_lift: 0\n  calibration_band: [0.01, 100]\n"
-        "  slope_band: [0.01, 100]\n",
-        "lax test configuration",
-    )
     landing, truth = estate
     return run_pipeline(
         landing=landing, data_dir=tmp_path_factory.mktemp("flagged"), truth_dir=truth, council=lax
@@ -310,7 +312,9 @@ def test_the_allocated_worker_sees_names_and_membership_evidence(flagged_run: Ru
     practitioner = next(
         a for a in create_demo_accounts(flagged_run.data_dir) if a[2] == "practitioner"
     )
-    with TestClient(create_app(flagged_run.data_dir)) as client:  # lifespan closes its connections
+    # A plain-HTTP test client: the explicit insecure setting, as for a loopback demo.
+    app = create_app(flagged_run.data_dir, secure_cookies=False)
+    with TestClient(app) as client:  # lifespan closes its connections
         token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
         page = client.post(
             "/login",

@@ -28,7 +28,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def make_client(
-    fixture: PortalFixture, *, base_url: str = "http://testserver", **settings: Any
+    fixture: PortalFixture, *, base_url: str = "https://testserver", **settings: Any
 ) -> TestClient:
     """A client on a fresh app for ``fixture`` (use as a context manager to run its lifespan)."""
     portal_settings = PortalSettings(data_dir=fixture.data_dir, **settings)

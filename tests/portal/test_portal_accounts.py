@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import duckdb
 import pytest
 import uvicorn
 from portal_client import TestClient, login, make_client
 from portal_fixture import PortalFixture, build_portal_data
 
-from portal import create_app, serve
+from portal import create_app, serve, store
 from portal.demo import create_demo_accounts
+from portal.store import User
 from portal.users import (
     PRODUCTION_HASHER,
     UserAdminError,
     add_user,
     disable_user,
+    hash_password,
     list_users,
+    portal_cursor,
     reset_password,
     verify_password,
 )
@@ -101,7 +106,13 @@ def test_demo_accounts_cover_every_flagged_worker_and_each_role(tmp_path) -> Non
 
 def test_pages_say_when_the_pipeline_has_not_run(tmp_path) -> None:
     data_dir = tmp_path / "empty"
-    add_user(data_dir, "early", "practitioner", "a-long-enough-passphrase", worker_id="W01")
+    # An account left from an earlier install: add_user itself now needs the workers table.
+    with portal_cursor(data_dir) as cur:
+        store.insert_user(
+            cur,
+            User("early", "Early", "practitioner", "W01", None,
+                 hash_password("a-long-enough-passphrase"), False, datetime(2026, 1, 1)),
+        )  # fmt: skip
     fixture = PortalFixture(data_dir=data_dir, flags={}, families={}, identities=())
     with make_client(fixture) as client:
         login(client, "early", "a-long-enough-passphrase")
@@ -114,8 +125,10 @@ def test_serve_listens_on_loopback_by_default(
     monkeypatch: pytest.MonkeyPatch, portal_data: PortalFixture
 ) -> None:
     calls = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append((app, kwargs)))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: calls.append(self.config))
     serve(portal_data.data_dir, port=8765)
-    ((app, kwargs),) = calls
-    assert kwargs["host"] == "127.0.0.1" and kwargs["port"] == 8765 and kwargs["workers"] == 1
-    assert app.state.portal.settings.data_dir == portal_data.data_dir
+    (config,) = calls
+    assert config.host == "127.0.0.1" and config.port == 8765 and config.workers == 1
+    assert config.app.state.portal.settings.data_dir == portal_data.data_dir
+    assert config.app.state.portal.settings.secure_cookies  # Secure unless told otherwise
+    assert config.proxy_headers is False  # no forwarded header is believed by default

@@ -51,7 +51,8 @@ def test_practitioner_opens_a_flag_and_records_a_judgement(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     flag = portal_data.flags["A1"]
     app = create_app(
-        portal_data.data_dir, settings=PortalSettings(data_dir=portal_data.data_dir, clock=clock)
+        portal_data.data_dir,
+        settings=PortalSettings(data_dir=portal_data.data_dir, clock=clock, secure_cookies=False),
     )  # type: ignore[arg-type]
     with live_server(app) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -29,6 +29,16 @@ def guard(portal_data: PortalFixture) -> IdentityGuard:
         "postcode NB1 1ZZ",
         "postcode nb11zz",
         "NHS 9400000005",
+        # Finding 10: forms the guard missed before.
+        "<td>TESTPERSON, Ada</td>",
+        "Seen: A. Testperson (adult)",
+        "Seen: Testperson, A.",
+        "DOB: 14/03/1985",
+        "born 14 March 1985",
+        "Testperson (1985-03-14)",
+        "Ada, 14.03.1985, attended",
+        "NHS 940 000 0005",
+        "NHS 940-000-0005",
     ],
 )
 def test_guard_finds_identities(guard: IdentityGuard, text: str) -> None:
@@ -41,6 +51,9 @@ def test_guard_finds_identities(guard: IdentityGuard, text: str) -> None:
         "<h1>Model card</h1><p>Ada boosting, 20000 rows, AUC 0.74, districts NB1-NB5</p>",
         "Testperson",  # a surname alone is too common a word to block on
         "as of 2026-03-01, 14 records",
+        "extract of 14/03/1985 to 2026-03-01",  # a date alone is not a date of birth
+        "A. Smith and B. Jones",  # initials with surnames nobody in the vault has
+        "1,234 of 5,678 rows",  # counts are not joined into an identifier
     ],
 )
 def test_guard_lets_ordinary_report_text_through(guard: IdentityGuard, text: str) -> None:

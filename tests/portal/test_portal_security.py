@@ -131,8 +131,8 @@ def test_every_post_route_rejects_a_missing_or_wrong_csrf_token(
 def test_session_id_changes_at_login_and_the_old_id_is_dead(
     client: TestClient, portal_data: PortalFixture
 ) -> None:
-    page = client.get("/login")
-    before = client.cookies.get("sg_session")
+    page = client.get("/login")  # Secure cookies by default (the test client speaks https)
+    before = client.cookies.get("__Host-sg_session")
     assert before
     response = client.post(
         "/login",
@@ -143,14 +143,14 @@ def test_session_id_changes_at_login_and_the_old_id_is_dead(
             "next": "/",
         },
     )
-    after = client.cookies.get("sg_session")
+    after = client.cookies.get("__Host-sg_session")
     assert response.status_code == 303 and after and after != before
     set_cookie = response.headers["set-cookie"].lower()
-    assert "httponly" in set_cookie and "samesite=lax" in set_cookie and "secure" not in set_cookie
+    assert "httponly" in set_cookie and "samesite=lax" in set_cookie and "secure" in set_cookie
 
-    client.cookies.set("sg_session", before)  # an attacker who planted the pre-login id
+    client.cookies.set("__Host-sg_session", before)  # an attacker who planted the pre-login id
     assert client.get("/my-families").status_code == 303
-    client.cookies.set("sg_session", after)
+    client.cookies.set("__Host-sg_session", after)
     assert client.get("/my-families").status_code == 200
 
 

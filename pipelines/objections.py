@@ -1,0 +1,202 @@
+"""Objections fail closed: the register's gates, withdrawal of served flags, the objector check.
+
+Thin adapters between Dagster and the domain: the register is judged by
+:func:`ingest.objections.assess_register`, withdrawals kept by :mod:`governance.withdrawals`.
+A failed register gate (``objections_register_complete`` or ``objections_volume_vs_previous``,
+both blocking) stops linkage, features, training and flagging, keeps the last accepted register
+in the warehouse and vault, and withdraws every flag served to practitioners until a run passes.
+``no_objector_scored_or_flagged`` is checked on the scores and flags *before* they are written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from governance.withdrawals import empty_withdrawals, reinstate_flags, withdraw_flags
+from ingest.contract import LandingContract
+from ingest.csvfile import CsvFileError
+from ingest.drops import Drop, scan_drops
+from ingest.objections import (
+    RegisterAssessment,
+    RegisterPolicy,
+    assess_register,
+    newer_register_problems,
+)
+from ingest.reader import FileIngest, read_file
+from pipelines.dpia_metadata import dpia_check_spec
+from pipelines.resources import RunSettings, Warehouse
+
+REGISTER_COMPLETE = "objections_register_complete"
+REGISTER_VOLUME = "objections_volume_vs_previous"
+OBJECTOR_CHECK = "no_objector_scored_or_flagged"
+WITHDRAWALS_TABLE = "flag_withdrawals"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class ObjectorFlaggedError(RuntimeError):
+    """Scores or flags would have included a family with an objector: nothing was published."""
+
+
+def register_check_specs() -> list[dg.AssetCheckSpec]:
+    return [
+        dpia_check_spec(
+            REGISTER_COMPLETE,
+            "objections",
+            "Blocking: the objections register is readable, has its header row, every row is "
+            "accepted (none quarantined), it is not empty, and no newer delivery lacks it. On "
+            "failure scoring and flagging stop and served flags are withdrawn.",
+        ),
+        dpia_check_spec(
+            REGISTER_VOLUME,
+            "objections",
+            "Blocking: no objection of the last accepted register is missing from this one "
+            "(limit configurable). On failure served flags are withdrawn.",
+        ),
+    ]
+
+
+def objector_check_spec() -> dg.AssetCheckSpec:
+    return dpia_check_spec(
+        OBJECTOR_CHECK,
+        "flags",
+        "Blocking: no family with a member matched to the objections register (through the "
+        "linkage, every family spell) is scored or flagged; checked before anything is written.",
+    )
+
+
+def read_register(drop: Drop, contract: LandingContract) -> tuple[FileIngest | None, str | None]:
+    """The register as read, or why it could not be (the exception's type only)."""
+    try:
+        return read_file(drop, "objections", contract), None
+    except (OSError, CsvFileError, UnicodeError) as exc:
+        return None, type(exc).__name__
+
+
+def _previous_ids(warehouse: Warehouse) -> set[str] | None:
+    if not warehouse.table_exists("identity_objections", vault=True):
+        return None
+    ids = warehouse.read_table("identity_objections", vault=True, columns=["objection_id"])
+    return set(ids["objection_id"].dropna().astype(str))
+
+
+def assess(
+    warehouse: Warehouse,
+    landing: Path,
+    drop: Drop,
+    register: FileIngest | None,
+    read_error: str | None,
+    settings: RunSettings,
+) -> RegisterAssessment:
+    current = (
+        set(register.accepted["objection_id"].dropna().astype(str)) if register is not None else ()
+    )
+    return assess_register(
+        register,
+        read_error=read_error,
+        previous_ids=_previous_ids(warehouse),
+        current_ids=current,
+        newer_problems=newer_register_problems(scan_drops(landing), drop),
+        policy=RegisterPolicy(
+            may_be_empty=settings.objections_may_be_empty,
+            max_lost=settings.max_objections_lost,
+        ),
+    )
+
+
+def register_check_results(assessment: RegisterAssessment) -> Iterator[dg.AssetCheckResult]:
+    for name, problems in (
+        (REGISTER_COMPLETE, assessment.complete_problems),
+        (REGISTER_VOLUME, assessment.volume_problems),
+    ):
+        message = "; ".join(problems)
+        yield dg.AssetCheckResult(
+            asset_key="objections",
+            check_name=name,
+            passed=not problems,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=message or None,
+            metadata={**assessment.metrics, **({"failure": message} if message else {})},
+        )
+
+
+def _ledger(warehouse: Warehouse) -> pd.DataFrame:
+    if warehouse.table_exists(WITHDRAWALS_TABLE):
+        return warehouse.read_table(WITHDRAWALS_TABLE)
+    return empty_withdrawals()
+
+
+def withdraw_served_flags(warehouse: Warehouse, *, gate: str, reason: str) -> int:
+    """Withdraw every served flag (recorded in ``flag_withdrawals`` and the audit trail)."""
+    if not warehouse.table_exists("flags"):
+        return 0
+    flags = warehouse.read_table("flags")
+    ledger, withdrawn = withdraw_flags(
+        flags, _ledger(warehouse), gate=gate, reason=reason, at=utc_now()
+    )
+    if withdrawn:
+        warehouse.write_table(WITHDRAWALS_TABLE, ledger)
+        warehouse.audit_log().append(
+            "pipeline", "flags_withdrawn", flags=withdrawn, gate=gate, reason=reason[:500]
+        )
+    return withdrawn
+
+
+def reinstate_published_flags(warehouse: Warehouse, flag_ids: pd.Series) -> int:
+    """After a run that passed every gate published flags: close their open withdrawals."""
+    if not warehouse.table_exists(WITHDRAWALS_TABLE):
+        return 0
+    ledger, reinstated = reinstate_flags(_ledger(warehouse), flag_ids.astype(str), at=utc_now())
+    if reinstated:
+        warehouse.write_table(WITHDRAWALS_TABLE, ledger)
+        warehouse.audit_log().append("pipeline", "flags_reinstated", flags=reinstated)
+    return reinstated
+
+
+def objector_families(warehouse: Warehouse, families: pd.DataFrame) -> set[str]:
+    """Families (any spell) with a member matched to the register, read from the vault.
+
+    Independent of the exclusion the scoring step applies (which reads ``record_links``): the
+    vault's own ``identity_vault`` rows of source ``objections`` name the objectors' person keys.
+    """
+    if not warehouse.table_exists("identity_vault", vault=True):
+        return set()
+    vault = warehouse.read_table("identity_vault", vault=True, columns=["source", "person_key"])
+    objectors = set(vault.loc[vault["source"] == "objections", "person_key"].dropna().astype(str))
+    members = families["person_key"].astype(str).isin(objectors)
+    return set(families.loc[members, "family_key"].astype(str))
+
+
+def objector_check(
+    warehouse: Warehouse, families: pd.DataFrame, scores: pd.DataFrame, flags: pd.DataFrame
+) -> dg.AssetCheckResult:
+    """The blocking objector check, on scores and flags that have not been written yet."""
+    blocked = objector_families(warehouse, families)
+    scored = int(scores["family_key"].astype(str).isin(blocked).sum())
+    flagged = int(flags["family_key"].astype(str).isin(blocked).sum())
+    failure = (
+        f"{scored} scored and {flagged} flagged families have a member who objected or whose "
+        "processing is restricted"
+        if scored or flagged
+        else ""
+    )
+    return dg.AssetCheckResult(
+        asset_key="flags",
+        check_name=OBJECTOR_CHECK,
+        passed=not failure,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=failure or None,
+        metadata={
+            "objector_families": len(blocked),
+            "scored_objector_families": scored,
+            "flagged_objector_families": flagged,
+            **({"failure": failure} if failure else {}),
+        },
+    )
