@@ -13,6 +13,7 @@ from typing import Any, Literal
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
@@ -191,7 +192,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     def predict_uncalibrated_proba(self, X: pd.DataFrame) -> np.ndarray:
         """The trees' own probability (sigmoid of log-odds), for calibration diagnostics."""
-        return 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        return expit(self.decision_function(X))
 
     def calibrate_log_odds(self, log_odds: np.ndarray | float) -> np.ndarray:
         """Map raw log-odds to calibrated probability (the function the explanations use)."""
@@ -256,7 +257,7 @@ class LogisticRiskModel(ClassifierMixin, BaseEstimator):
 
     def predict_uncalibrated_proba(self, X: pd.DataFrame) -> np.ndarray:
         """The regression's own probability."""
-        return 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        return expit(self.decision_function(X))
 
     def calibrate_log_odds(self, log_odds: np.ndarray | float) -> np.ndarray:
         """Map log-odds to calibrated probability (the function the explanations use)."""

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from models import metrics as m
 from models.estimator import as_matrix
@@ -273,15 +274,21 @@ def _metric_fn(name: str, y: np.ndarray, score: np.ndarray, dates: np.ndarray,
     return m.pooled_top_k(y, score, dates, ks)
 
 
-def _interval(est: m.Estimate, confidence: float) -> tuple[float, float]:
-    """Normal interval on the log scale from the bootstrap's spread (NaN when undefined)."""
+def _interval(est: m.Estimate, confidence: float, *, log: bool) -> tuple[float, float]:
+    """Normal interval from the bootstrap's spread: on the log scale for a ratio (``log``), on
+    the natural scale otherwise (a calibration slope can be near or below zero). NaN when the
+    spread is undefined."""
     from statistics import NormalDist
 
-    if not (est.value > 0 and np.isfinite(est.value) and np.isfinite(est.se_log)):
-        return (float("nan"), float("nan"))
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    return (float(np.exp(np.log(est.value) - z * est.se_log)),
-            float(np.exp(np.log(est.value) + z * est.se_log)))  # fmt: skip
+    if log:
+        if not (est.value > 0 and np.isfinite(est.value) and np.isfinite(est.se_log)):
+            return (float("nan"), float("nan"))
+        return (float(np.exp(np.log(est.value) - z * est.se_log)),
+                float(np.exp(np.log(est.value) + z * est.se_log)))  # fmt: skip
+    if not (np.isfinite(est.value) and np.isfinite(est.se)):
+        return (float("nan"), float("nan"))
+    return (est.value - z * est.se, est.value + z * est.se)
 
 
 def calibration_verdicts(
@@ -289,13 +296,13 @@ def calibration_verdicts(
 ) -> list[tuple[bool, str]]:
     """The two calibration checks: (passed, sentence) each."""
     out = []
-    for name, est, band, meaning in (
+    for name, est, band, meaning, log in (
         ("observed / expected outcomes", oe, gate.calibration_band,
-         "below 1: the model over-states risk; above 1: under-states it"),
+         "below 1: the model over-states risk; above 1: under-states it", True),
         ("calibration slope", slope, gate.slope_band,
-         "below 1: probabilities too extreme; above 1: too timid"),
+         "below 1: probabilities too extreme; above 1: too timid", False),
     ):  # fmt: skip
-        lo, hi = _interval(est, gate.calibration_confidence)
+        lo, hi = _interval(est, gate.calibration_confidence, log=log)
         ok = bool(np.isfinite(lo) and band[0] <= lo and hi <= band[1])
         value = f"{est.value:.3f}" if np.isfinite(est.value) else "undefined"
         interval = (
@@ -400,7 +407,7 @@ def _evaluate(
     boot = m.Bootstrap(len(test), n_boot=config.n_boot, seed=config.seed, clusters=families)
     score = fitted.model.decision_function(test[names])  # the trees, evaluated once
     prob = fitted.model.calibrate_log_odds(score)
-    raw_prob = 1.0 / (1.0 + np.exp(-score))
+    raw_prob = expit(score)
     base_prob = fitted.baseline.predict_proba(as_matrix(test, names))[:, 1]
     # The operating rule (capacity within the threshold) decides how many each run flags;
     # the baseline and the oracles are compared at the same numbers of flags.

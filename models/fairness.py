@@ -183,8 +183,12 @@ class FairnessAudit:
             }
         if self.leakage is not None and len(self.leakage):
             out["max_leakage_share"] = round(float(self.leakage["share"].max()), 4)
-        rows = self.disparities.loc[self.disparities["metric"].isin(
-            ["selection_rate", "recall", "observed_over_expected"])]  # fmt: skip
+        shown = ["selection_rate", "recall", "observed_over_expected"]
+        rows = (
+            self.disparities.loc[self.disparities["metric"].isin(shown)]
+            if "metric" in self.disparities.columns
+            else self.disparities
+        )
         out["disparities"] = [
             {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
             for r in rows.to_dict("records")

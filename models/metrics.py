@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]  # weights (B, n) -> metric (B,)
@@ -41,6 +42,7 @@ class Estimate:
     lower: float
     upper: float
     se_log: float = float("nan")
+    se: float = float("nan")  # bootstrap standard deviation on the natural scale
 
     def as_dict(self) -> dict[str, float]:
         """JSON-able form."""
@@ -186,7 +188,8 @@ class Bootstrap:
             if positive.size >= 10 and positive.size == finite.size
             else float("nan")
         )
-        return Estimate(point, float(lo), float(hi), se_log)
+        se = float(np.std(finite, ddof=1)) if finite.size >= 10 else float("nan")
+        return Estimate(point, float(lo), float(hi), se_log, se)
 
 
 def _ordered(score: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -336,25 +339,32 @@ def calibration_slope(y: np.ndarray, prob: np.ndarray, iterations: int = 12) -> 
     yy = np.asarray(y, float)
 
     def fn(w: np.ndarray) -> np.ndarray:
-        w = w.astype(float)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return _newton(w.astype(float))
+
+    def _newton(w: np.ndarray) -> np.ndarray:
         coef = np.zeros((len(w), 2))
         coef[:, 1] = 1.0
+        diverged = np.zeros(len(w), dtype=bool)
         for _ in range(iterations):
             eta = coef[:, :1] + coef[:, 1:] * x[None, :]
-            mu = 1.0 / (1.0 + np.exp(-eta))
+            mu = expit(eta)
             r = w * (yy[None, :] - mu)
             v = w * mu * (1 - mu)
             g = np.c_[r.sum(axis=1), (r * x).sum(axis=1)]
             h00, h01, h11 = v.sum(axis=1), (v * x).sum(axis=1), (v * x * x).sum(axis=1)
             det = h00 * h11 - h01**2
-            with np.errstate(invalid="ignore", divide="ignore"):
-                step0 = (h11 * g[:, 0] - h01 * g[:, 1]) / det
-                step1 = (h00 * g[:, 1] - h01 * g[:, 0]) / det
-            coef = coef + np.c_[step0, step1]
-            steps = np.abs(np.c_[step0, step1])
-            if not np.isfinite(steps).all() or steps.max() < 1e-6:
+            step = np.c_[
+                (h11 * g[:, 0] - h01 * g[:, 1]) / det, (h00 * g[:, 1] - h01 * g[:, 0]) / det
+            ]
+            bad = ~np.isfinite(step).all(axis=1) | (np.abs(step).max(axis=1) > 50)
+            diverged |= bad
+            step[diverged] = 0.0
+            coef = coef + step
+            if np.abs(step).max() < 1e-6:
                 break
-        return coef[:, 1]
+        # a resample where the fit diverged (e.g. no outcome at all) has no slope
+        return np.where(diverged, np.nan, coef[:, 1])
 
     return fn
 

@@ -32,6 +32,13 @@ def _band(value: tuple[float, float]) -> tuple[float, float]:
     return value
 
 
+def _slope_band(value: tuple[float, float]) -> tuple[float, float]:
+    lo, hi = value
+    if not lo < 1 < hi:
+        raise ValueError(f"a slope band must satisfy lower < 1 < upper, got [{lo}, {hi}]")
+    return value
+
+
 class CouncilInfo(_Strict):
     name: str = "Example council (synthetic data)"
 
@@ -69,7 +76,8 @@ class PerformanceGateSettings(_Strict):
     slope_band: tuple[float, float] = (0.75, 1.33)
     require_wwcsc: bool = False
 
-    _bands = field_validator("calibration_band", "slope_band")(_band)
+    _bands = field_validator("calibration_band")(_band)
+    _slope = field_validator("slope_band")(_slope_band)
 
 
 class SignOffSettings(_Strict):

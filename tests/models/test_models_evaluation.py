@@ -90,7 +90,7 @@ def test_gate_passes_a_clear_signal_and_blocks_when_strict() -> None:
     assert reasons[-1].startswith("The performance gate failed")
 
 
-GOOD_OE, GOOD_SLOPE = m.Estimate(1.0, 0.95, 1.05, 0.02), m.Estimate(1.0, 0.95, 1.05, 0.02)
+GOOD_OE, GOOD_SLOPE = m.Estimate(1.0, 0.95, 1.05, 0.02), m.Estimate(1.0, 0.95, 1.05, 0.02, 0.025)
 
 
 def _gate(gate: PerformanceGate, versus: m.Estimate, **kw: m.Estimate) -> bool:

@@ -303,3 +303,16 @@ def test_unknown_is_not_the_comparison_group() -> None:
     assert coverage["coverage"] == pytest.approx((group != "Unknown").mean())
     compared = set(audit.group_metrics["group"])
     assert compared == {"N", "Y"}
+
+
+def test_an_audit_with_no_group_large_enough_still_summarises() -> None:
+    """A small estate: every group suppressed, no disparity rows; the summary must not crash."""
+    import json
+
+    y, prob, sel, groups = _small_table()
+    cfg = FairnessConfig(total_capacity=1, dimensions=(AuditDimension("g", "test"),), intersections=(),
+                         min_group_size=1000, n_boot=10)  # fmt: skip
+    audit = audit_predictions(y, prob, sel, groups, config=cfg)
+    assert audit.disparities.empty
+    summary = audit.summary()
+    assert json.dumps(summary) and summary["disparities"] == []

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pipelines.council import parse_config
 
 LAX = parse_config(
+    "flagging:\n  threshold: 0.01\n"
     "performance_gate:\n  min_precision_lift: 0\n  calibration_band: [0.01, 100]\n"
-    "  slope_band: [0.01, 100]\n",
+    "  slope_band: [-100, 100]\n",
     "lax test configuration",
 )
