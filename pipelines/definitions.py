@@ -7,9 +7,11 @@ Definitions with explicit settings. The wiring holds no logic: see the domain pa
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
 
+from dpia.private_files import secure_data_dir
 from pipelines.assets.flags import score_and_flag
 from pipelines.assets.governance import governance_reports
 from pipelines.assets.history import family_scores_history, history_job
@@ -70,7 +72,12 @@ def build_definitions(
     as_of: str | None = None,
     model_settings: ModelSettings | None = None,
 ) -> dg.Definitions:
-    """Definitions bound to one data directory and landing folder."""
+    """Definitions bound to one data directory and landing folder.
+
+    Loading them makes this process's new files owner-only and tightens an existing data
+    directory (0700/0600), so `dagster dev` and the CLI never leave personal data readable.
+    """
+    secure_data_dir(Path(data_dir))
     return dg.Definitions(
         assets=all_assets(),
         asset_checks=all_checks(),

@@ -20,6 +20,14 @@ app = typer.Typer(
 console = Console()
 
 
+@app.callback()
+def _private_by_default() -> None:
+    """Every file a command writes (DuckDB and its WAL, Dagster storage, reports) is owner-only."""
+    from dpia.private_files import restrict_umask
+
+    restrict_umask()
+
+
 def _parse_date(value: str | None, option: str) -> date | None:
     if value is None:
         return None
