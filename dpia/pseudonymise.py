@@ -23,6 +23,7 @@ __all__ = [
     "PSEUDONYM_HEX_CHARS",
     "PseudonymKeyError",
     "Pseudonymiser",
+    "create_key_file",
     "load_or_create_key",
 ]
 
@@ -154,7 +155,7 @@ def load_or_create_key(data_dir: Path) -> bytes:
     path = Path(data_dir) / KEY_FILE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        _create_key_file(path)
+        create_key_file(path)
     key = path.read_bytes()
     if len(key) < _MIN_KEY_BYTES:
         raise PseudonymKeyError(
@@ -164,7 +165,7 @@ def load_or_create_key(data_dir: Path) -> bytes:
     return key
 
 
-def _create_key_file(path: Path) -> None:
+def create_key_file(path: Path) -> None:
     """Write a new key beside ``path`` with mode 0600, then link it into place atomically.
 
     Linking (not renaming) fails when another process created the key first, so two runs

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from dpia.audit import write_anchor
 from governance import PurgeReport, purge_expired
 from ingest.drops import scan_drops
 from pipelines.dpia_metadata import register
@@ -107,9 +106,7 @@ def governance_after_failure(context: dg.RunFailureSensorContext):
 
 def run_retention_purge(data_dir: Path, *, today: date, actor: str) -> PurgeReport:
     """Apply the register's retention periods (shared by the CLI and the scheduled job)."""
-    report = purge_expired(Path(data_dir), register(), today=today, actor=actor)
-    write_anchor(Warehouse(data_dir=str(data_dir)).audit_log())
-    return report
+    return purge_expired(Path(data_dir), register(), today=today, actor=actor)
 
 
 @dg.op(

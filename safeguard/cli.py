@@ -237,23 +237,50 @@ app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("verify")
-def audit_verify(data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data")) -> None:
-    """Check the audit chain; name the first edited, deleted, inserted or reordered entry."""
-    from dpia.audit import AuditLog, read_anchor
+def audit_verify(
+    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    allow_missing_anchor: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing-anchor",
+            help="check the chain alone when the anchor is lost (a cut-off tail goes unseen)",
+        ),
+    ] = False,
+    anchor: Annotated[
+        Path | None,
+        typer.Option("--anchor", help="check against this anchor file (e.g. before a move)"),
+    ] = None,
+    write_anchor: Annotated[
+        bool,
+        typer.Option("--write-anchor", help="if intact, anchor the trail at its current path"),
+    ] = False,
+) -> None:
+    """Check the keyed chain and its anchor; name the first edited, forged, deleted or
+    reordered entry, or the missing tail. Exit 0 intact, 1 broken, 2 not checkable."""
+    from dpia.audit import AuditError, AuditLog
 
     path = data_dir / "audit" / "audit.jsonl"
     if not path.exists():
         console.print(f"[red]no audit trail at {path}[/red]")
         raise typer.Exit(2)
-    anchor = read_anchor(path)
-    result = AuditLog(path).verify(expected_head=anchor)
+    try:
+        log = AuditLog(path)
+        if write_anchor:
+            if not (allow_missing_anchor or anchor):
+                raise AuditError("--write-anchor needs --allow-missing-anchor or --anchor FILE")
+            result = log.adopt(anchor_file=anchor)
+        else:
+            result = log.verify(require_anchor=not allow_missing_anchor, anchor_file=anchor)
+    except AuditError as exc:
+        console.print(f"[red]audit trail not verified:[/red] {exc}")
+        raise typer.Exit(2) from exc
     if result.ok:
-        console.print(
-            f"[green]audit trail intact[/green]: {result.entries} entries"
-            + (" (head anchor matches)" if anchor else "")
-        )
+        console.print(f"[green]audit trail intact[/green]: {result.reason}")
+        if not result.anchored:
+            console.print("[yellow]no anchor was checked: a cut-off tail would not show[/yellow]")
         return
-    console.print(f"[red]audit trail broken at entry {result.first_bad_seq}[/red]: {result.reason}")
+    where = f" at entry {result.first_bad_seq}" if result.first_bad_seq else ""
+    console.print(f"[red]audit trail broken{where}[/red]: {result.reason}")
     raise typer.Exit(1)
 
 
@@ -366,11 +393,7 @@ def _audit_log(data_dir: Path):
 
 
 def _audit(data_dir: Path, action: str, **details: object) -> None:
-    from dpia.audit import write_anchor
-
-    log = _audit_log(data_dir)
-    log.append("data_team", action, **details)
-    write_anchor(log)
+    _audit_log(data_dir).append("data_team", action, **details)  # refreshes the anchor too
 
 
 @app.command()
@@ -386,7 +409,6 @@ def sar(
     ] = "data_team",
 ) -> None:
     """Subject access (Art 15): export everything held and derived about one person."""
-    from dpia.audit import write_anchor
     from governance import MatchingUnavailable, subject_access, write_sar
 
     born = _parse_date(dob, "--dob")
@@ -403,7 +425,6 @@ def sar(
     except MatchingUnavailable as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    write_anchor(_audit_log(data_dir))
     console.print(f"{export.status}: {export.message}")
     if export.status != "matched":
         raise typer.Exit(1)

@@ -41,6 +41,7 @@ def target_export(estate, tmp_path_factory):
 
     data_dir = tmp_path_factory.mktemp("sar") / "data"
     shutil.copytree(estate[0], data_dir)
+    AuditLog(data_dir / "audit" / "audit.jsonl").adopt()  # a copied trail is re-anchored
     return data_dir, _target_sar(data_dir)
 
 
