@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -77,6 +78,18 @@ class Pseudonymiser:
         outer = self._outer.copy()
         outer.update(inner.digest())
         return outer.digest()[: PSEUDONYM_HEX_CHARS // 2].hex()
+
+    def key_function(self) -> Callable[[str, Sequence[str]], list[str]]:
+        """``keys(namespace, values)`` for :mod:`linkage` (person and family keys).
+
+        The same pseudonyms as :meth:`pseudonym`, so that linkage, the pipeline and key
+        rotation (:mod:`governance.rekey`) derive ``person_key`` and ``family_key`` alike.
+        """
+
+        def keys(namespace: str, values: Sequence[str]) -> list[str]:
+            return [self.pseudonym(namespace, str(value)) for value in values]
+
+        return keys
 
     def pseudonymise(self, namespace: str, values: pd.Series) -> pd.Series:
         """Pseudonymise a column of identifiers.

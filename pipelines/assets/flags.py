@@ -123,7 +123,13 @@ def score_and_flag(warehouse: Warehouse, settings: RunSettings, model_settings: 
                   **{f"excluded_{k}": v for k, v in exclusion_counts(features["family_key"], excluded).items()}},
     )  # fmt: skip
 
-    selection = select_flags(scores, workers, config=config, excluded_family_keys=excluded)
+    selection = select_flags(
+        scores,
+        workers,
+        config=config,
+        excluded_family_keys=excluded,
+        pseudonymiser=warehouse.pseudonymiser(),
+    )
     warehouse.write_table("flags", selection.flags)
     yield dg.MaterializeResult(
         asset_key="flags",

@@ -115,7 +115,9 @@ def quality_metrics(result: linkage.LinkageResult) -> dict[str, float]:
 def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: RunSettings):
     identities = load_identities(warehouse)
     result = linkage.link_with_details(
-        identities[LINKAGE_INPUT], artefact_dir=warehouse.artefact_dir("linkage")
+        identities[LINKAGE_INPUT],
+        keys=warehouse.pseudonymiser().key_function(),  # keyed: never a bare hash of record keys
+        artefact_dir=warehouse.artefact_dir("linkage"),
     )
     links = result.links
     vault = identities.merge(
@@ -276,7 +278,12 @@ def families(warehouse: Warehouse, settings: RunSettings) -> dg.MaterializeResul
     )
     people_table = warehouse.read_table("people", columns=["person_key", "birth_month"])
     as_of = settings.as_of_date(_extract_date(warehouse))
-    table = form_families(residence.drop(columns=["record_pseudo"]), people_table, as_of)
+    table = form_families(
+        residence.drop(columns=["record_pseudo"]),
+        people_table,
+        as_of,
+        keys=warehouse.pseudonymiser().key_function(),
+    )
     warehouse.write_table("families", table)
     current = table[table["valid_to"].isna()]
     return dg.MaterializeResult(

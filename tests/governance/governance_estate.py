@@ -179,7 +179,8 @@ def build_estate(data_dir: Path) -> dict[str, str]:
     )
     identities["agency_id"] = "AG-" + identities["record_key"]
     result = linkage.link_with_details(
-        identities[["source", "record_key", "first_name", "last_name", "dob", "address_line",
+        keys=pseudo.key_function(),
+        records=identities[["source", "record_key", "first_name", "last_name", "dob", "address_line",
                     "postcode", "sex", "upn", "nhs_number"]],
         config=linkage.LinkageConfig(u_max_pairs=2e5),
         artefact_dir=data_dir / "artefacts" / "linkage",
