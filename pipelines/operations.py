@@ -104,17 +104,24 @@ def governance_after_failure(context: dg.RunFailureSensorContext):
     return dg.RunRequest(run_key=f"governance-{context.dagster_run.run_id}")
 
 
-def run_retention_purge(data_dir: Path, *, today: date, actor: str) -> PurgeReport:
+def run_retention_purge(
+    data_dir: Path, *, today: date, actor: str, landing: Path | None = None
+) -> PurgeReport:
     """Apply the register's retention periods (shared by the CLI and the scheduled job)."""
-    return purge_expired(Path(data_dir), register(), today=today, actor=actor)
+    return purge_expired(Path(data_dir), register(), today=today, actor=actor, landing=landing)
 
 
 @dg.op(
     description="Delete expired source rows and everything derived from them; counts go to the audit trail."
 )
-def retention_purge_op(context: dg.OpExecutionContext, warehouse: Warehouse) -> None:
+def retention_purge_op(
+    context: dg.OpExecutionContext, warehouse: Warehouse, settings: RunSettings
+) -> None:
     report = run_retention_purge(
-        Path(warehouse.data_dir), today=date.today(), actor="retention_schedule"
+        Path(warehouse.data_dir),
+        today=date.today(),
+        actor="retention_schedule",
+        landing=Path(settings.landing_dir),
     )
     context.log.info(
         f"retention purge: {sum(report.deleted.values()):,} rows and {len(report.files_removed)} files removed"

@@ -438,15 +438,32 @@ def purge(
     today: Annotated[
         str | None, typer.Option("--today", help="purge as if on YYYY-MM-DD (default: today)")
     ] = None,
+    landing: Annotated[
+        Path | None,
+        typer.Option(
+            "--landing", help="landing folder whose old drops to delete (default DIR/landing)"
+        ),
+    ] = None,
 ) -> None:
-    """Retention: delete expired records and everything derived from them (audit-logged)."""
+    """Retention: delete expired records and everything derived from them, rewrite every
+    database file, delete old landing drops and cut the audit trail (all audit-logged)."""
+    from dpia.audit import AuditError
     from pipelines.operations import run_retention_purge
 
-    report = run_retention_purge(
-        data_dir, today=_parse_date(today, "--today") or date.today(), actor="data_team"
-    )
+    try:
+        report = run_retention_purge(
+            data_dir,
+            today=_parse_date(today, "--today") or date.today(),
+            actor="data_team",
+            landing=landing,
+        )
+    except (AuditError, FileNotFoundError) as exc:
+        console.print(f"[red]purge failed:[/red] {exc}")
+        raise typer.Exit(2) from exc
     for table, rows in sorted(report.deleted.items()):
         console.print(f"{table}: {rows:,} rows deleted")
+    for store, what in sorted(report.stores.items()):
+        console.print(f"[bold]{store}[/bold]: {what}")
     console.print(f"files removed: {len(report.files_removed)}; {report.note}")
 
 
