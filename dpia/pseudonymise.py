@@ -22,6 +22,7 @@ __all__ = [
     "KEY_ENV_VAR",
     "KEY_FILE_NAME",
     "PSEUDONYM_HEX_CHARS",
+    "ROTATION_DIR_NAME",
     "PseudonymKeyError",
     "Pseudonymiser",
     "create_key_file",
@@ -30,6 +31,8 @@ __all__ = [
 
 KEY_ENV_VAR = "SAFEGUARD_PSEUDONYM_KEY"
 KEY_FILE_NAME = "pseudonym.key"
+#: Staging folder of a key rotation (``governance.rekey``); while it exists the key is refused.
+ROTATION_DIR_NAME = ".key-rotation"
 PSEUDONYM_HEX_CHARS = 16
 _KEY_BYTES = 32
 _MIN_KEY_BYTES = 16
@@ -149,8 +152,14 @@ def load_or_create_key(data_dir: Path) -> bytes:
     Raises
     ------
     PseudonymKeyError
-        When the environment variable is not hex or either source is shorter than 16 bytes.
+        When the environment variable is not hex or either source is shorter than 16 bytes,
+        or when a key rotation was interrupted (data and key would not match).
     """
+    if (Path(data_dir) / ROTATION_DIR_NAME).exists():
+        raise PseudonymKeyError(
+            f"a key rotation in {data_dir} did not finish: run `safeguard keys rotate "
+            f"--data-dir {data_dir}` to complete it before anything else uses the key"
+        )
     from_env = os.environ.get(KEY_ENV_VAR)
     if from_env is not None:
         try:

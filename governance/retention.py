@@ -232,6 +232,19 @@ def _purge_portal_dates(
             report.deleted[key] = report.deleted.get(key, 0) + count
 
 
+def _purge_key_history(
+    con: duckdb.DuckDBPyConnection, register: DpiaRegister, report: _Tally
+) -> None:
+    """Old-to-current key mappings serve the audit trail's old subjects: they expire with it."""
+    policy = register.retention_for("audit_trail")
+    if "key_rotations" not in list_tables(con) or policy.period_months is None:
+        return
+    cutoff = months_before(report.today, policy.period_months)
+    count = _delete(con, "key_rotations", "rotated_at < ?", [cutoff])
+    if count:
+        report.deleted["vault.key_rotations"] = count
+
+
 def _purge_landing(landing: Path, register: DpiaRegister, report: _Tally) -> tuple[str, ...]:
     """Delivered drops (folders named by extract date) older than the register allows."""
     policy = register.retention_for("landing_drops")
@@ -377,6 +390,7 @@ def purge_expired(
             finally:
                 vcon.close()
             _transaction(vault, lambda c: _purge_records(c, "vault", plan, report))
+        _transaction(vault, lambda c: _purge_key_history(c, register, report))
         _rewrite(vault, "vault", report)
     tokens = set(plan.records) | {k for k in plan.record_keys if k and len(k) >= 6}
     roots = (data_dir / "artefacts", data_dir / "reports")

@@ -226,6 +226,21 @@ def _objections(path: Path, names: tuple[str, str, date]) -> set[str]:
     return set(frame.loc[mine, "objection_pseudo"].dropna())
 
 
+def _earlier_keys(vault: Path, keys: set[str]) -> set[str]:
+    """Keys the person, families and flags had before key rotations (vault ``key_rotations``)."""
+    history = read_table(vault, "key_rotations")
+    if history is None or history.empty:
+        return set()
+    earlier: set[str] = set()
+    current = set(keys)
+    while True:  # follow the chain back through several rotations
+        older = set(history.loc[history["current_key"].isin(current), "old_key"].dropna())
+        if not older - earlier:
+            return earlier
+        earlier |= older
+        current = older
+
+
 def _staff_roles(data_dir: Path) -> dict[str, str]:
     """Username and worker id -> role, from the portal's accounts and the workers table."""
     roles: dict[str, str] = {}
@@ -296,8 +311,11 @@ def collect_subject_data(
     sections.update(
         _collect_db(Path(data_dir) / PORTAL_FILE, "Practitioners' records", scope, redacted, roles)
     )
-    subjects = {f"person_key:{person_key}"} | {f"family_key:{f}" for f in scope.families}
-    subjects |= {f"flag_id:{f}" for f in scope.flags} | {f"flag:{f}" for f in scope.flags}
+    keys = {person_key} | scope.families | scope.flags
+    keys |= _earlier_keys(vault, keys)  # audit entries written before a key rotation
+    subjects = {
+        f"{kind}:{k}" for k in keys for kind in ("person_key", "family_key", "flag_id", "flag")
+    }
     audit = AuditLog(Path(data_dir) / AUDIT_PATH)
     entries = tuple(_audit_entry(e, roles) for e in audit.entries() if e.subject in subjects)
     if entries:

@@ -284,6 +284,56 @@ def audit_verify(
     raise typer.Exit(1)
 
 
+keys_app = typer.Typer(help="The pseudonymisation key.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    new_key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--new-key-env",
+            help="environment variable holding the new key (hex), when the current key comes "
+            "from SAFEGUARD_PSEUDONYM_KEY",
+        ),
+    ] = None,
+) -> None:
+    """Re-key every pseudonym (vault, warehouse, portal database, case packs and reports)
+    under a new key, then replace the key. Stop the portal first. Rerun to finish an
+    interrupted rotation."""
+    from dpia.audit import AuditError
+    from dpia.private_files import secure_data_dir
+    from dpia.pseudonymise import PseudonymKeyError
+    from governance.rekey import KeyRotationError, rotate_keys
+
+    secure_data_dir(data_dir)
+    new_key = None
+    if new_key_env is not None:
+        try:
+            new_key = bytes.fromhex(os.environ[new_key_env].strip())
+        except (KeyError, ValueError) as exc:
+            console.print(f"[red]{new_key_env} must hold the new key in hex[/red]")
+            raise typer.Exit(2) from exc
+    try:
+        report = rotate_keys(data_dir, actor="data_team", new_key=new_key)
+    except (KeyRotationError, PseudonymKeyError, AuditError) as exc:
+        console.print(f"[red]key rotation:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    for kind, n in sorted(report.recomputed.items()):
+        console.print(f"{kind}: {n:,} pseudonyms re-derived under the new key")
+    console.print(
+        f"{report.wrapped:,} other pseudonyms re-keyed (address, tenancy, incident: rebuilt "
+        f"from the next drop); {len(report.rows)} tables and {len(report.files)} files rewritten"
+    )
+    if not report.key_file_written:
+        console.print(
+            "[yellow]put the new key in the secret store as SAFEGUARD_PSEUDONYM_KEY before "
+            "the next run[/yellow]"
+        )
+
+
 users_app = typer.Typer(help="Portal accounts, for the data team.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
