@@ -304,11 +304,10 @@ def keys_rotate(
     under a new key, then replace the key. Stop the portal first. Rerun to finish an
     interrupted rotation."""
     from dpia.audit import AuditError
-    from dpia.private_files import secure_data_dir
     from dpia.pseudonymise import PseudonymKeyError
     from governance.rekey import KeyRotationError, rotate_keys
 
-    secure_data_dir(data_dir)
+    _private(data_dir)
     new_key = None
     if new_key_env is not None:
         try:
@@ -434,9 +433,17 @@ def users_list(data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("dat
     console.print(table)
 
 
+def _private(data_dir: Path) -> None:
+    """Tighten a data directory an older version (or a copy) left readable by others."""
+    from dpia.private_files import secure_data_dir
+
+    secure_data_dir(data_dir)
+
+
 def _audit_log(data_dir: Path):
     from dpia.audit import AuditLog
 
+    _private(data_dir)
     path = data_dir / "audit" / "audit.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     return AuditLog(path)
@@ -461,6 +468,7 @@ def sar(
     """Subject access (Art 15): export everything held and derived about one person."""
     from governance import MatchingUnavailable, subject_access, write_sar
 
+    _private(data_dir)
     born = _parse_date(dob, "--dob")
     assert born is not None
     try:
@@ -499,6 +507,8 @@ def purge(
     database file, delete old landing drops and cut the audit trail (all audit-logged)."""
     from dpia.audit import AuditError
     from pipelines.operations import run_retention_purge
+
+    _private(data_dir)
 
     try:
         report = run_retention_purge(
