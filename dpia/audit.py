@@ -270,6 +270,7 @@ class AuditLog:
     def _commit(self, batch: list[_Pending]) -> None:
         """Write ``batch`` as one append + fsync + anchor refresh; mark every item done."""
         error: AuditError | None = None
+        committed = False
         try:
             key = self.settings.load_key(create=True)
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -299,6 +300,7 @@ class AuditLog:
                 self.settings.write_anchor(
                     self.path, key, Anchor(seq, prev_hash, base.base_seq, base.base_hash)
                 )
+                committed = True
             finally:
                 os.close(fd)  # closing releases the flock
         except AuditError as exc:
@@ -306,9 +308,9 @@ class AuditLog:
         except (OSError, ValueError) as exc:
             error = AuditError(f"{self.path}: the audit entry could not be written ({exc})")
             error.__cause__ = exc
-        finally:
+        finally:  # nothing is acknowledged unless the whole batch is on disk and anchored
             for item in batch:
-                if error is not None or item.entry is None:
+                if not committed:
                     item.entry = None
                     item.error = error or AuditError(f"{self.path}: append did not complete")
                 item.done = True
