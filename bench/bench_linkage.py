@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -46,6 +47,8 @@ SOURCES = {
     "police": ("involvement_id", "person_ref", "incident_date"),
     "revenues_benefits": ("event_id", "claimant_ref", "event_date"),
 }
+#: A random secret per benchmark run: keys are only compared within the run.
+BENCH_SECRET = os.urandom(32)
 IDENTITY = [
     "first_name",
     "last_name",
@@ -148,7 +151,7 @@ def _child(variant: str, records_path: Path, out_path: Path) -> None:
     else:
         import linkage
 
-        links = linkage.link(records)
+        links = linkage.link(records, keys=linkage.keyed(BENCH_SECRET))
     seconds = time.perf_counter() - start
     links.to_parquet(out_path)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -164,6 +167,7 @@ def _run_variant(variant: str, records_path: Path, out_path: Path) -> dict[str, 
 def _family_recovery(
     links: pd.DataFrame, events: pd.DataFrame, truth: Path, as_of: dt.date
 ) -> dict[str, float]:
+    from linkage import keyed
     from linkage.addresses import resolve_addresses
     from linkage.families import form_families
     from linkage.quality import evaluate_families
@@ -190,7 +194,7 @@ def _family_recovery(
         .agg(lambda s: s.mode().iloc[0])
         .reset_index()
     )
-    families = form_families(residence, person_birth, as_of)
+    families = form_families(residence, person_birth, as_of, keys=keyed(BENCH_SECRET))
     memberships = pd.read_csv(truth / "memberships.csv", dtype=str)
     return evaluate_families(families, links, records_truth, memberships, people_truth, as_of)
 

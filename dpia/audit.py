@@ -1,10 +1,17 @@
-"""Append-only, hash-chained audit trail of who did what (runs, re-identification, case views,
-decisions, exports, subject access, purges).
+"""Append-only, keyed and anchored audit trail of who did what (runs, re-identification, case
+views, decisions, exports, subject access, purges).
 
-One JSON object per line. Each entry carries the SHA-256 of the previous entry, and its own
-hash over a canonical JSON of its other fields, so editing, deleting, inserting or reordering
-any entry breaks the chain at that point. Cutting entries off the end leaves a valid chain;
-that is caught by comparing with an anchor (``head()``) kept somewhere else.
+One JSON object per line (format in :mod:`dpia.audit_chain`). Each entry carries the keyed
+hash (HMAC-SHA256 under the audit key) of the previous entry, and its own keyed hash over the
+exact bytes written, so editing, deleting, inserting, reordering or forging any entry breaks
+the chain at that point, and only the holder of the key could re-seal a rewrite. After every
+batch of entries the writer refreshes the trail's *anchor* (its sealed head) in a directory
+outside the data directory (:mod:`dpia.audit_anchor`), so cutting entries off the end, or
+replacing the file with an older or rewritten copy, is caught even by someone holding the key.
+
+Appends are group-committed: concurrent appends of one process share one write and one
+``fsync``, and an append returns only after the batch holding its entry is on disk, so
+integrity does not cost the portal its latency and an acknowledged entry is never lost.
 
 Entries hold pseudonymous subjects and aggregate details only: the log is read by reviewers
 and exported in subject access requests, so it must not become a second identity store.
@@ -13,19 +20,56 @@ and exported in subject access requests, so it must not become a second identity
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import json
 import os
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-GENESIS_HASH = "0" * 64
-FIELDS = ("seq", "timestamp", "actor", "action", "subject", "details", "prev_hash", "hash")
+from dpia.audit_anchor import (
+    ANCHOR_DIR_ENV,
+    AUDIT_KEY_ENV,
+    AUDIT_KEY_FILE_ENV,
+    GENESIS_HASH,
+    Anchor,
+    AuditConfigError,
+    AuditError,
+    AuditSettings,
+)
+from dpia.audit_chain import (
+    FIELDS,
+    AuditEntry,
+    VerifyResult,
+    decode_line,
+    encode_line,
+    entry_hash,
+    verify_bytes,
+)
+
+__all__ = [
+    "ANCHOR_DIR_ENV",
+    "AUDIT_KEY_ENV",
+    "AUDIT_KEY_FILE_ENV",
+    "AUDIT_RELATIVE_PATH",
+    "FIELDS",
+    "GENESIS_HASH",
+    "KNOWN_ACTIONS",
+    "Anchor",
+    "AuditConfigError",
+    "AuditEntry",
+    "AuditError",
+    "AuditLog",
+    "AuditSettings",
+    "CutResult",
+    "VerifyResult",
+    "entry_hash",
+]
+
+AUDIT_RELATIVE_PATH = Path("audit") / "audit.jsonl"
 
 # The actions the pipeline and portal record; others are allowed if they are identifiers.
 KNOWN_ACTIONS = frozenset(
@@ -43,60 +87,11 @@ KNOWN_ACTIONS = frozenset(
         "login",
         "logout",
         "objection",
+        "keys_rotated",
     }
 )
 _ACTION = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 _TAIL_CHUNK = 8192
-
-
-class AuditError(RuntimeError):
-    """The audit log cannot be written or read as asked."""
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One line of the audit trail."""
-
-    seq: int
-    timestamp: str
-    actor: str
-    action: str
-    subject: str | None
-    details: Mapping[str, Any]
-    prev_hash: str
-    hash: str
-
-    def body(self) -> dict[str, Any]:
-        """The fields the hash covers (everything but ``hash``)."""
-        data = asdict(self)
-        del data["hash"]
-        return data
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    """Outcome of :meth:`AuditLog.verify`.
-
-    ``first_bad_seq`` is the sequence number at which the file stops being a valid chain:
-    the edited entry, the position of a deleted, inserted or swapped entry, or the first
-    entry missing from the tail when an anchor is given.
-    """
-
-    ok: bool
-    entries: int
-    first_bad_seq: int | None
-    reason: str
-
-
-def _canonical(data: Mapping[str, Any]) -> bytes:
-    return json.dumps(
-        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
-
-
-def entry_hash(body: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of the canonical JSON of an entry without its ``hash`` field."""
-    return hashlib.sha256(_canonical(body)).hexdigest()
 
 
 def _jsonable(value: Any, where: str) -> Any:
@@ -111,7 +106,7 @@ def _jsonable(value: Any, where: str) -> Any:
         return value.isoformat()
     if isinstance(value, Path | Enum):
         return str(value.value if isinstance(value, Enum) else value)
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return {str(k): _jsonable(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
@@ -140,47 +135,95 @@ def _validate(actor: str, action: str, subject: str | None) -> None:
         )
 
 
-def _parse(line: str) -> AuditEntry:
-    data = json.loads(line)
-    if not isinstance(data, dict) or tuple(sorted(data)) != tuple(sorted(FIELDS)):
-        raise ValueError(
-            f"fields {sorted(data) if isinstance(data, dict) else type(data).__name__}"
-        )
-    if not isinstance(data["seq"], int) or not isinstance(data["details"], dict):
-        raise ValueError("seq must be an integer and details an object")
-    return AuditEntry(**data)
+def _fsync(fd: int) -> None:
+    """Flush a file to disk (one function, so tests can count the group commits)."""
+    os.fsync(fd)
 
 
-def _seq_occurs(seq: int, lines: list[bytes]) -> bool:
-    for raw in lines:
-        try:
-            if _parse(raw.decode("utf-8")).seq == seq:
-                return True
-        except (ValueError, UnicodeDecodeError):
-            continue  # judged when verification reaches that line
-    return False
+def _write_all(fd: int, data: bytes) -> None:
+    written = 0
+    while written < len(data):  # os.write may write less than asked
+        written += os.write(fd, data[written:])
+
+
+@dataclass(eq=False)
+class _Pending:
+    """One append waiting for its batch to reach the disk."""
+
+    actor: str
+    action: str
+    subject: str | None
+    details: dict[str, Any]
+    entry: AuditEntry | None = None
+    error: AuditError | None = None
+    done: bool = False
+
+
+@dataclass(eq=False)
+class _Committer:
+    """The append queue of one trail file in this process (shared by its AuditLog objects)."""
+
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    queue: list[_Pending] = field(default_factory=list)
+    busy: bool = False
+
+
+_COMMITTERS: dict[Path, _Committer] = {}
+_COMMITTERS_LOCK = threading.Lock()
+
+
+def _committer(path: Path) -> _Committer:
+    key = path.resolve()
+    with _COMMITTERS_LOCK:
+        return _COMMITTERS.setdefault(key, _Committer())
+
+
+def _data_dir_of(log: Path) -> Path:
+    """``DIR`` for the conventional ``DIR/audit/audit.jsonl``, else the log's own folder."""
+    return log.parent.parent if log.parent.name == "audit" else log.parent
+
+
+@dataclass(frozen=True)
+class CutResult:
+    """What a retention cut removed: entries ``first_seq..last_seq`` (none when ``removed`` is 0)."""
+
+    removed: int
+    first_seq: int | None
+    last_seq: int | None
+    cutoff: datetime
 
 
 class AuditLog:
     """The audit trail at ``path`` (JSON lines), safe for concurrent writers on one machine.
 
-    Writers take an exclusive ``flock`` on their own open file description, read the last
-    entry, append one line and ``fsync`` before releasing the lock, so the chain stays linear
-    across threads and processes (each append opens the file anew, so threads contend too).
+    Threads of one process queue their entries and one of them writes the whole batch under
+    an exclusive ``flock``, ``fsync``\\ s once and refreshes the anchor; other processes take
+    the same lock, so the chain stays linear across threads and processes.
 
     Parameters
     ----------
     path : Path
         The log file, e.g. ``<data-dir>/audit/audit.jsonl``; created (mode 0600) on first append.
+    settings : AuditSettings, optional
+        Audit key and anchor directory; read from the environment by default, and refused
+        when they lie inside the data directory (the log's grandparent ``DIR``).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, settings: AuditSettings | None = None) -> None:
         self.path = Path(path)
+        self.settings = settings or AuditSettings.from_environment(data_dir=_data_dir_of(self.path))
+
+    @property
+    def anchor_path(self) -> Path:
+        """Where this trail's anchor lives (outside the data directory)."""
+        return self.settings.anchor_path(self.path)
+
+    # -- writing ---------------------------------------------------------------------------
 
     def append(
         self, actor: str, action: str, subject: str | None = None, **details: Any
     ) -> AuditEntry:
-        """Record one event and return the written entry.
+        """Record one event and return the written entry once it is on disk.
 
         Parameters
         ----------
@@ -196,40 +239,106 @@ class AuditLog:
         Raises
         ------
         AuditError
-            On an invalid actor/action/subject, non-JSON details, or a torn last line
-            (the log must be verified and repaired by a person before writing on).
+            On an invalid actor/action/subject or non-JSON details; when the trail does not
+            match its anchor, its last line is torn or not sealed with the key (the trail
+            must be verified and repaired by a person before anyone writes on); or when the
+            disk write fails (then the entry is not acknowledged).
         """
         _validate(actor, action, subject)
-        clean = _jsonable(dict(details), "details")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            seq, prev_hash = self._tail(fd)
-            body = {
-                "seq": seq + 1,
-                "timestamp": datetime.now(UTC).isoformat(timespec="microseconds"),
-                "actor": actor,
-                "action": action,
-                "subject": subject,
-                "details": clean,
-                "prev_hash": prev_hash,
-            }
-            entry = AuditEntry(**body, hash=entry_hash(body))
-            line = _canonical({**body, "hash": entry.hash}) + b"\n"
-            written = 0
-            while written < len(line):  # os.write may write less than asked
-                written += os.write(fd, line[written:])
-            os.fsync(fd)
-        finally:
-            os.close(fd)  # closing releases the flock
-        return entry
+        item = _Pending(actor, action, subject, _jsonable(dict(details), "details"))
+        committer = _committer(self.path)
+        with committer.cond:
+            committer.queue.append(item)
+            while not item.done:
+                if committer.busy:
+                    committer.cond.wait()
+                    continue
+                committer.busy = True  # this thread leads the next batch
+                batch, committer.queue = committer.queue, []
+                committer.cond.release()
+                try:
+                    self._commit(batch)
+                finally:
+                    committer.cond.acquire()
+                    committer.busy = False
+                    committer.cond.notify_all()
+        if item.error is not None:
+            raise item.error
+        assert item.entry is not None
+        return item.entry
 
-    def _tail(self, fd: int) -> tuple[int, str]:
-        """(seq, hash) of the last complete line, read backwards from the end of the file."""
+    def _commit(self, batch: list[_Pending]) -> None:
+        """Write ``batch`` as one append + fsync + anchor refresh; mark every item done."""
+        error: AuditError | None = None
+        committed = False
+        try:
+            key = self.settings.load_key(create=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = self._open_exclusive()
+            try:
+                anchor = self.settings.read_anchor(self.path, key)
+                seq, prev_hash = self._tail(fd, key, anchor)
+                self._check_head(seq, prev_hash, anchor)
+                lines = bytearray()
+                for item in batch:
+                    seq += 1
+                    body = {
+                        "seq": seq,
+                        "timestamp": datetime.now(UTC).isoformat(timespec="microseconds"),
+                        "actor": item.actor,
+                        "action": item.action,
+                        "subject": item.subject,
+                        "details": item.details,
+                        "prev_hash": prev_hash,
+                    }
+                    line, prev_hash = encode_line(body, key)
+                    lines += line
+                    item.entry = AuditEntry(**body, hash=prev_hash)
+                _write_all(fd, bytes(lines))
+                _fsync(fd)
+                base = anchor or Anchor(0, GENESIS_HASH)
+                self.settings.write_anchor(
+                    self.path, key, Anchor(seq, prev_hash, base.base_seq, base.base_hash)
+                )
+                committed = True
+            finally:
+                os.close(fd)  # closing releases the flock
+        except AuditError as exc:
+            error = exc
+        except (OSError, ValueError) as exc:
+            error = AuditError(f"{self.path}: the audit entry could not be written ({exc})")
+            error.__cause__ = exc
+        finally:  # nothing is acknowledged unless the whole batch is on disk and anchored
+            for item in batch:
+                if not committed:
+                    item.entry = None
+                    item.error = error or AuditError(f"{self.path}: append did not complete")
+                item.done = True
+
+    def _open_exclusive(self) -> int:
+        """Open the log for appending under an exclusive lock, on the file now at ``path``.
+
+        A retention cut replaces the file; a writer that opened the old one before it was
+        replaced must not append to it, so the lock is retaken until it holds the current file.
+        """
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if os.fstat(fd).st_ino == os.stat(self.path).st_ino:
+                    return fd
+            except FileNotFoundError:
+                pass
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
+
+    def _tail(self, fd: int, key: bytes | None, anchor: Anchor | None) -> tuple[int, str]:
+        """(seq, hash) of the last line, read backwards; the cut point for an empty file."""
         size = os.fstat(fd).st_size
         if size == 0:
-            return 0, GENESIS_HASH
+            return (anchor.base_seq, anchor.base_hash) if anchor else (0, GENESIS_HASH)
         buffer = b""
         position = size
         while position > 0:
@@ -240,39 +349,37 @@ class AuditLog:
                 break
         if not buffer.endswith(b"\n"):
             raise AuditError(
-                f"{self.path}: the last line is incomplete; run verify before appending"
+                f"{self.path}: the last line is incomplete; run `safeguard audit verify` before appending"
             )
-        last = buffer[:-1].rsplit(b"\n", 1)[-1].decode("utf-8")
+        last = buffer[:-1].rsplit(b"\n", 1)[-1]
         try:
-            entry = _parse(last)
-        except ValueError as exc:
+            entry, body_bytes = decode_line(last)
+        except (ValueError, UnicodeDecodeError) as exc:
             raise AuditError(f"{self.path}: the last line is not a valid entry ({exc})") from exc
+        if key is not None and entry_hash(body_bytes, key) != entry.hash:
+            raise AuditError(
+                f"{self.path}: the last entry is not sealed with the audit key (edited or "
+                "forged); run `safeguard audit verify`"
+            )
         return entry.seq, entry.hash
 
-    def entries(self) -> Iterator[AuditEntry]:
-        """All entries in file order; raises :class:`AuditError` on an unreadable line."""
-        if not self.path.exists():
+    def _check_head(self, seq: int, head_hash: str, anchor: Anchor | None) -> None:
+        """Refuse to write on (and so bless) a trail cut short or replaced since its anchor."""
+        if anchor is None:
+            if seq > 0:
+                raise AuditError(
+                    f"{self.path} has entries but no anchor at {self.anchor_path} (deleted, or the "
+                    "data directory was moved or copied). Check it and re-anchor it with "
+                    "`safeguard audit verify --allow-missing-anchor --write-anchor`."
+                )
             return
-        with self.path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, 1):
-                try:
-                    yield _parse(line)
-                except ValueError as exc:
-                    raise AuditError(
-                        f"{self.path} line {number}: not an audit entry ({exc})"
-                    ) from exc
+        if seq < anchor.seq or (seq == anchor.seq and head_hash != anchor.hash):
+            raise AuditError(
+                f"{self.path} does not match its anchor (seq {anchor.seq}): it was cut short or "
+                "replaced. Run `safeguard audit verify`; nothing is written until it is resolved."
+            )
 
-    def head(self) -> tuple[int, str]:
-        """(seq, hash) of the last entry, ``(0, GENESIS_HASH)`` when empty: store it elsewhere
-        (run metadata, the review pack) so that :meth:`verify` can detect a truncated tail."""
-        if not self.path.exists():
-            return 0, GENESIS_HASH
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH)
-            return self._tail(fd)
-        finally:
-            os.close(fd)
+    # -- reading ---------------------------------------------------------------------------
 
     def _read_locked(self) -> bytes:
         """The whole file under a shared lock, so a concurrent append is never seen half-written."""
@@ -281,6 +388,25 @@ class AuditLog:
         with self.path.open("rb") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
             return fh.read()
+
+    def entries(self) -> Iterator[AuditEntry]:
+        """All entries in file order; raises :class:`AuditError` on an unreadable line."""
+        for number, raw in enumerate(self._read_locked().split(b"\n")[:-1], 1):
+            try:
+                yield decode_line(raw)[0]
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise AuditError(f"{self.path} line {number}: not an audit entry ({exc})") from exc
+
+    def head(self) -> tuple[int, str]:
+        """(seq, hash) of the last entry, ``(0, GENESIS_HASH)`` when empty."""
+        if not self.path.exists():
+            return 0, GENESIS_HASH
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            return self._tail(fd, None, None)
+        finally:
+            os.close(fd)
 
     def query(
         self, *, subject: str | None = None, action: str | None = None, actor: str | None = None
@@ -294,85 +420,130 @@ class AuditLog:
             and (actor is None or e.actor == actor)
         ]
 
-    def verify(self, expected_head: tuple[int, str] | None = None) -> VerifyResult:
-        """Check the whole chain; with ``expected_head`` also that nothing was cut off the end."""
-        lines = self._read_locked().split(b"\n")
-        if lines[-1] != b"":
-            torn = len(lines)
-            return VerifyResult(False, torn - 1, torn, f"line {torn} is incomplete (torn write)")
-        lines.pop()
-        prev_hash, anchor_hash = GENESIS_HASH, None
-        for position, raw in enumerate(lines, 1):
-            bad = self._check_line(raw, position, prev_hash, lines)
-            if isinstance(bad, str):
-                return VerifyResult(False, position - 1, position, bad)
-            prev_hash = bad.hash
-            if expected_head is not None and position == expected_head[0]:
-                anchor_hash = bad.hash
-        count = len(lines)
-        if expected_head is not None:
-            anchor_seq, expected_hash = expected_head
-            if count < anchor_seq:
-                return VerifyResult(
-                    False,
-                    count,
-                    count + 1,
-                    f"log ends at seq {count} but the anchor records seq {anchor_seq}: "
-                    f"entries {count + 1}..{anchor_seq} were removed",
-                )
-            if anchor_seq > 0 and anchor_hash != expected_hash:
-                return VerifyResult(
-                    False,
-                    count,
-                    anchor_seq,
-                    f"entry {anchor_seq} does not match the anchor hash (log rewritten)",
-                )
-        return VerifyResult(True, count, None, f"{count} entries, chain intact")
+    # -- verifying -------------------------------------------------------------------------
 
-    @staticmethod
-    def _check_line(
-        raw: bytes, position: int, prev_hash: str, lines: list[bytes]
-    ) -> AuditEntry | str:
-        """The parsed entry if it extends the chain at ``position``, else the reason it does not."""
+    def verify(
+        self, *, require_anchor: bool = True, anchor_file: Path | None = None
+    ) -> VerifyResult:
+        """Check every line's keyed hash, the chain, and the anchor; never raises on bad input.
+
+        Parameters
+        ----------
+        require_anchor
+            Fail when the trail has entries but no anchor (the default). Pass False only to
+            inspect a trail whose anchor is known to be lost: a cut-off tail then goes unseen.
+        anchor_file
+            Check against this anchor file instead of the trail's own (e.g. the anchor of the
+            data directory's old location after a move).
+        """
         try:
-            entry = _parse(raw.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            return f"line {position} is not an audit entry ({exc})"
-        if entry.seq > position:
-            how = "reordered" if _seq_occurs(position, lines[position:]) else "deleted"
-            return f"seq {position} expected but found seq {entry.seq}: an entry was {how}"
-        if entry.seq < position:
-            return (
-                f"seq {entry.seq} appears again at position {position}: "
-                "an entry was inserted, duplicated or reordered"
+            data = self._read_locked()
+        except OSError as exc:
+            return VerifyResult(False, 0, None, f"{self.path} cannot be read ({exc})")
+        return self._verify_data(data, require_anchor=require_anchor, anchor_file=anchor_file)
+
+    def _verify_data(
+        self, data: bytes, *, require_anchor: bool, anchor_file: Path | None
+    ) -> VerifyResult:
+        if not data and not (anchor_file or self.anchor_path).exists():
+            return VerifyResult(True, 0, None, "no entries yet")
+        try:
+            key = self.settings.load_key(create=False)
+            anchor = self.settings.read_anchor(self.path, key, path=anchor_file)
+        except AuditConfigError as exc:
+            return VerifyResult(False, 0, None, str(exc))
+        if anchor is None and data and require_anchor:
+            return VerifyResult(
+                False,
+                0,
+                None,
+                f"no anchor for {self.path} at {self.anchor_path}: the anchor was deleted or the "
+                "data directory moved, so a cut-off tail could not be seen. Use "
+                "--allow-missing-anchor to check the chain alone (and --write-anchor to re-anchor).",
             )
-        if entry.prev_hash != prev_hash:
-            return f"entry {position} does not link to entry {position - 1} (inserted or replaced)"
-        if entry_hash(entry.body()) != entry.hash:
-            return f"entry {position} does not match its hash (edited)"
-        return entry
+        if not data and anchor is not None and anchor.seq > anchor.base_seq:
+            return VerifyResult(
+                False,
+                0,
+                anchor.base_seq + 1,
+                f"{self.path} is missing or empty: entries {anchor.base_seq + 1}..{anchor.seq} "
+                "were removed (its anchor records them)",
+                True,
+            )
+        return verify_bytes(data, key, anchor)
 
+    def adopt(self, *, anchor_file: Path | None = None) -> VerifyResult:
+        """Verify the trail (chain alone, or against ``anchor_file``) and, if intact, anchor it.
 
-def anchor_path(log_path: Path) -> Path:
-    """Where the chain's head is kept, beside the log (``anchor.json``)."""
-    return log_path.with_name("anchor.json")
+        For a data directory that was moved or restored from a backup: its anchor is named
+        after its path. Raises :class:`AuditError` when the trail does not verify.
+        """
+        key = self.settings.load_key(create=False)
+        fd = self._open_exclusive()
+        try:
+            data = os.pread(fd, os.fstat(fd).st_size, 0)
+            result = self._verify_data(
+                data, require_anchor=anchor_file is not None, anchor_file=anchor_file
+            )
+            if not result.ok:
+                raise AuditError(f"{self.path} was not re-anchored: {result.reason}")
+            old = self.settings.read_anchor(self.path, key, path=anchor_file)
+            seq, head = self._tail(fd, key, old)
+            base = old or Anchor(0, GENESIS_HASH)
+            self.settings.write_anchor(
+                self.path, key, Anchor(seq, head, base.base_seq, base.base_hash)
+            )
+        finally:
+            os.close(fd)
+        return self.verify()
 
+    # -- retention -------------------------------------------------------------------------
 
-def write_anchor(log: AuditLog) -> tuple[int, str]:
-    """Record the log's current head outside the log, so a cut tail can be detected later.
+    def cut_before(self, cutoff: datetime) -> CutResult:
+        """Remove the entries written before ``cutoff`` (retention), keeping the trail verifiable.
 
-    Every writer that appends outside the portal (runs, SARs, purges, user admin) refreshes
-    it; entries appended after the anchor are still verified by the chain itself.
-    """
-    seq, digest = log.head()
-    anchor_path(log.path).write_text(json.dumps({"seq": seq, "hash": digest}))
-    return seq, digest
+        The cut point (the last removed entry's seq and hash) is sealed into the anchor
+        *before* the file is rewritten, so a crash in between leaves a trail that still
+        verifies; the kept lines are copied byte for byte to a new file that replaces the old
+        one atomically. A trail that does not verify is never cut.
+        """
+        cutoff = cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=UTC)
+        key = self.settings.load_key(create=False)
+        fd = self._open_exclusive()
+        try:
+            anchor = self.settings.read_anchor(self.path, key)
+            data = os.pread(fd, os.fstat(fd).st_size, 0)
+            result = verify_bytes(data, key, anchor)
+            if anchor is None or not result.ok:
+                why = result.reason if anchor is not None else "it has no anchor"
+                raise AuditError(f"{self.path} was not cut for retention: {why}")
+            lines = data.split(b"\n")[:-1]
+            entries = [decode_line(raw)[0] for raw in lines]
+            old = [e for e in entries if datetime.fromisoformat(e.timestamp) < cutoff]
+            if not old:
+                return CutResult(0, None, None, cutoff)
+            last = old[-1]
+            head = entries[-1]
+            self.settings.write_anchor(
+                self.path, key, Anchor(head.seq, head.hash, last.seq, last.hash)
+            )
+            kept = b"".join(raw + b"\n" for raw in lines[len(old) :])
+            self._replace(kept)
+        finally:
+            os.close(fd)
+        return CutResult(len(old), old[0].seq, last.seq, cutoff)
 
-
-def read_anchor(log_path: Path) -> tuple[int, str] | None:
-    """The stored head, or None when no anchor was written yet."""
-    path = anchor_path(log_path)
-    if not path.exists():
-        return None
-    saved = json.loads(path.read_text())
-    return int(saved["seq"]), str(saved["hash"])
+    def _replace(self, data: bytes) -> None:
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.cut")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            _write_all(fd, data)
+            _fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, self.path)
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            _fsync(directory)
+        finally:
+            os.close(directory)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -21,13 +22,17 @@ __all__ = [
     "KEY_ENV_VAR",
     "KEY_FILE_NAME",
     "PSEUDONYM_HEX_CHARS",
+    "ROTATION_DIR_NAME",
     "PseudonymKeyError",
     "Pseudonymiser",
+    "create_key_file",
     "load_or_create_key",
 ]
 
 KEY_ENV_VAR = "SAFEGUARD_PSEUDONYM_KEY"
 KEY_FILE_NAME = "pseudonym.key"
+#: Staging folder of a key rotation (``governance.rekey``); while it exists the key is refused.
+ROTATION_DIR_NAME = ".key-rotation"
 PSEUDONYM_HEX_CHARS = 16
 _KEY_BYTES = 32
 _MIN_KEY_BYTES = 16
@@ -76,6 +81,18 @@ class Pseudonymiser:
         outer = self._outer.copy()
         outer.update(inner.digest())
         return outer.digest()[: PSEUDONYM_HEX_CHARS // 2].hex()
+
+    def key_function(self) -> Callable[[str, Sequence[str]], list[str]]:
+        """``keys(namespace, values)`` for :mod:`linkage` (person and family keys).
+
+        The same pseudonyms as :meth:`pseudonym`, so that linkage, the pipeline and key
+        rotation (:mod:`governance.rekey`) derive ``person_key`` and ``family_key`` alike.
+        """
+
+        def keys(namespace: str, values: Sequence[str]) -> list[str]:
+            return [self.pseudonym(namespace, str(value)) for value in values]
+
+        return keys
 
     def pseudonymise(self, namespace: str, values: pd.Series) -> pd.Series:
         """Pseudonymise a column of identifiers.
@@ -135,8 +152,14 @@ def load_or_create_key(data_dir: Path) -> bytes:
     Raises
     ------
     PseudonymKeyError
-        When the environment variable is not hex or either source is shorter than 16 bytes.
+        When the environment variable is not hex or either source is shorter than 16 bytes,
+        or when a key rotation was interrupted (data and key would not match).
     """
+    if (Path(data_dir) / ROTATION_DIR_NAME).exists():
+        raise PseudonymKeyError(
+            f"a key rotation in {data_dir} did not finish: run `safeguard keys rotate "
+            f"--data-dir {data_dir}` to complete it before anything else uses the key"
+        )
     from_env = os.environ.get(KEY_ENV_VAR)
     if from_env is not None:
         try:
@@ -154,7 +177,7 @@ def load_or_create_key(data_dir: Path) -> bytes:
     path = Path(data_dir) / KEY_FILE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        _create_key_file(path)
+        create_key_file(path)
     key = path.read_bytes()
     if len(key) < _MIN_KEY_BYTES:
         raise PseudonymKeyError(
@@ -164,7 +187,7 @@ def load_or_create_key(data_dir: Path) -> bytes:
     return key
 
 
-def _create_key_file(path: Path) -> None:
+def create_key_file(path: Path) -> None:
     """Write a new key beside ``path`` with mode 0600, then link it into place atomically.
 
     Linking (not renaming) fails when another process created the key first, so two runs

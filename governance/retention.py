@@ -10,6 +10,14 @@ left with no record lose their rows in ``people``, ``protected_characteristics``
 scores and flags by as-of date) expire by their own policy; explanations and caseloads go
 with their flags. Aggregates (family features, scores) are rebuilt by the next run.
 
+Deleting rows is not enough: DuckDB only marks their blocks free, so purged names, NHS
+numbers and judgement text would stay readable in the file's bytes. Every database file is
+therefore rewritten after its deletions (live rows copied to a fresh file swapped in
+atomically, WAL removed). The portal's judgements and reallocations expire by their own
+date, landing drops by their extract date, and the audit trail by entry date (cut with the
+cut point sealed in its anchor, so what remains still verifies). The report lists every
+store, touched or not, and why.
+
 Order makes a failed purge safe to rerun: the expired set is read from the warehouse, which
 is committed last, so a rerun finds the same records and finishes the job.
 """
@@ -17,14 +25,15 @@ is committed last, so a rerun finds the same records and finishes the job.
 from __future__ import annotations
 
 import calendar
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 
-from dpia.audit import AuditLog
+from dpia.audit import AuditError, AuditLog
 from dpia.register import DpiaRegister
 from governance.store import (
     AGENCY_SOURCES,
@@ -33,10 +42,18 @@ from governance.store import (
     VAULT_FILE,
     WAREHOUSE_FILE,
     list_tables,
+    rewrite_database,
     table_columns,
 )
 
-__all__ = ["EVENT_DATE_SQL", "OWN_DATE_COLUMNS", "PurgeReport", "months_before", "purge_expired"]
+__all__ = [
+    "EVENT_DATE_SQL",
+    "OWN_DATE_COLUMNS",
+    "PORTAL_DATE_COLUMNS",
+    "PurgeReport",
+    "months_before",
+    "purge_expired",
+]
 
 #: The date a source record expires from (SQL on its ``<source>_records`` row; NULL = keep).
 EVENT_DATE_SQL = {
@@ -56,6 +73,8 @@ OWN_DATE_COLUMNS = {
     "family_scores": "as_of_date",
     "flags": "as_of_date",
 }
+#: Portal tables (written by practitioners) and the date each row expires from.
+PORTAL_DATE_COLUMNS = {"judgements": "decided_at", "allocations": "reallocated_at"}
 _PERSON_TABLES = ("people", "protected_characteristics", "families")
 _TEXT_SUFFIXES = frozenset({".html", ".htm", ".md", ".json", ".csv", ".txt", ".svg"})
 _PSEUDONYM = r"[0-9a-f]{16}"
@@ -70,6 +89,9 @@ class PurgeReport:
     deleted: dict[str, int] = field(default_factory=dict)
     files_removed: tuple[str, ...] = ()
     skipped: dict[str, str] = field(default_factory=dict)
+    stores: dict[str, str] = field(default_factory=dict)
+    landing_removed: tuple[str, ...] = ()
+    audit_entries_removed: int = 0
     audit_seq: int | None = None
     note: str = (
         "Derived aggregates (family features, scores, flags, caseloads, reports) still "
@@ -105,6 +127,10 @@ class _Tally:
     cutoffs: dict[str, date] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    stores: dict[str, str] = field(default_factory=dict)
+
+    def rows_in(self, label: str) -> int:
+        return sum(n for k, n in self.deleted.items() if k.startswith(f"{label}."))
 
 
 class _Plan:
@@ -187,6 +213,89 @@ def _purge_orphans(con: duckdb.DuckDBPyConnection, report: _Tally) -> None:
                 report.deleted[f"warehouse.{table}"] = count
 
 
+def _purge_portal_dates(
+    con: duckdb.DuckDBPyConnection, register: DpiaRegister, report: _Tally
+) -> None:
+    """Judgements and reallocations expire by their own date, even after their flag is gone."""
+    policy = register.retention_for("practitioner_records")
+    if policy.action != "delete" or policy.period_months is None:
+        report.skipped["portal"] = f"policy {policy.name} is {policy.action}"
+        return
+    cutoff = months_before(report.today, policy.period_months)
+    for table, column in PORTAL_DATE_COLUMNS.items():
+        if table not in list_tables(con) or column not in table_columns(con, table):
+            continue
+        report.cutoffs[f"portal.{table}"] = cutoff
+        count = _delete(con, table, f'"{column}" < ?', [cutoff])
+        if count:
+            key = f"portal.{table}"
+            report.deleted[key] = report.deleted.get(key, 0) + count
+
+
+def _purge_key_history(
+    con: duckdb.DuckDBPyConnection, register: DpiaRegister, report: _Tally
+) -> None:
+    """Old-to-current key mappings serve the audit trail's old subjects: they expire with it."""
+    policy = register.retention_for("audit_trail")
+    if "key_rotations" not in list_tables(con) or policy.period_months is None:
+        return
+    cutoff = months_before(report.today, policy.period_months)
+    count = _delete(con, "key_rotations", "rotated_at < ?", [cutoff])
+    if count:
+        report.deleted["vault.key_rotations"] = count
+
+
+def _purge_landing(landing: Path, register: DpiaRegister, report: _Tally) -> tuple[str, ...]:
+    """Delivered drops (folders named by extract date) older than the register allows."""
+    policy = register.retention_for("landing_drops")
+    if policy.action != "delete" or policy.period_months is None:
+        report.stores["landing"] = f"not purged: policy {policy.name} is {policy.action}"
+        return ()
+    cutoff = months_before(report.today, policy.period_months)
+    report.cutoffs["landing_drops"] = cutoff
+    removed = []
+    for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
+        try:
+            extracted = date.fromisoformat(folder.name)
+        except ValueError:
+            continue  # not a drop folder: left for a person to look at
+        if extracted < cutoff:
+            shutil.rmtree(folder)
+            removed.append(folder.name)
+    report.stores["landing"] = (
+        f"{landing}: {len(removed)} drop(s) extracted before {cutoff} deleted"
+        if removed
+        else f"{landing}: no drop extracted before {cutoff}"
+    )
+    return tuple(removed)
+
+
+def _rewrite(path: Path, label: str, report: _Tally) -> None:
+    """Rewrite a database after its deletions so no deleted value stays in its bytes."""
+    size = rewrite_database(path)
+    rows = report.rows_in(label)
+    report.stores[path.name] = (
+        f"{rows:,} rows deleted; file rewritten from its live rows ({size:,} bytes), WAL removed"
+    )
+
+
+def _cut_audit_trail(log: AuditLog, register: DpiaRegister, report: _Tally) -> int:
+    policy = register.retention_for("audit_trail")
+    if policy.action != "delete" or policy.period_months is None or not log.path.exists():
+        report.stores["audit trail"] = "not cut (no trail, or its policy is not delete)"
+        return 0
+    cutoff = months_before(report.today, policy.period_months)
+    report.cutoffs["audit_trail"] = cutoff
+    cut = log.cut_before(datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC))
+    report.stores["audit trail"] = (
+        f"{cut.removed} entries written before {cutoff} removed (seq {cut.first_seq}..{cut.last_seq});"
+        " the cut point is sealed in the anchor"
+        if cut.removed
+        else f"no entry written before {cutoff}"
+    )
+    return cut.removed
+
+
 def _purge_files(roots: Iterable[Path], tokens: set[str], data_dir: Path) -> tuple[str, ...]:
     """Remove text artefacts that quote an expired record; the next run rebuilds them."""
     removed = []
@@ -217,7 +326,12 @@ def _transaction(path: Path, work: Callable[[duckdb.DuckDBPyConnection], None]) 
 
 
 def purge_expired(
-    data_dir: Path, register: DpiaRegister, *, today: date, actor: str
+    data_dir: Path,
+    register: DpiaRegister,
+    *,
+    today: date,
+    actor: str,
+    landing: Path | None = None,
 ) -> PurgeReport:
     """Delete everything whose retention period has passed, and audit-log the counts.
 
@@ -232,51 +346,69 @@ def purge_expired(
         The date the periods are counted back from.
     actor
         Who runs the purge (``data_team``, a scheduler id); the audit entry's actor.
+    landing
+        The landing folder of delivered drops (``<extract date>/`` folders); drops older
+        than the register's ``landing_drops`` period are deleted. Defaults to
+        ``data_dir/landing`` when that exists.
 
     Returns
     -------
     PurgeReport
-        Rows deleted per table, files removed, cut-off dates, datasets not purged here and
-        why, and the sequence number of the ``purge`` audit entry.
+        Rows deleted per table, files and drops removed, audit entries cut, cut-off dates,
+        one line per store (touched or not, and why), datasets not purged here and why, and
+        the sequence number of the ``purge`` audit entry.
     """
     data_dir = Path(data_dir)
     report = _Tally(today=today)
     warehouse = data_dir / WAREHOUSE_FILE
     if not warehouse.exists():
         raise FileNotFoundError(f"no warehouse at {warehouse}: nothing to purge in {data_dir}")
+    audit = AuditLog(data_dir / AUDIT_PATH)
+    trail = audit.verify()
+    if not trail.ok:  # a purge that cannot be audit-logged does not start
+        raise AuditError(
+            f"retention purge not started: the audit trail does not verify ({trail.reason})"
+        )
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         plan = _plan(con, register, report)
     finally:
         con.close()
     vault = data_dir / VAULT_FILE
-    if vault.exists() and plan.records:
-        vcon = duckdb.connect(str(vault), read_only=True)
-        try:
-            if "identity_vault" in list_tables(vcon):
-                plan.record_keys = [
-                    r[0]
-                    for r in vcon.execute(
-                        f"SELECT DISTINCT record_key FROM identity_vault WHERE {_in_list('record_pseudo')}",
-                        [plan.records],
-                    ).fetchall()
-                ]
-        finally:
-            vcon.close()
-        _transaction(vault, lambda c: _purge_records(c, "vault", plan, report))
+    if vault.exists():
+        if plan.records:
+            vcon = duckdb.connect(str(vault), read_only=True)
+            try:
+                if "identity_vault" in list_tables(vcon):
+                    plan.record_keys = [
+                        r[0]
+                        for r in vcon.execute(
+                            f"SELECT DISTINCT record_key FROM identity_vault WHERE {_in_list('record_pseudo')}",
+                            [plan.records],
+                        ).fetchall()
+                    ]
+            finally:
+                vcon.close()
+            _transaction(vault, lambda c: _purge_records(c, "vault", plan, report))
+        _transaction(vault, lambda c: _purge_key_history(c, register, report))
+        _rewrite(vault, "vault", report)
     tokens = set(plan.records) | {k for k in plan.record_keys if k and len(k) >= 6}
-    files = (
-        _purge_files((data_dir / "artefacts", data_dir / "reports"), tokens, data_dir)
-        if tokens
-        else ()
+    roots = (data_dir / "artefacts", data_dir / "reports")
+    files = _purge_files(roots, tokens, data_dir) if tokens else ()
+    report.stores["artefacts/ and reports/"] = (
+        f"{len(files)} text file(s) quoting an expired record removed (rebuilt by the next run)"
     )
-    if (data_dir / PORTAL_FILE).exists():
-        _transaction(data_dir / PORTAL_FILE, lambda c: _purge_records(c, "portal", plan, report))
-    report.skipped.setdefault(
-        "portal.judgements",
-        "no policy of its own in the DPIA register: judgements and allocations go with "
-        "their flag (scores_and_flags)",
-    )
+    portal = data_dir / PORTAL_FILE
+    if portal.exists():
+
+        def portal_work(c: duckdb.DuckDBPyConnection) -> None:
+            _purge_records(c, "portal", plan, report)
+            _purge_portal_dates(c, register, report)
+
+        _transaction(portal, portal_work)
+        _rewrite(portal, "portal", report)
+    else:
+        report.stores[PORTAL_FILE] = "absent (the portal has not been started)"
 
     def warehouse_work(c: duckdb.DuckDBPyConnection) -> None:
         _purge_records(c, "warehouse", plan, report)
@@ -284,14 +416,26 @@ def purge_expired(
         _purge_orphans(c, report)
 
     _transaction(warehouse, warehouse_work)
-    entry = AuditLog(data_dir / AUDIT_PATH).append(
+    _rewrite(warehouse, "warehouse", report)
+    landing = landing if landing is not None else data_dir / "landing"
+    dropped = _purge_landing(landing, register, report) if landing.is_dir() else ()
+    if not landing.is_dir():
+        report.stores["landing"] = f"{landing}: absent (drops not purged here)"
+    report.stores["dagster_home"] = (
+        "not purged: run history holds aggregate metadata only (counts, rates), no identifiers"
+    )
+    cut = _cut_audit_trail(audit, register, report)
+    entry = audit.append(
         actor,
         "purge",
         today=today,
         deleted=report.deleted,
         rows_deleted=sum(report.deleted.values()),
         files_removed=len(files),
+        landing_drops_removed=len(dropped),
+        audit_entries_removed=cut,
         cutoffs=report.cutoffs,
+        stores=sorted(report.stores),
     )
     return PurgeReport(
         today=today,
@@ -299,5 +443,8 @@ def purge_expired(
         deleted=dict(report.deleted),
         files_removed=files,
         skipped=dict(report.skipped),
+        stores=dict(report.stores),
+        landing_removed=dropped,
+        audit_entries_removed=cut,
         audit_seq=entry.seq,
     )

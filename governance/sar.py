@@ -5,8 +5,12 @@ search, so records an agency spelt differently are included. Pseudonymised data 
 data: the export covers the vault identities, the pseudonymised agency rows, links, family
 membership, family features, scores, flags, explanations, practitioners' judgements and the
 audit entries about them. Other family members are third parties: their keys and record
-references are replaced by ``[third party: redacted]``; family-level figures are kept.
-An ambiguous request exports nothing and asks for manual verification. Every request,
+references, records and events (nested evidence included) are replaced by
+``[third party: redacted]``; family-level figures are kept; practitioners' free text is
+withheld for review and staff appear by role (:mod:`governance.sar_collect`). An ambiguous
+request exports nothing and asks for manual verification, and so does a fuzzy match whose
+first name or date of birth differs on every record (a twin "Jun" must never receive "Yun"'s
+records because the model thinks the names are a typo apart). Every request,
 answered or not, is audit-logged (action ``sar``) without any identifier in the log.
 """
 
@@ -26,7 +30,8 @@ from dpia.audit import AuditLog
 from governance.matching import DEFAULT_MATCH_THRESHOLD, score_candidates
 from governance.sar_collect import collect_subject_data
 from governance.sar_render import render_sar_html
-from governance.store import AUDIT_PATH
+from governance.store import AUDIT_PATH, VAULT_FILE, read_table
+from linkage.standardise import standardise_dob, standardise_name
 
 __all__ = ["REDACTED", "SarExport", "SarRequest", "subject_access", "write_sar"]
 
@@ -115,6 +120,28 @@ def _decide(candidates: pd.DataFrame, threshold: float) -> tuple[SarStatus, str,
     )
 
 
+def _same_given_name_and_dob(data_dir: Path, person_key: str, first_name: str, dob: date) -> bool:
+    """True when one of the person's records has the request's first name and date of birth.
+
+    The linkage tolerates typos because agencies make them; a requester does not misspell
+    their own name, so a match that only a typo's tolerance explains (a twin, a sibling with
+    the same date of birth) must be verified by a person before anything is disclosed.
+    """
+    rows = read_table(
+        Path(data_dir) / VAULT_FILE,
+        "identity_vault",
+        sql="SELECT first_name, dob FROM identity_vault WHERE person_key = ?",
+        params=[person_key],
+    )
+    if rows is None or rows.empty:
+        return False
+    wanted_name = standardise_name(pd.Series([first_name])).iloc[0]
+    wanted_dob = standardise_dob(pd.Series([pd.Timestamp(dob)]))["dob"].iloc[0]
+    names = standardise_name(rows["first_name"].astype("string"))
+    dobs = standardise_dob(pd.to_datetime(rows["dob"], errors="coerce"))["dob"]
+    return bool(((names == wanted_name) & (dobs == wanted_dob)).fillna(False).any())
+
+
 def subject_access(
     data_dir: Path,
     *,
@@ -163,6 +190,14 @@ def subject_access(
     )
     candidates = score_candidates(data_dir, query, floor=candidate_floor)
     status, message, people = _decide(candidates, threshold)
+    if status == "matched" and not _same_given_name_and_dob(data_dir, people[0], first_name, dob):
+        status, people = "needs_verification", ()
+        message = (
+            "The request resembled one linked person, but none of their records gives the "
+            "same first name and date of birth as the request (for example a twin or sibling "
+            "one letter apart). Nothing was exported: verify the requester's identity and "
+            "identifiers manually before disclosing anything."
+        )
     sections: dict[str, tuple[Mapping[str, Any], ...]] = {}
     notes: tuple[str, ...] = ()
     if status == "matched":

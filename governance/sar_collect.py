@@ -3,8 +3,14 @@
 Tables are found by their key columns rather than by a fixed list, so a table added later
 (e.g. a new derived asset) is included in subject access without a code change:
 ``record_pseudo`` (the person's records), ``person_key``, ``family_key`` (their families) and
-``flag_id`` (their families' flags). Any other person's key or record reference in a returned
-row is replaced by the redaction marker.
+``flag_id`` (their families' flags).
+
+Third parties are redacted, not just their top-level keys: a row about another person is left
+out (the family's other members appear only as role and dates, key redacted); an evidence
+item inside ``flag_explanations.evidence`` that cites another member's record or membership
+loses every field (key, record, date, event type, source); practitioners' free text
+(judgement and reallocation reasons) is withheld for review by the data team before release;
+staff appear by role only (audit actors, worker ids, usernames).
 """
 
 from __future__ import annotations
@@ -26,15 +32,25 @@ from governance.store import (
     VAULT_FILE,
     WAREHOUSE_FILE,
     list_tables,
+    read_table,
     table_columns,
 )
 from linkage.standardise import standardise_dob, standardise_name
 
-__all__ = ["collect_subject_data"]
+__all__ = ["FREE_TEXT_WITHHELD", "collect_subject_data"]
 
-# Staff log-in names are not about the requester; the worker id (role in their case) is kept.
+#: Shown instead of practitioners' free text, which may name third parties or staff: the data
+#: team reviews it (and redacts what must be) before it is released with the export.
+FREE_TEXT_WITHHELD = "[practitioner's free text: withheld until reviewed by the data team]"
+# Staff log-in names are not about the requester; staff ids become their role.
 _DROP_COLUMNS = frozenset({"username", "reallocated_by", "password_hash"})
-_SKIP_TABLES = frozenset({"users"})
+_STAFF_COLUMNS = frozenset({"worker_id", "from_worker", "to_worker", "account"})
+_FREE_TEXT_COLUMNS = frozenset({"reason"})
+_SKIP_TABLES = frozenset({"users", "workers", "key_rotations"})
+#: Audit actors that are services or the data team as a whole, not a person.
+_SERVICE_ACTORS = frozenset(
+    {"data_team", "system", "retention_job", "retention_schedule", "anonymous"}
+)
 
 
 def _plain(value: Any) -> Any:
@@ -50,14 +66,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _redact_evidence(text: Any, own: set[str], redacted: str) -> Any:
-    if not isinstance(text, str):
-        return text
-    items = json.loads(text)
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and item.get("record_pseudo") not in own:
-            item["record_pseudo"] = redacted
-    return items
+def _redact_evidence(text: Any, own: set[str], person_key: str, redacted: str) -> Any:
+    """Evidence items citing another member's record or membership are redacted whole."""
+    items = json.loads(text) if isinstance(text, str) else text
+    if not isinstance(items, list):
+        return items
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            out.append(redacted)
+            continue
+        mine = (
+            item.get("record_pseudo") in own
+            if item.get("record_pseudo") is not None
+            else item.get("person_key") == person_key
+        )
+        out.append(dict(item) if mine else dict.fromkeys(item, redacted))
+    return out
 
 
 class _Scope:
@@ -90,20 +115,48 @@ class _Scope:
         return (" OR ".join(parts), params) if parts else None
 
 
-def _rows(frame: pd.DataFrame, scope: _Scope, redacted: str) -> tuple[dict[str, Any], ...]:
+def _staff_role(value: Any, roles: Mapping[str, str]) -> Any:
+    return None if value is None else roles.get(str(value), "member of staff")
+
+
+def _rows(
+    frame: pd.DataFrame, scope: _Scope, redacted: str, roles: Mapping[str, str]
+) -> tuple[dict[str, Any], ...]:
+    """The requester's rows, third parties and staff redacted (see the module docstring)."""
     rows = []
     for record in frame.drop(columns=[c for c in frame if c in _DROP_COLUMNS]).to_dict("records"):
         clean = {k: _plain(v) for k, v in record.items()}
         if clean.get("person_key") not in (None, scope.person_key):
-            clean["person_key"] = redacted
+            continue  # another person's row
+        for column in _STAFF_COLUMNS & set(clean):
+            clean[column] = _staff_role(clean[column], roles)
+        for column in _FREE_TEXT_COLUMNS & set(clean):
+            if clean[column] is not None:
+                clean[column] = FREE_TEXT_WITHHELD
         if "evidence" in clean:
-            clean["evidence"] = _redact_evidence(clean["evidence"], scope.records, redacted)
+            clean["evidence"] = _redact_evidence(
+                clean["evidence"], scope.records, scope.person_key, redacted
+            )
         rows.append(clean)
     return tuple(rows)
 
 
+def _member_rows(frame: pd.DataFrame, redacted: str) -> tuple[dict[str, Any], ...]:
+    """Other members of the family: role and dates only, never their key."""
+    keep = [c for c in ("role", "valid_from", "valid_to") if c in frame]
+    return tuple(
+        {"person_key": redacted, **{k: _plain(v) for k, v in row.items()}}
+        for row in frame[keep].to_dict("records")
+    )
+
+
 def _collect_db(
-    path: Path, label: str, scope: _Scope, redacted: str, order: Iterable[str] = ()
+    path: Path,
+    label: str,
+    scope: _Scope,
+    redacted: str,
+    roles: Mapping[str, str],
+    order: Iterable[str] = (),
 ) -> dict[str, tuple[dict[str, Any], ...]]:
     if not path.exists():
         return {}
@@ -124,7 +177,9 @@ def _collect_db(
                 scope.families |= set(frame["family_key"].dropna())
             if "flag_id" in frame and table == "flags":
                 scope.flags |= set(frame["flag_id"].dropna())
-            sections[f"{label}: {table}"] = _rows(frame, scope, redacted)
+            rows = _rows(frame, scope, redacted, roles)
+            if rows:
+                sections[f"{label}: {table}"] = rows
     finally:
         con.close()
     return sections
@@ -143,7 +198,7 @@ def _family_members(path: Path, scope: _Scope, redacted: str) -> tuple[dict[str,
         ).df()
     finally:
         con.close()
-    return _rows(frame, scope, redacted)
+    return _member_rows(frame, redacted)
 
 
 def _objections(path: Path, names: tuple[str, str, date]) -> set[str]:
@@ -171,6 +226,53 @@ def _objections(path: Path, names: tuple[str, str, date]) -> set[str]:
     return set(frame.loc[mine, "objection_pseudo"].dropna())
 
 
+def _earlier_keys(vault: Path, keys: set[str]) -> set[str]:
+    """Keys the person, families and flags had before key rotations (vault ``key_rotations``)."""
+    history = read_table(vault, "key_rotations")
+    if history is None or history.empty:
+        return set()
+    earlier: set[str] = set()
+    current = set(keys)
+    while True:  # follow the chain back through several rotations
+        older = set(history.loc[history["current_key"].isin(current), "old_key"].dropna())
+        if not older - earlier:
+            return earlier
+        earlier |= older
+        current = older
+
+
+def _staff_roles(data_dir: Path) -> dict[str, str]:
+    """Username and worker id -> role, from the portal's accounts and the workers table."""
+    roles: dict[str, str] = {}
+    users = read_table(Path(data_dir) / PORTAL_FILE, "users")
+    if users is not None:
+        for username, role, worker in users[["username", "role", "worker_id"]].itertuples(
+            index=False
+        ):
+            roles[str(username)] = str(role).replace("_", " ")
+            if worker is not None and not pd.isna(worker):
+                roles[str(worker)] = str(role).replace("_", " ")
+    workers = read_table(Path(data_dir) / WAREHOUSE_FILE, "workers")
+    if workers is not None and {"worker_id", "role"} <= set(workers.columns):
+        for worker, role in workers[["worker_id", "role"]].itertuples(index=False):
+            roles.setdefault(str(worker), str(role).replace("_", " "))
+    return roles
+
+
+def _audit_entry(entry: Any, roles: Mapping[str, str]) -> dict[str, Any]:
+    """An audit entry with staff shown by role (their user names are not the requester's data)."""
+    body = entry.body()
+    actor = body["actor"]
+    body["actor"] = actor if actor in _SERVICE_ACTORS else roles.get(actor, "member of staff")
+    details = dict(body["details"])
+    for key in _STAFF_COLUMNS & set(details):
+        details[key] = _staff_role(details[key], roles)
+    for key in {"username", "requested_by"} & set(details):
+        details[key] = "member of staff"
+    body["details"] = details
+    return {k: _plain(v) if not isinstance(v, dict) else v for k, v in body.items()}
+
+
 def collect_subject_data(
     data_dir: Path,
     person_key: str,
@@ -196,31 +298,37 @@ def collect_subject_data(
         con.close()
     scope.objections = _objections(vault, request_names)
     sections: dict[str, tuple[Mapping[str, Any], ...]] = {}
-    sections.update(_collect_db(vault, "Identity vault", scope, redacted, ("identity_vault",)))
+    roles = _staff_roles(Path(data_dir))
+    sections.update(
+        _collect_db(vault, "Identity vault", scope, redacted, roles, ("identity_vault",))
+    )
     warehouse = Path(data_dir) / WAREHOUSE_FILE
     order = ("record_links", "people", "protected_characteristics", "events", "families", "flags")
-    sections.update(_collect_db(warehouse, "Warehouse", scope, redacted, order))
+    sections.update(_collect_db(warehouse, "Warehouse", scope, redacted, roles, order))
     members = _family_members(warehouse, scope, redacted)
     if members:
         sections["Other members of your family (third parties, redacted)"] = members
     sections.update(
-        _collect_db(Path(data_dir) / PORTAL_FILE, "Practitioners' records", scope, redacted)
+        _collect_db(Path(data_dir) / PORTAL_FILE, "Practitioners' records", scope, redacted, roles)
     )
-    subjects = {f"person_key:{person_key}"} | {f"family_key:{f}" for f in scope.families}
-    subjects |= {f"flag_id:{f}" for f in scope.flags} | {f"flag:{f}" for f in scope.flags}
+    keys = {person_key} | scope.families | scope.flags
+    keys |= _earlier_keys(vault, keys)  # audit entries written before a key rotation
+    subjects = {
+        f"{kind}:{k}" for k in keys for kind in ("person_key", "family_key", "flag_id", "flag")
+    }
     audit = AuditLog(Path(data_dir) / AUDIT_PATH)
-    entries = tuple(
-        {k: _plain(v) if not isinstance(v, dict) else v for k, v in e.body().items()}
-        for e in audit.entries()
-        if e.subject in subjects
-    )
+    entries = tuple(_audit_entry(e, roles) for e in audit.entries() if e.subject in subjects)
     if entries:
         sections["Audit trail: who did what with your data"] = entries
     notes = (
         f"Records were found through the record linkage ({len(scope.records)} agency "
         "record(s) linked to you), including records spelt differently by an agency.",
-        f"Other members of your family are third parties: their keys and record references "
-        f"are shown as {redacted}. Family-level features, scores and reasons are kept.",
+        f"Other members of your family are third parties: their keys, records and events "
+        f"(including those cited as evidence for a reason) are shown as {redacted}. "
+        "Family-level features, scores and reasons are kept.",
+        "Practitioners' written reasons may mention other people: they are withheld here "
+        f"({FREE_TEXT_WITHHELD}) and released after review by the data team.",
+        "Staff are shown by their role, not their name or user name.",
         "Pseudonymised data (keys such as record_pseudo) is still your personal data and is "
         "included.",
     )

@@ -7,6 +7,7 @@ file names are pinned here once.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -21,6 +22,7 @@ __all__ = [
     "WAREHOUSE_FILE",
     "list_tables",
     "read_table",
+    "rewrite_database",
     "table_columns",
 ]
 
@@ -73,3 +75,41 @@ def read_table(
         return con.execute(sql or f'SELECT * FROM "{table}"', params or []).df()
     finally:
         con.close()
+
+
+def rewrite_database(path: Path) -> int:
+    """Copy the live rows of a DuckDB file into a fresh file and swap it in atomically.
+
+    DuckDB's ``DELETE`` and ``CREATE OR REPLACE`` only mark blocks free: deleted names, NHS
+    numbers and notes stay readable in the file (and its WAL) until overwritten. Copying what
+    is live into a new file and replacing the old one leaves no deleted value in the bytes
+    under the data directory. The old file's WAL, if any, goes with it. Returns the new size.
+    """
+    path = Path(path)
+    fresh = path.with_name(f".{path.name}.rewrite")
+    for stale in (fresh, fresh.with_name(fresh.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        name = con.execute("SELECT current_database()").fetchall()[0][0]
+        con.execute("CHECKPOINT")
+        target = str(fresh).replace("'", "''")
+        con.execute(f"ATTACH '{target}' AS safeguard_rewrite")
+        con.execute(f'COPY FROM DATABASE "{name}" TO safeguard_rewrite')
+        con.execute("DETACH safeguard_rewrite")
+    finally:
+        con.close()
+    fd = os.open(fresh, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(fresh, 0o600)
+    os.replace(fresh, path)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return path.stat().st_size

@@ -1,8 +1,8 @@
 """Record linkage of people across agencies, and family formation (a plain library).
 
-``link(records)`` gives every record a ``person_key``; ``form_families`` groups people into
-families over time; ``evaluate_links``, ``evaluate_families`` and ``plausibility_findings``
-judge the result. Imports nothing of this project: usable on any people table.
+``link(records, keys=keyed(secret))`` gives every record a ``person_key``; ``form_families``
+groups people into families over time (keys are always made with the caller's secret);
+``evaluate_links``, ``evaluate_families`` and ``plausibility_findings`` judge the result. Imports nothing of this project: usable on any people table.
 """
 
 from linkage.addresses import resolve_addresses
@@ -10,6 +10,7 @@ from linkage.backends import Backend, DuckDBBackend
 from linkage.blocking import BlockingPlan
 from linkage.config import DEFAULT_BLOCKING_RULES, LinkageConfig, LinkageInputError
 from linkage.families import FAMILY_COLUMNS, FamilyRules, form_families
+from linkage.keys import KeyFunction, keyed
 from linkage.linking import LINK_COLUMNS, LinkageResult, link, link_with_details
 from linkage.quality import (
     LinkageScores,
@@ -28,6 +29,7 @@ __all__ = [
     "BlockingPlan",
     "DuckDBBackend",
     "FamilyRules",
+    "KeyFunction",
     "LinkageConfig",
     "LinkageInputError",
     "LinkageResult",
@@ -37,6 +39,7 @@ __all__ = [
     "evaluate_families",
     "evaluate_links",
     "form_families",
+    "keyed",
     "link",
     "link_with_details",
     "plausibility_findings",

@@ -25,9 +25,10 @@ Rules, in order (each is a choice a reviewer can question, so each is written do
    Adults who live without children belong to no family: the features are about
    children's safety, and an adult-only "family" would only add noise. People without a
    known birth month cannot be shown to be children and are treated as adults.
-7. **Keys.** ``family_key`` is an opaque hash of the family's eldest child, so a family that
-   moves house or has a baby keeps its key; it changes when the eldest child leaves or turns
-   18 (a new spell starts). Spells are half-open ``[valid_from, valid_to)``; the spell
+7. **Keys.** ``family_key`` is ``keys("family", person_key)`` of the family's eldest child
+   (a keyed function from the caller, :mod:`linkage.keys`), so a family that moves house or
+   has a baby keeps its key; it changes when the eldest child leaves or turns 18 (a new
+   spell starts). Spells are half-open ``[valid_from, valid_to)``; the spell
    current at ``as_of`` has ``valid_to`` missing.
 
 Co-residence is only as good as ``address_key``: build it from raw address lines and
@@ -40,11 +41,12 @@ current ``family_key``), with 94% of predicted families drawn from one true fami
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from linkage.keys import KeyFunction, make_keys
 
 __all__ = ["FAMILY_COLUMNS", "SNAPSHOT_COLUMNS", "FamilyRules", "form_families", "form_families_at"]
 
@@ -82,10 +84,6 @@ class FamilyRules:
         "revenues_benefits",
         "police",
     )
-
-
-def _key(prefix: str, value: str) -> str:
-    return hashlib.blake2b(f"{prefix}\x1f{value}".encode(), digest_size=8).hexdigest()
 
 
 def _check_columns(frame: pd.DataFrame, name: str, columns: tuple[str, ...]) -> None:
@@ -244,6 +242,7 @@ def form_families(
     people: pd.DataFrame,
     as_of: dt.date,
     *,
+    keys: KeyFunction,
     rules: FamilyRules | None = None,
 ) -> pd.DataFrame:
     """Form families with children from co-residence, tenancies and agency addresses.
@@ -257,6 +256,10 @@ def form_families(
         ``person_key, birth_month`` (first day of the birth month; missing if unknown).
     as_of
         Families are formed from what was known on this date; spells current on it are open.
+    keys
+        Makes ``family_key`` from the anchor child's person key (:mod:`linkage.keys`); the
+        same secret as the person keys', so that nobody without it can tell which member a
+        family's key was derived from.
     rules
         :class:`FamilyRules`; defaults when ``None``.
 
@@ -307,7 +310,10 @@ def form_families(
     members = pieces.merge(anchors, on=["address_key", "piece_start"])  # rule 6
     if members.empty:
         return empty
-    members["family_key"] = [_key("family", a) for a in members["anchor"]]
+    anchors = members["anchor"].astype("string")
+    distinct = anchors.drop_duplicates().tolist()
+    keyed_anchor = dict(zip(distinct, make_keys(keys, "family", distinct), strict=True))
+    members["family_key"] = anchors.map(keyed_anchor).to_numpy(dtype=object)
     members["role"] = np.where(members["child"], "child", "adult")
     members = members.sort_values(["person_key", "piece_start"])
     new_spell = (
@@ -341,6 +347,7 @@ def form_families_at(
     people: pd.DataFrame,
     dates: list[dt.date],
     *,
+    keys: KeyFunction,
     rules: FamilyRules | None = None,
     reuse_months: int = 1,
 ) -> pd.DataFrame:
@@ -351,6 +358,8 @@ def form_families_at(
     recognised by a later record, a parent inferred to have followed the children). With
     ``reuse_months`` > 1 a formation is reused for the dates up to that many months after it
     (its current members carried forward): still only past records, but fewer formations.
+    ``keys`` is the keyed function of :func:`form_families` (the same key as the spells, so a
+    family has the same key in both).
 
     Returns
     -------
@@ -367,7 +376,7 @@ def form_families_at(
     for stamp in stamps:
         stale = formed_on is None or stamp >= formed_on + pd.DateOffset(months=reuse_months)
         if stale:
-            current = form_families(residence, people, stamp.date(), rules=rules)
+            current = form_families(residence, people, stamp.date(), keys=keys, rules=rules)
             formed_on = stamp
         valid = (current["valid_from"].isna() | (current["valid_from"] <= stamp)) & (
             current["valid_to"].isna() | (current["valid_to"] > stamp)

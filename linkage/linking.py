@@ -57,6 +57,7 @@ from linkage.blocking import BlockingPlan, comparison_distributions, null_shares
 from linkage.clustering import ClusteringOutcome, cluster_records
 from linkage.config import LinkageConfig
 from linkage.constraints import cannot_link, constraint_table
+from linkage.keys import KeyFunction
 from linkage.model import (
     MODEL_COLUMNS,
     OPTIONAL_COMPARISONS,
@@ -258,7 +259,9 @@ class _Run:
     timings: dict[str, float]
 
 
-def _run(records: pd.DataFrame, config: LinkageConfig, *, summarise: bool) -> _Run:
+def _run(
+    records: pd.DataFrame, config: LinkageConfig, keys: KeyFunction, *, summarise: bool
+) -> _Run:
     validate_records(records)
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -278,7 +281,7 @@ def _run(records: pd.DataFrame, config: LinkageConfig, *, summarise: bool) -> _R
         multiplicity=np.bincount(prepared.rep_of_record, minlength=len(prepared.model_table)),
         tie_break=scoring.trained,  # the shipped model's weights are not this data's
     )
-    links = links_frame(records, prepared, outcome)
+    links = links_frame(records, prepared, outcome, keys)
     timings["cluster"] = time.perf_counter() - start
     return _Run(links, prepared, scoring, outcome, timings)
 
@@ -298,6 +301,7 @@ def _write_artefacts(scoring: _Scoring, artefact_dir: Path) -> dict[str, Path]:
 def link_with_details(
     records: pd.DataFrame,
     *,
+    keys: KeyFunction,
     config: LinkageConfig | None = None,
     artefact_dir: Path | None = None,
 ) -> LinkageResult:
@@ -309,6 +313,11 @@ def link_with_details(
         ``source, record_key, first_name, last_name, dob, address_line, postcode`` and
         optionally ``sex, upn, nhs_number, agency_id``. Identity values may be missing or
         malformed; ``dob`` may be a datetime or a string in any common format.
+    keys
+        Makes the opaque ``person_key`` from the cluster's smallest record (see
+        :mod:`linkage.keys`); use :func:`linkage.keyed` with a secret kept apart from the
+        output. There is deliberately no unkeyed default: a bare hash of agency record keys
+        is reversed by guessing their numbering.
     config
         Linkage settings; :class:`LinkageConfig` defaults when ``None``.
     artefact_dir
@@ -320,7 +329,7 @@ def link_with_details(
     LinkageResult
     """
     config = config or LinkageConfig()
-    run = _run(records, config, summarise=True)
+    run = _run(records, config, keys, summarise=True)
     scoring, prepared, outcome, links = run.scoring, run.prepared, run.outcome, run.links
     summary = scoring.summary
     if summary is None:  # pragma: no cover - summarise=True always summarises
@@ -368,20 +377,22 @@ def link_with_details(
 def link(
     records: pd.DataFrame,
     *,
+    keys: KeyFunction,
     config: LinkageConfig | None = None,
     artefact_dir: Path | None = None,
 ) -> pd.DataFrame:
     """Link records into people: one output row per input row.
 
     Returns ``source, record_key, person_key, cluster_size, linkage_confidence`` in the
-    input's row order. ``person_key`` is derived from the cluster's smallest
-    ``(source, record_key)``, so rerunning on the same records gives the same keys.
+    input's row order. ``person_key`` is ``keys("person", ...)`` of the cluster's smallest
+    ``(source, record_key)``, so rerunning on the same records with the same secret gives
+    the same keys.
     Unlike :func:`link_with_details` it keeps only candidate links in the database (no
     histogram of all scored pairs), unless ``artefact_dir`` asks for the charts. See
     :func:`link_with_details` for parameters.
     """
     config = config or LinkageConfig()
-    run = _run(records, config, summarise=artefact_dir is not None)
+    run = _run(records, config, keys, summarise=artefact_dir is not None)
     if artefact_dir is not None:
         _write_artefacts(run.scoring, artefact_dir)
     return run.links

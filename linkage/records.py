@@ -6,7 +6,6 @@ holding it, so that nothing downstream depends on the order of the input rows.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +14,7 @@ import pandas as pd
 from linkage.clustering import ClusteringOutcome
 from linkage.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, LinkageConfig, LinkageInputError
 from linkage.deterministic import collapse_identical, components, must_link_groups, trusted_codes
+from linkage.keys import KeyFunction, make_keys
 from linkage.standardise import standardise_records
 
 __all__ = ["PreparedRecords", "links_frame", "person_keys", "prepare_records", "validate_records"]
@@ -48,28 +48,24 @@ def validate_records(records: pd.DataFrame) -> None:
         )
 
 
-def person_keys(model_table: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
-    """Opaque key per identity from its cluster's smallest (source, record_key).
+def person_keys(model_table: pd.DataFrame, labels: np.ndarray, keys: KeyFunction) -> np.ndarray:
+    """Opaque key per identity: ``keys("person", "<source>\\x1f<record_key>")`` of its cluster's
+    smallest record.
 
     ``model_table`` rows are in (source, record_key) order of their representative, and a
     representative is the smallest of its identical records, so a cluster's first row holds
-    its smallest record: the key depends only on the cluster, not on input order or run.
+    its smallest record: the key depends only on the cluster (and the secret behind
+    ``keys``), not on input order or run.
     """
     _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
     sources = model_table["source"].to_numpy(dtype=object)[first]
-    keys = model_table["record_key"].to_numpy(dtype=object)[first]
-    hashed = np.array(
-        [
-            hashlib.blake2b(f"{s}\x1f{k}".encode(), digest_size=8).hexdigest()
-            for s, k in zip(sources, keys, strict=True)
-        ],
-        dtype=object,
-    )
-    return hashed[inverse]
+    record_keys = model_table["record_key"].to_numpy(dtype=object)[first]
+    anchors = [f"{s}\x1f{k}" for s, k in zip(sources, record_keys, strict=True)]
+    return np.array(make_keys(keys, "person", anchors), dtype=object)[inverse]
 
 
 def links_frame(
-    records: pd.DataFrame, prepared: PreparedRecords, outcome: ClusteringOutcome
+    records: pd.DataFrame, prepared: PreparedRecords, outcome: ClusteringOutcome, keys: KeyFunction
 ) -> pd.DataFrame:
     rep = prepared.rep_of_record
     labels = outcome.labels
@@ -78,7 +74,9 @@ def links_frame(
         {
             "source": records["source"].to_numpy(),
             "record_key": records["record_key"].to_numpy(),
-            "person_key": pd.array(person_keys(prepared.model_table, labels)[rep], dtype="string"),
+            "person_key": pd.array(
+                person_keys(prepared.model_table, labels, keys)[rep], dtype="string"
+            ),
             "cluster_size": pd.array(sizes[labels[rep]], dtype="Int64"),
             "linkage_confidence": pd.array(outcome.confidence[rep], dtype="Float64"),
         }

@@ -10,7 +10,6 @@ family above the threshold disappears silently.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +19,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from dpia.pseudonymise import Pseudonymiser
 from models.estimator import ScoringModel
 
 DEFAULT_THRESHOLD = 0.05
@@ -122,11 +122,17 @@ class FlagConfig:
         return BandCuts(medium=min(self.medium_multiple * base, t), high=t, very_high=very_high)
 
 
-def flag_id(family_key: str, as_of: date | pd.Timestamp, model_version: str) -> str:
-    """Opaque, deterministic flag id: the same family, date and model give the same id."""
+def flag_id(
+    family_key: str, as_of: date | pd.Timestamp, model_version: str, *, pseudonymiser: Pseudonymiser
+) -> str:
+    """Opaque, deterministic flag id: the same family, date and model give the same id.
+
+    Keyed (``flag-`` + the ``flag`` pseudonym of ``family_key``, date and model version), so a
+    flag id quoted in the portal, an audit entry or a case pack cannot be matched to a
+    family key by anyone without the install's secret.
+    """
     day = pd.Timestamp(as_of).date().isoformat()
-    digest = hashlib.sha256(f"{family_key}\x1f{day}\x1f{model_version}".encode()).hexdigest()
-    return f"flag-{digest[:16]}"
+    return "flag-" + pseudonymiser.pseudonym("flag", f"{family_key}\x1f{day}\x1f{model_version}")
 
 
 Exclusions = Mapping[str, Collection[str]] | Collection[str]
@@ -348,6 +354,7 @@ def select_flags(
     *,
     config: FlagConfig,
     excluded_family_keys: Exclusions,
+    pseudonymiser: Pseudonymiser,
 ) -> FlagSelection:
     """Flags: eligible families above the threshold, highest first, routed within capacity.
 
@@ -365,6 +372,8 @@ def select_flags(
         is counted (a family may count under several). A plain collection is counted under
         ``"excluded"``. Pass the same families to :func:`score_families` so they are never
         scored; here they are checked again (defence in depth), so the counts are normally 0.
+    pseudonymiser : Pseudonymiser
+        Makes the keyed ``flag_id`` (:func:`flag_id`).
 
     Returns
     -------
@@ -409,7 +418,7 @@ def select_flags(
     above = above.assign(worker_id=pd.array(routed_to, dtype="string"), _why=not_flagged)
     flagged = above.loc[above["worker_id"].notna()].copy()
     flagged["flag_id"] = [
-        flag_id(k, d, v)
+        flag_id(k, d, v, pseudonymiser=pseudonymiser)
         for k, d, v in zip(
             flagged["family_key"], flagged["as_of_date"], flagged["model_version"], strict=True
         )

@@ -7,9 +7,11 @@ Definitions with explicit settings. The wiring holds no logic: see the domain pa
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
 
+from dpia.private_files import secure_data_dir
 from pipelines.assets.flags import score_and_flag
 from pipelines.assets.governance import governance_reports
 from pipelines.assets.history import family_scores_history, history_job
@@ -79,7 +81,12 @@ def build_definitions(
     council: CouncilConfig | None = None,
     council_source: str = "default council.yaml",
 ) -> dg.Definitions:
-    """Definitions bound to one data directory, landing folder and council configuration."""
+    """Definitions bound to one data directory, landing folder and council configuration.
+
+    Loading them makes this process's new files owner-only and tightens an existing data
+    directory (0700/0600), so `dagster dev` and the CLI never leave personal data readable.
+    """
+    secure_data_dir(Path(data_dir))
     return dg.Definitions(
         assets=all_assets(),
         asset_checks=all_checks(),

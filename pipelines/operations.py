@@ -11,7 +11,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from dpia.audit import write_anchor
 from governance import PurgeReport, purge_expired
 from ingest.drops import scan_drops
 from pipelines.dpia_metadata import register
@@ -105,19 +104,24 @@ def governance_after_failure(context: dg.RunFailureSensorContext):
     return dg.RunRequest(run_key=f"governance-{context.dagster_run.run_id}")
 
 
-def run_retention_purge(data_dir: Path, *, today: date, actor: str) -> PurgeReport:
+def run_retention_purge(
+    data_dir: Path, *, today: date, actor: str, landing: Path | None = None
+) -> PurgeReport:
     """Apply the register's retention periods (shared by the CLI and the scheduled job)."""
-    report = purge_expired(Path(data_dir), register(), today=today, actor=actor)
-    write_anchor(Warehouse(data_dir=str(data_dir)).audit_log())
-    return report
+    return purge_expired(Path(data_dir), register(), today=today, actor=actor, landing=landing)
 
 
 @dg.op(
     description="Delete expired source rows and everything derived from them; counts go to the audit trail."
 )
-def retention_purge_op(context: dg.OpExecutionContext, warehouse: Warehouse) -> None:
+def retention_purge_op(
+    context: dg.OpExecutionContext, warehouse: Warehouse, settings: RunSettings
+) -> None:
     report = run_retention_purge(
-        Path(warehouse.data_dir), today=date.today(), actor="retention_schedule"
+        Path(warehouse.data_dir),
+        today=date.today(),
+        actor="retention_schedule",
+        landing=Path(settings.landing_dir),
     )
     context.log.info(
         f"retention purge: {sum(report.deleted.values()):,} rows and {len(report.files_removed)} files removed"

@@ -39,7 +39,7 @@ class Warehouse(dg.ConfigurableResource):
     @property
     def root(self) -> Path:
         path = Path(self.data_dir)
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
         return path
 
     def _db_path(self, vault: bool) -> Path:

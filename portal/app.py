@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dpia.private_files import secure_data_dir
 from portal import routes_admin, routes_auth, routes_manager, routes_practitioner, routes_review
 from portal.db import DataUnavailableError
 from portal.settings import PortalSettings
@@ -62,6 +63,7 @@ def create_app(
         Full settings (overrides ``data_dir`` and ``secure_cookies``), e.g. a test clock.
     """
     settings = settings or PortalSettings(data_dir=Path(data_dir), secure_cookies=secure_cookies)
+    secure_data_dir(settings.data_dir)  # owner-only files: portal.duckdb, its WAL, the audit trail
     portal = PortalState.build(settings)
     routes_auth.ensure_portal_db(portal)
 

@@ -1,8 +1,10 @@
-"""The portal's door to the hash-chained audit trail (``DIR/audit/audit.jsonl``).
+"""The portal's door to the keyed, anchored audit trail (``DIR/audit/audit.jsonl``).
 
-:class:`dpia.audit.AuditLog` locks the file (flock) and fsyncs each entry, so appends from the
-server's threads and from the pipeline stay one linear chain. An append that fails raises: a
-page that would show identities is never rendered without its audit entry.
+:class:`dpia.audit.AuditLog` group-commits appends (the server's concurrent requests share one
+fsync), locks the file against the pipeline's writers, and refreshes the trail's anchor outside
+the data directory after every batch. An append returns once its entry is on disk; one that
+fails raises, so a page that would show identities is never rendered without its audit entry.
+``/admin/audit`` runs the same verification as ``safeguard audit verify`` (anchor required).
 """
 
 from __future__ import annotations
@@ -45,4 +47,5 @@ class PortalAudit:
         return list(self._open().entries())
 
     def verify(self) -> VerifyResult:
-        return self._open().verify()
+        """Keyed chain and anchor, exactly as ``safeguard audit verify`` checks them."""
+        return self._open().verify(require_anchor=True)

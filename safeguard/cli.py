@@ -20,6 +20,14 @@ app = typer.Typer(
 console = Console()
 
 
+@app.callback()
+def _private_by_default() -> None:
+    """Every file a command writes (DuckDB and its WAL, Dagster storage, reports) is owner-only."""
+    from dpia.private_files import restrict_umask
+
+    restrict_umask()
+
+
 def _parse_date(value: str | None, option: str) -> date | None:
     if value is None:
         return None
@@ -316,24 +324,100 @@ app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("verify")
-def audit_verify(data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data")) -> None:
-    """Check the audit chain; name the first edited, deleted, inserted or reordered entry."""
-    from dpia.audit import AuditLog, read_anchor
+def audit_verify(
+    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    allow_missing_anchor: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing-anchor",
+            help="check the chain alone when the anchor is lost (a cut-off tail goes unseen)",
+        ),
+    ] = False,
+    anchor: Annotated[
+        Path | None,
+        typer.Option("--anchor", help="check against this anchor file (e.g. before a move)"),
+    ] = None,
+    write_anchor: Annotated[
+        bool,
+        typer.Option("--write-anchor", help="if intact, anchor the trail at its current path"),
+    ] = False,
+) -> None:
+    """Check the keyed chain and its anchor; name the first edited, forged, deleted or
+    reordered entry, or the missing tail. Exit 0 intact, 1 broken, 2 not checkable."""
+    from dpia.audit import AuditError, AuditLog
 
     path = data_dir / "audit" / "audit.jsonl"
     if not path.exists():
         console.print(f"[red]no audit trail at {path}[/red]")
         raise typer.Exit(2)
-    anchor = read_anchor(path)
-    result = AuditLog(path).verify(expected_head=anchor)
+    try:
+        log = AuditLog(path)
+        if write_anchor:
+            if not (allow_missing_anchor or anchor):
+                raise AuditError("--write-anchor needs --allow-missing-anchor or --anchor FILE")
+            result = log.adopt(anchor_file=anchor)
+        else:
+            result = log.verify(require_anchor=not allow_missing_anchor, anchor_file=anchor)
+    except AuditError as exc:
+        console.print(f"[red]audit trail not verified:[/red] {exc}")
+        raise typer.Exit(2) from exc
     if result.ok:
-        console.print(
-            f"[green]audit trail intact[/green]: {result.entries} entries"
-            + (" (head anchor matches)" if anchor else "")
-        )
+        console.print(f"[green]audit trail intact[/green]: {result.reason}")
+        if not result.anchored:
+            console.print("[yellow]no anchor was checked: a cut-off tail would not show[/yellow]")
         return
-    console.print(f"[red]audit trail broken at entry {result.first_bad_seq}[/red]: {result.reason}")
+    where = f" at entry {result.first_bad_seq}" if result.first_bad_seq else ""
+    console.print(f"[red]audit trail broken{where}[/red]: {result.reason}")
     raise typer.Exit(1)
+
+
+keys_app = typer.Typer(help="The pseudonymisation key.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    new_key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--new-key-env",
+            help="environment variable holding the new key (hex), when the current key comes "
+            "from SAFEGUARD_PSEUDONYM_KEY",
+        ),
+    ] = None,
+) -> None:
+    """Re-key every pseudonym (vault, warehouse, portal database, case packs and reports)
+    under a new key, then replace the key. Stop the portal first. Rerun to finish an
+    interrupted rotation."""
+    from dpia.audit import AuditError
+    from dpia.pseudonymise import PseudonymKeyError
+    from governance.rekey import KeyRotationError, rotate_keys
+
+    _private(data_dir)
+    new_key = None
+    if new_key_env is not None:
+        try:
+            new_key = bytes.fromhex(os.environ[new_key_env].strip())
+        except (KeyError, ValueError) as exc:
+            console.print(f"[red]{new_key_env} must hold the new key in hex[/red]")
+            raise typer.Exit(2) from exc
+    try:
+        report = rotate_keys(data_dir, actor="data_team", new_key=new_key)
+    except (KeyRotationError, PseudonymKeyError, AuditError) as exc:
+        console.print(f"[red]key rotation:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    for kind, n in sorted(report.recomputed.items()):
+        console.print(f"{kind}: {n:,} pseudonyms re-derived under the new key")
+    console.print(
+        f"{report.wrapped:,} other pseudonyms re-keyed (address, tenancy, incident: rebuilt "
+        f"from the next drop); {len(report.rows)} tables and {len(report.files)} files rewritten"
+    )
+    if not report.key_file_written:
+        console.print(
+            "[yellow]put the new key in the secret store as SAFEGUARD_PSEUDONYM_KEY before "
+            "the next run[/yellow]"
+        )
 
 
 users_app = typer.Typer(help="Portal accounts, for the data team.", no_args_is_help=True)
@@ -453,20 +537,24 @@ def users_list(data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("dat
     console.print(table)
 
 
+def _private(data_dir: Path) -> None:
+    """Tighten a data directory an older version (or a copy) left readable by others."""
+    from dpia.private_files import secure_data_dir
+
+    secure_data_dir(data_dir)
+
+
 def _audit_log(data_dir: Path):
     from dpia.audit import AuditLog
 
+    _private(data_dir)
     path = data_dir / "audit" / "audit.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     return AuditLog(path)
 
 
 def _audit(data_dir: Path, action: str, **details: object) -> None:
-    from dpia.audit import write_anchor
-
-    log = _audit_log(data_dir)
-    log.append("data_team", action, **details)
-    write_anchor(log)
+    _audit_log(data_dir).append("data_team", action, **details)  # refreshes the anchor too
 
 
 @app.command()
@@ -482,9 +570,9 @@ def sar(
     ] = "data_team",
 ) -> None:
     """Subject access (Art 15): export everything held and derived about one person."""
-    from dpia.audit import write_anchor
     from governance import MatchingUnavailable, subject_access, write_sar
 
+    _private(data_dir)
     born = _parse_date(dob, "--dob")
     assert born is not None
     try:
@@ -499,7 +587,6 @@ def sar(
     except MatchingUnavailable as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    write_anchor(_audit_log(data_dir))
     console.print(f"{export.status}: {export.message}")
     if export.status != "matched":
         raise typer.Exit(1)
@@ -513,15 +600,34 @@ def purge(
     today: Annotated[
         str | None, typer.Option("--today", help="purge as if on YYYY-MM-DD (default: today)")
     ] = None,
+    landing: Annotated[
+        Path | None,
+        typer.Option(
+            "--landing", help="landing folder whose old drops to delete (default DIR/landing)"
+        ),
+    ] = None,
 ) -> None:
-    """Retention: delete expired records and everything derived from them (audit-logged)."""
+    """Retention: delete expired records and everything derived from them, rewrite every
+    database file, delete old landing drops and cut the audit trail (all audit-logged)."""
+    from dpia.audit import AuditError
     from pipelines.operations import run_retention_purge
 
-    report = run_retention_purge(
-        data_dir, today=_parse_date(today, "--today") or date.today(), actor="data_team"
-    )
+    _private(data_dir)
+
+    try:
+        report = run_retention_purge(
+            data_dir,
+            today=_parse_date(today, "--today") or date.today(),
+            actor="data_team",
+            landing=landing,
+        )
+    except (AuditError, FileNotFoundError) as exc:
+        console.print(f"[red]purge failed:[/red] {exc}")
+        raise typer.Exit(2) from exc
     for table, rows in sorted(report.deleted.items()):
         console.print(f"{table}: {rows:,} rows deleted")
+    for store, what in sorted(report.stores.items()):
+        console.print(f"[bold]{store}[/bold]: {what}")
     console.print(f"files removed: {len(report.files_removed)}; {report.note}")
 
 

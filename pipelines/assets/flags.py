@@ -125,7 +125,10 @@ def score_and_flag(warehouse: Warehouse, settings: RunSettings, council: Council
         model, features, model_version=version, as_of=as_of,
         postcode_districts=family_districts(events, families, as_of), config=config, excluded_family_keys=excluded,
     )  # fmt: skip
-    selection = select_flags(scores, workers, config=config, excluded_family_keys=excluded)
+    selection = select_flags(
+        scores, workers, config=config, excluded_family_keys=excluded,
+        pseudonymiser=warehouse.pseudonymiser(),
+    )  # fmt: skip
     # Checked before anything is written: an objector's family must never be served.
     objectors = objector_check(warehouse, families, scores, selection.flags)
     if not objectors.passed:

@@ -173,7 +173,9 @@ def coverage_check(result: linkage.LinkageResult) -> dg.AssetCheckResult:
 def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: RunSettings):
     identities = load_identities(warehouse)
     result = linkage.link_with_details(
-        identities[LINKAGE_INPUT], artefact_dir=warehouse.artefact_dir("linkage")
+        identities[LINKAGE_INPUT],
+        keys=warehouse.pseudonymiser().key_function(),  # keyed: never a bare hash of record keys
+        artefact_dir=warehouse.artefact_dir("linkage"),
     )
     links = result.links
     vault = identities.merge(
@@ -342,7 +344,10 @@ def families(warehouse: Warehouse, settings: RunSettings) -> dg.MaterializeResul
     """Children and the adults they live with, as spells over time (current spell: valid_to null)."""
     people_table = warehouse.read_table("people", columns=["person_key", "birth_month"])
     as_of = settings.as_of_date(_extract_date(warehouse))
-    table = form_families(residence_observations(warehouse), people_table, as_of)
+    table = form_families(
+        residence_observations(warehouse), people_table, as_of,
+        keys=warehouse.pseudonymiser().key_function(),
+    )  # fmt: skip
     warehouse.write_table("families", table)
     current = table[table["valid_to"].isna()]
     return dg.MaterializeResult(
@@ -365,8 +370,10 @@ def family_snapshots(
         as_of, training.first_as_of_months_back, training.last_as_of_months_back
     )
     people_table = warehouse.read_table("people", columns=["person_key", "birth_month"])
-    table = form_families_at(residence_observations(warehouse), people_table, dates,
-                             reuse_months=training.family_snapshot_months)  # fmt: skip
+    table = form_families_at(
+        residence_observations(warehouse), people_table, dates,
+        keys=warehouse.pseudonymiser().key_function(), reuse_months=training.family_snapshot_months,
+    )  # fmt: skip
     warehouse.write_table("family_snapshots", table)
     return dg.MaterializeResult(
         metadata={

@@ -7,12 +7,15 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from dpia.pseudonymise import Pseudonymiser
 from features.build import USED_EVENT_TYPES
 from features.dictionary import FEATURE_NAMES
 from features.events import _PANDAS_DTYPES, EVENT_COLUMNS
 from models.estimator import RiskModel
 
 AS_OF = date(2024, 7, 1)
+#: Makes the keyed flag ids (a made-up test secret).
+PSEUDONYMISER = Pseudonymiser(b"flag-tests-secret-0123456789abcd")
 _TS = pd.Timestamp(AS_OF)
 DISTRICTS = ("NB1", "NB2", "NB3", "NB4")
 _POINT_TYPES = tuple(t for t in USED_EVENT_TYPES if t != "education.attendance")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from flag_tables import AS_OF
+from flag_tables import AS_OF, PSEUDONYMISER
 
 from models.case_pack import STATEMENT, build_caseloads, write_case_packs
 from models.estimator import RiskModel
@@ -39,7 +39,9 @@ def run(
         model, family_features, model_version="v1", as_of=AS_OF, postcode_districts=districts,
         config=config,
     )  # fmt: skip
-    flags = select_flags(scores, WORKERS, config=config, excluded_family_keys=()).flags
+    flags = select_flags(
+        scores, WORKERS, config=config, excluded_family_keys=(), pseudonymiser=PSEUDONYMISER
+    ).flags
     explanations = explain_flags(model, family_features, flags, events, families, as_of=AS_OF)
     caseloads = build_caseloads(flags, explanations, WORKERS)
     return flags, explanations, caseloads
@@ -146,7 +148,9 @@ def test_a_run_without_flags_gives_empty_tables_and_says_so_in_the_packs(
         model, family_features, model_version="v1", as_of=AS_OF, postcode_districts=districts,
         config=config,
     )  # fmt: skip
-    flags = select_flags(scores, WORKERS, config=config, excluded_family_keys=()).flags
+    flags = select_flags(
+        scores, WORKERS, config=config, excluded_family_keys=(), pseudonymiser=PSEUDONYMISER
+    ).flags
     assert flags.empty
     explanations = explain_flags(model, family_features, flags, events, families, as_of=AS_OF)
     assert explanations.empty and "evidence" in explanations.columns

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
-from flag_tables import AS_OF
+from flag_tables import AS_OF, PSEUDONYMISER
 
+from dpia.pseudonymise import Pseudonymiser
 from models.estimator import RiskModel
 from models.flagging import (
     FlagConfig,
@@ -61,11 +63,15 @@ def test_objectors_families_are_never_flagged_even_at_the_top() -> None:
     # the lead resolves person -> families through the linkage; here we check the result.
     families = pd.DataFrame({"person_key": ["P7", "P8"], "family_key": ["K00", "K03"]})
     objector_families = set(families.loc[families["person_key"] == "P7", "family_key"])
-    without = select_flags(scores, WORKERS, config=CONFIG, excluded_family_keys=())
+    without = select_flags(
+        scores, WORKERS, config=CONFIG, excluded_family_keys=(), pseudonymiser=PSEUDONYMISER
+    )
     assert "K00" in set(without.flags["family_key"])  # so the exclusion below is what keeps it out
 
     exclusions = {"objection_or_restriction": objector_families, "open_to_social_care": {"K02"}}
-    chosen = select_flags(scores, WORKERS, config=CONFIG, excluded_family_keys=exclusions)
+    chosen = select_flags(
+        scores, WORKERS, config=CONFIG, excluded_family_keys=exclusions, pseudonymiser=PSEUDONYMISER
+    )
     flagged = set(chosen.flags["family_key"])
     assert not flagged & (objector_families | {"K02"})
     assert chosen.excluded == {"objection_or_restriction": 1, "open_to_social_care": 1}
@@ -75,14 +81,22 @@ def test_objectors_families_are_never_flagged_even_at_the_top() -> None:
 
 def test_a_plain_collection_of_excluded_keys_is_honoured_and_counted() -> None:
     scores = scores_frame([0.9, 0.8, 0.7], ["NB1", "NB1", "NB1"])
-    chosen = select_flags(scores, WORKERS, config=CONFIG, excluded_family_keys=["K01", "nobody"])
+    chosen = select_flags(
+        scores,
+        WORKERS,
+        config=CONFIG,
+        excluded_family_keys=["K01", "nobody"],
+        pseudonymiser=PSEUDONYMISER,
+    )
     assert "K01" not in set(chosen.flags["family_key"])
     assert chosen.excluded == {"excluded": 1}
 
 
 def test_capacity_is_respected_and_higher_ranks_win() -> None:
     scores = scores_frame([0.9, 0.85, 0.8, 0.75, 0.7, 0.65], ["NB1"] * 6)
-    chosen = select_flags(scores, WORKERS, config=CONFIG, excluded_family_keys=())
+    chosen = select_flags(
+        scores, WORKERS, config=CONFIG, excluded_family_keys=(), pseudonymiser=PSEUDONYMISER
+    )
     assert chosen.flags["worker_id"].tolist() == ["w1", "w1"]  # only w1 covers NB1, capacity 2
     assert chosen.flags["family_key"].tolist() == ["K00", "K01"]
     assert chosen.unflagged_capacity == 4
@@ -95,7 +109,9 @@ def test_shared_district_fills_by_remaining_capacity_with_ties_to_lowest_id() ->
          ("w2", "early_help_practitioner", "NB2", 1)]
     )  # fmt: skip
     scores = scores_frame([0.9, 0.8, 0.7, 0.6, 0.5, 0.4], ["NB2"] * 6)
-    chosen = select_flags(scores, workers, config=CONFIG, excluded_family_keys=())
+    chosen = select_flags(
+        scores, workers, config=CONFIG, excluded_family_keys=(), pseudonymiser=PSEUDONYMISER
+    )
     # remaining (w1, w10, w2): (2,2,1) -> w1; (1,2,1) -> w10; (1,1,1) -> w1; (0,1,1) -> w10;
     # (0,0,1) -> w2; then all full.
     assert chosen.flags["worker_id"].tolist() == ["w1", "w10", "w1", "w10", "w2"]
@@ -110,7 +126,9 @@ def test_every_flag_goes_to_a_covering_practitioner_and_uncovered_are_reported(
         model, family_features, model_version="v1", as_of=AS_OF, postcode_districts=districts,
         config=config,
     )  # fmt: skip
-    chosen = select_flags(scores, WORKERS, config=config, excluded_family_keys=())
+    chosen = select_flags(
+        scores, WORKERS, config=config, excluded_family_keys=(), pseudonymiser=PSEUDONYMISER
+    )
     areas = {
         r.worker_id: set(r.area_codes.upper().replace(" ", "").split(";"))
         for r in WORKERS.itertuples()
@@ -138,7 +156,9 @@ def test_every_flag_goes_to_a_covering_practitioner_and_uncovered_are_reported(
 
 def test_families_without_a_district_are_unrouted_not_dropped() -> None:
     scores = scores_frame([0.9, 0.8], [None, "NB1"])
-    chosen = select_flags(scores, WORKERS, config=CONFIG, excluded_family_keys=())
+    chosen = select_flags(
+        scores, WORKERS, config=CONFIG, excluded_family_keys=(), pseudonymiser=PSEUDONYMISER
+    )
     assert chosen.unrouted == 1
     assert chosen.unrouted_districts == {"(unknown)": 1}
     assert chosen.flags["family_key"].tolist() == ["K01"]
@@ -146,7 +166,9 @@ def test_families_without_a_district_are_unrouted_not_dropped() -> None:
 
 def test_only_families_at_or_above_the_threshold_are_flagged() -> None:
     scores = scores_frame([0.5, 0.2, 0.199, 0.05], ["NB3"] * 4)
-    chosen = select_flags(scores, WORKERS, config=CONFIG, excluded_family_keys=())
+    chosen = select_flags(
+        scores, WORKERS, config=CONFIG, excluded_family_keys=(), pseudonymiser=PSEUDONYMISER
+    )
     assert chosen.flags["family_key"].tolist() == ["K00", "K01"]
     assert chosen.above_threshold == 2 and chosen.below_threshold == 2
     assert (chosen.flags["probability"] >= 0.2).all()
@@ -154,15 +176,32 @@ def test_only_families_at_or_above_the_threshold_are_flagged() -> None:
 
 def test_flag_ids_are_deterministic_and_opaque() -> None:
     scores = scores_frame([0.9, 0.8], ["NB1", "NB2"])
-    first = select_flags(scores, WORKERS, config=CONFIG, excluded_family_keys=())
+    first = select_flags(
+        scores, WORKERS, config=CONFIG, excluded_family_keys=(), pseudonymiser=PSEUDONYMISER
+    )
     again = select_flags(
-        scores.sample(frac=1, random_state=3), WORKERS, config=CONFIG, excluded_family_keys=()
+        scores.sample(frac=1, random_state=3),
+        WORKERS,
+        config=CONFIG,
+        excluded_family_keys=(),
+        pseudonymiser=PSEUDONYMISER,
     )
     assert first.flags["flag_id"].tolist() == again.flags["flag_id"].tolist()
     assert first.flags["flag_id"].is_unique
     assert not any("K0" in f for f in first.flags["flag_id"])
-    assert flag_id("K00", AS_OF, "v1") != flag_id("K00", AS_OF, "v2")
-    assert flag_id("K00", AS_OF, "v1") != flag_id("K00", date(2024, 8, 1), "v1")
+    assert flag_id("K00", AS_OF, "v1", pseudonymiser=PSEUDONYMISER) != flag_id(
+        "K00", AS_OF, "v2", pseudonymiser=PSEUDONYMISER
+    )
+    assert flag_id("K00", AS_OF, "v1", pseudonymiser=PSEUDONYMISER) != flag_id(
+        "K00", date(2024, 8, 1), "v1", pseudonymiser=PSEUDONYMISER
+    )
+    # Keyed: without the secret, a family key, date and version do not give the flag id.
+    unkeyed = hashlib.sha256(f"K00\x1f{AS_OF.isoformat()}\x1fv1".encode()).hexdigest()[:16]
+    assert flag_id("K00", AS_OF, "v1", pseudonymiser=PSEUDONYMISER) != f"flag-{unkeyed}"
+    other = Pseudonymiser(b"another-secret-0123456789abcdef!")
+    assert flag_id("K00", AS_OF, "v1", pseudonymiser=PSEUDONYMISER) != flag_id(
+        "K00", AS_OF, "v1", pseudonymiser=other
+    )
 
 
 @pytest.mark.parametrize(
@@ -178,14 +217,22 @@ def test_flag_ids_are_deterministic_and_opaque() -> None:
 )
 def test_bad_workers_tables_are_refused_with_the_rule(workers: pd.DataFrame, message: str) -> None:
     with pytest.raises(FlaggingInputError, match=message):
-        select_flags(scores_frame([0.9], ["NB1"]), workers, config=CONFIG, excluded_family_keys=())
+        select_flags(
+            scores_frame([0.9], ["NB1"]),
+            workers,
+            config=CONFIG,
+            excluded_family_keys=(),
+            pseudonymiser=PSEUDONYMISER,
+        )
 
 
 def test_mixed_runs_are_refused() -> None:
     scores = scores_frame([0.9, 0.8], ["NB1", "NB1"])
     scores.loc[1, "model_version"] = "v2"
     with pytest.raises(FlaggingInputError, match="model_version"):
-        select_flags(scores, WORKERS, config=CONFIG, excluded_family_keys=())
+        select_flags(
+            scores, WORKERS, config=CONFIG, excluded_family_keys=(), pseudonymiser=PSEUDONYMISER
+        )
 
 
 def test_scores_rank_bands_and_probabilities(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from governance_estate import build_estate
 
+from dpia.audit import AuditLog
 from dpia.register import DpiaRegister, load_register
 from governance.profile import GovernanceProfile, load_profile
 
@@ -66,4 +67,5 @@ def estate_copy(estate: tuple[Path, dict[str, str]], tmp_path: Path) -> Path:
     """A private copy of the data directory for tests that write (SAR audit, purge)."""
     target = tmp_path / "data"
     shutil.copytree(estate[0], target)
+    AuditLog(target / "audit" / "audit.jsonl").adopt()  # a copied trail is re-anchored explicitly
     return target

@@ -8,7 +8,9 @@ About 150 noisy people in households across the five agencies are linked with th
   Marisol (a third party) and a flagged family with explanations, judgements and audit entries;
 - **Oswin Expiredmarker**, living with them, whose only record is a police record from 2015
   (expired under the 72-month policy) quoted in the family's evidence and case pack;
-- an **objector** Percival Objectorson with a clean and a typo'd record, and his brother.
+- an **objector** Percival Objectorson with a clean and a typo'd record, and his brother;
+- **Yun Harrowgate**, whose twin Jun has no record: a request from Jun (same surname, date of
+  birth and address, one letter apart) resembles Yun closely enough to link.
 
 Nothing here is real: every name and identifier is made up.
 """
@@ -71,6 +73,9 @@ MOTHER_NAME = ("Marisol", "Quillfeather", "1985-02-03")
 EXPIRED_NAME = ("Oswin", "Expiredmarker")
 OBJECTOR = {"first_name": "Percival", "last_name": "Objectorson", "dob": date(2009, 9, 23),
             "postcode": "NB5 2LP"}  # fmt: skip
+TWIN_WITH_RECORDS = {"first_name": "Yun", "last_name": "Harrowgate", "dob": date(2013, 8, 9),
+                     "postcode": "NB2 7PL"}  # fmt: skip
+TWIN_WITHOUT_RECORDS = {**TWIN_WITH_RECORDS, "first_name": "Jun"}
 
 
 def _typo(rng: random.Random, word: str) -> str:
@@ -130,6 +135,9 @@ def _planted() -> list[dict[str, object]]:
         _row("education", "ED-OBJ-00001", o["first_name"], o["last_name"], o["dob"], "3 Larch Way", o["postcode"], "M"),
         _row("housing", "HO-OBJ-TYPO", o["first_name"], "Objectersson", o["dob"], "3 Larch Way", o["postcode"]),
         _row("education", "ED-OBJ-BRO01", "Tobias", o["last_name"], "2011-04-02", "3 Larch Way", o["postcode"], "M"),
+        _row("education", "ED-YUN-00001", "Yun", "Harrowgate", "2013-08-09", "12 Ash Grove", "NB2 7PL", "F"),
+        _row("social_care", "SC-YUN-00001", "Yun", "Harrowgate", "2013-08-09", "12 Ash Grove", "NB2 7PL", "F"),
+        _row("housing", "HO-YUN-MUM01", "Hana", "Harrowgate", "1984-01-20", "12 Ash Grove", "NB2 7PL"),
     ]  # fmt: skip
 
 
@@ -179,7 +187,8 @@ def build_estate(data_dir: Path) -> dict[str, str]:
     )
     identities["agency_id"] = "AG-" + identities["record_key"]
     result = linkage.link_with_details(
-        identities[["source", "record_key", "first_name", "last_name", "dob", "address_line",
+        keys=pseudo.key_function(),
+        records=identities[["source", "record_key", "first_name", "last_name", "dob", "address_line",
                     "postcode", "sex", "upn", "nhs_number"]],
         config=linkage.LinkageConfig(u_max_pairs=2e5),
         artefact_dir=data_dir / "artefacts" / "linkage",
@@ -221,16 +230,17 @@ def _warehouse(vault, links, key_of, pseudo_of, rng) -> dict[str, pd.DataFrame]:
     events = vault[["record_pseudo", "source", "person_key"]].assign(
         event_type=lambda f: f["source"] + ".event", event_date=pd.Timestamp(2025, 6, 1)
     )
-    evidence = [{"source": "police", "record_pseudo": pseudo_of["PO-M-000001"], "event_date": "2025-06-01", "event_type": "police.domestic_abuse"},
-                {"source": "police", "record_pseudo": pseudo_of["PO-EXPIRED-01"], "event_date": "2015-03-14", "event_type": "police.violence"},
-                {"source": "education", "record_pseudo": pseudo_of["ED-T-000001"], "event_date": "2025-06-01", "event_type": "education.attendance"}]  # fmt: skip
+    evidence = [{"source": "police", "record_pseudo": pseudo_of["PO-M-000001"], "event_date": "2025-06-01", "event_type": "police.domestic_abuse", "person_key": key_of["PO-M-000001"]},
+                {"source": "police", "record_pseudo": pseudo_of["PO-EXPIRED-01"], "event_date": "2015-03-14", "event_type": "police.violence", "person_key": key_of["PO-EXPIRED-01"]},
+                {"source": "families", "record_pseudo": None, "event_date": "2024-01-01", "event_type": "families.adult_joined", "person_key": key_of["PO-M-000001"]},
+                {"source": "education", "record_pseudo": pseudo_of["ED-T-000001"], "event_date": "2025-06-01", "event_type": "education.attendance", "person_key": key_of["ED-T-000001"]}]  # fmt: skip
     flag = PLANTED.flag_id
     return {
         **tables, "record_links": record_links, "people": people, "families": families, "events": events,
         "family_features": pd.DataFrame({"family_key": [fam, "0ther0family0001"], "as_of_date": pd.Timestamp(2026, 10, 1), "police_da_incidents_6m": [3, 0]}),
         "family_scores": pd.DataFrame({"family_key": [fam], "as_of_date": pd.Timestamp(2026, 10, 1), "probability": [0.41], "band": ["very high"]}),
         "flags": pd.DataFrame({"flag_id": [flag, "flag-old-2023"], "family_key": [fam, "0ther0family0001"], "as_of_date": [pd.Timestamp(2026, 10, 1), pd.Timestamp(2023, 1, 1)], "worker_id": ["W01", "W02"], "probability": [0.41, 0.3]}),
-        "flag_explanations": pd.DataFrame({"flag_id": [flag, flag, "flag-old-2023"], "family_key": [fam, fam, "0ther0family0001"], "reason_rank": [1, 2, 1], "text": ["3 police-recorded domestic abuse incidents at the home", "Attendance fell", "Old reason"], "evidence": [json.dumps(evidence[:2]), json.dumps(evidence[2:]), "[]"]}),
+        "flag_explanations": pd.DataFrame({"flag_id": [flag, flag, "flag-old-2023"], "family_key": [fam, fam, "0ther0family0001"], "reason_rank": [1, 2, 1], "text": ["3 police-recorded domestic abuse incidents at the home", "Attendance fell", "Old reason"], "evidence": [json.dumps(evidence[:3]), json.dumps(evidence[3:]), "[]"]}),
         "caseloads": pd.DataFrame({"worker_id": ["W01", "W02"], "flag_id": [flag, "flag-old-2023"], "family_key": [fam, "0ther0family0001"]}),
         "linkage_quality": pd.DataFrame({"metric": ["pairwise_precision", "pairwise_recall"], "value": [0.995, 0.961]}),
         "row_accounting": pd.DataFrame({"extract_date": pd.Timestamp(2026, 10, 1), "file": [f"{s}.csv" for s in SOURCES], "rows_read": 100, "rows_accepted": 98, "rows_quarantined": 2}),
@@ -246,7 +256,13 @@ def _write_portal(path: Path) -> None:
         "username": ["pat.practitioner", "sam.social"], "decision": ["agree_act", "disagree"],
         "reason": ["Checked school and police records; offering early help", "Already known"],
         "decided_at": [datetime(2026, 10, 5, 10), datetime(2023, 2, 1)], "model_version": "v1"})  # fmt: skip
-    _write(path, {"judgements": judgements})
+    users = pd.DataFrame({
+        "username": ["pat.practitioner", "sam.social", "ig.officer"],
+        "display_name": ["Pat Practitioner", "Sam Social", "Ira Governance"],
+        "role": ["practitioner", "practitioner", "admin"], "worker_id": ["W01", "W02", None],
+        "team": [None, None, None], "password_hash": "$argon2id$not-a-real-hash",
+        "disabled": False, "created_at": datetime(2026, 1, 1)})  # fmt: skip
+    _write(path, {"judgements": judgements, "users": users})
 
 
 def _write_files_and_audit(

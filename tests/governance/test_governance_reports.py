@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from governance_estate import EXPIRED_NAME, MOTHER_NAME, OBJECTOR, PLANTED, TARGET
 
+from dpia.audit import AuditLog
 from governance.checklist import (
     ARTEFACTS,
     REQUIRED_PER_ACTIVITY,
@@ -35,6 +36,7 @@ def built(estate, register, profile, lineage, tmp_path_factory):
     )  # fmt: skip
     out = tmp_path_factory.mktemp("reports_dir") / "data"
     shutil.copytree(data_dir, out)
+    AuditLog(out / "audit" / "audit.jsonl").adopt()  # a copied trail is re-anchored
     files = build_governance_reports(register, facts, lineage, out, profile=profile)
     return out, facts, files
 

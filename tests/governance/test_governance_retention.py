@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from governance_estate import EXPIRED_NAME, PLANTED, TODAY
 
-from dpia.audit import AuditLog
+from dpia.audit import AuditError, AuditLog
 from governance.retention import months_before, purge_expired
 from governance.store import list_tables
 
@@ -129,3 +129,73 @@ def test_nothing_expires_when_periods_have_not_passed(estate_copy, register):
 )  # fmt: skip
 def test_months_before(day, months, expected):
     assert months_before(day, months) == expected
+
+
+def _bytes_hits(data_dir: Path, needles: set[str]) -> list[str]:
+    """``grep -a`` over every file under the data directory (databases, WAL, everything)."""
+    hits = []
+    for path in sorted(data_dir.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            hits += [f"{path.relative_to(data_dir)}:{n}" for n in needles if n.encode() in data]
+    return hits
+
+
+def test_purged_values_are_not_left_in_the_bytes_of_any_file(estate_copy, register):
+    """DELETE + CHECKPOINT left names, keys and judgement text readable in the .duckdb files."""
+    needles = {EXPIRED_NAME[0], EXPIRED_NAME[1], PLANTED.expired_record[1], "flag-old-2023",
+               "Already known"}  # fmt: skip
+    found_before = {hit.split(":")[-1] for hit in _bytes_hits(estate_copy, needles)}
+    assert found_before == needles  # the scan sees each value while it is held
+    report = purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
+    assert _bytes_hits(estate_copy, needles) == []
+    assert report.deleted["portal.judgements"] == 1
+    assert not list(estate_copy.rglob("*.wal")) and not list(estate_copy.rglob(".*rewrite*"))
+
+
+def test_purge_report_lists_every_store_touched(estate_copy, register):
+    report = purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
+    assert set(report.stores) >= {
+        "vault.duckdb", "warehouse.duckdb", "portal.duckdb", "artefacts/ and reports/",
+        "landing", "audit trail", "dagster_home",
+    }  # fmt: skip
+    assert "rewritten" in report.stores["vault.duckdb"]
+    entry = AuditLog(estate_copy / "audit" / "audit.jsonl").query(action="purge")[-1]
+    assert entry.details["stores"] == sorted(report.stores)
+
+
+def test_landing_drops_are_purged_on_the_register_schedule(estate_copy, register, tmp_path):
+    landing = tmp_path / "landing"
+    for name in ("2026-04-30", "2026-05-01", "2026-10-01", "notes"):
+        (landing / name).mkdir(parents=True)
+        (landing / name / "police.csv").write_text("involvement_id\nINV1\n")
+    report = purge_expired(
+        estate_copy, register, today=TODAY, actor="retention_job", landing=landing
+    )
+    assert register.retention_for("landing_drops").period_months == 6
+    assert report.landing_removed == ("2026-04-30",)  # extracted before 1 May 2026
+    assert sorted(p.name for p in landing.iterdir()) == ["2026-05-01", "2026-10-01", "notes"]
+    entry = AuditLog(estate_copy / "audit" / "audit.jsonl").query(action="purge")[-1]
+    assert entry.details["landing_drops_removed"] == 1
+
+
+def test_audit_trail_is_cut_on_its_schedule_and_still_verifies(estate_copy, register):
+    log = AuditLog(estate_copy / "audit" / "audit.jsonl")
+    before = [e.seq for e in log.entries()]
+    policy = register.retention_for("audit_trail")
+    assert policy.period_months == 72 and policy.action == "delete"
+    later = months_before(date.today(), -(policy.period_months + 1))  # 73 months from now
+    report = purge_expired(estate_copy, register, today=later, actor="retention_job")
+    assert report.audit_entries_removed == len(before)
+    assert [e.action for e in log.entries()] == ["purge"]
+    result = log.verify()
+    assert result.ok and result.anchored, result.reason
+    assert log.query(action="purge")[-1].details["audit_entries_removed"] == len(before)
+
+
+def test_purge_does_not_start_when_the_audit_trail_is_broken(estate_copy, register):
+    path = estate_copy / "audit" / "audit.jsonl"
+    path.write_bytes(path.read_bytes().replace(b"run-1", b"run-2"))
+    with pytest.raises(AuditError, match="does not verify"):
+        purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
+    assert _count(estate_copy, "warehouse.duckdb", "SELECT count(*) FROM flags") == 2

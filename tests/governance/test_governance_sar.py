@@ -9,7 +9,15 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from governance_estate import EXPIRED_NAME, MOTHER_NAME, OBJECTOR, PLANTED, TARGET
+from governance_estate import (
+    EXPIRED_NAME,
+    MOTHER_NAME,
+    OBJECTOR,
+    PLANTED,
+    TARGET,
+    TWIN_WITH_RECORDS,
+    TWIN_WITHOUT_RECORDS,
+)
 
 from dpia.audit import AuditLog
 from governance.matching import (
@@ -19,6 +27,7 @@ from governance.matching import (
     match_people,
 )
 from governance.sar import REDACTED, subject_access, write_sar
+from governance.sar_collect import FREE_TEXT_WITHHELD
 
 
 def _vault(data_dir: Path, sql: str, params: list[object] | None = None) -> list[tuple]:
@@ -41,6 +50,7 @@ def target_export(estate, tmp_path_factory):
 
     data_dir = tmp_path_factory.mktemp("sar") / "data"
     shutil.copytree(estate[0], data_dir)
+    AuditLog(data_dir / "audit" / "audit.jsonl").adopt()  # a copied trail is re-anchored
     return data_dir, _target_sar(data_dir)
 
 
@@ -106,8 +116,58 @@ def test_sar_redacts_third_parties_in_the_same_family(target_export):
     assert {e["record_pseudo"] for e in evidence} == {REDACTED} | (
         own & {e["record_pseudo"] for e in evidence}
     )
-    assert sum(e["record_pseudo"] == REDACTED for e in evidence) == 2
+    assert sum(e["record_pseudo"] == REDACTED for e in evidence) == 3
     assert any(e["record_pseudo"] in own for e in evidence)
+
+
+def test_sar_redacts_other_members_nested_in_evidence(target_export):
+    """Evidence items carry the member's person_key and the event: all of it is theirs."""
+    data_dir, export = target_export
+    mother = _vault(
+        data_dir,
+        "SELECT DISTINCT person_key FROM identity_vault WHERE record_key = ?",
+        [PLANTED.mother_records[1][1]],
+    )[0][0]
+    text = json.dumps(export.as_dict())
+    assert mother not in text
+    for event in (
+        "police.domestic_abuse",
+        "police.violence",
+        "families.adult_joined",
+        "2015-03-14",
+    ):
+        assert event not in text, event
+    evidence = [e for r in export.sections["Warehouse: flag_explanations"] for e in r["evidence"]]
+    redacted = [e for e in evidence if e["record_pseudo"] == REDACTED]
+    assert redacted and all(set(e.values()) == {REDACTED} for e in redacted)
+    mine = [e for e in evidence if e["record_pseudo"] != REDACTED]
+    assert [e["event_type"] for e in mine] == ["education.attendance"]  # the requester's own
+
+
+def test_sar_withholds_free_text_and_shows_staff_by_role(target_export):
+    _, export = target_export
+    text = json.dumps(export.as_dict())
+    for staff in ("pat.practitioner", "sam.social", "Pat Practitioner", '"W01"'):
+        assert staff not in text, staff
+    assert "Checked school and police records" not in text
+    judgement = export.sections["Practitioners' records: judgements"][0]
+    assert judgement["reason"] == FREE_TEXT_WITHHELD and judgement["worker_id"] == "practitioner"
+    audit = export.sections["Audit trail: who did what with your data"]
+    assert {e["actor"] for e in audit} == {"practitioner"}
+    assert any("reviewed by the data team" in note for note in export.notes)
+
+
+def test_sar_for_a_twin_without_records_exports_nothing(estate_copy):
+    """Jun (no records) resembles twin Yun (same surname, dob, address): never auto-export."""
+    export = subject_access(estate_copy, requested_by="ig.officer", **TWIN_WITHOUT_RECORDS)
+    assert export.status == "needs_verification" and export.sections == {}
+    assert "first name and date of birth" in export.message
+    entry = AuditLog(estate_copy / "audit" / "audit.jsonl").query(action="sar")[-1]
+    assert entry.details["status"] == "needs_verification" and entry.subject is None
+    yun = subject_access(estate_copy, requested_by="ig.officer", **TWIN_WITH_RECORDS)
+    assert yun.status == "matched"
+    names = {r["first_name"] for r in yun.sections["Identity vault: identity_vault"]}
+    assert names == {"Yun"}
 
 
 def test_sar_is_audit_logged_without_identifiers(target_export):

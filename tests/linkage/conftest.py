@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from linkage_fakes import FAST, make_people, make_records, planted_records
+from linkage_fakes import FAST, KEYS, make_people, make_records, planted_records
 
 import linkage
 
@@ -22,5 +22,8 @@ def estate_result(estate_records: pd.DataFrame, tmp_path_factory: pytest.TempPat
     """One linkage run of the test estate, shared by the tests of a module."""
     artefacts = tmp_path_factory.mktemp("linkage_artefacts")
     return linkage.link_with_details(
-        estate_records.drop(columns="true_person_id"), config=FAST, artefact_dir=artefacts
+        keys=KEYS,
+        records=estate_records.drop(columns="true_person_id"),
+        config=FAST,
+        artefact_dir=artefacts,
     )

@@ -12,7 +12,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from linkage import LinkageConfig
+from linkage import LinkageConfig, keyed
+
+#: The tests' key function (a fixed, made-up secret: keys are stable across test runs).
+KEYS = keyed(b"linkage-tests-secret-0123456789ab")
 
 #: Fewer random pairs for u than the default: the test estate is small and tests must be fast.
 FAST = LinkageConfig(u_max_pairs=2e5)

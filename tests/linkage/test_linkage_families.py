@@ -7,9 +7,12 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from linkage import keyed
 from linkage.addresses import resolve_addresses
 from linkage.families import FAMILY_COLUMNS, FamilyRules, form_families
 from linkage.quality import evaluate_families
+
+KEYS = keyed(b"family-tests-secret-0123456789ab")
 
 PEOPLE = pd.DataFrame(
     {
@@ -40,7 +43,7 @@ def test_child_and_coresident_adults_form_one_family_and_lone_adults_none() -> N
             ("gran", "C", "2025-03-01", "housing", None),
         ]
     )
-    families = form_families(residence, PEOPLE, dt.date(2026, 1, 1))
+    families = form_families(residence, PEOPLE, dt.date(2026, 1, 1), keys=KEYS)
     assert list(families.columns) == list(FAMILY_COLUMNS)
     current = _current(families)
     assert set(current.index) == {"mum", "dad", "kid"}  # gran lives alone: no family
@@ -63,7 +66,7 @@ def test_a_move_splits_spells_and_the_family_key_follows_the_child() -> None:
             ("mum", "B", "2025-09-01", "revenues_benefits", None),
         ]
     )
-    families = form_families(residence, PEOPLE, dt.date(2026, 1, 1))
+    families = form_families(residence, PEOPLE, dt.date(2026, 1, 1), keys=KEYS)
     current = _current(families)
     assert set(current.index) == {"mum", "kid"}  # dad stayed at A without children
     dad = families[families["person_key"] == "dad"]
@@ -88,10 +91,10 @@ def test_families_are_as_of_aware() -> None:
             ("lodger", "A", "2025-06-01", "police", None),  # seen staying behind
         ]
     )
-    early = form_families(residence, PEOPLE, dt.date(2020, 6, 1))
+    early = form_families(residence, PEOPLE, dt.date(2020, 6, 1), keys=KEYS)
     assert set(_current(early).index) == {"mum", "kid"}  # the lodger arrived later
     assert early["valid_from"].max() <= pd.Timestamp("2020-06-01")
-    late = form_families(residence, PEOPLE, dt.date(2026, 1, 1))
+    late = form_families(residence, PEOPLE, dt.date(2026, 1, 1), keys=KEYS)
     assert "lodger" in set(late["person_key"]) and "lodger" not in set(_current(late).index)
 
 
@@ -100,7 +103,7 @@ def test_a_child_becomes_an_adult_at_18() -> None:
         [("mum", "A", "2025-01-01", "housing", None), ("teen", "A", "2025-01-01", "education", None),
          ("kid", "A", "2025-01-01", "education", None)]
     )  # fmt: skip
-    families = form_families(residence, PEOPLE, dt.date(2026, 11, 1))
+    families = form_families(residence, PEOPLE, dt.date(2026, 11, 1), keys=KEYS)
     teen = families[families["person_key"] == "teen"].sort_values("valid_from")
     assert teen["role"].tolist() == ["child", "adult"]
     assert teen["valid_from"].iloc[1] == pd.Timestamp("2026-06-01")
@@ -116,7 +119,7 @@ def test_tenancy_members_live_together_despite_address_spellings() -> None:
             ("dad", "A", "2025-03-01", "housing", "T1"),
         ]
     )
-    current = _current(form_families(residence, PEOPLE, dt.date(2026, 1, 1)))
+    current = _current(form_families(residence, PEOPLE, dt.date(2026, 1, 1), keys=KEYS))
     assert set(current.index) == {"mum", "kid", "dad"}
     assert current["family_key"].nunique() == 1
 
@@ -125,11 +128,11 @@ def test_keys_are_deterministic_and_missing_columns_are_reported() -> None:
     residence = _residence(
         [("mum", "A", "2025-01-01", "housing", None), ("kid", "A", "2025-01-01", "education", None)]
     )
-    first = form_families(residence, PEOPLE, dt.date(2026, 1, 1))
-    second = form_families(residence.iloc[::-1], PEOPLE, dt.date(2026, 1, 1))
+    first = form_families(residence, PEOPLE, dt.date(2026, 1, 1), keys=KEYS)
+    second = form_families(residence.iloc[::-1], PEOPLE, dt.date(2026, 1, 1), keys=KEYS)
     pd.testing.assert_frame_equal(first, second)
     with pytest.raises(ValueError, match="group_key"):
-        form_families(residence.drop(columns="group_key"), PEOPLE, dt.date(2026, 1, 1))
+        form_families(residence.drop(columns="group_key"), PEOPLE, dt.date(2026, 1, 1), keys=KEYS)
 
 
 def test_an_adult_unseen_since_the_children_moved_moves_with_them() -> None:
@@ -141,11 +144,11 @@ def test_an_adult_unseen_since_the_children_moved_moves_with_them() -> None:
             ("kid", "B", "2025-09-01", "education", None),
         ]
     )
-    current = _current(form_families(residence, PEOPLE, dt.date(2026, 1, 1)))
+    current = _current(form_families(residence, PEOPLE, dt.date(2026, 1, 1), keys=KEYS))
     assert set(current.index) == {"mum", "kid"}
     assert current.loc["mum", "family_key"] == current.loc["kid", "family_key"]
     no_inference = form_families(
-        residence, PEOPLE, dt.date(2026, 1, 1), rules=FamilyRules(follow_moves=0)
+        residence, PEOPLE, dt.date(2026, 1, 1), keys=KEYS, rules=FamilyRules(follow_moves=0)
     )
     assert set(_current(no_inference).index) == {"kid"}
 
@@ -221,16 +224,16 @@ def test_snapshots_only_know_what_was_recorded_by_each_date() -> None:
         ]
     )
     dates = [dt.date(2023, 2, 1), dt.date(2023, 4, 1)]
-    snaps = form_families_at(residence, PEOPLE, dates)
+    snaps = form_families_at(residence, PEOPLE, dates, keys=KEYS)
     assert list(snaps.columns) == list(SNAPSHOT_COLUMNS)
     feb = set(snaps.loc[snaps["as_of_date"] == pd.Timestamp("2023-02-01"), "person_key"])
     apr = set(snaps.loc[snaps["as_of_date"] == pd.Timestamp("2023-04-01"), "person_key"])
     assert feb == {"mum", "kid"} and apr == {"mum", "kid", "dad"}
     # formed once at the extract, the spells would still start dad's membership in March
-    spells = form_families(residence, PEOPLE, dt.date(2026, 1, 1))
+    spells = form_families(residence, PEOPLE, dt.date(2026, 1, 1), keys=KEYS)
     assert spells.loc[spells["person_key"] == "dad", "valid_from"].min() == pd.Timestamp(
         "2023-03-01"
     )
     # reusing a formation for later dates never adds what was only recorded later
-    reused = form_families_at(residence, PEOPLE, dates, reuse_months=3)
+    reused = form_families_at(residence, PEOPLE, dates, keys=KEYS, reuse_months=3)
     assert set(reused.loc[reused["as_of_date"] == pd.Timestamp("2023-04-01"), "person_key"]) == feb

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
 
 import pandas as pd
 import pytest
-from linkage_fakes import FAST, make_people, planted_records
+from linkage_fakes import FAST, KEYS, make_people, planted_records
 
 import linkage
 from linkage import LinkageConfig, LinkageInputError
@@ -79,7 +81,7 @@ def test_estate_accuracy(estate_records, estate_result) -> None:
 
 def test_rerun_on_shuffled_input_gives_the_same_keys(estate_records, estate_result) -> None:
     shuffled = estate_records.drop(columns="true_person_id").sample(frac=1.0, random_state=3)
-    again = linkage.link(shuffled, config=FAST)
+    again = linkage.link(keys=KEYS, records=shuffled, config=FAST)
     before = estate_result.links.set_index(["source", "record_key"])["person_key"]
     after = again.set_index(["source", "record_key"])["person_key"]
     assert after.loc[before.index].tolist() == before.tolist()
@@ -110,13 +112,13 @@ def test_artefacts_hold_the_model_and_no_identities(estate_result) -> None:
 
 def test_missing_required_column_is_reported(estate_records) -> None:
     with pytest.raises(LinkageInputError, match="postcode"):
-        linkage.link(estate_records.drop(columns=["postcode", "true_person_id"]))
+        linkage.link(keys=KEYS, records=estate_records.drop(columns=["postcode", "true_person_id"]))
 
 
 def test_duplicate_record_keys_are_rejected(estate_records) -> None:
     doubled = pd.concat([estate_records.head(3), estate_records.head(1)])
     with pytest.raises(LinkageInputError, match="not unique"):
-        linkage.link(doubled.drop(columns="true_person_id"))
+        linkage.link(keys=KEYS, records=doubled.drop(columns="true_person_id"))
 
 
 def test_config_rejects_nonsense() -> None:
@@ -130,15 +132,15 @@ def test_config_rejects_nonsense() -> None:
 
 def test_empty_and_single_record_inputs() -> None:
     empty = planted_records().drop(columns="true_person_id").head(0)
-    out = linkage.link(empty)
+    out = linkage.link(keys=KEYS, records=empty)
     assert list(out.columns) == list(linkage.LINK_COLUMNS) and out.empty
-    one = linkage.link(planted_records().drop(columns="true_person_id").head(1))
+    one = linkage.link(keys=KEYS, records=planted_records().drop(columns="true_person_id").head(1))
     assert len(one) == 1 and one["cluster_size"].iloc[0] == 1
 
 
 def test_a_small_table_uses_the_shipped_model_and_gets_the_planted_cases_right() -> None:
     planted = planted_records()
-    result = linkage.link_with_details(planted.drop(columns="true_person_id"))
+    result = linkage.link_with_details(keys=KEYS, records=planted.drop(columns="true_person_id"))
     assert result.clustering["model_trained"] == 0
     scores = linkage.evaluate_links(result.links, planted)
     assert scores.pairwise_precision == 1.0 and scores.cluster_recall == 1.0
@@ -160,7 +162,7 @@ class _SingleThreadDuckDB:
 def test_backend_is_injected() -> None:
     backend = _SingleThreadDuckDB()
     planted = planted_records().drop(columns="true_person_id")
-    links = linkage.link(planted, config=LinkageConfig(backend=backend))
+    links = linkage.link(keys=KEYS, records=planted, config=LinkageConfig(backend=backend))
     assert backend.calls == 1 and len(links) == len(planted)
 
 
@@ -177,7 +179,48 @@ def test_a_table_without_any_matches_falls_back_to_the_shipped_model() -> None:
             "postcode": people["postcode"],
         }
     )
-    result = linkage.link_with_details(records, config=FAST)
+    result = linkage.link_with_details(keys=KEYS, records=records, config=FAST)
     assert result.links["person_key"].nunique() == len(records)  # twins included: no merge
     assert result.clustering["model_trained"] == 0
     assert any("shipped model" in note for note in result.training_notes)
+
+
+def _unkeyed(namespace: str, value: str) -> str:
+    return hashlib.blake2b(f"{namespace}\x1f{value}".encode(), digest_size=8).hexdigest()
+
+
+def test_person_keys_are_not_reversible_from_guessed_record_numbers(
+    estate_result, estate_records: pd.DataFrame
+) -> None:
+    """The attack: hash every (source, record_key) an agency's numbering allows and match.
+
+    Used here with the real record keys, the best guess an attacker could make: with an
+    unkeyed hash every cluster's key is found; with the keyed function none is, and without
+    the secret a guessed secret finds nothing either.
+    """
+    person_keys = set(estate_result.links["person_key"])
+    guesses = [
+        f"{s}\x1f{k}"
+        for s, k in zip(estate_records["source"], estate_records["record_key"], strict=True)
+    ]
+    assert not person_keys & {
+        hashlib.blake2b(g.encode(), digest_size=8).hexdigest() for g in guesses
+    }
+    assert not person_keys & {hashlib.sha256(g.encode()).hexdigest()[:16] for g in guesses}
+    assert not person_keys & set(linkage.keyed(b"a guessed secret, not ours!")("person", guesses))
+    assert person_keys <= set(KEYS("person", guesses))  # the holder of the secret can recompute
+
+
+def test_family_keys_do_not_reveal_their_anchor() -> None:
+    residence = pd.DataFrame(
+        {"person_key": ["kid", "mum"], "address_key": ["A", "A"],
+         "event_date": pd.to_datetime(["2025-01-01", "2025-01-01"]),
+         "source": ["education", "housing"], "group_key": [None, None]}
+    )  # fmt: skip
+    people = pd.DataFrame(
+        {"person_key": ["kid", "mum"], "birth_month": pd.to_datetime(["2015-01-01", "1985-01-01"])}
+    )
+    families = linkage.form_families(residence, people, dt.date(2026, 1, 1), keys=KEYS)
+    family_key = families["family_key"].iloc[0]
+    assert family_key not in {_unkeyed("family", p) for p in ("kid", "mum")}
+    assert family_key == KEYS("family", ["kid"])[0]

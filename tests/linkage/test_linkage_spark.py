@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from linkage_fakes import FAST, make_people, make_records, planted_records
+from linkage_fakes import FAST, KEYS, make_people, make_records, planted_records
 
 import linkage
 from linkage import Backend, LinkageConfig
@@ -74,13 +74,13 @@ def test_spark_and_duckdb_link_the_same_people(spark, estate: pd.DataFrame) -> N
         FAST.min_identities_to_train
     )
     start = time.perf_counter()
-    on_duckdb = linkage.link(records, config=FAST)
+    on_duckdb = linkage.link(keys=KEYS, records=records, config=FAST)
     duckdb_seconds = time.perf_counter() - start
     config = dataclasses.replace(
         FAST, backend=SparkBackend(spark_session=spark, break_lineage_method="persist")
     )
     start = time.perf_counter()
-    on_spark = linkage.link(records, config=config)
+    on_spark = linkage.link(keys=KEYS, records=records, config=config)
     spark_seconds = time.perf_counter() - start
     print(f"link on duckdb {duckdb_seconds:.1f} s, on spark {spark_seconds:.1f} s")
 
@@ -105,8 +105,8 @@ def test_spark_runs_the_shipped_model_for_small_tables(spark) -> None:
     config = dataclasses.replace(
         FAST, backend=SparkBackend(spark_session=spark, break_lineage_method="persist")
     )
-    on_spark = linkage.link(small, config=config)
-    assert _partition(on_spark) == _partition(linkage.link(small, config=FAST))
+    on_spark = linkage.link(keys=KEYS, records=small, config=config)
+    assert _partition(on_spark) == _partition(linkage.link(keys=KEYS, records=small, config=FAST))
 
 
 def test_partition_comparison_detects_a_moved_record(estate: pd.DataFrame) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, timedelta
 from urllib.parse import urljoin, urlsplit
@@ -155,3 +156,25 @@ def test_admin_audit_page_reports_a_tampered_trail(
     path.write_text(path.read_text().replace('"role":"admin"', '"role":"reviewer"'))
     page = client.get("/admin/audit").text
     assert "The audit trail has been altered" in page and "edited" in page
+
+
+def test_portal_writes_the_anchor_and_admin_audit_checks_it(
+    client: TestClient, portal_data: PortalFixture
+) -> None:
+    from dpia.audit import AuditLog
+
+    login(client, "root")
+    log = AuditLog(portal_data.data_dir / "audit" / "audit.jsonl")
+    entries = list(log.entries())
+    assert entries and log.anchor_path.exists()  # the portal, not only the pipeline, anchors
+    assert not log.anchor_path.resolve().is_relative_to(portal_data.data_dir.resolve())
+    assert json.loads(log.anchor_path.read_text())["seq"] == entries[-1].seq
+    saved = log.path.read_bytes()
+    log.path.write_bytes(b"".join(saved.splitlines(keepends=True)[:-1]))  # cut the login entry
+    page = client.get("/admin/audit").text
+    assert "The audit trail has been altered" in page and "were removed" in page
+    log.path.write_bytes(saved)
+    assert "The audit trail is intact" in client.get("/admin/audit").text
+    log.anchor_path.unlink()
+    page = client.get("/admin/audit").text
+    assert "The audit trail has been altered" in page and "no anchor" in page
