@@ -106,7 +106,11 @@ def governance_after_failure(context: dg.RunFailureSensorContext):
 
 
 def run_retention_purge(data_dir: Path, *, today: date, actor: str) -> PurgeReport:
-    """Apply the register's retention periods (shared by the CLI and the scheduled job)."""
+    """Apply the register's retention periods (shared by the CLI and the scheduled job).
+
+    An interrupted write is finished or discarded first, so nothing staged escapes the purge.
+    """
+    Warehouse(data_dir=str(data_dir)).recover()
     report = purge_expired(Path(data_dir), register(), today=today, actor=actor)
     write_anchor(Warehouse(data_dir=str(data_dir)).audit_log())
     return report
