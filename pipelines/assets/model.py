@@ -266,9 +266,54 @@ def train_and_gate_model(
         frame, config=models.RiskModelConfig(random_state=model_settings.random_state)
     )
     model_dir = warehouse.artefact_dir("models")
+    # A new version's own file: nothing points at it until approved.json (staged below) does.
     record = models.save_risk_model(
         fitted.model, model_dir, training_window=fitted.training_window(), metrics=None
     )
+    capacity = int(warehouse.read_table("workers", columns=["capacity"])["capacity"].sum())
+    families = warehouse.read_table("families")
+    truth = _truth_need(warehouse, settings.truth_dir, families)
+    # Evaluation, audit, model card and the approval pointer are published together.
+    with warehouse.stage("train_and_gate_model") as stage:
+        evaluation = models.evaluate_risk_model(
+            fitted, frame,
+            config=models.EvaluationConfig(
+                total_capacity=capacity, threshold=model_settings.threshold,
+                gate=models.PerformanceGate(min_precision_lift=model_settings.min_precision_lift, max_ece=model_settings.max_ece),
+            ),
+            truth=truth["latent_need"] if truth is not None else None,
+        )  # fmt: skip
+        summary = evaluation.summary()
+        stage.write_table("model_evaluation", _metric_table(summary))
+
+        test_as_of = fitted.split.test_date.date()
+        sensitive = build_sensitive_features(
+            warehouse.read_table("events"), families, warehouse.read_table("people"),
+            warehouse.read_table("protected_characteristics"), warehouse.read_table("areas"), test_as_of,
+        )  # fmt: skip
+        audit = models.audit_fairness(
+            fitted, frame, sensitive,
+            config=models.FairnessConfig(total_capacity=capacity, threshold=model_settings.threshold),
+            truth=truth, truth_group_columns=("bias_group",) if truth is not None else (),
+        )  # fmt: skip
+        stage.write_table("fairness_audit", audit.group_metrics)
+        reports = stage.artefact_dir("model")
+        audit.disparities.to_csv(reports / "fairness_disparities.csv", index=False)
+        audit.groups.to_csv(reports / "fairness_groups.csv", index=False)
+        _md, html = models.write_model_card(
+            fitted, evaluation, audit, reports, version=record.version
+        )
+        if evaluation.gate.passed and audit.gate.passed:
+            stage.artefact_file("models", APPROVED).write_text(
+                json.dumps(
+                    {
+                        "version": record.version,
+                        "model_file": record.model_file,
+                        "threshold": model_settings.threshold,
+                    }
+                )
+            )
+
     yield dg.MaterializeResult(
         asset_key="risk_model",
         metadata={
@@ -277,41 +322,11 @@ def train_and_gate_model(
             **summary_metadata(fitted.summary()),
         },
     )
-
-    capacity = int(warehouse.read_table("workers", columns=["capacity"])["capacity"].sum())
-    families = warehouse.read_table("families")
-    truth = _truth_need(warehouse, settings.truth_dir, families)
-    evaluation = models.evaluate_risk_model(
-        fitted, frame,
-        config=models.EvaluationConfig(
-            total_capacity=capacity, threshold=model_settings.threshold,
-            gate=models.PerformanceGate(min_precision_lift=model_settings.min_precision_lift, max_ece=model_settings.max_ece),
-        ),
-        truth=truth["latent_need"] if truth is not None else None,
-    )  # fmt: skip
-    summary = evaluation.summary()
-    warehouse.write_table("model_evaluation", _metric_table(summary))
     yield dg.MaterializeResult(asset_key="model_evaluation", metadata=summary_metadata(summary))
-
-    test_as_of = fitted.split.test_date.date()
-    sensitive = build_sensitive_features(
-        warehouse.read_table("events"), families, warehouse.read_table("people"),
-        warehouse.read_table("protected_characteristics"), warehouse.read_table("areas"), test_as_of,
-    )  # fmt: skip
-    audit = models.audit_fairness(
-        fitted, frame, sensitive,
-        config=models.FairnessConfig(total_capacity=capacity, threshold=model_settings.threshold),
-        truth=truth, truth_group_columns=("bias_group",) if truth is not None else (),
-    )  # fmt: skip
-    warehouse.write_table("fairness_audit", audit.group_metrics)
-    reports = warehouse.artefact_dir("model")
-    audit.disparities.to_csv(reports / "fairness_disparities.csv", index=False)
-    audit.groups.to_csv(reports / "fairness_groups.csv", index=False)
     yield dg.MaterializeResult(
         asset_key="fairness_audit", metadata=summary_metadata(audit.summary())
     )
-
-    _md, html = models.write_model_card(fitted, evaluation, audit, reports, version=record.version)
+    html = warehouse.artefact_dir("model") / html.name  # where the card was published
     yield dg.MaterializeResult(
         asset_key="model_card", metadata={"html": dg.MetadataValue.path(str(html))}
     )
@@ -324,17 +339,6 @@ def train_and_gate_model(
         asset_key="fairness_audit", check_name=FAIRNESS_GATE, passed=audit.gate.passed,
         metadata={"reasons": "; ".join(audit.gate.reasons), **({} if audit.gate.passed else {"failure": "; ".join(audit.gate.reasons)})},
     )  # fmt: skip
-    approved = model_dir / APPROVED
-    if evaluation.gate.passed and audit.gate.passed:
-        approved.write_text(
-            json.dumps(
-                {
-                    "version": record.version,
-                    "model_file": record.model_file,
-                    "threshold": model_settings.threshold,
-                }
-            )
-        )
 
 
 def _metric_table(summary: dict) -> pd.DataFrame:
