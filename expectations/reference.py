@@ -83,7 +83,7 @@ def build_areas_suite(settings: SuiteSettings) -> list[Expectation]:
                 b.matches(
                     "postcode_district",
                     DISTRICT_PATTERN,
-                    notes="A postcode district (outward code), e.g. NB1.",
+                    notes="A postcode district such as NB1.",
                     mostly=mostly,
                 ),
                 b.values_between("imd_decile", low, high, mostly=mostly),

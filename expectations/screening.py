@@ -98,6 +98,7 @@ def describe_rule(config: Mapping[str, Any]) -> str:
     kind = config.get("type", "")
     kwargs = config.get("kwargs", {})
     notes = str(config.get("notes") or "").strip().rstrip(".")
+    notes = notes[:1].lower() + notes[1:]
     if kind == "expect_column_values_to_be_between":
         low, high = kwargs.get("min_value"), kwargs.get("max_value")
         if low is not None and high is not None:
@@ -106,12 +107,12 @@ def describe_rule(config: Mapping[str, Any]) -> str:
             f"value is below {_text(low)}" if low is not None else f"value is above {_text(high)}"
         )
     if kind == "expect_column_values_to_match_regex":
-        return "value does not have the expected form" + (f" ({notes.lower()})" if notes else "")
+        return "value does not have the expected form" + (f" ({notes})" if notes else "")
     if kind == "expect_column_values_to_be_in_set":
         return "value is not one of the allowed values"
     if kind == "expect_column_pair_values_a_to_be_greater_than_b":
         return f"{kwargs.get('column_A')} is less than {kwargs.get('column_B')}"
-    return f"breaks {kind}" + (f" ({notes.lower()})" if notes else "")
+    return f"breaks {kind}" + (f" ({notes})" if notes else "")
 
 
 def _column(kwargs: Mapping[str, Any]) -> str:

@@ -10,7 +10,7 @@ filled, and the share of quarantined rows within the configured limits.
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dagster as dg
@@ -139,9 +139,15 @@ class _Screened:
     """One landing file after the door and the row-level screen."""
 
     ingest: FileIngest
-    table: pd.DataFrame
+    table: pd.DataFrame | None
     identities: pd.DataFrame | None
     screen: expectations.RowScreen | None
+
+    def written(self) -> "_Screened":
+        """The accounts only: once the rows are staged, the frames can go (memory)."""
+        return _Screened(
+            replace(self.ingest, accepted=self.ingest.accepted.iloc[0:0]), None, None, self.screen
+        )
 
 
 def _screen(
@@ -197,10 +203,10 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
     with warehouse.stage("ingest_drop") as stage:
         for name in LANDING_FILES:
             item = _read_and_screen(drop, name, contract, pseudonymiser, suite_settings)
-            screened[name] = item
             if item.identities is not None:
                 stage.write_table(f"identity_{name}", item.identities, vault=True)
             stage.write_table(table_of(name), item.table)
+            screened[name] = item.written()
         results = [item.ingest for item in screened.values()]
         ledgers = {
             "quarantine": pd.concat([r.quarantine for r in results], ignore_index=True),
