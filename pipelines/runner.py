@@ -185,22 +185,44 @@ def _notices(name: str, metadata: dict) -> list[str]:
     return notes
 
 
-def _disk_full(text: str) -> bool:
+# Below this much free space a run cannot finish; refusing up front keeps every file whole
+# (a run that starts anyway fails part-way, and even its audit entry could not be written).
+MIN_FREE_BYTES = 32 * 2**20
+
+
+def _free_bytes(data_dir: Path) -> int:
+    return shutil.disk_usage(data_dir).free
+
+
+def _disk_full(text: str, data_dir: Path) -> bool:
+    """A failure caused by a full disk: ENOSPC in the message, or (SQLite reports a failed
+    write as a "disk I/O error") hardly any space left where the data directory lives."""
     lowered = text.lower()
     return (
         "no space left on device" in lowered
         or "disk is full" in lowered
-        or (f"[errno {errno.ENOSPC}]" in lowered)
+        or f"[errno {errno.ENOSPC}]" in lowered
+        or _free_bytes(data_dir) < MIN_FREE_BYTES
     )
 
 
 def _disk_full_message(data_dir: Path) -> str:
-    free = shutil.disk_usage(data_dir).free / 2**20
+    free = _free_bytes(data_dir) / 2**20
     return (
-        f"the disk holding {data_dir} is full ({free:.0f} MiB free): the step's writes were "
-        "discarded and the last good tables, flags and files are unchanged. Free space and run "
-        "again; the next run completes any write that was interrupted."
+        f"the disk holding {data_dir} is full ({free:.0f} MiB free): nothing was changed, or "
+        "the step's writes were discarded, so the last good tables, flags and files stay in "
+        "place. Free space and run again; the next run completes any write that was cut short."
     )
+
+
+def _error_chain(error: BaseException) -> str:
+    parts, seen = [], set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        parts.append(f"{type(current).__name__}: {current}")
+        current = current.__cause__ or current.__context__
+    return "; ".join(parts)
 
 
 def _instance(data_dir: Path) -> dg.DagsterInstance:
@@ -243,16 +265,14 @@ def run_pipeline(
     outcome = RunOutcome(success=False, run_id=run_id, data_dir=data_dir, duration_s=0.0)
     started = time.perf_counter()
     step_started: dict[str, float] = {}
+    if _free_bytes(data_dir) < MIN_FREE_BYTES:
+        outcome.error = _disk_full_message(data_dir)
+        return outcome
     try:
         # A run killed or stopped by a full disk left a staged write: finish or discard it.
         recovery = warehouse.recover()
     except StorageRecoveryError as exc:
         outcome.error = str(exc)
-        return outcome
-    except OSError as exc:
-        if exc.errno != errno.ENOSPC:
-            raise
-        outcome.error = _disk_full_message(data_dir)
         return outcome
     if recovery:
         outcome.recovered = recovery.describe()
@@ -314,9 +334,18 @@ def run_pipeline(
                 console.print(f"  check {name}/{ev.check_name}: {mark}")
 
         instance.add_event_listener(run_id, on_event)
-        result = job.execute_in_process(
-            instance=instance, run_id=run_id, raise_on_error=False, run_config=QUIET_RUN_CONFIG
-        )
+        try:
+            result = job.execute_in_process(
+                instance=instance, run_id=run_id, raise_on_error=False, run_config=QUIET_RUN_CONFIG
+            )
+        except Exception as exc:  # Dagster's own run storage failing to write (a full disk)
+            if not _disk_full(_error_chain(exc), data_dir):
+                raise
+            # Nothing more can be written, the audit entry included (a torn line would break
+            # the chain); the next run records that it recovered this one.
+            outcome.error = f"{_disk_full_message(data_dir)} ({_error_chain(exc)[:300]})"
+            outcome.duration_s = time.perf_counter() - started
+            return outcome
         # Reviewers' artefacts are rebuilt whatever the outcome, so a failed gate is visible.
         reports = defs.resolve_job_def(governance_job.name).execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
@@ -337,8 +366,10 @@ def run_pipeline(
         outcome.skipped = sorted(planned - set(outcome.materialised))
         if not result.success and not outcome.failed_gates:
             outcome.error = step_errors(result)
-            if _disk_full(outcome.error):
+            if _disk_full(outcome.error, data_dir):
                 outcome.error = f"{_disk_full_message(data_dir)} ({outcome.error})"
+        if _free_bytes(data_dir) < MIN_FREE_BYTES:
+            return outcome  # as above: no audit line that a full disk could tear
         audit.append(
             "data_team",
             "run_finished",

@@ -405,6 +405,11 @@ def recover(
                 shutil.rmtree(batch_dir, ignore_errors=True)
                 report.rolled_back.append(f"{stage or 'unfinished files'} ({batch[:8]})")
     except (duckdb.Error, OSError, ValueError) as exc:
+        if "no space left on device" in str(exc).lower():
+            raise StorageRecoveryError(
+                f"the disk holding {root} is full, so an interrupted write cannot be completed "
+                "or discarded yet (nothing was changed). Free space and run again."
+            ) from exc
         raise StorageRecoveryError(
             f"the data directory {root} holds an unfinished write that could not be completed "
             f"or discarded automatically ({type(exc).__name__}: {exc}). If the disk is full, "
