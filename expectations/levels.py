@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from great_expectations.expectations.expectation import Expectation
+from great_expectations.expectations.metadata_types import FailureSeverity
 
 Level = Literal["row", "table", "advisory"]
 ROW: Level = "row"
@@ -44,7 +45,7 @@ def at_level(level: Level, expectation: Expectation) -> Expectation:
         raise ValueError(f"unknown expectation level {level!r}; expected one of {sorted(LEVELS)}")
     expectation.meta = {**(expectation.meta or {}), LEVEL_KEY: level}
     if level == ADVISORY:
-        expectation.severity = "warning"
+        expectation.severity = FailureSeverity.WARNING
     return expectation
 
 

@@ -233,7 +233,7 @@ def quarantine_rows(ingest: FileIngest, rejections: Iterable[LaterRejection]) ->
         return ingest
     positions = sorted(first)
     numbers = ingest.accepted["row_number"].to_numpy(dtype=np.int64)
-    reasons = []
+    reasons: list[tuple[int, str | None, str, str]] = []
     for position in positions:
         rejection = first[position]
         detail = rejection.detail
