@@ -152,6 +152,20 @@ def _rejections(raw: Mapping[str, Any]) -> pd.DataFrame:
     return out.astype({"column": "string", "rule": "string", "description": "string"})
 
 
+def _vectorised_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable Int64/Float64 columns as float64 (missing as NaN, which GX's map rules skip).
+
+    GX compares only numpy int/float columns vectorised; extension dtypes take a per-row
+    Python path (~20x slower). Only row-level rules run on this frame, never the type checks.
+    """
+    slow = {
+        c: "float64"
+        for c, dtype in frame.dtypes.items()
+        if isinstance(dtype, pd.Int64Dtype | pd.Int32Dtype | pd.Float64Dtype | pd.Float32Dtype)
+    }
+    return frame.astype(slow) if slow else frame
+
+
 def screen_rows(
     dataset: str, df: pd.DataFrame, *, extract_date: date | None = None, **params: Any
 ) -> RowScreen:
@@ -181,7 +195,7 @@ def screen_rows(
     settings = SuiteSettings.from_params(**params)
     given = extract_date is not None
     extract = extract_date or _infer_extract_date(df)
-    frame = _as_nanoseconds(df.reset_index(drop=True))
+    frame = _vectorised_numbers(_as_nanoseconds(df.reset_index(drop=True)))
     started = time.perf_counter()
 
     def build() -> list:
