@@ -36,19 +36,19 @@ import duckdb
 import pandas as pd
 import pytest
 from dateutil.relativedelta import relativedelta
+from lax_run import run_lax
 from typer.testing import CliRunner
 
 from pipelines import faults
 from pipelines.assets.ingest import AGENCY_SOURCES
 from pipelines.resources import Warehouse
-from pipelines.runner import run_pipeline
 from pipelines.storage import JOURNAL, STAGING_DIR
 from synth import EstateConfig, generate_estate
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-FAULT_RUN = Path(__file__).with_name("fault_run.py")
+LAX_RUN = Path(__file__).with_name("lax_run.py")
 SERVED_TABLES = ("family_scores", "flags", "flag_explanations", "caseloads")
 # One kill per stage, each at a different point of the commit protocol.
 CHAIN = (
@@ -60,12 +60,6 @@ CHAIN = (
 )
 
 
-def _council():
-    from pipelines.assets.model import ModelSettings
-
-    return ModelSettings(min_precision_lift=0.0, max_ece=1.0)
-
-
 @pytest.fixture(scope="module")
 def estate(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A small estate and a data directory after one good run that flagged families."""
@@ -73,7 +67,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     landing = root / "landing"
     generate_estate(EstateConfig(people=3000, seed=11, history_months=1), out=landing)
     base = root / "base"
-    outcome = run_pipeline(landing=landing, data_dir=base, model_settings=_council())
+    outcome = run_lax(landing, base)
     assert outcome.success and outcome.materialised.get("flags"), outcome.error
     return {"landing": landing, "base": base}
 
@@ -110,7 +104,7 @@ def _child(
         env[faults.ENV_VAR] = fault
     (tmp_path / "outcome.json").unlink(missing_ok=True)
     return subprocess.run(
-        [sys.executable, str(FAULT_RUN), str(landing), str(data), str(tmp_path / "outcome.json")],
+        [sys.executable, str(LAX_RUN), str(landing), str(data), str(tmp_path / "outcome.json")],
         env=env,
         capture_output=True,
         text=True,
@@ -288,7 +282,7 @@ def test_a_full_disk_during_the_flags_write_on_a_real_tmpfs(
         "MNT": str(mnt),
         "BASE": str(estate["base"]),
         "PY": sys.executable,
-        "RUN": str(FAULT_RUN),
+        "RUN": str(LAX_RUN),
         "LANDING": str(landing),
         "OUT": str(out),
     }

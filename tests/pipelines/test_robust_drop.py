@@ -18,16 +18,15 @@ import duckdb
 import pandas as pd
 import pytest
 from dateutil.relativedelta import relativedelta
+from lax_run import FLAG_THRESHOLD, run_lax
 
-from pipelines.assets.model import ModelSettings
-from pipelines.runner import RunOutcome, run_pipeline
+from pipelines.runner import RunOutcome
 from synth import EstateConfig, generate_estate
 
 PEOPLE = 3000
 AREA_MARKER = "MALFORMED-AREA-CODES-5e1c"
 DISTRICT_MARKER = "MALFORMED-DISTRICT-91d0"
 DOB_MARKER = "MALFORMED-DOB-2b7f"
-COUNCIL = ModelSettings(min_precision_lift=0.0, max_ece=1.0)  # lax thresholds: a small estate
 
 
 def _rewrite(path: Path, change) -> list[dict[str, str]]:
@@ -82,9 +81,7 @@ def drop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def run(drop: dict[str, object], tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
-    return run_pipeline(
-        landing=drop["landing"], data_dir=tmp_path_factory.mktemp("data"), model_settings=COUNCIL
-    )
+    return run_lax(drop["landing"], tmp_path_factory.mktemp("data"))
 
 
 def _table(data_dir: Path, name: str, *, vault: bool = False) -> pd.DataFrame:
@@ -164,8 +161,7 @@ def test_families_in_the_quarantined_workers_districts_are_reported_unrouted(
     scores = _table(run.data_dir, "family_scores")
     stranded = int(
         (
-            (scores["probability"] >= COUNCIL.threshold)
-            & scores["postcode_district"].isin(districts)
+            (scores["probability"] >= FLAG_THRESHOLD) & scores["postcode_district"].isin(districts)
         ).sum()
     )
     assert stranded > 0, "the estate should have families above the threshold in those districts"
@@ -193,7 +189,7 @@ def test_table_level_problems_stop_the_run_by_name_and_keep_the_flags(
     _rewrite(later / "housing.csv", break_many)
     before = _table(run.data_dir, "flags")
     try:
-        outcome = run_pipeline(landing=landing, data_dir=run.data_dir, model_settings=COUNCIL)
+        outcome = run_lax(landing, run.data_dir)
     finally:
         shutil.rmtree(later)
     failed = {(g.asset, g.check): g.message for g in outcome.failed_gates}
