@@ -56,12 +56,20 @@ def column_types(spec: TableSpec) -> list[Expectation]:
     ]
 
 
-def completeness(
+def required_present(spec: TableSpec) -> list[Expectation]:
+    """Required columns are never null (ingest quarantines rows without them, so a null here
+    is a pipeline defect, judged on the whole table)."""
+    return [
+        gxe.ExpectColumnValuesToNotBeNull(column=col.name) for col in spec.columns if col.required
+    ]
+
+
+def optional_filled(
     spec: TableSpec,
     settings: SuiteSettings,
     defaults: Mapping[str, float | None],
 ) -> list[Expectation]:
-    """Required columns are never null; optional ones meet a minimum non-null share.
+    """Optional columns meet a minimum non-null share (advisory: reported, never blocking).
 
     The share for an optional column comes from ``settings.null_thresholds`` first, then from
     the suite's ``defaults``; a column with neither (or ``None``) is sparse by design and
@@ -70,7 +78,6 @@ def completeness(
     out: list[Expectation] = []
     for col in spec.columns:
         if col.required:
-            out.append(gxe.ExpectColumnValuesToNotBeNull(column=col.name))
             continue
         share = settings.null_thresholds.get(col.name, defaults.get(col.name))
         if share:
@@ -78,10 +85,12 @@ def completeness(
     return out
 
 
-def enum_sets(spec: TableSpec) -> list[Expectation]:
-    """Enum columns hold only the contract's values (nulls are judged by ``completeness``)."""
+def enum_sets(spec: TableSpec, *, mostly: float = 1.0) -> list[Expectation]:
+    """Enum columns hold only the contract's values (nulls are judged by the null checks)."""
     return [
-        gxe.ExpectColumnValuesToBeInSet(column=col.name, value_set=list(col.values or ()))
+        gxe.ExpectColumnValuesToBeInSet(
+            column=col.name, value_set=list(col.values or ()), mostly=mostly
+        )
         for col in spec.of_kind("enum")
     ]
 
@@ -135,21 +144,44 @@ def not_above(column: str, maximum: float) -> Expectation:
     return gxe.ExpectColumnMaxToBeBetween(column=column, max_value=maximum)
 
 
-def pair_at_least(greater: str, lesser: str) -> Expectation:
+def pair_at_least(greater: str, lesser: str, *, mostly: float = 1.0) -> Expectation:
     """Row-wise ``greater >= lesser`` where both are present (end dates, session counts)."""
     return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A=greater, column_B=lesser, or_equal=True, ignore_row_if="either_value_is_missing"
+        column_A=greater,
+        column_B=lesser,
+        or_equal=True,
+        ignore_row_if="either_value_is_missing",
+        mostly=mostly,
+    )
+
+
+def values_between(
+    column: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    mostly: float = 1.0,
+) -> Expectation:
+    """Row-wise bounds (nulls pass); results carry counts only.
+
+    A per-row check rather than a min/max aggregate: it names the failing rows, so they can
+    be quarantined, and a column that is empty throughout simply has nothing to fail.
+    """
+    return gxe.ExpectColumnValuesToBeBetween(
+        column=column, min_value=minimum, max_value=maximum, mostly=mostly
     )
 
 
 def values_at_least(column: str, minimum: float, *, mostly: float) -> Expectation:
     """Row-wise lower bound tolerating a share of exceptions; results carry counts only."""
-    return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=minimum, mostly=mostly)
+    return values_between(column, minimum, mostly=mostly)
 
 
-def matches(column: str, regex: str, *, notes: str) -> Expectation:
+def matches(column: str, regex: str, *, notes: str, mostly: float = 1.0) -> Expectation:
     """Every present value matches ``regex`` (counts only in results)."""
-    return gxe.ExpectColumnValuesToMatchRegex(column=column, regex=regex, notes=notes)
+    return gxe.ExpectColumnValuesToMatchRegex(
+        column=column, regex=regex, notes=notes, mostly=mostly
+    )
 
 
 def expectation_from_config(config: Mapping[str, Any]) -> Expectation:

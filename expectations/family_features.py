@@ -4,6 +4,9 @@ The model trusts these columns blindly, so the gate checks what each unit implie
 people are non-negative whole numbers, rates lie in [0, 1], flags are 0/1, durations and money
 are non-negative, ages in years are plausible; trends (``signed``) may be negative; only features
 the dictionary marks ``nullable`` may be missing; there is one row per family per as-of date.
+
+Every expectation here is ``table`` level (:mod:`expectations.levels`): the model's input is
+judged as a whole and never has rows removed.
 """
 
 from __future__ import annotations
@@ -13,10 +16,22 @@ from great_expectations.expectations.expectation import Expectation
 
 from expectations import builders as b
 from expectations.custom import ExpectColumnValuesToBeWholeNumbers
+from expectations.levels import TABLE, tag_all
 from expectations.settings import FeatureSpec, SuiteConfigError, SuiteSettings
 
 ROW_KEY = ("family_key", "as_of_date")
 MAX_YEARS = 110
+
+
+def _bounds(feature: FeatureSpec, low: float | None, high: float | None) -> list[Expectation]:
+    """Range checks: min/max aggregates (fast), or per row when the feature may be missing:
+    a nullable feature can be empty throughout (nobody was referred), leaving no aggregate."""
+    if feature.nullable:
+        return [b.values_between(feature.name, low, high)]
+    return [
+        *([b.not_below(feature.name, low)] if low is not None else []),
+        *([b.not_above(feature.name, high)] if high is not None else []),
+    ]
 
 
 def _unit_rules(feature: FeatureSpec) -> list[Expectation]:
@@ -24,20 +39,20 @@ def _unit_rules(feature: FeatureSpec) -> list[Expectation]:
     if feature.signed:
         # a trend is the difference of two windows: rates move within [-1, 1], counts by whole numbers
         if feature.unit == "rate":
-            return [b.not_below(name, -1), b.not_above(name, 1)]
+            return _bounds(feature, -1, 1)
         if feature.unit in ("count", "people"):
             return [ExpectColumnValuesToBeWholeNumbers(column=name)]
         return []
     if feature.unit in ("count", "people"):
-        return [b.not_below(name, 0), ExpectColumnValuesToBeWholeNumbers(column=name)]
+        return [*_bounds(feature, 0, None), ExpectColumnValuesToBeWholeNumbers(column=name)]
     if feature.unit == "rate":
-        return [b.not_below(name, 0), b.not_above(name, 1)]
+        return _bounds(feature, 0, 1)
     if feature.unit == "flag":
         return [gxe.ExpectColumnValuesToBeInSet(column=name, value_set=[0, 1])]
     if feature.unit == "years":
-        return [b.not_below(name, 0), b.not_above(name, MAX_YEARS)]
+        return _bounds(feature, 0, MAX_YEARS)
     # days and gbp: durations and amounts owed or paid are never negative.
-    return [b.not_below(name, 0)]
+    return _bounds(feature, 0, None)
 
 
 def build_family_features_suite(settings: SuiteSettings) -> list[Expectation]:
@@ -71,4 +86,4 @@ def build_family_features_suite(settings: SuiteSettings) -> list[Expectation]:
     ]
     for feature in settings.features:
         exps += _unit_rules(feature)
-    return exps
+    return tag_all(TABLE, exps)

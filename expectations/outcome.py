@@ -14,6 +14,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from expectations.levels import ADVISORY, BLOCKING, TABLE, level_of
+
 # Counts and shares of a row-wise (map) expectation.
 SAFE_RESULT_KEYS = frozenset(
     {
@@ -66,23 +68,35 @@ class FailureSummary:
         Column (``"a, b"`` for pair/compound checks; None for table-level checks).
     observed_summary : str
         Counts, shares, dtype or numeric min/max: never a value taken from a row.
+    level : str
+        ``row``, ``table`` or ``advisory`` (:mod:`expectations.levels`); only advisory
+        failures leave the gate open.
     """
 
     expectation: str
     column: str | None
     observed_summary: str
+    level: str = TABLE
+
+    @property
+    def blocking(self) -> bool:
+        return self.level in BLOCKING
 
     def describe(self) -> str:
         where = f" on {self.column}" if self.column else ""
-        return f"{self.expectation}{where}: {self.observed_summary}"
+        tag = " (advisory)" if self.level == ADVISORY else ""
+        return f"{self.expectation}{where}{tag}: {self.observed_summary}"
 
 
 @dataclass(frozen=True)
 class SuiteOutcome:
     """Result of one suite run, safe to log, store and show (aggregates only).
 
-    ``validation_result`` is the sanitised GX result as JSON-ready dict; it feeds
-    :func:`expectations.build_data_docs` and is left out of ``repr`` and comparisons.
+    ``success`` is the gate decision: no ``row`` or ``table`` expectation failed (a row-level
+    rule fails when more rows break it than its ``mostly`` allows). Advisory failures are in
+    ``failures`` too, and in :attr:`warnings`. ``validation_result`` is the sanitised GX result
+    as JSON-ready dict; it feeds :func:`expectations.build_data_docs` and is left out of
+    ``repr`` and comparisons.
     """
 
     dataset: str
@@ -106,6 +120,7 @@ class SuiteOutcome:
                     "expectation": f.expectation,
                     "column": f.column,
                     "observed_summary": f.observed_summary,
+                    "level": f.level,
                 }
                 for f in self.failures
             ],
@@ -127,12 +142,24 @@ class SuiteOutcome:
             validation_result=data.get("validation_result", {}),
         )
 
+    @property
+    def warnings(self) -> tuple[FailureSummary, ...]:
+        """Failed advisory expectations (reported, not blocking)."""
+        return tuple(f for f in self.failures if not f.blocking)
+
+    @property
+    def blocking_failures(self) -> tuple[FailureSummary, ...]:
+        return tuple(f for f in self.failures if f.blocking)
+
     def message(self) -> str:
-        """One line for a failed gate: dataset and each failure."""
-        if self.success:
+        """One line: dataset and each failure (blocking ones first)."""
+        if not self.failures:
             return f"{self.dataset}: all {self.evaluated} expectations passed"
-        head = f"{self.dataset}: {self.failed} of {self.evaluated} expectations failed"
-        return head + ": " + "; ".join(f.describe() for f in self.failures)
+        blocking = self.blocking_failures
+        head = f"{self.dataset}: {len(blocking)} of {self.evaluated} expectations failed"
+        if self.warnings:
+            head += f" ({len(self.warnings)} advisory warning(s))"
+        return head + ": " + "; ".join(f.describe() for f in (*blocking, *self.warnings))
 
 
 def _columns_of(kwargs: Mapping[str, Any]) -> list[str]:
@@ -272,11 +299,11 @@ def summarise(
             if exc["raised_exception"]
             else _summary(kind, kwargs, evr["result"])
         )
-        failures.append(FailureSummary(kind, _column_of(kwargs), text))
+        failures.append(FailureSummary(kind, _column_of(kwargs), text, level_of(config)))
     stats = sanitised.get("statistics", {})
     return SuiteOutcome(
         dataset=dataset,
-        success=bool(sanitised["success"]),
+        success=not any(f.blocking for f in failures),
         evaluated=int(stats.get("evaluated_expectations", len(sanitised["results"]))),
         failed=len(failures),
         failures=tuple(sorted(failures, key=lambda f: (f.column or "", f.expectation))),

@@ -4,6 +4,12 @@ The generic part comes from the landing contract (schema, types, enums, required
 pseudonym shapes, record-key uniqueness, event-date ranges, plausible ages); what the
 contract cannot say (which columns are sparse by design, session arithmetic, money signs,
 pupils' ages) lives in :data:`SOURCE_RULES`.
+
+Levels (:mod:`expectations.levels`): a defect of one record (an event date in the future, an
+end before its start, a negative session count, an impossible age) is ``row``: the record is
+quarantined. The table's shape, types, keys and pseudonyms, and distributions where single
+rows are legitimate (pupils of school age, money mostly not negative), are ``table``. How
+often optional columns are filled is ``advisory``.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from great_expectations.expectations.expectation import Expectation
 
 from expectations import builders as b
 from expectations.contract import TableSpec, records_table_spec
+from expectations.levels import ADVISORY, ROW, TABLE, tag_all
 from expectations.settings import SuiteSettings
 
 # Columns that are not events even though they are dates.
@@ -36,14 +43,14 @@ class SourceRules:
     Parameters
     ----------
     null_defaults : mapping of str to float or None
-        Minimum non-null share of optional columns that are normally filled in. Optional
-        columns not listed are sparse by design (end dates of open episodes, DASH risk on
-        non-DA incidents, session counts on non-attendance rows) and get no null check.
-        Defaults are lenient on purpose: they catch a column that arrives empty, not drift.
+        Minimum non-null share of optional columns that are normally filled in (advisory:
+        a shortfall is reported, never blocks). Optional columns not listed are sparse by
+        design (end dates of open episodes, DASH risk on non-DA incidents, session counts on
+        non-attendance rows) and get no null check.
     date_order : tuple of (later, earlier)
         Pairs of date columns where the first may not precede the second.
     counts : tuple of str
-        Integer counts that must be >= 0.
+        Integer counts that must be >= 0 (row-level).
     parts_of : tuple of (part, total)
         Counts that may not exceed another count on the same row.
     money : tuple of str
@@ -125,34 +132,31 @@ def _date_rules(
     earliest = pd.Timestamp(settings.earliest_event_date)
     latest = extract + pd.Timedelta(days=settings.future_slack_days)
     return [
-        b.dates_between(col.name, earliest, latest)
+        b.dates_between(col.name, earliest, latest, mostly=settings.row_rule_mostly)
         for col in spec.of_kind("date")
         if col.name not in NON_EVENT_DATES
     ]
 
 
-def _age_rules(extract: pd.Timestamp, settings: SuiteSettings, pupils: bool) -> list[Expectation]:
+def _plausible_age(extract: pd.Timestamp, settings: SuiteSettings) -> Expectation:
     # birth_month is the first day of the birth month, so age at the extract date is
     # bounded by comparing it with the extract date shifted back by whole years.
-    out = [
-        b.dates_between(
-            "birth_month",
-            _years_before(extract, settings.max_age_years),
-            extract,
-            mostly=settings.plausible_age_mostly,
-        )
-    ]
-    if pupils:
-        youngest, oldest = settings.pupil_age_years
-        out.append(
-            b.dates_between(
-                "birth_month",
-                _years_before(extract, oldest + 1) + pd.Timedelta(days=1),
-                _years_before(extract, youngest),
-                mostly=settings.pupil_age_mostly,
-            )
-        )
-    return out
+    return b.dates_between(
+        "birth_month",
+        _years_before(extract, settings.max_age_years),
+        extract,
+        mostly=settings.plausible_age_mostly,
+    )
+
+
+def _pupil_age(extract: pd.Timestamp, settings: SuiteSettings) -> Expectation:
+    youngest, oldest = settings.pupil_age_years
+    return b.dates_between(
+        "birth_month",
+        _years_before(extract, oldest + 1) + pd.Timedelta(days=1),
+        _years_before(extract, youngest),
+        mostly=settings.pupil_age_mostly,
+    )
 
 
 def build_records_suite(
@@ -180,25 +184,37 @@ def build_records_suite(
     spec = records_table_spec(source)
     rules = SOURCE_RULES[source]
     extract = pd.Timestamp(extract_date)
-    exps: list[Expectation] = [
+    mostly = settings.row_rule_mostly
+    table = [
         *b.table_shape(spec, settings),
         *b.column_types(spec),
-        *b.completeness(spec, settings, rules.null_defaults),
-        *b.enum_sets(spec),
+        *b.required_present(spec),
         *b.pseudonym_shapes(spec),
         b.unique("record_pseudo"),
+        # Derived by ingest from the postcode: a failure is a pipeline defect, not a row's.
         b.matches(
             "postcode_district", OUTWARD_CODE, notes="Outward code of a normalised UK postcode."
         ),
-        *_date_rules(spec, extract, settings),
-        *(b.pair_at_least(later, earlier) for later, earlier in rules.date_order),
-        *_age_rules(extract, settings, rules.pupils),
-        *(b.not_below(col, 0) for col in rules.counts),
-        *(b.pair_at_least(total, part) for part, total in rules.parts_of),
         *(b.values_at_least(col, 0, mostly=settings.non_negative_mostly) for col in rules.money),
     ]
-    if "sessions_possible" in rules.counts:
-        exps.append(b.not_above("sessions_possible", MAX_SESSIONS_POSSIBLE))
+    if rules.pupils:
+        table.append(_pupil_age(extract, settings))
     if extract_date_given:
-        exps.append(b.dates_between("extract_date", extract, extract))
-    return exps
+        table.append(b.dates_between("extract_date", extract, extract))
+    row = [
+        *b.enum_sets(spec, mostly=mostly),
+        *_date_rules(spec, extract, settings),
+        *(b.pair_at_least(later, earlier, mostly=mostly) for later, earlier in rules.date_order),
+        _plausible_age(extract, settings),
+        *(b.values_between(col, 0, mostly=mostly) for col in rules.counts),
+        *(b.pair_at_least(total, part, mostly=mostly) for part, total in rules.parts_of),
+    ]
+    if "sessions_possible" in rules.counts:
+        row.append(
+            b.values_between("sessions_possible", maximum=MAX_SESSIONS_POSSIBLE, mostly=mostly)
+        )
+    return [
+        *tag_all(TABLE, table),
+        *tag_all(ROW, row),
+        *tag_all(ADVISORY, b.optional_filled(spec, settings, rules.null_defaults)),
+    ]

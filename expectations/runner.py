@@ -107,14 +107,21 @@ class _GxState:
         )
 
     def validation(
-        self, table: str, key: str, build: Callable[[], list[Expectation]]
+        self,
+        table: str,
+        key: str,
+        build: Callable[[], list[Expectation]],
+        *,
+        name: str | None = None,
     ) -> ValidationDefinition:
-        """The table's validation definition, rebuilt only when its parameters (``key``) change."""
-        cached = self.validations.get(table)
+        """A validation of ``table`` (named ``name``, default the table), rebuilt only when its
+        parameters (``key``) change."""
+        name = name or table
+        cached = self.validations.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
-        validation = self._replace(table, table, build())
-        self.validations[table] = (key, validation)
+        validation = self._replace(name, table, build())
+        self.validations[name] = (key, validation)
         return validation
 
     def detail_validation(self, table: str, configs: list[dict[str, Any]]) -> ValidationDefinition:

@@ -1,4 +1,10 @@
-"""Tunable thresholds of the suites, typed once at the edge (``run_suite(**params)``)."""
+"""Tunable thresholds of the suites, typed once at the edge (``run_suite(**params)``).
+
+:class:`SuiteSettings` is the one place for the ingest gates' ``mostly`` shares and quarantine
+limits. It is frozen and every field has a documented default, so a council configuration
+file can be turned into it with ``SuiteSettings.from_params(**section)`` (unknown keys are
+errors, not silently ignored).
+"""
 
 from __future__ import annotations
 
@@ -78,6 +84,8 @@ class SuiteSettings:
     null_thresholds : mapping of str to float or None
         Minimum share of non-null values per optional column, overriding the per-source
         defaults; ``None`` switches the check off for a column that is sparse by design.
+        Advisory: a shortfall is reported as a warning and never blocks (an optional column
+        may legitimately be empty throughout, e.g. no exclusions in a term).
     earliest_event_date : date
         Event dates before this are implausible for a live case system (default 1990-01-01).
     future_slack_days : int
@@ -86,16 +94,34 @@ class SuiteSettings:
     max_age_years : int
         Upper bound on age at the extract date derived from ``birth_month``.
     plausible_age_mostly : float
-        Share of rows whose age must lie in 0..``max_age_years`` (default 0.999): a rare
-        mistyped date of birth is an agency's recording error, reported in the results; more
-        than 0.1% points to a systemic problem (e.g. swapped date columns) and blocks.
+        Row-level: share of rows whose age must lie in 0..``max_age_years`` (default 0.999).
+        A rare mistyped date of birth is an agency's recording error: the row is quarantined
+        and reported; more than 0.1% points to a systemic problem (e.g. swapped date
+        columns) and blocks.
     pupil_age_years : tuple of int
         Plausible age range of pupils in the education extract (inclusive).
     pupil_age_mostly : float
-        Share of education rows that must fall in ``pupil_age_years`` (a few adult learners
-        and data-entry slips are expected, a wholesale shift is not).
+        Table-level: share of education rows that must fall in ``pupil_age_years`` (adult
+        learners are legitimate rows, so nothing is quarantined; a wholesale shift blocks).
     non_negative_mostly : float
-        Share of money amounts (arrears, benefit amounts) that must be >= 0; credits exist.
+        Table-level: share of money amounts (arrears, benefit amounts) that must be >= 0;
+        credits are legitimate rows, so nothing is quarantined.
+    row_rule_mostly : float
+        Agency extracts: share of rows each row-level rule (event dates in range, end not
+        before start, counts not negative, ...) must pass (default 0.99). Failing rows are
+        quarantined whatever the share; above 1% one rule is failing systemically (a date
+        format change, swapped columns) and the table is blocked.
+    reference_row_rule_mostly : float
+        The same for the reference files (workers, areas, objections), default 0.5. They are
+        short and typed by hand: one bad row in a workers file of four is 25%, and blocking
+        the whole run for it would stop every flag, while quarantining it only leaves that
+        practitioner's districts unrouted (reported). Half the file failing one rule points
+        to a wrong file or a changed format and blocks.
+    max_quarantined_share : float
+        Agency extracts: largest share of the rows read that may be quarantined by all rules
+        together, contract rules at the door included (default 0.05).
+    reference_max_quarantined_share : float
+        The same for the reference files (default 0.5, for the reason given above).
     allow_extra_columns : bool
         Accept columns beyond the specification. Off by default: an extra column in a
         pseudonymised table is most likely an identifier that escaped the vault.
@@ -111,6 +137,10 @@ class SuiteSettings:
     pupil_age_years: tuple[int, int] = (2, 20)
     pupil_age_mostly: float = 0.95
     non_negative_mostly: float = 0.99
+    row_rule_mostly: float = 0.99
+    reference_row_rule_mostly: float = 0.5
+    max_quarantined_share: float = 0.05
+    reference_max_quarantined_share: float = 0.5
     allow_extra_columns: bool = False
     features: tuple[FeatureSpec, ...] = ()
 
@@ -118,15 +148,37 @@ class SuiteSettings:
         for name, share in self.null_thresholds.items():
             if share is not None and not 0.0 <= share <= 1.0:
                 raise SuiteConfigError(f"null_thresholds[{name!r}] = {share}: must be in [0, 1]")
-        for name in ("pupil_age_mostly", "non_negative_mostly", "plausible_age_mostly"):
+        for name in (
+            "pupil_age_mostly",
+            "non_negative_mostly",
+            "plausible_age_mostly",
+            "row_rule_mostly",
+            "reference_row_rule_mostly",
+        ):
             share = getattr(self, name)
             if not 0.0 < share <= 1.0:
                 raise SuiteConfigError(f"{name} = {share}: must be in (0, 1]")
+        for name in ("max_quarantined_share", "reference_max_quarantined_share"):
+            share = getattr(self, name)
+            if not 0.0 <= share < 1.0:
+                raise SuiteConfigError(f"{name} = {share}: must be in [0, 1)")
         low, high = self.pupil_age_years
         if not 0 <= low <= high <= self.max_age_years:
             raise SuiteConfigError(
                 f"pupil_age_years = {self.pupil_age_years}: need 0 <= low <= high"
             )
+
+    def row_mostly(self, *, reference: bool) -> float:
+        """``mostly`` of the row-level rules of an agency extract or a reference file."""
+        return self.reference_row_rule_mostly if reference else self.row_rule_mostly
+
+    def quarantine_limit(self, *, reference: bool) -> float:
+        """Largest share of a file's rows that may be quarantined before its table is blocked."""
+        return self.reference_max_quarantined_share if reference else self.max_quarantined_share
+
+    def as_params(self) -> dict[str, Any]:
+        """The fields as keyword arguments for ``run_suite``/``screen_rows`` (round-trips)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     @classmethod
     def from_params(cls, **params: Any) -> SuiteSettings:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from dpia.firewall import FirewallDecision, classify_columns, header_refusal
 from ingest.contract import FileSpec, LandingContract
@@ -34,8 +35,10 @@ __all__ = [
     "QUARANTINE_RULES",
     "ROW_ACCOUNTING_COLUMNS",
     "FileIngest",
+    "LaterRejection",
     "RowAccounting",
     "RowAccountingError",
+    "quarantine_rows",
     "read_file",
     "row_accounting_frame",
 ]
@@ -88,6 +91,9 @@ class FileIngest:
         Declared columns absent from the file's header.
     refused : str, optional
         Why the whole file was refused (its first row is not a header row); quotes no cell.
+    empty_columns : tuple[str, ...]
+        Declared columns in the header but empty in every well-shaped data row (a required
+        one means the file cannot be used; an optional one is legitimate).
     """
 
     name: str
@@ -99,6 +105,7 @@ class FileIngest:
     accounting: RowAccounting
     missing_columns: tuple[str, ...]
     refused: str | None = None
+    empty_columns: tuple[str, ...] = ()
 
 
 def _dates(day: date, n_rows: int) -> pd.Series:
@@ -147,7 +154,7 @@ def read_file(drop: Drop, name: str, contract: LandingContract) -> FileIngest:
     accepted["row_number"] = pd.array(raw.row_numbers, dtype="Int64")
     accepted = accepted.loc[keep].reset_index(drop=True)
     accepted["extract_date"] = _dates(drop.extract_date, len(accepted))
-    quarantine = _quarantine_frame(drop, spec.file, [r[1:] for r in reasons])
+    quarantine = _quarantine_frame(drop.extract_date, spec.file, [r[1:] for r in reasons])
     firewall_log = _firewall_frame(drop, spec.file, decision, raw.rows_read)
     accounting = RowAccounting(
         extract_date=drop.extract_date,
@@ -175,6 +182,7 @@ def read_file(drop: Drop, name: str, contract: LandingContract) -> FileIngest:
         firewall_log=firewall_log,
         accounting=accounting,
         missing_columns=tuple(decision.missing),
+        empty_columns=_empty_columns(raw),
     )
 
 
@@ -190,7 +198,7 @@ def _refused_file(
     reasons: list[tuple[int, str | None, str, str]] = [
         (n, None, "header", f"file refused: {refusal}") for n in range(1, rows_read + 1)
     ]
-    quarantine = _quarantine_frame(drop, spec.file, reasons)
+    quarantine = _quarantine_frame(drop.extract_date, spec.file, reasons)
     accepted = pd.DataFrame({c: empty_column(s, 0) for c, s in spec.columns.items()})
     accepted["row_number"] = pd.array([], dtype="Int64")
     accepted["extract_date"] = _dates(drop.extract_date, 0)
@@ -206,6 +214,85 @@ def _refused_file(
         missing_columns=tuple(spec.columns),
         refused=refusal,
     )
+
+
+def _empty_columns(raw: RawFile) -> tuple[str, ...]:
+    """Kept columns with no non-blank value in any well-shaped row (none when no rows)."""
+    if len(raw.row_numbers) == 0:
+        return ()
+    return tuple(
+        column
+        for column, text in raw.columns.items()
+        if not pc.any(pc.not_equal(pc.utf8_trim_whitespace(text), "")).as_py()
+    )
+
+
+@dataclass(frozen=True)
+class LaterRejection:
+    """An accepted row refused by a rule applied after the door (a suite's row-level rule).
+
+    ``detail`` describes the rule and must not quote the row's value (the reason text is
+    stored and shown).
+    """
+
+    position: int
+    column: str
+    rule: str
+    detail: str
+
+
+def quarantine_rows(ingest: FileIngest, rejections: Iterable[LaterRejection]) -> FileIngest:
+    """Move accepted rows to quarantine after a later row-level rule, keeping the accounts.
+
+    Parameters
+    ----------
+    ingest : FileIngest
+        A file as read by :func:`read_file`.
+    rejections : iterable of LaterRejection
+        Positions index ``ingest.accepted`` (0-based). A row failing several rules gets one
+        quarantine row, for its first rejection, naming the other columns in the reason.
+
+    Returns
+    -------
+    FileIngest
+        ``accepted`` without those rows, ``quarantine`` with them (ordered by row number) and
+        ``accounting`` updated, so rows read = accepted + quarantined still holds.
+    """
+    first: dict[int, LaterRejection] = {}
+    also: dict[int, list[str]] = {}
+    for rejection in rejections:
+        if not 0 <= rejection.position < len(ingest.accepted):
+            raise IndexError(
+                f"{ingest.file}: rejection at position {rejection.position} but only "
+                f"{len(ingest.accepted)} rows were accepted"
+            )
+        earlier = first.setdefault(rejection.position, rejection)
+        others = also.setdefault(rejection.position, [])
+        if rejection.column not in (earlier.column, *others):
+            others.append(rejection.column)
+    if not first:
+        return ingest
+    positions = sorted(first)
+    numbers = ingest.accepted["row_number"].to_numpy(dtype=np.int64)
+    reasons: list[tuple[int, str | None, str, str]] = []
+    for position in positions:
+        rejection = first[position]
+        detail = rejection.detail
+        if also.get(position):
+            detail += f"; also fails: {', '.join(also[position])}"
+        reasons.append((int(numbers[position]), rejection.column, rejection.rule, detail))
+    later = _quarantine_frame(ingest.extract_date, ingest.file, reasons)
+    quarantine = pd.concat([ingest.quarantine, later], ignore_index=True)
+    quarantine = quarantine.sort_values("row_number", kind="stable").reset_index(drop=True)
+    keep = np.ones(len(ingest.accepted), dtype=bool)
+    keep[positions] = False
+    accepted = ingest.accepted.loc[keep].reset_index(drop=True)
+    accounting = replace(
+        ingest.accounting,
+        rows_accepted=len(accepted),
+        rows_quarantined=len(quarantine),
+    )
+    return replace(ingest, accepted=accepted, quarantine=quarantine, accounting=accounting)
 
 
 # (position among well-shaped rows or None, row number, column, rule, detail)
@@ -267,7 +354,7 @@ def _apply_rules(raw: RawFile, spec: FileSpec) -> tuple[dict[str, object], list[
 
 
 def _quarantine_frame(
-    drop: Drop, file: str, reasons: list[tuple[int, str | None, str, str]]
+    extract_date: date, file: str, reasons: list[tuple[int, str | None, str, str]]
 ) -> pd.DataFrame:
     text = [
         f"{file} row {number}: "
@@ -277,7 +364,7 @@ def _quarantine_frame(
     ]
     return pd.DataFrame(
         {
-            "extract_date": _dates(drop.extract_date, len(reasons)),
+            "extract_date": _dates(extract_date, len(reasons)),
             "file": pd.Series([file] * len(reasons), dtype="string"),
             "row_number": pd.Series([r[0] for r in reasons], dtype="Int64"),
             "column": pd.Series([r[1] for r in reasons], dtype="string"),

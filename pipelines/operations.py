@@ -107,7 +107,11 @@ def governance_after_failure(context: dg.RunFailureSensorContext):
 def run_retention_purge(
     data_dir: Path, *, today: date, actor: str, landing: Path | None = None
 ) -> PurgeReport:
-    """Apply the register's retention periods (shared by the CLI and the scheduled job)."""
+    """Apply the register's retention periods (shared by the CLI and the scheduled job).
+
+    An interrupted write is finished or discarded first, so nothing staged escapes the purge.
+    """
+    Warehouse(data_dir=str(data_dir)).recover()
     return purge_expired(Path(data_dir), register(), today=today, actor=actor, landing=landing)
 
 

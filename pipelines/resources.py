@@ -1,7 +1,9 @@
 """Dagster resources: run settings and the one storage seam (DuckDB warehouse + identity vault).
 
 Every asset table goes through :class:`Warehouse`, so a council can swap the embedded DuckDB
-default for another store by providing a resource with the same methods.
+default for another store by providing a resource with the same methods. Writes are staged
+and committed with the warehouse as the one commit point (:mod:`pipelines.storage`), so a
+crash or a full disk never leaves the warehouse and the vault out of step.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import yaml
 
 from dpia.audit import AuditLog
 from dpia.pseudonymise import Pseudonymiser, load_or_create_key
+from expectations.settings import SuiteSettings
+from pipelines.storage import RecoveryReport, StagedWrite, is_internal_table, recover
 from pipelines.council import CouncilConfig, load_config, parse_config
 
 WAREHOUSE_FILE = "warehouse.duckdb"
@@ -30,8 +34,9 @@ class Warehouse(dg.ConfigurableResource):
 
     The analytic warehouse and the identity vault are two database files so that access to
     identities can be controlled apart from analytics (the vault file is created 0600).
-    Tables are replaced atomically inside a transaction, so a failed step never leaves a
-    half-written table and the last good version stays readable.
+    A step's tables (and its artefact files) are staged and swapped in together by
+    :meth:`stage`, so a failed or killed step never leaves a half-written table or a
+    warehouse that disagrees with the vault, and the last good version stays readable.
     """
 
     data_dir: str
@@ -82,11 +87,31 @@ class Warehouse(dg.ConfigurableResource):
             finally:
                 con.unregister("_incoming")
 
+    def recover(self) -> RecoveryReport:
+        """Finish or discard any write a crash interrupted (cheap when there is none)."""
+        return recover(
+            connect=self.connect,
+            root=self.root,
+            warehouse_path=self.root / WAREHOUSE_FILE,
+            vault_path=self.root / VAULT_FILE,
+            artefacts=self.root / "artefacts",
+        )
+
+    def stage(self, name: str) -> StagedWrite:
+        """Stage a step's writes; leaving the ``with`` block publishes them all at once.
+
+        ``name`` is the step (``score_and_flag``); it names the batch in the commit journal
+        and is the hook for fault-injection tests (:mod:`pipelines.faults`).
+        """
+        self.recover()
+        return StagedWrite(
+            name, connect=self.connect, root=self.root, artefacts=self.root / "artefacts"
+        )
+
     def write_table(self, name: str, df: pd.DataFrame, *, vault: bool = False) -> int:
         """Replace table ``name`` with ``df`` atomically; return the row count."""
-        with self._incoming(df, vault=vault) as con:
-            con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
-        return len(df)
+        with self.stage(name) as stage:
+            return stage.write_table(name, df, vault=vault)
 
     def replace_partition(self, name: str, df: pd.DataFrame, *, column: str, value: object) -> int:
         """Replace the rows of ``name`` where ``column = value`` with ``df`` (one transaction)."""
@@ -119,7 +144,7 @@ class Warehouse(dg.ConfigurableResource):
             rows = con.execute(
                 "SELECT table_name FROM information_schema.tables ORDER BY table_name"
             ).fetchall()
-        return [r[0] for r in rows]
+        return [r[0] for r in rows if not is_internal_table(r[0])]
 
     def artefact_dir(self, *parts: str) -> Path:
         path = self.root.joinpath("artefacts", *parts)
@@ -174,3 +199,11 @@ class RunSettings(dg.ConfigurableResource):
 
     def as_of_date(self, extract_date: date) -> date:
         return date.fromisoformat(self.as_of) if self.as_of else extract_date
+
+    def suite_settings(self) -> SuiteSettings:
+        """Thresholds of the ingest suites and quarantine gates (``mostly`` shares, limits).
+
+        The documented defaults of :class:`~expectations.settings.SuiteSettings` until the
+        council configuration file feeds them (``SuiteSettings.from_params(**section)``).
+        """
+        return SuiteSettings()

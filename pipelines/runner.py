@@ -6,9 +6,11 @@ is visible later in `safeguard dev` (the Dagster UI).
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import resource
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from pipelines.council import CouncilConfig
 from pipelines.definitions import build_definitions
 from pipelines.operations import governance_job, pipeline_job
 from pipelines.resources import Warehouse
+from pipelines.storage import StorageRecoveryError
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class CheckOutcome:
     passed: bool
     blocking: bool
     message: str
+    severity: str = "ERROR"  # a failed WARN check is reported and never blocks
 
 
 @dataclass(frozen=True)
@@ -89,10 +93,17 @@ class RunOutcome:
     steps: list[StepProfile] = field(default_factory=list)
     error: str | None = None
     report_error: str | None = None
+    notices: list[str] = field(default_factory=list)
+    recovered: str | None = None
 
     @property
     def failed_gates(self) -> list[CheckOutcome]:
-        return [c for c in self.checks if not c.passed and c.blocking]
+        return [c for c in self.checks if not c.passed and c.blocking and c.severity == "ERROR"]
+
+    @property
+    def warnings(self) -> list[CheckOutcome]:
+        """Checks that failed with severity WARN: reported, not blocking."""
+        return [c for c in self.checks if not c.passed and c.severity != "ERROR"]
 
     def print_summary(self, console: Console) -> None:
         table = Table(title=f"safeguard run {self.run_id[:8]} ({self.duration_s:.1f} s)")
@@ -103,8 +114,16 @@ class RunOutcome:
         console.print(table)
         passed = sum(c.passed for c in self.checks)
         console.print(f"checks: {passed} of {len(self.checks)} passed")
+        if self.recovered:
+            console.print(f"[yellow]recovered an interrupted run[/yellow]: {self.recovered}")
         for gate in self.failed_gates:
             console.print(f"[red]GATE FAILED[/red] {gate.asset} / {gate.check}: {gate.message}")
+        for check in self.warnings:
+            console.print(
+                f"[yellow]warning[/yellow] {check.asset} / {check.check}: {check.message}"
+            )
+        for notice in self.notices:
+            console.print(f"[yellow]note[/yellow] {notice}")
         if self.skipped:
             console.print(
                 f"not materialised because of a failed gate: {', '.join(sorted(self.skipped))}"
@@ -143,6 +162,68 @@ def step_errors(result: dg.ExecuteInProcessResult) -> str:
     return "; ".join(messages) or "see the Dagster run log"
 
 
+def _notices(name: str, metadata: dict) -> list[str]:
+    """Aggregate facts a data team must act on, from an asset's materialisation metadata."""
+
+    def value(key: str) -> object:
+        return getattr(metadata.get(key), "value", None)
+
+    notes = []
+    quarantined = value("rows_quarantined")
+    if isinstance(quarantined, int) and quarantined > 0:
+        notes.append(
+            f"{name}: {quarantined:,} of {value('rows_read'):,} rows quarantined "
+            "(rule and column per row in the quarantine table)"
+        )
+    unrouted = value("unrouted")
+    if name == "flags" and isinstance(unrouted, int) and unrouted > 0:
+        notes.append(
+            f"flags: {unrouted:,} families above the threshold were not routed: no practitioner "
+            f"covers their district (by district: {value('unrouted_districts')})"
+        )
+    return notes
+
+
+# Below this much free space a run cannot finish; refusing up front keeps every file whole
+# (a run that starts anyway fails part-way, and even its audit entry could not be written).
+MIN_FREE_BYTES = 32 * 2**20
+
+
+def _free_bytes(data_dir: Path) -> int:
+    return shutil.disk_usage(data_dir).free
+
+
+def _disk_full(text: str, data_dir: Path) -> bool:
+    """A failure caused by a full disk: ENOSPC in the message, or (SQLite reports a failed
+    write as a "disk I/O error") hardly any space left where the data directory lives."""
+    lowered = text.lower()
+    return (
+        "no space left on device" in lowered
+        or "disk is full" in lowered
+        or f"[errno {errno.ENOSPC}]" in lowered
+        or _free_bytes(data_dir) < MIN_FREE_BYTES
+    )
+
+
+def _disk_full_message(data_dir: Path) -> str:
+    free = _free_bytes(data_dir) / 2**20
+    return (
+        f"the disk holding {data_dir} is full ({free:.0f} MiB free): nothing was changed, or "
+        "the step's writes were discarded, so the last good tables, flags and files stay in "
+        "place. Free space and run again; the next run completes any write that was cut short."
+    )
+
+
+def _error_chain(error: BaseException) -> str:
+    parts, seen = [], set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        parts.append(f"{type(current).__name__}: {current}")
+        current = current.__cause__ or current.__context__
+    return "; ".join(parts)
+
+
 def _instance(data_dir: Path) -> dg.DagsterInstance:
     home = data_dir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
@@ -178,12 +259,25 @@ def run_pipeline(
         council=council,
         council_source=council_source,
     )
-    audit = Warehouse(data_dir=str(data_dir)).audit_log()
+    warehouse = Warehouse(data_dir=str(data_dir))
+    audit = warehouse.audit_log()
     job = defs.resolve_job_def(pipeline_job.name)
     run_id = make_new_run_id()
     outcome = RunOutcome(success=False, run_id=run_id, data_dir=data_dir, duration_s=0.0)
     started = time.perf_counter()
     step_started: dict[str, float] = {}
+    if _free_bytes(data_dir) < MIN_FREE_BYTES:
+        outcome.error = _disk_full_message(data_dir)
+        return outcome
+    try:
+        # A run killed or stopped by a full disk left a staged write: finish or discard it.
+        recovery = warehouse.recover()
+    except StorageRecoveryError as exc:
+        outcome.error = str(exc)
+        return outcome
+    if recovery:
+        outcome.recovered = recovery.describe()
+        console.print(f"[yellow]recovered an interrupted run[/yellow]: {outcome.recovered}")
     with _instance(data_dir) as instance, _RssSampler() as sampler:
         audit.append(
             "data_team",
@@ -191,6 +285,7 @@ def run_pipeline(
             run_id=run_id,
             landing=str(landing),
             as_of=as_of or "extract date",
+            **({"recovered": outcome.recovered} if outcome.recovered else {}),
         )
 
         def on_event(entry) -> None:  # live progress, aggregates only
@@ -211,26 +306,47 @@ def run_pipeline(
                 rows = mat.metadata.get("rows") or mat.metadata.get("rows_accepted")
                 name = mat.asset_key.path[-1]
                 outcome.materialised[name] = getattr(rows, "value", None)
+                outcome.notices += _notices(name, mat.metadata)
             elif event.event_type_value == "ASSET_CHECK_EVALUATION":
                 ev = event.event_specific_data
                 name = ev.asset_check_key.asset_key.path[-1]
                 meta = ev.metadata
+                severity = getattr(ev.severity, "value", str(ev.severity))
                 message = (
                     getattr(meta.get("failure"), "value", None)
-                    or getattr(meta.get("failures"), "value", None)
+                    or (
+                        getattr(meta.get("warnings"), "value", None)
+                        if severity != "ERROR"
+                        else getattr(meta.get("failures"), "value", None)
+                    )
                     or ev.description
                     or ""
                 )
                 outcome.checks.append(
-                    CheckOutcome(name, ev.check_name, ev.passed, bool(ev.blocking), str(message))
+                    CheckOutcome(
+                        name, ev.check_name, ev.passed, bool(ev.blocking), str(message), severity
+                    )
                 )
-                mark = "[green]pass[/green]" if ev.passed else "[red]FAIL[/red]"
+                mark = (
+                    "[green]pass[/green]"
+                    if ev.passed
+                    else ("[red]FAIL[/red]" if severity == "ERROR" else "[yellow]warn[/yellow]")
+                )
                 console.print(f"  check {name}/{ev.check_name}: {mark}")
 
         instance.add_event_listener(run_id, on_event)
-        result = job.execute_in_process(
-            instance=instance, run_id=run_id, raise_on_error=False, run_config=QUIET_RUN_CONFIG
-        )
+        try:
+            result = job.execute_in_process(
+                instance=instance, run_id=run_id, raise_on_error=False, run_config=QUIET_RUN_CONFIG
+            )
+        except Exception as exc:  # Dagster's own run storage failing to write (a full disk)
+            if not _disk_full(_error_chain(exc), data_dir):
+                raise
+            # Nothing more can be written, the audit entry included (a torn line would break
+            # the chain); the next run records that it recovered this one.
+            outcome.error = f"{_disk_full_message(data_dir)} ({_error_chain(exc)[:300]})"
+            outcome.duration_s = time.perf_counter() - started
+            return outcome
         # Reviewers' artefacts are rebuilt whatever the outcome, so a failed gate is visible.
         reports = defs.resolve_job_def(governance_job.name).execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
@@ -252,6 +368,10 @@ def run_pipeline(
         if not result.success and not outcome.failed_gates:
             # The innermost cause names the file and rule (Dagster's wrapper names only the op).
             outcome.error = step_errors(result)
+            if _disk_full(outcome.error, data_dir):
+                outcome.error = f"{_disk_full_message(data_dir)} ({outcome.error})"
+        if _free_bytes(data_dir) < MIN_FREE_BYTES:
+            return outcome  # as above: no audit line that a full disk could tear
         audit.append(
             "data_team",
             "run_finished",

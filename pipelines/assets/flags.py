@@ -135,43 +135,44 @@ def score_and_flag(warehouse: Warehouse, settings: RunSettings, council: Council
         yield objectors
         withdraw_served_flags(warehouse, gate=OBJECTOR_CHECK, reason=objectors.description or "")
         raise ObjectorFlaggedError(f"{objectors.description}: nothing was scored or flagged")
-    warehouse.write_table("family_scores", scores)
+
+    # Scores, flags, explanations, caseloads and both artefact folders are published together:
+    # until the commit the last good set stays in place and served (pipelines/storage.py).
+    with warehouse.stage("score_and_flag") as stage:
+        stage.write_table("family_scores", scores)
+        stage.write_table("flags", selection.flags)
+        explanations = explain_flags(
+            model, features, selection.flags, events, families, as_of=as_of
+        )
+        stage.write_table("flag_explanations", explanations)
+        overview = global_explanations(
+            model, features, stage.artefact_dir("global_explanations"), model_version=version
+        )
+        caseloads = build_caseloads(selection.flags, explanations, workers)
+        stage.write_table("caseloads", caseloads)
+        packs = write_case_packs(
+            caseloads, selection.flags, explanations, workers, stage.artefact_dir("case_packs"),
+            model_version=version, as_of=as_of,
+        )  # fmt: skip
+
     yield dg.MaterializeResult(
         asset_key="family_scores",
         metadata={"rows": len(scores), "model_version": version, "as_of": as_of.isoformat(),
                   **{f"excluded_{k}": v for k, v in exclusion_counts(features["family_key"], excluded).items()}},
     )  # fmt: skip
-
-    warehouse.write_table("flags", selection.flags)
     yield dg.MaterializeResult(
         asset_key="flags",
         metadata={"rows": len(selection.flags), **summary_metadata(selection.summary())},
     )
-
-    explanations = explain_flags(model, features, selection.flags, events, families, as_of=as_of)
-    warehouse.write_table("flag_explanations", explanations)
     yield dg.MaterializeResult(
         asset_key="flag_explanations",
         metadata={"rows": len(explanations), "scale": "calibrated probability points"},
     )
-
-    overview = global_explanations(
-        model, features, warehouse.artefact_dir("global_explanations"), model_version=version
-    )
+    html = warehouse.artefact_dir("global_explanations") / overview.html.name
     yield dg.MaterializeResult(
         asset_key="global_explanations",
-        metadata={
-            "html": dg.MetadataValue.path(str(overview.html)),
-            **summary_metadata(overview.summary()),
-        },
+        metadata={"html": dg.MetadataValue.path(str(html)), **summary_metadata(overview.summary())},
     )
-
-    caseloads = build_caseloads(selection.flags, explanations, workers)
-    warehouse.write_table("caseloads", caseloads)
-    packs = write_case_packs(
-        caseloads, selection.flags, explanations, workers, warehouse.artefact_dir("case_packs"),
-        model_version=version, as_of=as_of,
-    )  # fmt: skip
     yield dg.MaterializeResult(
         asset_key="caseloads",
         metadata={"rows": len(caseloads), "workers_with_flags": int(caseloads["worker_id"].nunique()),

@@ -1,19 +1,32 @@
 """Ingest assets: the newest complete drop, through the firewall, typed, quarantined, pseudonymised.
 
-One step reads every file of the drop once. It writes the pseudonymised `<source>_records`
-tables to the warehouse and the identifiers to the identity vault; the volume checks compare
-the drop with the previous complete one (the 2021 PNC deletion lesson).
+One step reads every file of the drop once. Rows that break a contract rule are quarantined at
+the door; each table is then screened with its GX suite's row-level rules and the failing rows
+are quarantined too (rule and column, never the value), so one bad row never stops the run.
+The step writes the pseudonymised `<source>_records` tables to the warehouse and the
+identifiers to the identity vault in one staged commit. Table-level gates: volume against the
+previous complete drop (the 2021 PNC deletion lesson), rows accounted for, required columns
+filled, and the share of quarantined rows within the configured limits.
 """
 
+import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-from ingest.contract import load_contract
+import expectations
+from ingest.contract import LandingContract, load_contract
 from ingest.drops import newest_complete_drop, previous_complete_drop
 from ingest.identity import split_identities
-from ingest.reader import FileIngest, read_file, row_accounting_frame
+from ingest.reader import (
+    FileIngest,
+    LaterRejection,
+    quarantine_rows,
+    read_file,
+    row_accounting_frame,
+)
 from ingest.volume import compare_volumes, drop_volumes
 from pipelines.dpia_metadata import dpia_check_spec
 from pipelines.objections import (
@@ -24,6 +37,7 @@ from pipelines.objections import (
     withdraw_served_flags,
 )
 from pipelines.resources import RunSettings, Warehouse
+from pipelines.storage import atomic_write_text
 
 AGENCY_SOURCES = ("social_care", "education", "housing", "police", "revenues_benefits")
 REFERENCE_FILES = ("workers", "areas", "objections")
@@ -32,6 +46,14 @@ LANDING_FILES = AGENCY_SOURCES + REFERENCE_FILES
 
 VOLUME_CHECK = "volume_vs_previous_extract"
 ACCOUNTING_CHECK = "every_row_accounted_for"
+REQUIRED_CHECK = "required_columns_filled"
+QUARANTINE_CHECK = "quarantine_within_limits"
+
+
+def table_of(name: str) -> str:
+    """Warehouse table of a landing file (``police`` -> ``police_records``, ``workers``)."""
+    return f"{name}_records" if name in AGENCY_SOURCES else name
+
 
 
 class FileRefusedError(RuntimeError):
@@ -105,23 +127,93 @@ def _ingest_check_specs() -> list[dg.AssetCheckSpec]:
             "Blocking: for every file, rows read = rows accepted + rows quarantined.",
         )
     )
+    for name in LANDING_FILES:
+        checks += [
+            dpia_check_spec(
+                REQUIRED_CHECK,
+                table_of(name),
+                f"Blocking: no required column of {name}.csv is absent or empty in every row "
+                "(optional columns may be empty throughout).",
+            ),
+            dpia_check_spec(
+                QUARANTINE_CHECK,
+                table_of(name),
+                f"Blocking: the share of {name}.csv rows quarantined (contract and suite "
+                "row-level rules together) and the share failing each row-level rule stay "
+                "within the configured limits.",
+            ),
+        ]
     return checks + register_check_specs()
+
+
+@dataclass(frozen=True)
+class _Screened:
+    """One landing file after the door and the row-level screen."""
+
+    ingest: FileIngest
+    table: pd.DataFrame | None
+    identities: pd.DataFrame | None
+    screen: expectations.RowScreen | None
+
+    def written(self) -> "_Screened":
+        """The accounts only: once the rows are staged, the frames can go (memory)."""
+        return _Screened(
+            replace(self.ingest, accepted=self.ingest.accepted.iloc[0:0]), None, None, self.screen
+        )
+
+
+def _screen(
+    name: str,
+    result: FileIngest,
+    table: pd.DataFrame,
+    identities: pd.DataFrame | None,
+    settings: expectations.SuiteSettings,
+) -> _Screened:
+    """Quarantine the rows that break the table's row-level suite rules (if it has a suite)."""
+    dataset = name if name in expectations.DATASETS else None
+    if dataset is None:
+        return _Screened(result, table, identities, None)
+    screen = expectations.screen_rows(
+        dataset, table, extract_date=result.extract_date, **settings.as_params()
+    )
+    rejections = [
+        LaterRejection(int(r.position), str(r.column), str(r.rule), f"{r.description} [{r.rule}]")
+        for r in screen.rejections.itertuples(index=False)
+    ]
+    keep = screen.keep
+    return _Screened(
+        quarantine_rows(result, rejections),
+        table.loc[keep].reset_index(drop=True),
+        identities.loc[keep].reset_index(drop=True) if identities is not None else None,
+        screen,
+    )
+
+
+def _split_and_screen(
+    name: str, result: FileIngest, contract: LandingContract, pseudonymiser, settings
+) -> _Screened:
+    if name in AGENCY_SOURCES or name == "objections":
+        table, identities = split_identities(name, result.accepted, contract, pseudonymiser)
+    else:
+        table = result.accepted.drop(columns=["row_number", "extract_date"], errors="ignore")
+        identities = None
+    return _screen(name, result, table, identities, settings)
 
 
 @dg.multi_asset(specs=_ingest_specs(), check_specs=_ingest_check_specs(), name="ingest_drop")
 def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: RunSettings):
-    """Read the newest complete drop once and write every ingest table."""
+    """Read the newest complete drop once and write every ingest table in one staged commit."""
     contract = load_contract()
     landing = Path(settings.landing_dir)
     drop = newest_complete_drop(landing)
     context.log.info(f"ingesting drop {drop.extract_date} from {drop.path}")
     pseudonymiser = warehouse.pseudonymiser()
+    suite_settings = settings.suite_settings()
 
     # Read every file before writing anything: a refused file leaves the last good drop in place.
-    read: dict[str, FileIngest] = {}
-    for name in LANDING_FILES:
-        if name != "objections":
-            read[name] = read_file(drop, name, contract)
+    read: dict[str, FileIngest] = {
+        name: read_file(drop, name, contract) for name in LANDING_FILES if name != "objections"
+    }
     refused = [r for r in read.values() if r.refused]
     if refused:
         raise FileRefusedError(
@@ -129,55 +221,65 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
             + " -> nothing of this drop was written"
         )
     register, read_error = read_register(drop, contract)
-    assessment = assess(warehouse, landing, drop, register, read_error, settings)
     if register is not None:
         read["objections"] = register
 
-    results = []
+    screened: dict[str, _Screened] = {}
     for name in LANDING_FILES:
-        if name not in read:
-            yield dg.MaterializeResult(
-                asset_key=name, metadata={"register": "unreadable: last accepted register kept"}
-            )
-            continue
-        result = read[name]
-        results.append(result)
-        meta = {
-            "extract_date": drop.extract_date.isoformat(),
-            "rows_read": result.accounting.rows_read,
-            "rows_accepted": result.accounting.rows_accepted,
-            "rows_quarantined": result.accounting.rows_quarantined,
-            "columns_dropped_at_firewall": len(result.firewall_log),
+        if name in read:
+            screened[name] = _split_and_screen(name, read[name], contract, pseudonymiser, suite_settings)
+    # the register is judged after its row rules, so a row they refuse counts against it
+    objections = screened.get("objections")
+    assessment = assess(warehouse, landing, drop, objections.ingest if objections else None,
+                        read_error, settings)  # fmt: skip
+    with warehouse.stage("ingest_drop") as stage:
+        for name, item in screened.items():
+            if name == "objections" and not assessment.passed:
+                continue  # fail closed: keep honouring the last accepted register
+            if item.identities is not None:
+                stage.write_table(f"identity_{name}", item.identities, vault=True)
+            stage.write_table(table_of(name), item.table)
+            screened[name] = item.written()
+        results = [item.ingest for item in screened.values()]
+        ledgers = {
+            "quarantine": pd.concat([r.quarantine for r in results], ignore_index=True),
+            "firewall_log": pd.concat([r.firewall_log for r in results], ignore_index=True),
+            "row_accounting": row_accounting_frame(results),
         }
-        if name in AGENCY_SOURCES:
-            records, identities = split_identities(name, result.accepted, contract, pseudonymiser)
-            warehouse.write_table(f"identity_{name}", identities, vault=True)
-            warehouse.write_table(f"{name}_records", records)
-            yield dg.MaterializeResult(asset_key=f"{name}_records", metadata=meta)
-        elif name == "objections":
-            if assessment.passed:
-                records, identities = split_identities(
-                    name, result.accepted, contract, pseudonymiser
-                )
-                warehouse.write_table("identity_objections", identities, vault=True)
-                warehouse.write_table("objections", records)
-            else:  # fail closed: keep honouring the last accepted register
-                meta["register"] = "refused by its gates: last accepted register kept"
-            yield dg.MaterializeResult(asset_key="objections", metadata=meta)
-        else:
-            warehouse.write_table(
-                name, result.accepted.drop(columns=["row_number", "extract_date"], errors="ignore")
-            )
-            yield dg.MaterializeResult(asset_key=name, metadata=meta)
+        for ledger, table in ledgers.items():
+            stage.write_table(ledger, table)
 
-    ledgers = {
-        "quarantine": pd.concat([r.quarantine for r in results], ignore_index=True),
-        "firewall_log": pd.concat([r.firewall_log for r in results], ignore_index=True),
-        "row_accounting": row_accounting_frame(results),
-    }
-    for name, table in ledgers.items():
-        warehouse.write_table(name, table)
-        yield dg.MaterializeResult(asset_key=name, metadata={"rows": len(table)})
+    validation = warehouse.artefact_dir("validation")
+    if "objections" not in screened:
+        yield dg.MaterializeResult(
+            asset_key="objections", metadata={"register": "unreadable: last accepted register kept"}
+        )
+    for name, item in screened.items():
+        result = item.ingest
+        kept = (
+            {"register": "refused by its gates: last accepted register kept"}
+            if name == "objections" and not assessment.passed
+            else {}
+        )
+        yield dg.MaterializeResult(
+            asset_key=table_of(name),
+            metadata={
+                "extract_date": drop.extract_date.isoformat(),
+                "rows_read": result.accounting.rows_read,
+                "rows_accepted": result.accounting.rows_accepted,
+                "rows_quarantined": result.accounting.rows_quarantined,
+                "rows_quarantined_by_suite_rules": item.screen.rows_rejected if item.screen else 0,
+                "columns_dropped_at_firewall": len(result.firewall_log),
+                **kept,
+            },
+        )
+        if item.screen is not None:
+            atomic_write_text(
+                validation / f"{name}__rows.json",
+                json.dumps(item.screen.outcome.as_dict(), indent=2, default=str),
+            )
+    for ledger, table in ledgers.items():
+        yield dg.MaterializeResult(asset_key=ledger, metadata={"rows": len(table)})
 
     acc = ledgers["row_accounting"]
     unbalanced = acc[acc["rows_read"] != acc["rows_accepted"] + acc["rows_quarantined"]]
@@ -191,6 +293,9 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
             "unbalanced_files": ", ".join(unbalanced["file"]) or "none",
         },
     )
+    for name, item in screened.items():
+        yield _required_columns_check(name, item.ingest, contract)
+        yield _quarantine_check(name, item, suite_settings)
     yield from _volume_checks(landing, drop, contract, settings.max_volume_drop_share)
     if not assessment.passed:
         withdrawn = withdraw_served_flags(
@@ -201,6 +306,84 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
             f"{assessment.summary}"
         )
     yield from register_check_results(assessment)
+
+
+def required_columns_empty(result: FileIngest, contract: LandingContract) -> list[str]:
+    """Required columns of a file that are absent from its header or empty in every row."""
+    spec = contract.file_spec(result.name)
+    unusable = set(result.missing_columns) | set(result.empty_columns)
+    return [c for c, col in spec.columns.items() if col.required and c in unusable]
+
+
+def _required_columns_check(
+    name: str, result: FileIngest, contract: LandingContract
+) -> dg.AssetCheckResult:
+    empty = required_columns_empty(result, contract)
+    message = (
+        f"{result.file}: required column(s) {', '.join(empty)} absent or empty in every row; "
+        "every row is quarantined. Ask the agency for a corrected extract."
+        if empty
+        else ""
+    )
+    return dg.AssetCheckResult(
+        asset_key=table_of(name),
+        check_name=REQUIRED_CHECK,
+        passed=not empty,
+        description=message or None,
+        metadata={
+            "required_columns_empty": ", ".join(empty) or "none",
+            "optional_columns_empty": ", ".join(
+                c for c in result.empty_columns + result.missing_columns if c not in empty
+            )
+            or "none",
+            **({"failure": message} if message else {}),
+        },
+    )
+
+
+def quarantine_findings(
+    name: str, item: _Screened, settings: expectations.SuiteSettings
+) -> list[str]:
+    """Why a file's quarantine is beyond its limits (empty when within them)."""
+    reference = name not in AGENCY_SOURCES
+    limit = settings.quarantine_limit(reference=reference)
+    acc = item.ingest.accounting
+    findings = []
+    share = acc.rows_quarantined / acc.rows_read if acc.rows_read else 0.0
+    if share > limit:
+        findings.append(
+            f"{acc.file}: {acc.rows_quarantined:,} of {acc.rows_read:,} rows quarantined "
+            f"({share:.2%}; limit {limit:.2%})"
+        )
+    if item.screen is not None and not item.screen.outcome.success:
+        findings += [f"{acc.file}: {f.describe()}" for f in item.screen.outcome.blocking_failures]
+    return findings
+
+
+def _quarantine_check(
+    name: str, item: _Screened, settings: expectations.SuiteSettings
+) -> dg.AssetCheckResult:
+    acc = item.ingest.accounting
+    findings = quarantine_findings(name, item, settings)
+    reference = name not in AGENCY_SOURCES
+    by_rule = item.ingest.quarantine.groupby(["rule", "column"], dropna=False).size()
+    return dg.AssetCheckResult(
+        asset_key=table_of(name),
+        check_name=QUARANTINE_CHECK,
+        passed=not findings,
+        description="; ".join(findings) or None,
+        metadata={
+            "rows_read": acc.rows_read,
+            "rows_quarantined": acc.rows_quarantined,
+            "max_quarantined_share": settings.quarantine_limit(reference=reference),
+            "row_rule_mostly": settings.row_mostly(reference=reference),
+            "quarantined_by_rule": "; ".join(
+                f"{rule} on {column}: {n}" for (rule, column), n in by_rule.items()
+            )
+            or "none",
+            **({"failure": "; ".join(findings)} if findings else {}),
+        },
+    )
 
 
 def _volume_checks(landing: Path, drop, contract, max_drop_share: float):

@@ -172,28 +172,43 @@ def coverage_check(result: linkage.LinkageResult) -> dg.AssetCheckResult:
 )
 def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: RunSettings):
     identities = load_identities(warehouse)
-    result = linkage.link_with_details(
-        identities[LINKAGE_INPUT],
-        keys=warehouse.pseudonymiser().key_function(),  # keyed: never a bare hash of record keys
-        artefact_dir=warehouse.artefact_dir("linkage"),
-    )
-    links = result.links
-    vault = identities.merge(
-        links[["source", "record_key", "person_key"]], on=["source", "record_key"], how="left"
-    )
-    warehouse.write_table("identity_vault", vault, vault=True)
+    # One staged commit: the vault's person keys, the warehouse links and the linkage files
+    # change together or not at all (pipelines/storage.py).
+    with warehouse.stage("link_records") as stage:
+        artefacts = stage.artefact_dir("linkage")
+        result = linkage.link_with_details(
+            identities[LINKAGE_INPUT],
+            keys=warehouse.pseudonymiser().key_function(),  # keyed: never a bare hash of record keys
+            artefact_dir=artefacts,
+        )
+        links = result.links
+        vault = identities.merge(
+            links[["source", "record_key", "person_key"]], on=["source", "record_key"], how="left"
+        )
+        stage.write_table("identity_vault", vault, vault=True)
+        record_links = links.merge(
+            identities[["source", "record_key", "record_pseudo"]], on=["source", "record_key"]
+        )
+        record_links = record_links[
+            ["source", "record_pseudo", "person_key", "cluster_size", "linkage_confidence"]
+        ]
+        stage.write_table("record_links", record_links)
+        quality = quality_metrics(result)
+        if settings.truth_dir:
+            truth = pd.read_csv(Path(settings.truth_dir) / "records.csv", dtype=str)
+            truth = truth.drop_duplicates(["source", "record_key"], keep="last")
+            scores = evaluate_links(links, truth)
+            quality.update({f"truth_{k}": v for k, v in scores.as_dict().items()})
+        quality_table = pd.DataFrame(
+            {"metric": list(quality), "value": [float(v) for v in quality.values()]}
+        )
+        stage.write_table("linkage_quality", quality_table)
+        (artefacts / "linkage_quality.json").write_text(json.dumps(quality, indent=2))
+
     yield dg.MaterializeResult(
         asset_key="identity_vault",
         metadata={"records": len(vault), "people": int(links["person_key"].nunique())},
     )
-
-    record_links = links.merge(
-        identities[["source", "record_key", "record_pseudo"]], on=["source", "record_key"]
-    )
-    record_links = record_links[
-        ["source", "record_pseudo", "person_key", "cluster_size", "linkage_confidence"]
-    ]
-    warehouse.write_table("record_links", record_links)
     yield dg.MaterializeResult(
         asset_key="record_links",
         metadata={
@@ -202,20 +217,6 @@ def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
             "threshold": float(result.threshold_match_probability),
             "objectors_linked": int((links["source"] == OBJECTIONS_SOURCE).sum()),
         },
-    )
-
-    quality = quality_metrics(result)
-    if settings.truth_dir:
-        truth = pd.read_csv(Path(settings.truth_dir) / "records.csv", dtype=str)
-        truth = truth.drop_duplicates(["source", "record_key"], keep="last")
-        scores = evaluate_links(links, truth)
-        quality.update({f"truth_{k}": v for k, v in scores.as_dict().items()})
-    quality_table = pd.DataFrame(
-        {"metric": list(quality), "value": [float(v) for v in quality.values()]}
-    )
-    warehouse.write_table("linkage_quality", quality_table)
-    (warehouse.artefact_dir("linkage") / "linkage_quality.json").write_text(
-        json.dumps(quality, indent=2)
     )
     yield dg.MaterializeResult(
         asset_key="linkage_quality", metadata={k: float(v) for k, v in quality.items()}

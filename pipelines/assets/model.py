@@ -343,9 +343,36 @@ def _persist_release(
 ):
     fitted, evaluation, audit = release.fitted, release.evaluation, release.audit
     model_dir = warehouse.artefact_dir("models")
+    # A new version's own file: nothing points at it until approved.json (staged below) does.
     record = models.save_risk_model(
         fitted.model, model_dir, training_window=fitted.training_window(), metrics=None
     )
+    summary = evaluation.summary()
+    # Evaluation, audit, model card and the approval pointer are published together.
+    with warehouse.stage("train_and_gate_model") as stage:
+        stage.write_table("model_evaluation", _metric_table(summary))
+        stage.write_table("fairness_audit", audit.decisions)
+        reports = stage.artefact_dir("model")
+        for name, table in (("fairness_groups", audit.groups), ("fairness_metrics", audit.group_metrics),
+                            ("fairness_disparities", audit.disparities), ("fairness_coverage", audit.coverage),
+                            ("fairness_leakage", audit.leakage)):  # fmt: skip
+            if table is not None:
+                table.to_csv(reports / f"{name}.csv", index=False)
+        _md, html = models.write_model_card(
+            fitted, evaluation, audit, reports, version=record.version,
+            sign_offs=config.sign_off_lines(), council=config.council.name, scoring_as_of=as_of,
+        )  # fmt: skip
+        if release.approved:
+            stage.artefact_file("models", APPROVED).write_text(
+                json.dumps(
+                    {
+                        "version": record.version,
+                        "model_file": record.model_file,
+                        "threshold": config.flagging.threshold,
+                    }
+                )
+            )
+
     yield dg.MaterializeResult(
         asset_key="risk_model",
         metadata={
@@ -354,29 +381,14 @@ def _persist_release(
             **summary_metadata(fitted.summary()),
         },
     )
-    summary = evaluation.summary()
-    warehouse.write_table("model_evaluation", _metric_table(summary))
     yield dg.MaterializeResult(asset_key="model_evaluation", metadata=summary_metadata(summary))
-
-    warehouse.write_table("fairness_audit", audit.decisions)
-    reports = warehouse.artefact_dir("model")
-    for name, table in (("fairness_groups", audit.groups), ("fairness_metrics", audit.group_metrics),
-                        ("fairness_disparities", audit.disparities), ("fairness_coverage", audit.coverage),
-                        ("fairness_leakage", audit.leakage)):  # fmt: skip
-        if table is not None:
-            table.to_csv(reports / f"{name}.csv", index=False)
     yield dg.MaterializeResult(
         asset_key="fairness_audit", metadata=summary_metadata(audit.summary())
     )
-
-    _md, html = models.write_model_card(
-        fitted, evaluation, audit, reports, version=record.version,
-        sign_offs=config.sign_off_lines(), council=config.council.name, scoring_as_of=as_of,
-    )  # fmt: skip
+    html = warehouse.artefact_dir("model") / html.name  # where the card was published
     yield dg.MaterializeResult(
         asset_key="model_card", metadata={"html": dg.MetadataValue.path(str(html))}
     )
-
     for asset, check, gate in (("model_evaluation", PERFORMANCE_GATE, evaluation.gate),
                                ("fairness_audit", FAIRNESS_GATE, audit.gate)):  # fmt: skip
         yield dg.AssetCheckResult(
@@ -384,17 +396,6 @@ def _persist_release(
             metadata={"reasons": "; ".join(gate.reasons),
                       **({} if gate.passed else {"failure": "; ".join(gate.reasons[:6])})},
         )  # fmt: skip
-    approved = model_dir / APPROVED
-    if release.approved:
-        approved.write_text(
-            json.dumps(
-                {
-                    "version": record.version,
-                    "model_file": record.model_file,
-                    "threshold": config.flagging.threshold,
-                }
-            )
-        )
 
 
 def _metric_table(summary: dict) -> pd.DataFrame:

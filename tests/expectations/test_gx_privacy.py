@@ -18,8 +18,12 @@ from great_expectations.core.expectation_validation_result import (
 )
 from gx_frames import EXTRACT, FEATURES, features_frame, records_frame, workers_frame
 
-from expectations import SuiteOutcome, build_data_docs, build_suite, run_suite, runner
+from expectations import SuiteOutcome, build_data_docs, build_suite, run_suite, runner, screen_rows
 from expectations.outcome import sanitise_result
+from expectations.screening import SCREEN_FORMAT
+
+# Every row-level rule strict, so that each planted value fails its rule on its own.
+STRICT = {"row_rule_mostly": 1.0, "plausible_age_mostly": 1.0, "reference_row_rule_mostly": 1.0}
 
 MARKERS = (
     "ZZMARKSEX",
@@ -74,9 +78,9 @@ def _features() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def outcomes() -> list[SuiteOutcome]:
     return [
-        run_suite("police", _police(), extract_date=EXTRACT),
-        run_suite("housing", _housing(), extract_date=EXTRACT),
-        run_suite("workers", _workers()),
+        run_suite("police", _police(), extract_date=EXTRACT, **STRICT),
+        run_suite("housing", _housing(), extract_date=EXTRACT, **STRICT),
+        run_suite("workers", _workers(), **STRICT),
         run_suite("family_features", _features(), feature_dictionary=FEATURES),
     ]
 
@@ -138,7 +142,29 @@ def _raw_gx_result(result_format: str | dict[str, object]) -> ExpectationSuiteVa
     return validation.run(batch_parameters={"dataframe": _police()}, result_format=result_format)
 
 
-@pytest.mark.parametrize("result_format", [runner.GATE_FORMAT, runner.DETAIL_FORMAT])
+def test_row_screens_name_rows_and_rules_but_no_values() -> None:
+    screens = [
+        screen_rows("police", _police(), extract_date=EXTRACT, **STRICT),
+        screen_rows("housing", _housing(), extract_date=EXTRACT, **STRICT),
+        screen_rows("workers", _workers(), **STRICT),
+    ]
+    police = screens[0]
+    # an unknown code, a future incident and an impossible birth month are row defects; a
+    # duplicate key or a raw id in a pseudonym column is the table's (a pipeline defect)
+    assert set(police.rejections["position"]) == {0, 6, 7}
+    assert set(police.rejections["column"]) == {"sex", "incident_date", "birth_month"}
+    assert not police.outcome.success
+    assert set(screens[2].rejections["column"]) == {"role"}
+    for screen in screens:
+        text = (
+            repr(screen)
+            + screen.rejections.to_json()
+            + json.dumps(screen.outcome.as_dict(), default=str)
+        )
+        assert _leaks(text) == [], screen.dataset
+
+
+@pytest.mark.parametrize("result_format", [runner.GATE_FORMAT, runner.DETAIL_FORMAT, SCREEN_FORMAT])
 def test_our_result_formats_alone_keep_values_out_of_gx_results(
     result_format: dict[str, object],
 ) -> None:

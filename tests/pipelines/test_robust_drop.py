@@ -1,0 +1,203 @@
+"""A legitimate drop with row-level defects runs to flags; table-level problems stop it by name.
+
+The drop follows the contract but is not as tidy as the generator writes it: education's
+optional ``sessions_excluded`` is blank in every row (no exclusions that period), and each
+reference file has one malformed row (a worker whose area codes are not postcode districts,
+an area whose district is not a district, an objection whose date of birth is not a date).
+Markers planted in the malformed cells must appear in no file of the data directory.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from dateutil.relativedelta import relativedelta
+from lax_run import FLAG_THRESHOLD, run_lax
+
+from pipelines.runner import RunOutcome
+from synth import EstateConfig, generate_estate
+
+PEOPLE = 3000
+AREA_MARKER = "MALFORMED-AREA-CODES-5e1c"
+DISTRICT_MARKER = "MALFORMED-DISTRICT-91d0"
+DOB_MARKER = "MALFORMED-DOB-2b7f"
+
+
+def _rewrite(path: Path, change) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header = list(reader.fieldnames or [])
+        rows = list(reader)
+    rows = change(rows) or rows
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+def _newest(landing: Path) -> Path:
+    return sorted(p for p in landing.iterdir() if p.is_dir())[-1]
+
+
+@pytest.fixture(scope="module")
+def drop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    root = tmp_path_factory.mktemp("robust")
+    landing = root / "landing"
+    generate_estate(EstateConfig(people=PEOPLE, seed=11, history_months=1), out=landing)
+    newest = _newest(landing)
+
+    def blank_exclusions(rows):
+        for row in rows:
+            row["sessions_excluded"] = ""
+
+    _rewrite(newest / "education.csv", blank_exclusions)
+    workers = _rewrite(newest / "workers.csv", lambda rows: None)
+    practitioner = next(i for i, r in enumerate(workers) if r["role"] != "team_manager" and i > 0)
+    broken_worker = dict(workers[practitioner])
+
+    def break_worker(rows):
+        rows[practitioner]["area_codes"] = AREA_MARKER
+
+    _rewrite(newest / "workers.csv", break_worker)
+
+    def break_area(rows):
+        rows[-1]["postcode_district"] = DISTRICT_MARKER
+
+    _rewrite(newest / "areas.csv", break_area)
+
+    def break_objection(rows):
+        rows[0]["dob"] = DOB_MARKER
+
+    _rewrite(newest / "objections.csv", break_objection)
+    return {"landing": landing, "newest": newest, "worker": broken_worker}
+
+
+@pytest.fixture(scope="module")
+def run(drop: dict[str, object], tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
+    return run_lax(drop["landing"], tmp_path_factory.mktemp("data"))
+
+
+def _table(data_dir: Path, name: str, *, vault: bool = False) -> pd.DataFrame:
+    path = data_dir / ("vault.duckdb" if vault else "warehouse.duckdb")
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(f'SELECT * FROM "{name}"').df()
+
+
+def test_the_drop_runs_to_flags(run: RunOutcome) -> None:
+    assert run.success, run.error or [f"{g.asset}/{g.check}: {g.message}" for g in run.failed_gates]
+    assert run.materialised.get("flags", 0) > 0
+    gates = {(c.asset, c.check): c for c in run.checks}
+    for table in ("education_records", "workers", "areas", "objections"):
+        assert gates[(table, "required_columns_filled")].passed, table
+        assert gates[(table, "quarantine_within_limits")].passed, table
+    assert gates[("education_records", "gx_suite")].passed
+    required = gates[("education_records", "required_columns_filled")]
+    assert required.severity == "ERROR"
+
+
+def test_malformed_reference_rows_are_quarantined_by_rule_and_column(
+    run: RunOutcome, drop: dict[str, object]
+) -> None:
+    quarantine = _table(run.data_dir, "quarantine")
+    by_file = {f: g for f, g in quarantine.groupby("file")}
+    expected = {
+        "workers.csv": ("area_codes", "expect_column_values_to_match_regex"),
+        "areas.csv": ("postcode_district", "expect_column_values_to_match_regex"),
+        "objections.csv": ("dob", "type"),
+    }
+    for file, (column, rule) in expected.items():
+        rows = by_file[file]
+        assert list(zip(rows["column"], rows["rule"], strict=True)) == [(column, rule)], file
+        assert rows["reason"].str.contains(rf"^{file} row \d+: column {column}: ").all()
+    workers = _table(run.data_dir, "workers")
+    assert drop["worker"]["worker_id"] not in set(workers["worker_id"])
+    assert len(_table(run.data_dir, "identity_objections", vault=True)) == len(
+        _table(run.data_dir, "objections")
+    )
+
+
+def test_no_malformed_value_reaches_any_file(run: RunOutcome) -> None:
+    markers = [m.encode() for m in (AREA_MARKER, DISTRICT_MARKER, DOB_MARKER)]
+    offenders = [
+        str(p.relative_to(run.data_dir))
+        for p in run.data_dir.rglob("*")
+        if p.is_file() and any(m in p.read_bytes() for m in markers)
+    ]
+    assert offenders == []
+
+
+def test_every_input_row_is_accounted_for(run: RunOutcome, drop: dict[str, object]) -> None:
+    accounting = _table(run.data_dir, "row_accounting")
+    quarantine = _table(run.data_dir, "quarantine")
+    for row in accounting.itertuples():
+        with (drop["newest"] / row.file).open(newline="", encoding="utf-8") as fh:
+            data_rows = sum(1 for _ in csv.reader(fh)) - 1
+        assert row.rows_read == data_rows == row.rows_accepted + row.rows_quarantined, row.file
+        assert (quarantine["file"] == row.file).sum() == row.rows_quarantined, row.file
+    counts = dict(zip(accounting["file"], accounting["rows_quarantined"], strict=True))
+    assert counts["workers.csv"] == counts["areas.csv"] == counts["objections.csv"] == 1
+
+
+def test_the_blank_optional_column_is_accepted_and_kept_blank(run: RunOutcome) -> None:
+    education = _table(run.data_dir, "education_records")
+    assert len(education) > 1000
+    assert education["sessions_excluded"].isna().all()
+    assert not any(c.asset == "education_records" and not c.passed for c in run.checks)
+
+
+def test_families_in_the_quarantined_workers_districts_are_reported_unrouted(
+    run: RunOutcome, drop: dict[str, object]
+) -> None:
+    districts = set(str(drop["worker"]["area_codes"]).split(";"))
+    flags = _table(run.data_dir, "flags")
+    assert not set(flags["postcode_district"]) & districts
+    scores = _table(run.data_dir, "family_scores")
+    stranded = int(
+        (
+            (scores["probability"] >= FLAG_THRESHOLD) & scores["postcode_district"].isin(districts)
+        ).sum()
+    )
+    assert stranded > 0, "the estate should have families above the threshold in those districts"
+    notices = [n for n in run.notices if n.startswith("flags:")]
+    assert notices and f"{stranded:,} families above the threshold were not routed" in notices[0]
+    assert any(n.startswith("workers: 1 of") for n in run.notices)
+
+
+def test_table_level_problems_stop_the_run_by_name_and_keep_the_flags(
+    run: RunOutcome, drop: dict[str, object]
+) -> None:
+    landing, newest = drop["landing"], drop["newest"]
+    later = landing / (date.fromisoformat(newest.name) + relativedelta(months=1)).isoformat()
+    shutil.copytree(newest, later)
+
+    def blank_required(rows):
+        for row in rows:
+            row["incident_date"] = ""
+
+    def break_many(rows):  # 10% of housing rows with an event in the future: a systemic fault
+        for row in rows[: len(rows) // 10]:
+            row["event_date"] = "2099-01-01"
+
+    _rewrite(later / "police.csv", blank_required)
+    _rewrite(later / "housing.csv", break_many)
+    before = _table(run.data_dir, "flags")
+    try:
+        outcome = run_lax(landing, run.data_dir)
+    finally:
+        shutil.rmtree(later)
+    failed = {(g.asset, g.check): g.message for g in outcome.failed_gates}
+    assert not outcome.success
+    assert (
+        "police.csv: required column(s) incident_date"
+        in failed[("police_records", "required_columns_filled")]
+    )
+    assert "housing.csv" in failed[("housing_records", "quarantine_within_limits")]
+    assert "flags" not in outcome.materialised
+    pd.testing.assert_frame_equal(_table(run.data_dir, "flags"), before)
