@@ -22,8 +22,8 @@ import yaml
 from dpia.audit import AuditLog
 from dpia.pseudonymise import Pseudonymiser, load_or_create_key
 from expectations.settings import SuiteSettings
-from pipelines.storage import RecoveryReport, StagedWrite, is_internal_table, recover
 from pipelines.council import CouncilConfig, load_config, parse_config
+from pipelines.storage import RecoveryReport, StagedWrite, is_internal_table, recover
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 VAULT_FILE = "vault.duckdb"

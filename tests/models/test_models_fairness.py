@@ -218,7 +218,7 @@ def test_a_sign_off_covers_only_an_inconclusive_result_inside_the_band() -> None
 
 
 def test_leaked_group_attributes_invalidate_the_audit() -> None:
-    y, prob, sel, need, group = _population(bias=1.0, seed=3, n=4000)
+    y, prob, sel, _need, group = _population(bias=1.0, seed=3, n=4000)
     cfg = FairnessConfig(total_capacity=200, dimensions=GROUP, intersections=(), n_boot=20)
     leak = pd.DataFrame({"dimension": ["group"], "group": ["X"], "n_outcomes": [100],
                          "n_leaked": [11], "share": [0.11]})  # fmt: skip
