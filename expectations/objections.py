@@ -16,6 +16,7 @@ from great_expectations.expectations.expectation import Expectation
 
 from expectations import builders as b
 from expectations.contract import ColumnSpec, TableSpec
+from expectations.levels import TABLE, tag_all
 from expectations.settings import SuiteSettings
 
 OBJECTIONS_TABLE = TableSpec(
@@ -28,13 +29,20 @@ OBJECTIONS_TABLE = TableSpec(
 
 
 def build_objections_suite(extract_date: date, settings: SuiteSettings) -> list[Expectation]:
-    """Shape, types, completeness, pseudonyms, uniqueness and received-date range."""
+    """Shape, types, completeness, pseudonyms, uniqueness and received-date range.
+
+    Every rule is table-level (blocking, never removing a row): a register that
+    breaks any of them fails closed rather than dropping an objection.
+    """
     latest = pd.Timestamp(extract_date) + pd.Timedelta(days=settings.future_slack_days)
-    return [
-        *b.table_shape(OBJECTIONS_TABLE, settings),
-        *b.column_types(OBJECTIONS_TABLE),
-        *b.completeness(OBJECTIONS_TABLE, settings, {}),
-        *b.pseudonym_shapes(OBJECTIONS_TABLE),
-        b.unique("objection_pseudo"),
-        b.dates_between("received_date", pd.Timestamp(settings.earliest_event_date), latest),
-    ]
+    return tag_all(
+        TABLE,
+        [
+            *b.table_shape(OBJECTIONS_TABLE, settings),
+            *b.column_types(OBJECTIONS_TABLE),
+            *b.required_present(OBJECTIONS_TABLE),
+            *b.pseudonym_shapes(OBJECTIONS_TABLE),
+            b.unique("objection_pseudo"),
+            b.dates_between("received_date", pd.Timestamp(settings.earliest_event_date), latest),
+        ],
+    )

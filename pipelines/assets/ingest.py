@@ -273,7 +273,7 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
                 **kept,
             },
         )
-        if item.screen is not None:
+        if item.screen is not None and item.screen.outcome.evaluated:  # a suite with row rules
             atomic_write_text(
                 validation / f"{name}__rows.json",
                 json.dumps(item.screen.outcome.as_dict(), indent=2, default=str),
