@@ -17,6 +17,7 @@ import duckdb
 import pytest
 from lax_council import LAX
 
+from dpia.audit import AuditLog
 from pipelines.runner import RunOutcome, run_pipeline
 from portal.warehouse import current_flags
 from synth import EstateConfig, generate_estate
@@ -110,6 +111,14 @@ def _broken_register(kind: str, header: list[str], rows: list[list[str]]) -> str
     return "".join(",".join(f'"{v}"' if "," in v else v for v in line) + "\n" for line in lines)
 
 
+def _copy_data_dir(source: Path, target: Path) -> None:
+    """Copy a run's data directory and adopt its audit trail explicitly (the trail's anchor is
+    kept outside the data dir, under the original path: a copy is not trusted silently)."""
+    shutil.copytree(source, target)
+    trail = "audit/audit.jsonl"
+    assert AuditLog(target / trail).adopt(anchor_file=AuditLog(source / trail).anchor_path).ok
+
+
 def _next_drop(state: dict, day: str) -> Path:
     target = state["landing"] / day
     shutil.copytree(state["landing"] / state["drop"], target)
@@ -119,7 +128,7 @@ def _next_drop(state: dict, day: str) -> Path:
 def _broken_run(base: dict, tmp_path: Path, kind: str) -> tuple[dict, Path, RunOutcome, set[str]]:
     """Copy the first run's state, deliver a drop with a broken register, run."""
     state = {**base, "data_dir": tmp_path / "data", "landing": tmp_path / "landing"}
-    shutil.copytree(base["data_dir"], state["data_dir"])
+    _copy_data_dir(base["data_dir"], state["data_dir"])
     shutil.copytree(base["landing"], state["landing"])
     drop = _next_drop(state, "2026-12-01")
     header, rows = _register_rows(drop, state["person"])
@@ -191,7 +200,7 @@ def test_a_headerless_agency_file_stops_the_run_and_no_cell_lands_anywhere(
 ) -> None:
     """Finding 3 end to end: the first row of a headerless police.csv reaches no file."""
     state = {**first[1], "data_dir": tmp_path / "data", "landing": tmp_path / "landing"}
-    shutil.copytree(first[1]["data_dir"], state["data_dir"])
+    _copy_data_dir(first[1]["data_dir"], state["data_dir"])
     shutil.copytree(first[1]["landing"], state["landing"])
     drop = _next_drop(state, "2026-12-01")
     police = drop / "police.csv"
