@@ -32,12 +32,15 @@ BANDS: tuple[str, ...] = ("low", "medium", "high", "very high")
 NO_DISTRICT = "(unknown)"
 EXCLUSION_REASONS: tuple[str, ...] = (
     "objection_or_restriction",
+    "objection_pending_verification",
     "open_to_social_care",
     "restricted",
 )
 """Reason keys for ``select_flags(excluded_family_keys=...)``: the Art 21/18 register matched
-through the linkage, families with a child open to children's social care
-(``features.open_to_social_care``), and any other restriction (e.g. a legal hold)."""
+through the linkage; people who may be named by a register row quarantined for a defect (same
+name and district, any date of birth: ``governance.pending_objections``) until it is verified;
+families with a child open to children's social care (``features.open_to_social_care``); and
+any other restriction (e.g. a legal hold)."""
 
 SCORE_DTYPES: dict[str, str] = {
     "family_key": "string", "as_of_date": "datetime64[ns]", "probability": "Float64",

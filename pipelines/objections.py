@@ -5,7 +5,10 @@ Thin adapters between Dagster and the domain: the register is judged by
 A failed register gate (``objections_register_complete`` or ``objections_volume_vs_previous``,
 both blocking) stops linkage, features, training and flagging, keeps the last accepted register
 in the warehouse and vault, and withdraws every flag served to practitioners until a run passes.
-``no_objector_scored_or_flagged`` is checked on the scores and flags *before* they are written.
+A row quarantined for a defect but naming someone does not fail the gate: it is kept in the
+vault as an objection pending verification (:mod:`governance.pending_objections`) and every
+family of a possible match is excluded. ``no_objector_scored_or_flagged`` is checked on the
+scores and flags *before* they are written, pending objections included.
 """
 
 from __future__ import annotations
@@ -17,6 +20,12 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from governance.pending_objections import (
+    PENDING_TABLE,
+    candidate_person_keys,
+    families_of,
+    usable_identity,
+)
 from governance.withdrawals import empty_withdrawals, reinstate_flags, withdraw_flags
 from ingest.contract import LandingContract
 from ingest.csvfile import CsvFileError
@@ -26,6 +35,7 @@ from ingest.objections import (
     RegisterPolicy,
     assess_register,
     newer_register_problems,
+    quarantined_register_rows,
 )
 from ingest.reader import FileIngest, read_file
 from pipelines.dpia_metadata import dpia_check_spec
@@ -50,15 +60,17 @@ def register_check_specs() -> list[dg.AssetCheckSpec]:
         dpia_check_spec(
             REGISTER_COMPLETE,
             "objections",
-            "Blocking: the objections register is readable, has its header row, every row is "
-            "accepted (none quarantined), it is not empty, and no newer delivery lacks it. On "
-            "failure scoring and flagging stop and served flags are withdrawn.",
+            "Blocking: the objections register is readable, has its header row, every "
+            "quarantined row still names someone (first and last name; it is then honoured by "
+            "name, pending verification), the quarantined share is within the reference limit, "
+            "it is not empty, and no newer delivery lacks it. On failure scoring and flagging "
+            "stop and served flags are withdrawn.",
         ),
         dpia_check_spec(
             REGISTER_VOLUME,
             "objections",
-            "Blocking: no objection of the last accepted register is missing from this one "
-            "(limit configurable). On failure served flags are withdrawn.",
+            "Blocking: no objection of the last accepted register (pending ones included) is "
+            "missing from this one (limit configurable). On failure served flags are withdrawn.",
         ),
     ]
 
@@ -68,7 +80,8 @@ def objector_check_spec() -> dg.AssetCheckSpec:
         OBJECTOR_CHECK,
         "flags",
         "Blocking: no family with a member matched to the objections register (through the "
-        "linkage, every family spell) is scored or flagged; checked before anything is written.",
+        "linkage, every family spell), or possibly named by an objection pending verification, "
+        "is scored or flagged; checked before anything is written.",
     )
 
 
@@ -81,33 +94,69 @@ def read_register(drop: Drop, contract: LandingContract) -> tuple[FileIngest | N
 
 
 def _previous_ids(warehouse: Warehouse) -> set[str] | None:
+    """Ids of the last accepted register: accepted objections and those pending verification."""
     if not warehouse.table_exists("identity_objections", vault=True):
         return None
     ids = warehouse.read_table("identity_objections", vault=True, columns=["objection_id"])
-    return set(ids["objection_id"].dropna().astype(str))
+    previous = set(ids["objection_id"].dropna().astype(str))
+    if warehouse.table_exists(PENDING_TABLE, vault=True):
+        pending = warehouse.read_table(PENDING_TABLE, vault=True, columns=["objection_id"])
+        previous |= set(pending["objection_id"].dropna().astype(str))
+    return previous
+
+
+def pending_frame(
+    drop: Drop, contract: LandingContract, register: FileIngest | None
+) -> pd.DataFrame:
+    """The register's quarantined rows that name someone, for the vault's ``pending_objections``.
+
+    Usable parts only (``ingest.objections.quarantined_register_rows``), with the extract date.
+    """
+    rows = quarantined_register_rows(drop, contract, register)
+    rows = rows.loc[usable_identity(rows).to_numpy(bool)].reset_index(drop=True)
+    rows["extract_date"] = pd.Series(
+        pd.Timestamp(drop.extract_date), index=rows.index, dtype="datetime64[ns]"
+    )
+    return rows
 
 
 def assess(
     warehouse: Warehouse,
     landing: Path,
     drop: Drop,
+    contract: LandingContract,
     register: FileIngest | None,
     read_error: str | None,
     settings: RunSettings,
-) -> RegisterAssessment:
-    current = (
-        set(register.accepted["objection_id"].dropna().astype(str)) if register is not None else ()
-    )
-    return assess_register(
+) -> tuple[RegisterAssessment, pd.DataFrame]:
+    """The register's verdict, and its rows pending verification (for the vault)."""
+    pending = pending_frame(drop, contract, register)
+    current: set[str] = set()
+    if register is not None:
+        current = set(register.accepted["objection_id"].dropna().astype(str))
+        current |= set(pending["objection_id"].dropna().astype(str))
+    assessment = assess_register(
         register,
         read_error=read_error,
         previous_ids=_previous_ids(warehouse),
         current_ids=current,
+        pending_rows=set(pending["row_number"].dropna().astype(int)),
         newer_problems=newer_register_problems(scan_drops(landing), drop),
         policy=RegisterPolicy(
             may_be_empty=settings.objections_may_be_empty,
             max_lost=settings.max_objections_lost,
+            max_quarantined_share=settings.suite_settings().quarantine_limit(reference=True),
         ),
+    )
+    return assessment, pending
+
+
+def pending_note(pending: int) -> str:
+    """What a passed register gate says about its objections pending verification (counts)."""
+    return (
+        f"{pending} objection(s) pending verification: quarantined for a defect, honoured by "
+        "name (same name and postcode district, any date of birth); the families of every "
+        "possible match are excluded from scoring and flags until the register is corrected"
     )
 
 
@@ -117,12 +166,14 @@ def register_check_results(assessment: RegisterAssessment) -> Iterator[dg.AssetC
         (REGISTER_VOLUME, assessment.volume_problems),
     ):
         message = "; ".join(problems)
+        note = pending_note(assessment.pending) if name == REGISTER_COMPLETE else ""
+        description = message or (note if assessment.pending else "")
         yield dg.AssetCheckResult(
             asset_key="objections",
             check_name=name,
             passed=not problems,
             severity=dg.AssetCheckSeverity.ERROR,
-            description=message or None,
+            description=description or None,
             metadata={**assessment.metrics, **({"failure": message} if message else {})},
         )
 
@@ -160,18 +211,36 @@ def reinstate_published_flags(warehouse: Warehouse, flag_ids: pd.Series) -> int:
     return reinstated
 
 
+def pending_person_keys(warehouse: Warehouse) -> set[str]:
+    """People who may be named by an objection pending verification (read from the vault)."""
+    if not (
+        warehouse.table_exists(PENDING_TABLE, vault=True)
+        and warehouse.table_exists("identity_vault", vault=True)
+    ):
+        return set()
+    pending = warehouse.read_table(PENDING_TABLE, vault=True)
+    if pending.empty:
+        return set()
+    identities = warehouse.read_table(
+        "identity_vault",
+        vault=True,
+        columns=["first_name", "last_name", "postcode", "person_key"],
+    )
+    return candidate_person_keys(identities, pending)
+
+
 def objector_families(warehouse: Warehouse, families: pd.DataFrame) -> set[str]:
     """Families (any spell) with a member matched to the register, read from the vault.
 
     Independent of the exclusion the scoring step applies (which reads ``record_links``): the
-    vault's own ``identity_vault`` rows of source ``objections`` name the objectors' person keys.
+    vault's own ``identity_vault`` rows of source ``objections`` name the objectors' person keys;
+    the people possibly named by an objection pending verification are added.
     """
     if not warehouse.table_exists("identity_vault", vault=True):
         return set()
     vault = warehouse.read_table("identity_vault", vault=True, columns=["source", "person_key"])
     objectors = set(vault.loc[vault["source"] == "objections", "person_key"].dropna().astype(str))
-    members = families["person_key"].astype(str).isin(objectors)
-    return set(families.loc[members, "family_key"].astype(str))
+    return families_of(objectors | pending_person_keys(warehouse), families)
 
 
 def objector_check(
@@ -179,11 +248,12 @@ def objector_check(
 ) -> dg.AssetCheckResult:
     """The blocking objector check, on scores and flags that have not been written yet."""
     blocked = objector_families(warehouse, families)
+    pending = families_of(pending_person_keys(warehouse), families)
     scored = int(scores["family_key"].astype(str).isin(blocked).sum())
     flagged = int(flags["family_key"].astype(str).isin(blocked).sum())
     failure = (
-        f"{scored} scored and {flagged} flagged families have a member who objected or whose "
-        "processing is restricted"
+        f"{scored} scored and {flagged} flagged families have a member who objected, whose "
+        "processing is restricted, or who may be named by an objection pending verification"
         if scored or flagged
         else ""
     )
@@ -195,6 +265,7 @@ def objector_check(
         description=failure or None,
         metadata={
             "objector_families": len(blocked),
+            "pending_verification_families": len(pending),
             "scored_objector_families": scored,
             "flagged_objector_families": flagged,
             **({"failure": failure} if failure else {}),

@@ -175,6 +175,13 @@ def _notices(name: str, metadata: dict) -> list[str]:
             f"{name}: {quarantined:,} of {value('rows_read'):,} rows quarantined "
             "(rule and column per row in the quarantine table)"
         )
+    pending = value("rows_pending_verification")
+    if isinstance(pending, int) and pending > 0:
+        notes.append(
+            f"{name}: {pending:,} objection(s) pending verification (quarantined for a defect): "
+            "every possible match by name and district is excluded until the register is "
+            "corrected"
+        )
     unrouted = value("unrouted")
     if name == "flags" and isinstance(unrouted, int) and unrouted > 0:
         notes.append(

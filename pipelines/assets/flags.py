@@ -12,6 +12,7 @@ import pandas as pd
 
 import models
 from features.outcomes import open_to_social_care
+from governance.pending_objections import PENDING_REASON, families_of
 from models.case_pack import build_caseloads, write_case_packs
 from models.flagging import (
     FlagConfig,
@@ -30,6 +31,7 @@ from pipelines.objections import (
     ObjectorFlaggedError,
     objector_check,
     objector_check_spec,
+    pending_person_keys,
     reinstate_published_flags,
     withdraw_served_flags,
 )
@@ -61,13 +63,14 @@ def load_approved_model(warehouse: Warehouse) -> tuple[models.RiskModel, str]:
 def excluded_families(
     warehouse: Warehouse, events: pd.DataFrame, families: pd.DataFrame, as_of
 ) -> dict[str, set[str]]:
-    """Families never scored: objectors' (every spell, to be safe) and those open to social care."""
-    objectors = objector_person_keys(warehouse)
-    objector_families = set(
-        families.loc[families["person_key"].astype(str).isin(objectors), "family_key"].astype(str)
-    )
+    """Families never scored: objectors' (every spell, to be safe), those of anyone an objection
+    pending verification may name (same name and district), and those open to social care."""
     open_cases = set(open_to_social_care(events, families, as_of)["family_key"].astype(str))
-    return {"objection_or_restriction": objector_families, "open_to_social_care": open_cases}
+    return {
+        "objection_or_restriction": families_of(objector_person_keys(warehouse), families),
+        PENDING_REASON: families_of(pending_person_keys(warehouse), families),
+        "open_to_social_care": open_cases,
+    }
 
 
 @dg.multi_asset(

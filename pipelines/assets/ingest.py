@@ -17,6 +17,7 @@ import dagster as dg
 import pandas as pd
 
 import expectations
+from governance.pending_objections import PENDING_TABLE
 from ingest.contract import LandingContract, load_contract
 from ingest.drops import newest_complete_drop, previous_complete_drop
 from ingest.identity import split_identities
@@ -53,7 +54,6 @@ QUARANTINE_CHECK = "quarantine_within_limits"
 def table_of(name: str) -> str:
     """Warehouse table of a landing file (``police`` -> ``police_records``, ``workers``)."""
     return f"{name}_records" if name in AGENCY_SOURCES else name
-
 
 
 class FileRefusedError(RuntimeError):
@@ -227,15 +227,22 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
     screened: dict[str, _Screened] = {}
     for name in LANDING_FILES:
         if name in read:
-            screened[name] = _split_and_screen(name, read[name], contract, pseudonymiser, suite_settings)
-    # the register is judged after its row rules, so a row they refuse counts against it
+            screened[name] = _split_and_screen(
+                name, read[name], contract, pseudonymiser, suite_settings
+            )
+    # the register is judged after its row rules, so a row they refuse counts against it; a
+    # refused row that still names someone is honoured by name, pending verification
     objections = screened.get("objections")
-    assessment = assess(warehouse, landing, drop, objections.ingest if objections else None,
-                        read_error, settings)  # fmt: skip
+    screened_register = objections.ingest if objections else None
+    assessment, pending = assess(
+        warehouse, landing, drop, contract, screened_register, read_error, settings
+    )
     with warehouse.stage("ingest_drop") as stage:
         for name, item in screened.items():
-            if name == "objections" and not assessment.passed:
-                continue  # fail closed: keep honouring the last accepted register
+            if name == "objections":
+                if not assessment.passed:
+                    continue  # fail closed: keep honouring the last accepted register
+                stage.write_table(PENDING_TABLE, pending, vault=True)
             if item.identities is not None:
                 stage.write_table(f"identity_{name}", item.identities, vault=True)
             stage.write_table(table_of(name), item.table)
@@ -256,11 +263,13 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
         )
     for name, item in screened.items():
         result = item.ingest
-        kept = (
-            {"register": "refused by its gates: last accepted register kept"}
-            if name == "objections" and not assessment.passed
-            else {}
-        )
+        kept = {}
+        if name == "objections":
+            kept = (
+                {"register": "refused by its gates: last accepted register kept"}
+                if not assessment.passed
+                else {"rows_pending_verification": assessment.pending}
+            )
         yield dg.MaterializeResult(
             asset_key=table_of(name),
             metadata={

@@ -25,6 +25,7 @@ from pipelines.assets.ingest import AGENCY_SOURCES
 from pipelines.assets.linkage import OBJECTIONS_SOURCE, _extract_date
 from pipelines.council import CouncilConfig
 from pipelines.dpia_metadata import dpia_check_spec, summary_metadata
+from pipelines.objections import pending_person_keys
 from pipelines.resources import CouncilSettings, RunSettings, Warehouse
 
 RECORDS = [f"{s}_records" for s in AGENCY_SOURCES]
@@ -158,7 +159,9 @@ def training_frame(warehouse: Warehouse, settings: RunSettings, council: Council
     dates = monthly_as_of_dates(
         as_of, training.first_as_of_months_back, training.last_as_of_months_back
     )
-    objectors = objector_person_keys(warehouse)
+    # Objectors, and anyone an objection pending verification may name, are left out of training.
+    pending = pending_person_keys(warehouse)
+    objectors = objector_person_keys(warehouse) | pending
     events_table = warehouse.read_table("events")
     table = build_training_frame(
         events_table, warehouse.read_table("family_snapshots"), warehouse.read_table("people"),
@@ -175,6 +178,7 @@ def training_frame(warehouse: Warehouse, settings: RunSettings, council: Council
             "last_as_of": dates[-1].isoformat(),
             "positive_rate": round(float(table["label"].mean()), 4) if len(table) else 0.0,
             "objectors_excluded": len(objectors),
+            "pending_verification_excluded": len(pending),
         },
     )
     consistency = history_consistency(table, history_starts(events_table))

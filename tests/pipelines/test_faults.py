@@ -35,6 +35,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from data_dirs import adopt_copy, copy_data_dir, trail_anchor
 from dateutil.relativedelta import relativedelta
 from lax_run import run_lax
 from typer.testing import CliRunner
@@ -75,7 +76,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _copy(estate: dict[str, Path], tmp_path: Path) -> tuple[Path, Path]:
     landing, data = tmp_path / "landing", tmp_path / "data"
     shutil.copytree(estate["landing"], landing)
-    shutil.copytree(estate["base"], data)
+    copy_data_dir(estate["base"], data)  # the copy's audit trail is adopted, as an operator must
     return landing, data
 
 
@@ -252,13 +253,15 @@ def _namespaces_work(tmp_path: Path) -> bool:
     return result.returncode == 0
 
 
-# Inside a private namespace: a small tmpfs as the data directory, a run that fills it in the
-# middle of the flags write, a second run while it is still full, then the operator frees the
-# space and the directory is copied out (the tmpfs disappears with the namespace).
+# Inside a private namespace: a small tmpfs as the data directory (the copied trail adopted at its
+# new path, as an operator must), a run that fills it in the middle of the flags write, a second
+# run while it is still full, then the operator frees the space and the directory is copied out
+# (the tmpfs disappears with the namespace; the copy's trail is adopted again).
 _SCRIPT = """
 set -e
 mount -t tmpfs -o size=160m tmpfs "$MNT"
 cp -a "$BASE/." "$MNT/"
+"$PY" -c 'from safeguard.cli import app; app()' audit verify --data-dir "$MNT" --anchor "$BASE_ANCHOR" --write-anchor > "$OUT/adopt.log" 2>&1
 SAFEGUARD_FAULT_INJECTION=fill@score_and_flag:staged "$PY" "$RUN" "$LANDING" "$MNT" "$OUT/full.json" > "$OUT/full.log" 2>&1 || true
 "$PY" "$RUN" "$LANDING" "$MNT" "$OUT/still_full.json" > "$OUT/still_full.log" 2>&1 || true
 rm -f "$MNT/fault-ballast"
@@ -281,6 +284,7 @@ def test_a_full_disk_during_the_flags_write_on_a_real_tmpfs(
         "PYTHONPATH": str(REPO),
         "MNT": str(mnt),
         "BASE": str(estate["base"]),
+        "BASE_ANCHOR": str(trail_anchor(estate["base"])),
         "PY": sys.executable,
         "RUN": str(LAX_RUN),
         "LANDING": str(landing),
@@ -295,6 +299,7 @@ def test_a_full_disk_during_the_flags_write_on_a_real_tmpfs(
     assert "is full" in still_full["error"] and still_full["materialised"] == []
 
     data = out / "data"
+    adopt_copy(mnt, data)
     assert _served(data) == _served(estate["base"])
     _approved(data)  # whole (this run approved a new model before its flags write)
     _audit_verifies(data)

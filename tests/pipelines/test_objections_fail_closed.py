@@ -5,6 +5,11 @@ row quarantined, no gate noticed, the run succeeded, and an objector's family wa
 practitioner. Now the run stops at the named gate ``objections_register_complete`` (blocking),
 nothing downstream runs, every served flag is withdrawn from the portal (recorded, not
 deleted), and a run with a good register serves flags again, never the objector's family.
+
+A single objection row quarantined for a defect is different (issue 14: one malformed row must
+not stop the run): if it still names someone it is honoured by name, pending verification, so
+the run goes on and the objector's family is neither scored nor flagged; if it names nobody
+(no usable first and last name) it cannot be honoured and the register gate stops the run.
 """
 
 from __future__ import annotations
@@ -15,9 +20,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from data_dirs import copy_data_dir
 from lax_council import LAX
 
-from dpia.audit import AuditLog
 from pipelines.runner import RunOutcome, run_pipeline
 from portal.warehouse import current_flags
 from synth import EstateConfig, generate_estate
@@ -97,9 +102,17 @@ def _register_rows(drop: Path, person: tuple) -> tuple[list[str], list[list[str]
     return rows[0], rows[1:]
 
 
+MALFORMED_DOB = "DOB-NOT-A-DATE-4c1e"
+
+
 def _broken_register(kind: str, header: list[str], rows: list[list[str]]) -> str:
     lines: list[list[str]]
-    if kind == "headerless":
+    planted = rows[-1]  # the objection of a member of a flagged family (see _register_rows)
+    if kind == "malformed_dob":
+        lines = [header, *rows[:-1], [*planted[:3], MALFORMED_DOB, *planted[4:]]]
+    elif kind == "nameless":
+        lines = [header, *rows[:-1], [planted[0], "", *planted[2:]]]
+    elif kind == "headerless":
         lines = rows
     elif kind == "dd/mm/yyyy":
         flip = lambda v: f"{v[8:10]}/{v[5:7]}/{v[:4]}" if len(v) == 10 and v[4] == "-" else v  # noqa: E731
@@ -111,14 +124,6 @@ def _broken_register(kind: str, header: list[str], rows: list[list[str]]) -> str
     return "".join(",".join(f'"{v}"' if "," in v else v for v in line) + "\n" for line in lines)
 
 
-def _copy_data_dir(source: Path, target: Path) -> None:
-    """Copy a run's data directory and adopt its audit trail explicitly (the trail's anchor is
-    kept outside the data dir, under the original path: a copy is not trusted silently)."""
-    shutil.copytree(source, target)
-    trail = "audit/audit.jsonl"
-    assert AuditLog(target / trail).adopt(anchor_file=AuditLog(source / trail).anchor_path).ok
-
-
 def _next_drop(state: dict, day: str) -> Path:
     target = state["landing"] / day
     shutil.copytree(state["landing"] / state["drop"], target)
@@ -128,7 +133,7 @@ def _next_drop(state: dict, day: str) -> Path:
 def _broken_run(base: dict, tmp_path: Path, kind: str) -> tuple[dict, Path, RunOutcome, set[str]]:
     """Copy the first run's state, deliver a drop with a broken register, run."""
     state = {**base, "data_dir": tmp_path / "data", "landing": tmp_path / "landing"}
-    _copy_data_dir(base["data_dir"], state["data_dir"])
+    copy_data_dir(base["data_dir"], state["data_dir"])
     shutil.copytree(base["landing"], state["landing"])
     drop = _next_drop(state, "2026-12-01")
     header, rows = _register_rows(drop, state["person"])
@@ -139,7 +144,7 @@ def _broken_run(base: dict, tmp_path: Path, kind: str) -> tuple[dict, Path, RunO
     return state, drop, _run(state["landing"], state["data_dir"]), served_before
 
 
-@pytest.mark.parametrize("kind", ["headerless", "dd/mm/yyyy", "empty", "zero_bytes"])
+@pytest.mark.parametrize("kind", ["headerless", "dd/mm/yyyy", "empty", "zero_bytes", "nameless"])
 def test_untrustworthy_register_stops_scoring_and_withdraws_flags(
     first: tuple[RunOutcome, dict], tmp_path: Path, kind: str
 ) -> None:
@@ -163,6 +168,40 @@ def test_untrustworthy_register_stops_scoring_and_withdraws_flags(
     # The last accepted register is still the one in the vault.
     ids = _query(state["data_dir"] / "vault.duckdb", "SELECT objection_id FROM identity_objections")
     assert ("OBJ99999",) not in ids
+
+
+def test_a_malformed_objection_still_protects_the_person_it_names(
+    first: tuple[RunOutcome, dict], tmp_path: Path
+) -> None:
+    """The objector's row has a malformed date of birth: the run goes on without their family."""
+    state, _, outcome, served_before = _broken_run(first[1], tmp_path, "malformed_dob")
+
+    assert outcome.success, (outcome.error, [(g.check, g.message) for g in outcome.failed_gates])
+    checks = {(c.asset, c.check): c for c in outcome.checks}
+    assert checks[GATE].passed
+    assert checks[GATE].message.startswith("1 objection(s) pending verification")
+    assert checks[("flags", "no_objector_scored_or_flagged")].passed
+    served = _served(state["data_dir"])
+    assert served and state["family"] in served_before and state["family"] not in served
+    warehouse = state["data_dir"] / "warehouse.duckdb"
+    scored = _query(
+        warehouse, "SELECT count(*) FROM family_scores WHERE family_key = ?", [state["family"]]
+    )
+    assert scored[0][0] == 0
+    pending = _query(
+        state["data_dir"] / "vault.duckdb", "SELECT objection_id, last_name FROM pending_objections"
+    )
+    assert pending == [("OBJ99999", state["person"][1])]
+    # Counted for reviewers (aggregates only), and the malformed cell is nowhere.
+    pack = (state["data_dir"] / "reports" / "review_pack.md").read_text(encoding="utf-8")
+    assert "1 objection(s) pending verification" in pack
+    assert "OBJ99999" not in pack and state["person"][1] not in pack
+    offenders = [
+        str(p.relative_to(state["data_dir"]))
+        for p in state["data_dir"].rglob("*")
+        if p.is_file() and MALFORMED_DOB.encode() in p.read_bytes()
+    ]
+    assert offenders == []
 
 
 def test_fixed_register_serves_flags_again_but_never_the_objectors_family(
@@ -200,7 +239,7 @@ def test_a_headerless_agency_file_stops_the_run_and_no_cell_lands_anywhere(
 ) -> None:
     """Finding 3 end to end: the first row of a headerless police.csv reaches no file."""
     state = {**first[1], "data_dir": tmp_path / "data", "landing": tmp_path / "landing"}
-    _copy_data_dir(first[1]["data_dir"], state["data_dir"])
+    copy_data_dir(first[1]["data_dir"], state["data_dir"])
     shutil.copytree(first[1]["landing"], state["landing"])
     drop = _next_drop(state, "2026-12-01")
     police = drop / "police.csv"

@@ -5,6 +5,10 @@ optional ``sessions_excluded`` is blank in every row (no exclusions that period)
 reference file has one malformed row (a worker whose area codes are not postcode districts,
 an area whose district is not a district, an objection whose date of birth is not a date).
 Markers planted in the malformed cells must appear in no file of the data directory.
+
+The malformed objection still names a person who objected: it is held in the vault pending
+verification, and every family of a person with that name in that district is neither scored
+nor flagged (issue 13's fail-closed register and issue 14's quarantine, both at once).
 """
 
 from __future__ import annotations
@@ -72,11 +76,14 @@ def drop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
     _rewrite(newest / "areas.csv", break_area)
 
+    objections = _rewrite(newest / "objections.csv", lambda rows: None)
+    objector = dict(objections[0])
+
     def break_objection(rows):
         rows[0]["dob"] = DOB_MARKER
 
     _rewrite(newest / "objections.csv", break_objection)
-    return {"landing": landing, "newest": newest, "worker": broken_worker}
+    return {"landing": landing, "newest": newest, "worker": broken_worker, "objector": objector}
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +114,11 @@ def test_malformed_reference_rows_are_quarantined_by_rule_and_column(
 ) -> None:
     quarantine = _table(run.data_dir, "quarantine")
     by_file = {f: g for f, g in quarantine.groupby("file")}
+    # The door's value-format rules (issue 13) catch the two malformed codes before the
+    # suites' row rules would; either way the row is quarantined by rule and column, no value.
     expected = {
-        "workers.csv": ("area_codes", "expect_column_values_to_match_regex"),
-        "areas.csv": ("postcode_district", "expect_column_values_to_match_regex"),
+        "workers.csv": ("area_codes", "format"),
+        "areas.csv": ("postcode_district", "format"),
         "objections.csv": ("dob", "type"),
     }
     for file, (column, rule) in expected.items():
@@ -201,3 +210,34 @@ def test_table_level_problems_stop_the_run_by_name_and_keep_the_flags(
     assert "housing.csv" in failed[("housing_records", "quarantine_within_limits")]
     assert "flags" not in outcome.materialised
     pd.testing.assert_frame_equal(_table(run.data_dir, "flags"), before)
+
+
+def test_the_person_named_in_the_malformed_objection_is_never_scored_or_flagged(
+    run: RunOutcome, drop: dict[str, object]
+) -> None:
+    gates = {(c.asset, c.check): c for c in run.checks}
+    register = gates[("objections", "objections_register_complete")]
+    assert register.passed and register.message.startswith("1 objection(s) pending verification")
+    assert gates[("flags", "no_objector_scored_or_flagged")].passed
+    assert any(n.startswith("objections: 1 objection(s) pending verification") for n in run.notices)
+    objector = drop["objector"]
+    pending = _table(run.data_dir, "pending_objections", vault=True)
+    assert list(pending["objection_id"]) == [objector["objection_id"]]
+    assert "dob" not in pending.columns
+    # Read independently of the matcher: every linked record carrying the objector's names as
+    # written, in any case, and the families (any spell) of the people it was linked to.
+    vault = _table(run.data_dir, "identity_vault", vault=True)
+    named = (vault["first_name"].str.casefold() == objector["first_name"].casefold()) & (
+        vault["last_name"].str.casefold() == objector["last_name"].casefold()
+    )
+    people = set(vault.loc[named & (vault["source"] != "objections"), "person_key"])
+    families = _table(run.data_dir, "families")
+    theirs = set(families.loc[families["person_key"].isin(people), "family_key"])
+    features = set(_table(run.data_dir, "family_features")["family_key"])
+    assert theirs & features, "the objector's family would be scored if not excluded"
+    assert not theirs & set(_table(run.data_dir, "family_scores")["family_key"])
+    assert not theirs & set(_table(run.data_dir, "flags")["family_key"])
+    warehouse = run.data_dir / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    assert "pending_objections" not in tables  # names stay in the vault
