@@ -15,6 +15,12 @@ integrity does not cost the portal its latency and an acknowledged entry is neve
 
 Entries hold pseudonymous subjects and aggregate details only: the log is read by reviewers
 and exported in subject access requests, so it must not become a second identity store.
+
+A trail whose file is gone while its anchor remains (the data directory was deleted, e.g. by
+``make clean``) is refused like any cut-off trail (:class:`AuditTrailRemoved`): nobody may write
+on silently. A fresh start is explicit and recorded: :meth:`AuditLog.restart` archives the old
+anchor beside it (outside the data directory) and begins the new trail with an
+``audit_restarted`` entry naming the retired trail's last sequence number and head hash.
 """
 
 from __future__ import annotations
@@ -64,7 +70,9 @@ __all__ = [
     "AuditError",
     "AuditLog",
     "AuditSettings",
+    "AuditTrailRemoved",
     "CutResult",
+    "RestartResult",
     "VerifyResult",
     "entry_hash",
 ]
@@ -88,8 +96,10 @@ KNOWN_ACTIONS = frozenset(
         "logout",
         "objection",
         "keys_rotated",
+        "audit_restarted",
     }
 )
+RESTART_ACTION = "audit_restarted"
 _ACTION = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 _TAIL_CHUNK = 8192
 
@@ -181,6 +191,24 @@ def _committer(path: Path) -> _Committer:
 def _data_dir_of(log: Path) -> Path:
     """``DIR`` for the conventional ``DIR/audit/audit.jsonl``, else the log's own folder."""
     return log.parent.parent if log.parent.name == "audit" else log.parent
+
+
+class AuditTrailRemoved(AuditError):
+    """The trail file is missing or empty but its anchor records entries (a deleted data dir).
+
+    Writing on would silently drop the old trail's record; restore the file, or start a new
+    trail explicitly (:meth:`AuditLog.restart`, ``safeguard audit restart``).
+    """
+
+
+@dataclass(frozen=True)
+class RestartResult:
+    """A new trail begun over a removed one: what was retired, where its anchor was archived."""
+
+    retired_seq: int
+    retired_hash: str
+    archived_anchor: Path
+    entry: AuditEntry
 
 
 @dataclass(frozen=True)
@@ -278,11 +306,11 @@ class AuditLog:
             try:
                 anchor = self.settings.read_anchor(self.path, key)
                 seq, prev_hash = self._tail(fd, key, anchor)
-                self._check_head(seq, prev_hash, anchor)
+                self._check_head(seq, prev_hash, anchor, empty=os.fstat(fd).st_size == 0)
                 lines = bytearray()
                 for item in batch:
                     seq += 1
-                    body = {
+                    body: dict[str, Any] = {
                         "seq": seq,
                         "timestamp": datetime.now(UTC).isoformat(timespec="microseconds"),
                         "actor": item.actor,
@@ -363,8 +391,20 @@ class AuditLog:
             )
         return entry.seq, entry.hash
 
-    def _check_head(self, seq: int, head_hash: str, anchor: Anchor | None) -> None:
-        """Refuse to write on (and so bless) a trail cut short or replaced since its anchor."""
+    def _check_head(
+        self, seq: int, head_hash: str, anchor: Anchor | None, *, empty: bool = False
+    ) -> None:
+        """Refuse to write on (and so bless) a trail cut short, replaced or removed since its
+        anchor."""
+        if anchor is not None and empty and anchor.seq > anchor.base_seq:
+            data_dir = _data_dir_of(self.path)
+            raise AuditTrailRemoved(
+                f"{self.path} is missing or empty but its anchor ({self.anchor_path}) records "
+                f"entries up to {anchor.seq}: the data directory or its trail was removed. If "
+                f"that was intended, start a new trail with `safeguard audit restart --data-dir "
+                f"{data_dir}` (recorded; the old anchor is archived); otherwise restore the "
+                "trail from a backup."
+            )
         if anchor is None:
             if seq > 0:
                 raise AuditError(
@@ -378,6 +418,134 @@ class AuditLog:
                 f"{self.path} does not match its anchor (seq {anchor.seq}): it was cut short or "
                 "replaced. Run `safeguard audit verify`; nothing is written until it is resolved."
             )
+
+    def check_writable(self) -> None:
+        """Raise :class:`AuditError` now if the next append would be refused; writes nothing.
+
+        For entry points, which should refuse with one clear line before any work starts
+        rather than fail at their first audit entry. A missing key or anchor with no trail is
+        fine (a first run creates them).
+        """
+        if not self.path.exists() and not self.anchor_path.exists():
+            return
+        key = self.settings.load_key(create=False)
+        anchor = self.settings.read_anchor(self.path, key)
+        if not self.path.exists():
+            seq, head = (anchor.base_seq, anchor.base_hash) if anchor else (0, GENESIS_HASH)
+            self._check_head(seq, head, anchor, empty=True)
+            return
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            seq, head = self._tail(fd, key, anchor)
+            self._check_head(seq, head, anchor, empty=os.fstat(fd).st_size == 0)
+        finally:
+            os.close(fd)
+
+    def restart(self, *, actor: str = "data_team", reason: str = "") -> RestartResult | None:
+        """Begin a new trail where the old one was removed, explicitly and on the record.
+
+        Only for a trail file that is missing or empty while its anchor remains (a data
+        directory deleted on purpose). The old anchor is archived beside it (outside the data
+        directory, ``<anchor>.retired-<UTC time>.json``) and the new trail's first entry,
+        ``audit_restarted``, names the retired trail's last sequence number and head hash and
+        the archive, so the break is visible to every verifier and reviewer.
+
+        Returns
+        -------
+        RestartResult, or None when there is no anchor (nothing to retire: a trail starts on
+        its own).
+
+        Raises
+        ------
+        AuditError
+            When the trail has entries (check it with ``safeguard audit verify``; restart never
+            discards entries), or the anchor is not sealed with the audit key.
+        """
+        _validate(actor, RESTART_ACTION, None)
+        key = self.settings.load_key(create=False) if self.anchor_path.exists() else None
+        if key is None:
+            return None
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = self._open_exclusive()
+        try:
+            anchor = self.settings.read_anchor(self.path, key)
+            if anchor is None:
+                return None
+            data = os.pread(fd, os.fstat(fd).st_size, 0)
+            if data:
+                return self._finish_restart(data, key, anchor)
+            archived = self._archive_anchor()
+            body: dict[str, Any] = {
+                "seq": 1,
+                "timestamp": datetime.now(UTC).isoformat(timespec="microseconds"),
+                "actor": actor,
+                "action": RESTART_ACTION,
+                "subject": None,
+                "details": _jsonable(
+                    {
+                        "retired_seq": anchor.seq,
+                        "retired_hash": anchor.hash,
+                        "retired_base_seq": anchor.base_seq,
+                        "archived_anchor": archived.name,
+                        "reason": reason[:500],
+                    },
+                    "details",
+                ),
+                "prev_hash": GENESIS_HASH,
+            }
+            line, head = encode_line(body, key)
+            _write_all(fd, line)
+            _fsync(fd)
+            self.settings.write_anchor(self.path, key, Anchor(1, head))
+        finally:
+            os.close(fd)
+        return RestartResult(anchor.seq, anchor.hash, archived, AuditEntry(**body, hash=head))
+
+    def _archive_anchor(self) -> Path:
+        """Copy the anchor to ``<name>.retired-<UTC time>.json`` beside it (write, fsync, rename)."""
+        source = self.anchor_path
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        target = source.with_name(f"{source.stem}.retired-{stamp}.json")
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            _write_all(fd, source.read_bytes())
+            _fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, target)
+        return target
+
+    def _finish_restart(self, data: bytes, key: bytes, anchor: Anchor) -> RestartResult:
+        """A restart interrupted after its first entry but before its anchor: finish it.
+
+        Anything else in the file means the trail has entries, and restart refuses.
+        """
+        lines = data.split(b"\n")
+        entry = None
+        if len(lines) == 2 and lines[1] == b"":
+            try:
+                entry, body_bytes = decode_line(lines[0])
+            except (ValueError, UnicodeDecodeError):
+                entry = None
+            if entry is not None and (
+                entry_hash(body_bytes, key) != entry.hash
+                or entry.seq != 1
+                or entry.action != RESTART_ACTION
+                or entry.details.get("retired_seq") != anchor.seq
+                or entry.details.get("retired_hash") != anchor.hash
+            ):
+                entry = None
+        if entry is None:
+            raise AuditError(
+                f"{self.path} has entries: `safeguard audit restart` is only for a trail that was "
+                "removed with its data directory, and never discards entries. Check the trail "
+                "with `safeguard audit verify`."
+            )
+        self.settings.write_anchor(self.path, key, Anchor(1, entry.hash))
+        archived = self.anchor_path.with_name(str(entry.details.get("archived_anchor", "")))
+        return RestartResult(anchor.seq, anchor.hash, archived, entry)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from dagster._core.utils import make_new_run_id
 from rich.console import Console
 from rich.table import Table
 
+from dpia.audit import AuditError
 from pipelines.council import CouncilConfig
 from pipelines.definitions import build_definitions
 from pipelines.operations import governance_job, pipeline_job
@@ -275,6 +276,11 @@ def run_pipeline(
     step_started: dict[str, float] = {}
     if _free_bytes(data_dir) < MIN_FREE_BYTES:
         outcome.error = _disk_full_message(data_dir)
+        return outcome
+    try:  # refuse before any work when the trail would refuse this run's entries
+        audit.check_writable()
+    except AuditError as exc:
+        outcome.error = str(exc)
         return outcome
     try:
         # A run killed or stopped by a full disk left a staged write: finish or discard it.

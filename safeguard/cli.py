@@ -109,6 +109,7 @@ def run(
 
     _parse_date(as_of, "--as-of")
     council = _load_council(config)
+    _refuse_unwritable_trail(data_dir, "run")
     outcome = run_pipeline(
         landing=landing, data_dir=data_dir, as_of=as_of, truth_dir=truth, console=console,
         council=council, council_source=str(config) if config else "default council.yaml",
@@ -116,6 +117,49 @@ def run(
     outcome.print_summary(console)
     if not outcome.success:
         raise typer.Exit(1)
+
+
+def _refuse_unwritable_trail(data_dir: Path, command: str) -> None:
+    """Exit 2 with one line, before any work, when the audit trail would refuse its next entry
+    (cut short, replaced, or removed with its data directory: the line names what to run)."""
+    from dpia.audit import AUDIT_RELATIVE_PATH, AuditError, AuditLog
+
+    try:
+        AuditLog(data_dir / AUDIT_RELATIVE_PATH).check_writable()
+    except AuditError as exc:
+        console.print(f"[red]{command} refused:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _fresh_trail_for_demo(data_dir: Path) -> None:
+    """`safeguard demo` builds a brand-new estate: where the data directory holds no warehouse
+    but the anchor of a removed trail remains (`make clean && make demo`), start a new trail,
+    recorded as such; anywhere else the trail must be writable as it is."""
+    from dpia.audit import AUDIT_RELATIVE_PATH, AuditError, AuditLog, AuditTrailRemoved
+
+    if (data_dir / "warehouse.duckdb").exists():
+        _refuse_unwritable_trail(data_dir, "demo")
+        return
+    try:
+        log = AuditLog(data_dir / AUDIT_RELATIVE_PATH)
+        try:
+            log.check_writable()
+            return
+        except AuditTrailRemoved:
+            _private(data_dir)
+            result = log.restart(
+                reason="safeguard demo: a new synthetic estate in a data directory with no warehouse"
+            )
+    except AuditError as exc:
+        console.print(f"[red]demo refused:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if result is not None:
+        console.print(
+            f"[yellow]audit:[/yellow] {data_dir} was removed since its last run, so a new audit "
+            f"trail was started; its first entry records the retired trail (last entry "
+            f"{result.retired_seq}), whose anchor is archived at {result.archived_anchor}",
+            soft_wrap=True,
+        )
 
 
 def _load_council(path: Path | None):
@@ -203,6 +247,7 @@ def demo(
 
     config = config or demo_config_path()
     council = _load_council(config)
+    _fresh_trail_for_demo(data_dir)
     landing, truth = data_dir / "landing", data_dir / "truth"
     console.rule("1. synthetic estate (synthetic data only)")
     summary = generate_estate(
@@ -369,6 +414,38 @@ def audit_verify(
     where = f" at entry {result.first_bad_seq}" if result.first_bad_seq else ""
     console.print(f"[red]audit trail broken{where}[/red]: {result.reason}")
     raise typer.Exit(1)
+
+
+@audit_app.command("restart")
+def audit_restart(
+    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    reason: Annotated[
+        str, typer.Option("--reason", help="why (recorded in the new trail's first entry)")
+    ] = "the data directory was removed and is being started afresh",
+) -> None:
+    """Start a new audit trail where the old one was removed with its data directory.
+
+    The old anchor (kept outside the data directory) is archived beside itself, and the new
+    trail's first entry names the retired trail's last entry and head hash, so the break is on
+    the record. Refused when the trail still has entries: restart never discards any. Exit 0
+    started (or nothing to restart), 2 refused."""
+    from dpia.audit import AuditError
+
+    try:
+        log = _audit_log(data_dir)
+        result = log.restart(reason=reason)
+    except AuditError as exc:
+        console.print(f"[red]audit trail not restarted:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if result is None:
+        console.print(f"nothing to restart: {log.path} has no anchor yet; it starts on its own")
+        return
+    console.print(
+        f"[green]new audit trail started[/green] at {log.path}: entry 1 records the retired "
+        f"trail (last entry {result.retired_seq}, head hash {result.retired_hash}); its anchor "
+        f"is archived at {result.archived_anchor}",
+        soft_wrap=True,
+    )
 
 
 keys_app = typer.Typer(help="The pseudonymisation key.", no_args_is_help=True)

@@ -23,6 +23,7 @@ from dpia.audit import (
     AuditError,
     AuditLog,
     AuditSettings,
+    AuditTrailRemoved,
 )
 from dpia.audit_chain import decode_line, encode_line, entry_hash
 
@@ -503,3 +504,91 @@ def test_a_writer_holding_the_old_file_appends_to_the_new_one(tmp_path: Path) ->
     assert os.stat(log.path).st_ino != before
     other.append("worker_17", "logout")
     assert [e.seq for e in log.entries()] == [2, 3, 4] and log.verify().ok
+
+
+# -- a removed trail (the data directory deleted) and an explicit, recorded restart ----------
+
+
+def test_a_removed_trail_is_refused_until_restarted_on_the_record(tmp_path: Path) -> None:
+    import shutil
+
+    log = _log(tmp_path)
+    old_seq, old_hash = log.head()
+    old_anchor = log.anchor_path.read_bytes()
+    shutil.rmtree(tmp_path / "data")  # `make clean`: the anchor outside the data dir remains
+
+    again = AuditLog(tmp_path / "data" / "audit" / "audit.jsonl")
+    for attempt in (again.check_writable, lambda: again.append("data_team", "run_started")):
+        with pytest.raises(AuditTrailRemoved, match="safeguard audit restart --data-dir"):
+            attempt()
+    assert not again.verify().ok
+
+    result = again.restart(reason="new estate")
+    assert result is not None
+    assert (result.retired_seq, result.retired_hash) == (old_seq, old_hash) == (10, old_hash)
+    archive = result.archived_anchor
+    assert archive.parent == again.anchor_path.parent and archive.read_bytes() == old_anchor
+    assert not archive.resolve().is_relative_to((tmp_path / "data").resolve())
+    first = next(again.entries())
+    assert (first.seq, first.action, first.prev_hash) == (1, "audit_restarted", GENESIS_HASH)
+    assert first.details["retired_seq"] == 10 and first.details["retired_hash"] == old_hash
+    assert first.details["archived_anchor"] == archive.name
+    again.check_writable()
+    again.append("data_team", "run_started")
+    verified = again.verify()
+    assert verified.ok and verified.anchored and verified.entries == 2
+
+
+@pytest.mark.parametrize("state", ["intact", "cut short", "replaced by another key's trail"])
+def test_restart_never_discards_entries(tmp_path: Path, state: str) -> None:
+    log = _log(tmp_path)
+    if state == "cut short":
+        _write(log, _lines(log)[:3])
+    elif state == "replaced by another key's trail":
+        _write(log, [_forge(1, GENESIS_HASH)])
+    with pytest.raises(AuditError, match="has entries"):
+        log.restart()
+    assert not list(log.anchor_path.parent.glob(f"{log.anchor_path.stem}.retired-*"))
+    if state != "intact":  # still caught, as before
+        with pytest.raises(AuditError):
+            log.append("data_team", "run_started")
+
+
+def test_an_emptied_trail_is_refused_like_a_removed_one(tmp_path: Path) -> None:
+    log = _log(tmp_path)
+    _write(log, [])
+    with pytest.raises(AuditTrailRemoved):
+        log.append("data_team", "run_started")
+    assert log.verify().first_bad_seq == 1
+
+
+def test_nothing_to_restart_without_an_anchor(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "data" / "audit" / "audit.jsonl")
+    assert log.restart() is None
+    log.check_writable()
+
+
+def test_a_restart_interrupted_before_its_anchor_is_finished_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    log = _log(tmp_path, n=3)
+    retired = log.head()
+    shutil.rmtree(tmp_path / "data")
+    log = AuditLog(log.path)
+    real = AuditSettings.write_anchor
+
+    def crash(self, *args, **kwargs):
+        raise OSError("killed before the anchor was written")
+
+    monkeypatch.setattr(AuditSettings, "write_anchor", crash)
+    with pytest.raises(OSError):
+        log.restart()
+    monkeypatch.setattr(AuditSettings, "write_anchor", real)
+    with pytest.raises(AuditError):  # the first entry is there, the anchor still the old one
+        log.append("data_team", "run_started")
+    result = log.restart()
+    assert result is not None and (result.retired_seq, result.retired_hash) == retired
+    assert log.verify().ok
+    log.append("data_team", "run_started")

@@ -1,8 +1,10 @@
-"""`safeguard audit verify` catches every tampering on the list, and never crashes."""
+"""`safeguard audit verify` catches every tampering on the list, and never crashes; after a data
+directory was removed, `run` refuses in one line and `audit restart` starts afresh on the record."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -133,3 +135,75 @@ def test_missing_anchor_passes_only_when_explicitly_allowed_and_can_be_re_anchor
         CliRunner().invoke(app, [*args, "--allow-missing-anchor", "--write-anchor"]).exit_code == 0
     )
     assert CliRunner().invoke(app, args).exit_code == 0
+
+
+# -- `make clean && make demo`: a removed data directory, then a fresh start on the record ------
+
+
+def _removed(tmp_path: Path) -> tuple[Path, tuple[int, str]]:
+    data = tmp_path / "data"
+    head = _trail(data).head()
+    shutil.rmtree(data)  # the anchor, kept outside the data dir, remains
+    return data, head
+
+
+def test_run_after_the_data_dir_was_removed_refuses_with_one_line_naming_restart(
+    tmp_path: Path,
+) -> None:
+    data, _ = _removed(tmp_path)
+    result = CliRunner().invoke(
+        app, ["run", "--landing", str(tmp_path / "landing"), "--data-dir", str(data)]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("run refused:")
+    assert f"safeguard audit restart --data-dir {data}" in lines[0]
+
+
+def test_audit_restart_archives_the_anchor_and_records_the_retired_trail(tmp_path: Path) -> None:
+    data, (seq, head) = _removed(tmp_path)
+    log = AuditLog(data / "audit" / "audit.jsonl")
+    old_anchor = log.anchor_path.read_bytes()
+
+    result = CliRunner().invoke(app, ["audit", "restart", "--data-dir", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "new audit trail started" in result.output and head in result.output.replace("\n", "")
+    first = next(log.entries())
+    assert first.action == "audit_restarted" and first.details["retired_seq"] == seq == 8
+    archived = log.anchor_path.with_name(first.details["archived_anchor"])
+    assert archived.read_bytes() == old_anchor
+    verify = CliRunner().invoke(app, ["audit", "verify", "--data-dir", str(data)])
+    assert verify.exit_code == 0, verify.output
+    # Once restarted, the trail has an entry: a second restart would discard it and is refused.
+    again = CliRunner().invoke(app, ["audit", "restart", "--data-dir", str(data)])
+    assert again.exit_code == 2 and "has entries" in again.output.replace("\n", " ")
+
+
+def test_audit_restart_refuses_a_trail_that_was_cut_short(tmp_path: Path) -> None:
+    log = _trail(tmp_path / "data")
+    _truncate(log)
+    result = CliRunner().invoke(app, ["audit", "restart", "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 2 and "has entries" in result.output.replace("\n", " ")
+    verify = CliRunner().invoke(app, ["audit", "verify", "--data-dir", str(tmp_path / "data")])
+    assert verify.exit_code == 1  # still caught
+
+
+def test_demo_starts_a_new_trail_only_where_no_warehouse_is_left(tmp_path: Path) -> None:
+    import typer
+
+    from safeguard.cli import _fresh_trail_for_demo
+
+    data, (seq, _) = _removed(tmp_path)
+    (data).mkdir()
+    (data / "warehouse.duckdb").write_bytes(b"")  # a data dir still holding a warehouse
+    with pytest.raises(typer.Exit):
+        _fresh_trail_for_demo(data)
+    (data / "warehouse.duckdb").unlink()
+    _fresh_trail_for_demo(data)  # a brand-new estate: the restart is automatic and recorded
+    first = next(AuditLog(data / "audit" / "audit.jsonl").entries())
+    assert first.action == "audit_restarted" and first.details["retired_seq"] == seq
+    assert "safeguard demo" in first.details["reason"]
+    _fresh_trail_for_demo(data)  # nothing removed now: nothing more happens
+    assert len(list(AuditLog(data / "audit" / "audit.jsonl").entries())) == 1
