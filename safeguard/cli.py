@@ -146,7 +146,9 @@ def _fresh_trail_for_demo(data_dir: Path) -> None:
             log.check_writable()
             return
         except AuditTrailRemoved:
-            _private(data_dir)
+            from dpia.private_files import secure_data_dir
+
+            secure_data_dir(data_dir, create=True)
             result = log.restart(
                 reason="safeguard demo: a new synthetic estate in a data directory with no warehouse"
             )

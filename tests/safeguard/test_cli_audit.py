@@ -196,12 +196,13 @@ def test_demo_starts_a_new_trail_only_where_no_warehouse_is_left(tmp_path: Path)
     from safeguard.cli import _fresh_trail_for_demo
 
     data, (seq, _) = _removed(tmp_path)
-    (data).mkdir()
+    data.mkdir()
     (data / "warehouse.duckdb").write_bytes(b"")  # a data dir still holding a warehouse
     with pytest.raises(typer.Exit):
         _fresh_trail_for_demo(data)
-    (data / "warehouse.duckdb").unlink()
+    shutil.rmtree(data)
     _fresh_trail_for_demo(data)  # a brand-new estate: the restart is automatic and recorded
+    assert data.stat().st_mode & 0o777 == 0o700
     first = next(AuditLog(data / "audit" / "audit.jsonl").entries())
     assert first.action == "audit_restarted" and first.details["retired_seq"] == seq
     assert "safeguard demo" in first.details["reason"]
