@@ -143,3 +143,11 @@ def test_folding_does_not_make_declared_names_prohibited():
     for spec in contract.files.values():
         for column in spec.columns:
             assert not is_prohibited(column, contract.prohibited), column
+
+
+def test_a_prohibited_header_shaped_like_a_sentence_is_dropped_with_its_name_withheld() -> None:
+    """Seven words read as a value: still dropped as prohibited, the name not recorded."""
+    header = ["Client no recourse to public funds Desc", "dob"]
+    decision = classify_columns(header, DECLARED, PROHIBITED)
+    assert decision.dropped_prohibited == ["(column 1: name withheld, looks like a value)"]
+    assert decision.kept == {1: "dob"}
