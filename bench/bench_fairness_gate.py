@@ -134,8 +134,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="1-10")
     parser.add_argument("--factor", type=float, default=1.5)
     parser.add_argument(
-        "--config", type=Path, default=Path(__file__).with_name("fairness_bench.yaml")
-    )
+        "--config", type=Path, default=None,
+        help="council configuration (default: the demo one, with its sign-offs)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results"))
     args = parser.parse_args()
     if args.config is None:
