@@ -112,14 +112,14 @@ def _fairness_blocks(fairness: pd.DataFrame, charts: Mapping[str, ChartFile]) ->
         return (Paragraph("No window of complete months yet: realised fairness needs outcomes."),)
     latest = fairness["window_end"].max()
     now = fairness.loc[fairness["window_end"] == latest].sort_values(
-        ["metric", "dimension", "group"]
-    )
+        ["metric", "dimension", "group"], ascending=[False, True, True]
+    )  # recall first: the ratio the rule reads
     table = Table(
         (
             "Characteristic",
             "Group",
-            "Ratio to rest",
-            "Realised value",
+            "Ratio (group / rest)",
+            "Value",
             "95% interval",
             "Verdict",
             "Note",
