@@ -29,9 +29,11 @@ class ChartFile:
 
 
 def _num(value: object, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)) or pd.isna(value):
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         return "-"
-    return f"{float(value):.{digits}f}"
+    return f"{number:.{digits}f}" if np.isfinite(number) else "-"
 
 
 def _ci(row: pd.Series, digits: int = 3) -> str:
