@@ -164,19 +164,24 @@ def _drift_blocks(drift: pd.DataFrame, charts: Mapping[str, ChartFile]) -> tuple
     if drift.empty:
         return (Paragraph("No drift measured (no reference window)."),)
     vol = drift.loc[drift["kind"] == "source_volume"]
-    wide = vol.pivot_table(index="as_of_date", columns="name", values="drift")
+    cell = {}
+    for r in vol.itertuples():
+        text = _num(r.drift, 2)
+        if r.severity == "not yet delivered":
+            text = "not yet delivered"
+        elif r.severity == "severe":
+            text += " (severe)"
+        cell[(pd.Timestamp(r.as_of_date), str(r.name))] = text
     psi = drift.loc[drift["kind"].isin(["feature", "score"])]
     worst = (
         psi.groupby(["as_of_date", "kind"])["drift"].max().unstack("kind")
         if len(psi)
         else pd.DataFrame()
     )
-    sources = list(wide.columns)
+    sources = sorted({str(n) for n in vol["name"]})
     rows = []
-    for month in sorted(set(wide.index) | set(worst.index)):
-        cells = [_month(month)] + [
-            _num(wide.loc[month, s], 2) if month in wide.index else "-" for s in sources
-        ]
+    for month in sorted({pd.Timestamp(d) for d in drift["as_of_date"]}):
+        cells = [_month(month)] + [cell.get((month, s), "-") for s in sources]
         for kind in ("feature", "score"):
             cells.append(
                 _num(worst.loc[month, kind], 3)

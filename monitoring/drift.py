@@ -15,7 +15,7 @@ Why these are written here rather than taken from a drift library: see ``monitor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
 import duckdb
@@ -150,6 +150,7 @@ def volume_drift(
     band: tuple[float, float] = (0.6, 1.67),
     min_reference_events: float = 30.0,
     z: float = 1.645,
+    last_recorded: Mapping[str, pd.Timestamp] | None = None,
 ) -> pd.DataFrame:
     """Each month's volume per agency over the training window's in the same calendar month
     (or, without one, its mean month).
@@ -157,6 +158,12 @@ def volume_drift(
     Severe when the ratio lies outside ``band`` beyond counting noise: its one-sided interval
     at ``z`` (Poisson counts in the month and in the reference months) lies wholly outside
     too, so a small agency's quiet month is not read as a change in recording.
+
+    ``last_recorded`` (each agency's latest event date in the extract): a month after it is
+    "not yet delivered", not judged. Schools return attendance termly, so the newest extract
+    holds none for the current term; that delivery lag is not a change in recording. (A
+    partner that stops sending altogether is caught at the door, by the volume check against
+    the previous extract.)
     """
     ref_months = {pd.Timestamp(d) for d in reference_months}
     vol = volumes.assign(calendar=volumes["as_of_date"].dt.month)
@@ -164,7 +171,16 @@ def volume_drift(
     by_calendar = ref.groupby(["source", "calendar"])["events"].agg(["mean", "sum"])
     overall = ref.groupby("source")["events"].agg(["mean", "sum"])
     rows = []
+    last = {str(k): pd.Timestamp(v) for k, v in (last_recorded or {}).items()}
     for r in vol.loc[~vol["as_of_date"].isin(ref_months)].itertuples():
+        month_start = pd.Timestamp(r.as_of_date) - pd.DateOffset(months=1)
+        if str(r.source) in last and month_start > last[str(r.source)]:
+            rows.append({
+                "as_of_date": r.as_of_date, "kind": "source_volume", "name": str(r.source),
+                "agency": str(r.source), "statistic": "ratio", "reference": np.nan,
+                "value": r.events, "drift": np.nan, "severity": "not yet delivered",
+            })  # fmt: skip
+            continue
         key = (r.source, r.calendar)
         if key in by_calendar.index:
             expected, ref_sum = by_calendar.loc[key, "mean"], by_calendar.loc[key, "sum"]

@@ -123,4 +123,5 @@ def build_inputs(
         volumes=monthly_volumes(events, sorted({*reference_months, *(pd.Timestamp(m) for m in months)})),
         missing=missing_sources(events, families, coverage_months),
         reference_months=reference_months,
+        last_recorded={str(k): pd.Timestamp(v) for k, v in events.groupby("source")["event_date"].max().items()},
     )  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,7 +25,7 @@ from monitoring.performance import (
 )
 from monitoring.promise import Promise
 from monitoring.settings import MonitoringSettings
-from monitoring.triggers import TriggerReport, evaluate_triggers
+from monitoring.triggers import TriggerReport, evaluate_triggers, with_earlier_firings
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ class MonitoringInputs:
     volumes: pd.DataFrame | None = None
     missing: pd.DataFrame | None = None
     reference_months: Sequence[pd.Timestamp] = field(default_factory=tuple)
+    last_recorded: Mapping[str, pd.Timestamp] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,17 @@ class MonitoringResult:
 
 
 def monitor(
-    inputs: MonitoringInputs, settings: MonitoringSettings, gate: FairnessGate
+    inputs: MonitoringInputs,
+    settings: MonitoringSettings,
+    gate: FairnessGate,
+    *,
+    earlier_triggers: pd.DataFrame | None = None,
 ) -> MonitoringResult:
-    """Realised and estimated performance, realised fairness, drift, and the rules' verdict."""
+    """Realised and estimated performance, realised fairness, drift, and the rules' verdict.
+
+    ``earlier_triggers`` is the ``monitoring_triggers`` table of the previous pass: its firings
+    stay open until a resume decision covers them (:func:`~monitoring.triggers.with_earlier_firings`).
+    """
     frame = monitoring_frame(
         inputs.scores, inputs.outcomes, capacity=inputs.capacity, threshold=inputs.threshold,
         sensitive=inputs.sensitive, harm=inputs.harm,
@@ -114,7 +123,9 @@ def monitor(
         seed=settings.seed, horizon_months=settings.horizon_months,
     )  # fmt: skip
     drift = _drift(inputs, frame, settings)
-    triggers = evaluate_triggers(performance, fairness, drift, settings)
+    triggers = with_earlier_firings(
+        evaluate_triggers(performance, fairness, drift, settings), earlier_triggers, settings
+    )
     return MonitoringResult(performance, fairness, drift, triggers, inputs.promise)
 
 
@@ -133,7 +144,8 @@ def _drift(
                                  severe=rule.psi_severe))  # fmt: skip
     if inputs.volumes is not None:
         parts.append(volume_drift(inputs.volumes, inputs.reference_months, band=rule.volume_band,
-                                  min_reference_events=rule.min_reference_events))  # fmt: skip
+                                  min_reference_events=rule.min_reference_events,
+                                  last_recorded=inputs.last_recorded))  # fmt: skip
     if inputs.missing is not None:
         parts.append(missing_source_drift(inputs.missing, inputs.reference_months))
     if not parts:

@@ -87,21 +87,25 @@ class TriggerReport:
 
     def reasons(self) -> list[str]:
         """Sentences for the blocking check, the review pack and the Dagster UI."""
-        if not self.months:
-            return ["No scored months to judge yet: run the history backfill "
-                    "(safeguard monitor) so monitoring has past runs to compare."]  # fmt: skip
-        span = f"{_month(self.months[0])} to {_month(self.months[-1])}"
         latest: dict[str, Firing] = {}
         for f in self.open_firings:
             latest[f.trigger] = f
+        span = (
+            f"{_month(self.months[0])} to {_month(self.months[-1])}"
+            if self.months
+            else "none this run"
+        )
         if not latest:
+            if not self.months:
+                return ["No scored months to judge yet: run the history backfill "
+                        "(safeguard monitor) so monitoring has past runs to compare."]  # fmt: skip
             head = (f"PASS: no decommission rule has an open firing over {len(self.months)} "
                     f"monitored months ({span}); rules checked: {', '.join(self.enabled) or 'none'}.")  # fmt: skip
             covered = [f"ACCEPTED: {d.describe()}" for d in self.decisions
                        if any(f.covered_by == d for f in self.firings)]  # fmt: skip
             return [head, *covered]
         lines = [
-            f"DECOMMISSIONED: {len(latest)} rule(s) fired over the monitored months ({span}); "
+            f"DECOMMISSIONED: {len(latest)} rule(s) fired (monitored months: {span}); "
             "no new flags are produced until the council records a decision to resume."
         ]
         lines += [
@@ -304,6 +308,53 @@ def evaluate_triggers(
     firings.sort(key=lambda f: (f.as_of_date, f.trigger))
     return TriggerReport(table=table, firings=tuple(firings), enabled=tuple(enabled),
                          decisions=tuple(settings.resume_decisions), months=tuple(months))  # fmt: skip
+
+
+def with_earlier_firings(
+    report: TriggerReport, earlier: pd.DataFrame | None, settings: MonitoringSettings
+) -> TriggerReport:
+    """Keep every firing an earlier monitoring run recorded open until a decision covers it.
+
+    A decommission must not lift itself: a newly trained model (whose past months have not
+    been scored yet), a shorter backfill, or months ageing out of the window would otherwise
+    make the evidence disappear. Only a recorded resume decision closes a firing.
+    """
+    if (
+        earlier is None
+        or earlier.empty
+        or not {"fired", "trigger", "as_of_date"} <= set(earlier.columns)
+    ):
+        return report
+    known = {(f.trigger, f.as_of_date) for f in report.firings}
+    carried, rows = [], []
+    for r in earlier.loc[earlier["fired"].fillna(False).astype(bool)].itertuples():
+        key = (str(r.trigger), pd.Timestamp(r.as_of_date))
+        if key in known:
+            continue
+        decision = next((d for d in settings.resume_decisions if d.covers(*key)), None)
+        reason = str(r.reason)
+        if "(recorded by an earlier monitoring run)" not in reason:
+            reason += " (recorded by an earlier monitoring run)"
+        carried.append(Firing(key[0], key[1], reason, decision))
+        rows.append({"as_of_date": key[1], "trigger": key[0], "condition_met": True, "fired": True,
+                     "covered_by": decision.describe() if decision else "", "reason": reason})  # fmt: skip
+    if not carried:
+        return report
+    table = pd.concat([report.table, pd.DataFrame(rows).astype(report.table.dtypes.to_dict())],
+                      ignore_index=True).sort_values(["as_of_date", "trigger"]).reset_index(drop=True)  # fmt: skip
+    firings = tuple(sorted([*report.firings, *carried], key=lambda f: (f.as_of_date, f.trigger)))
+    return TriggerReport(table=table, firings=firings, enabled=report.enabled,
+                         decisions=report.decisions, months=report.months)  # fmt: skip
+
+
+def empty_report(settings: MonitoringSettings) -> TriggerReport:
+    """No month judged this run (the earlier firings are added by :func:`with_earlier_firings`)."""
+    table = pd.DataFrame({c: pd.Series(dtype="object") for c in TRIGGER_COLUMNS})
+    table = table.astype({"as_of_date": "datetime64[ns]", "trigger": "string", "condition_met": "boolean",
+                          "fired": "boolean", "covered_by": "string", "reason": "string"})  # fmt: skip
+    return TriggerReport(
+        table=table, firings=(), enabled=(), decisions=tuple(settings.resume_decisions)
+    )
 
 
 def first_firing(report: TriggerReport, trigger: str) -> pd.Timestamp | None:

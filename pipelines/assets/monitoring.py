@@ -23,6 +23,7 @@ from governance.store import PORTAL_FILE, read_table
 from monitoring import charts as chart
 from monitoring.inputs import build_inputs, monitored_scores
 from monitoring.overrides import attach_flags, override_analytics
+from monitoring.triggers import empty_report, with_earlier_firings
 from pipelines.assets.linkage import _extract_date
 from pipelines.assets.model import APPROVED, _truth, total_capacity
 from pipelines.council import CouncilConfig
@@ -72,6 +73,7 @@ def _spec(name: str, description: str, deps: list[str], kinds: set[str]) -> dg.A
 def monitor_model(warehouse: Warehouse, settings: RunSettings, council: CouncilSettings):
     config = council.config()
     rules = config.monitoring_settings()
+    earlier = _optional(warehouse, "monitoring_triggers")  # its firings stay open until resumed
     approved = _approved(warehouse)
     history = (
         warehouse.read_table("family_scores_history")
@@ -79,13 +81,13 @@ def monitor_model(warehouse: Warehouse, settings: RunSettings, council: CouncilS
         else None
     )
     if approved is None or history is None or history.empty:
-        yield from _nothing_to_judge(warehouse, approved is None)
+        yield from _nothing_to_judge(warehouse, rules, earlier, approved is None)
         return
     model, record = approved
     scores, notes = monitored_scores(history, record.version, rules.months)
     if scores.empty:
         notes.append("no month has been scored by the approved model yet")
-        yield from _nothing_to_judge(warehouse, False, notes)
+        yield from _nothing_to_judge(warehouse, rules, earlier, False, notes)
         return
     promise_raw = record.metrics.get("promise")
     promise = monitoring.Promise.from_dict(promise_raw) if promise_raw else None
@@ -103,7 +105,9 @@ def monitor_model(warehouse: Warehouse, settings: RunSettings, council: CouncilS
         extract_date=_extract_date(warehouse),
         harm=_harm(warehouse, settings.truth_dir, families, months),
     )  # fmt: skip
-    result = monitoring.monitor(inputs, rules, config.fairness_gate_object())
+    result = monitoring.monitor(
+        inputs, rules, config.fairness_gate_object(), earlier_triggers=earlier
+    )
     overrides = _overrides(warehouse, events, families, people, history)
     for name, table in zip(TABLES, (result.performance, result.fairness, result.drift, overrides,
                                     result.triggers.table), strict=True):  # fmt: skip
@@ -140,22 +144,36 @@ def _check(warehouse: Warehouse, report: monitoring.TriggerReport) -> dg.AssetCh
     )  # fmt: skip
 
 
-def _nothing_to_judge(warehouse: Warehouse, no_model: bool, notes: list[str] | None = None):
-    """Empty tables and a passing check: with no approved model nothing is flagged anyway,
-    and with no scored months there is no evidence yet."""
+def _nothing_to_judge(
+    warehouse: Warehouse,
+    rules: monitoring.MonitoringSettings,
+    earlier: pd.DataFrame | None,
+    no_model: bool,
+    notes: list[str] | None = None,
+):
+    """No evidence this run: with no approved model nothing is flagged anyway, and with no
+    month scored by it there is nothing to judge. Firings recorded by earlier runs still block
+    until a decision resumes flagging (a new model does not lift a decommission)."""
     reason = (
         "No approved model: nothing is flagged, so there is nothing to monitor."
         if no_model
-        else "No scored months to judge yet: run the history backfill (safeguard monitor) so "
-        "monitoring has past runs to compare."
+        else "No month scored by the approved model to judge yet: run the history backfill "
+        "(safeguard monitor) so monitoring has past runs to compare."
     )
-    for name in TABLES:
+    report = with_earlier_firings(empty_report(rules), earlier, rules)
+    for name in TABLES[:4]:
         if not warehouse.table_exists(name):
-            warehouse.write_table(
-                name, pd.DataFrame({"as_of_date": pd.Series(dtype="datetime64[ns]")})
-            )
+            empty = pd.DataFrame({"as_of_date": pd.Series(dtype="datetime64[ns]")})
+            warehouse.write_table(name, empty)
         yield dg.MaterializeResult(asset_key=name, metadata={"rows": 0, "status": reason})
+    warehouse.write_table("monitoring_triggers", report.table)
+    yield dg.MaterializeResult(
+        asset_key="monitoring_triggers", metadata={"rows": len(report.table), "status": reason}
+    )
     yield dg.MaterializeResult(asset_key="monitoring_report", metadata={"status": reason})
+    if report.blocked:
+        yield _check(warehouse, report)
+        return
     yield dg.AssetCheckResult(
         asset_key="monitoring_triggers", check_name=DECOMMISSION_CHECK, passed=True,
         description=reason, metadata={"reasons": "; ".join([reason, *(notes or [])])},

@@ -82,6 +82,12 @@ def test_volume_drift_reads_a_halving_beyond_noise_but_not_a_quiet_small_agency(
     assert by.loc[(_month(12), "education"), "drift"] == pytest.approx(1.0)
     # 20 records against 40 is a halving in the point estimate, but within counting noise
     assert set(by.xs("housing", level="name")["severity"]) == {"none"}
+    # months after an agency's newest record are a delivery lag, not judged
+    lagged = volume_drift(pd.DataFrame(rows), ref_months, min_reference_events=10,
+                          last_recorded={"police": _month(12) - pd.Timedelta(days=1)})  # fmt: skip
+    police = lagged.loc[lagged["name"] == "police"].set_index("as_of_date")["severity"]
+    assert police[_month(12)] == "severe"  # its month (December) was delivered
+    assert set(police[[_month(13), _month(14)]]) == {"not yet delivered"}
 
 
 # -- performance -------------------------------------------------------------------------

@@ -159,3 +159,23 @@ def test_a_named_decision_resumes_flagging_until_the_rule_fires_again(runs) -> N
     assert all(
         f.as_of_date > facts["change_month"] + pd.DateOffset(months=3) for f in partly.open_firings
     )
+
+
+def test_a_firing_recorded_earlier_stays_open_until_a_decision_covers_it(runs) -> None:
+    from monitoring.triggers import empty_report, with_earlier_firings
+
+    result, _ = runs["recording_halves"]
+    earlier = result.triggers.table
+    quiet = with_earlier_firings(empty_report(SETTINGS), earlier, SETTINGS)
+    assert quiet.blocked  # e.g. a newly trained model with no month scored yet
+    assert all("earlier monitoring run" in f.reason for f in quiet.open_firings)
+    # carried again and again: the note is not repeated
+    again = with_earlier_firings(empty_report(SETTINGS), quiet.table, SETTINGS)
+    assert all(f.reason.count("earlier monitoring run") == 1 for f in again.open_firings)
+    decided = replace(SETTINGS, resume_decisions=tuple(
+        ResumeDecision(trigger=t, covers_through=max(result.triggers.months).date(),
+                       decided_by="A. Example, DPO", decided_on=date(2027, 1, 10),
+                       reason="Reviewed: the change is explained and accepted.")
+        for t in (SEVERE_DRIFT, ESTIMATED_PRECISION)))  # fmt: skip
+    assert not with_earlier_firings(empty_report(decided), earlier, decided).blocked
+    assert with_earlier_firings(result.triggers, None, SETTINGS) is result.triggers

@@ -199,13 +199,26 @@ def test_a_fired_rule_withholds_flags_until_a_named_decision_resumes_them(
     page = (data_dir / "reports" / "monitoring.html").read_text()
     assert "STOPPED" in page
 
+    # switching the rule off (or a newly trained model with no month scored yet) does not
+    # lift the decommission: the firing stays open until a named decision covers it
+    relaxed = _monitor_then_flag(data_dir, _config({"monitoring": QUIET_RULES}))
+    check = next(e for e in relaxed.get_asset_check_evaluations()
+                 if e.check_name == "decommission_triggers")  # fmt: skip
+    assert not check.passed and "recorded by an earlier monitoring run" in check.description + str(
+        check.metadata["failure"].value
+    )
+    assert not set(FLAG_ASSETS) & {
+        e.asset_key.path[-1] for e in relaxed.get_asset_materialization_events()
+    }
+
     last = pd.to_datetime(_table(data_dir, "monitoring_triggers")["as_of_date"]).max()
-    decision = {"trigger": "severe_drift", "covers_through": last.date().isoformat(),
-                "decided_by": "A. Example, Director of Children's Services",
-                "decided_on": date(2026, 12, 1).isoformat(),
-                "reason": "Test: the drift was reviewed and explained by a known system change."}  # fmt: skip
+    decisions = [{"trigger": rule, "covers_through": last.date().isoformat(),
+                  "decided_by": "A. Example, Director of Children's Services",
+                  "decided_on": date(2026, 12, 1).isoformat(),
+                  "reason": "Test: the drift was reviewed and explained by a known system change."}
+                 for rule in ("severe_drift", "realised_precision", "estimated_precision", "fairness_recall")]  # fmt: skip
     resumed = _monitor_then_flag(
-        data_dir, _config({"monitoring": {**ALWAYS_DRIFTING, "resume_decisions": [decision]}})
+        data_dir, _config({"monitoring": {**ALWAYS_DRIFTING, "resume_decisions": decisions}})
     )
     check = next(e for e in resumed.get_asset_check_evaluations()
                  if e.check_name == "decommission_triggers")  # fmt: skip
