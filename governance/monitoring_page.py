@@ -370,7 +370,7 @@ def build_monitoring_page(
                     (
                         "Month",
                         "Flags (k)",
-                        "Outcomes",
+                        "Families with the outcome",
                         "Precision at capacity",
                         "Promised (95%)",
                         "Against the promise",

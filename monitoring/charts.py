@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from monitoring.performance import ESTIMATED, REALISED
 
@@ -127,6 +128,13 @@ def fairness_chart(
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=7)
     ax.set_xscale("log")
+    ticks = [
+        t
+        for t in (0.25, 0.5, 0.8, 1.0, 1.25, 2.0, 4.0)
+        if t >= ax.get_xlim()[0] and t <= ax.get_xlim()[1]
+    ]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("realised recall ratio to the rest (log scale)")
     ax.set_title(f"Recall ratio by group, {int(rows['n_months'].iloc[0]) if 'n_months' in rows else ''} "
                  f"complete months to {pd.Timestamp(latest):%Y-%m}", fontsize=10)  # fmt: skip
