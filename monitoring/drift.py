@@ -42,10 +42,15 @@ def bin_edges(reference: np.ndarray, bins: int = 10) -> np.ndarray:
 
 
 def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Share of ``values`` per bin; the last bin holds missing values."""
+    """Share of ``values`` per bin; the last bin holds missing values.
+
+    Bins are closed on the right, ``(e[i-1], e[i]]``: most count features are zero for most
+    families, so the quantile edges pile up on 0, and the zeros must fall in a bin of their own
+    or a change in how many families have any record at all would go unseen.
+    """
     finite = np.isfinite(values)
     counts = np.bincount(
-        np.searchsorted(edges, values[finite], side="right"), minlength=len(edges) + 1
+        np.searchsorted(edges, values[finite], side="left"), minlength=len(edges) + 1
     )
     counts = np.r_[counts, (~finite).sum()].astype(float)
     return counts / max(len(values), 1)
@@ -147,7 +152,7 @@ def volume_drift(
     volumes: pd.DataFrame,
     reference_months: Iterable[date],
     *,
-    band: tuple[float, float] = (0.6, 1.67),
+    band: tuple[float, float] = (0.67, 1.5),
     min_reference_events: float = 30.0,
     z: float = 1.645,
     last_recorded: Mapping[str, pd.Timestamp] | None = None,

@@ -82,7 +82,7 @@ class SevereDriftRule:
     consecutive_months: int = 2
     psi_severe: float = 0.25
     min_severe_features: int = 3
-    volume_band: tuple[float, float] = (0.6, 1.67)
+    volume_band: tuple[float, float] = (0.67, 1.5)
     min_reference_events: float = 30.0
 
 

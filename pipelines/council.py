@@ -119,7 +119,7 @@ class SevereDriftSettings(_Strict):
     consecutive_months: int = Field(2, ge=1, le=12)
     psi_severe: float = Field(0.25, gt=0)
     min_severe_features: int = Field(3, ge=1)
-    volume_band: tuple[float, float] = (0.6, 1.67)
+    volume_band: tuple[float, float] = (0.67, 1.5)
     min_reference_events: float = Field(30, ge=0)
 
     _bands = field_validator("volume_band")(_band)
