@@ -88,8 +88,10 @@ class TriggerReport:
     def reasons(self) -> list[str]:
         """Sentences for the blocking check, the review pack and the Dagster UI."""
         latest: dict[str, Firing] = {}
+        first: dict[str, Firing] = {}
         for f in self.open_firings:
             latest[f.trigger] = f
+            first.setdefault(f.trigger, f)
         span = (
             f"{_month(self.months[0])} to {_month(self.months[-1])}"
             if self.months
@@ -109,7 +111,10 @@ class TriggerReport:
             "no new flags are produced until the council records a decision to resume."
         ]
         lines += [
-            f"FIRED {f.trigger} at {_month(f.as_of_date)}: {f.reason}" for f in latest.values()
+            f"FIRED {t} at {_month(first[t].as_of_date)}"
+            + (f" (and every later firing to {_month(f.as_of_date)})" if f is not first[t] else "")
+            + f": {f.reason}"
+            for t, f in latest.items()
         ]
         lines.append(RESUME_HINT)
         return lines
