@@ -16,7 +16,7 @@ import pandas as pd
 
 from governance.document import Bullets, Document, Fields, Image, Paragraph, Section, Table
 
-__all__ = ["ChartFile", "build_monitoring_page"]
+__all__ = ["ChartFile", "build_monitoring_page", "build_status_page"]
 
 
 @dataclass(frozen=True)
@@ -468,3 +468,20 @@ def build_monitoring_page(
         Fields(tuple(meta)),
         tuple(sections),
     )
+
+
+def build_status_page(
+    *, status: Sequence[str], blocked: bool, meta: Sequence[tuple[str, str]]
+) -> Document:
+    """The monitoring page when no past run could be judged this time (no approved model, or
+    no month scored by it yet): the decision and why, so a stale page is never left behind."""
+    return Document(
+        "monitoring", "Model monitoring",
+        "Flagging is STOPPED: a decommission rule fired earlier and no decision has resumed it."
+        if blocked else "No past run could be judged this time.",
+        Fields(tuple(meta)),
+        (Section("decision", "Decision: may the model flag?", (
+            Fields((("Flagging", "STOPPED by a decommission rule" if blocked else "allowed"),)),
+            Bullets(tuple(status)),
+        )),),
+    )  # fmt: skip

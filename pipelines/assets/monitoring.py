@@ -17,8 +17,8 @@ import pandas as pd
 import models
 import monitoring
 from features.point_in_time import members_at
-from governance.document import render_html, render_markdown
-from governance.monitoring_page import ChartFile, build_monitoring_page
+from governance.document import Document, render_html, render_markdown
+from governance.monitoring_page import ChartFile, build_monitoring_page, build_status_page
 from governance.store import PORTAL_FILE, read_table
 from monitoring import charts as chart
 from monitoring.inputs import build_inputs, monitored_scores
@@ -170,7 +170,11 @@ def _nothing_to_judge(
     yield dg.MaterializeResult(
         asset_key="monitoring_triggers", metadata={"rows": len(report.table), "status": reason}
     )
-    yield dg.MaterializeResult(asset_key="monitoring_report", metadata={"status": reason})
+    status = report.reasons() if report.blocked else [reason, *(notes or [])]
+    page = _write_page(warehouse, build_status_page(status=status, blocked=report.blocked,
+                                                    meta=(("Months monitored", "0"),)))  # fmt: skip
+    yield dg.MaterializeResult(asset_key="monitoring_report",
+                               metadata={"status": reason, "html": dg.MetadataValue.path(str(page))})  # fmt: skip
     if report.blocked:
         yield _check(warehouse, report)
         return
@@ -267,8 +271,6 @@ def _write_report(warehouse: Warehouse, config: CouncilConfig, result: monitorin
         "drift": chart.drift_chart(result.drift, out, rules.severe_drift.volume_band, rules.severe_drift.psi_severe),
         "overrides": chart.override_chart(overrides, out),
     }  # fmt: skip
-    reports = Path(warehouse.data_dir) / "reports"
-    reports.mkdir(parents=True, exist_ok=True)
     charts = {k: ChartFile(Path("..", "artefacts", "monitoring", c.path.name).as_posix(), c.title, c.alt)
               for k, c in drawn.items() if c is not None}  # fmt: skip
     report = result.triggers
@@ -281,6 +283,12 @@ def _write_report(warehouse: Warehouse, config: CouncilConfig, result: monitorin
         performance=result.performance, fairness=result.fairness, drift=result.drift,
         overrides=overrides, triggers=report.table, charts=charts, notes=notes,
     )  # fmt: skip
+    return _write_page(warehouse, document)
+
+
+def _write_page(warehouse: Warehouse, document: Document) -> Path:
+    reports = Path(warehouse.data_dir) / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
     html, md = reports / "monitoring.html", reports / "monitoring.md"
     html.write_text(render_html(document), encoding="utf-8")
     md.write_text(render_markdown(document), encoding="utf-8")
