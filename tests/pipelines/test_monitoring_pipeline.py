@@ -86,14 +86,27 @@ def _approve(outcome: RunOutcome) -> None:
 
 
 def _judge_flags(data_dir: Path) -> None:
-    """Practitioners' judgements in the portal's database, as the portal writes them."""
+    """Practitioners' judgements in the portal's database, as the portal writes them.
+
+    On the flags of the run; a small estate may flag (almost) nobody, so the top-scored
+    families are judged as well (their flags then come from an earlier run, found through the
+    history of scores by family and date, as the monitoring does for any flag no longer served).
+    """
     from portal.store import ensure_schema, insert_judgement
 
     flags = _table(data_dir, "flags")
+    scores = _table(data_dir, "family_scores").nsmallest(12, "rank")
+    earlier = scores.loc[~scores["family_key"].isin(flags["family_key"])]
+    earlier = earlier.assign(
+        flag_id=[f"flag-earlier-{i}" for i in range(len(earlier))], worker_id=None
+    )
+    judged = pd.concat(
+        [flags, earlier[flags.columns.intersection(earlier.columns)]], ignore_index=True
+    )
     con = duckdb.connect(str(data_dir / "portal.duckdb"))
     try:
         ensure_schema(con)
-        for i, flag in enumerate(flags.itertuples()):
+        for i, flag in enumerate(judged.itertuples()):
             insert_judgement(
                 con, flag_id=flag.flag_id, family_key=flag.family_key, worker_id=flag.worker_id,
                 username="alex", decision="disagree" if i % 3 == 0 else "agree_act",
@@ -138,6 +151,11 @@ def test_a_backfill_produces_the_monitoring_tables_charts_and_pages(
     assert {"realised_precision", "estimated_precision", "severe_drift"} <= set(triggers["trigger"])
     overrides = _table(data_dir, "monitoring_overrides")
     assert {"by_month", "by_band", "outcome_by_decision"} <= set(overrides["view"])
+    with duckdb.connect(str(data_dir / "portal.duckdb"), read_only=True) as con:
+        judged = con.execute("SELECT count(DISTINCT flag_id) FROM judgements").fetchall()[0][0]
+    by_decision = overrides.loc[overrides["view"] == "outcome_by_decision"]
+    assert by_decision["judgements"].sum() == judged >= 10
+    assert overrides.loc[overrides["view"] == "by_band", "band"].ne("unknown").all()
     charts = data_dir / "artefacts" / "monitoring"
     png = charts / "monitoring_precision_at_capacity.png"
     assert png.read_bytes()[:4] == b"\x89PNG"
