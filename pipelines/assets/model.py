@@ -21,6 +21,7 @@ from features.outcomes import TimeSplit, build_training_frame, monthly_as_of_dat
 from features.point_in_time import members_at
 from features.protected import attribute_leakage, build_sensitive_features_many
 from models.truth import truth_at_dates
+from monitoring import promise_of
 from pipelines.assets.ingest import AGENCY_SOURCES
 from pipelines.assets.linkage import OBJECTIONS_SOURCE, _extract_date
 from pipelines.council import CouncilConfig
@@ -227,6 +228,7 @@ def _truth(
         family_need, hazards=hazards,
         bias_codes=set(str(bias.get("group", "")).split(";")) - {""},
         people_ethnicity=people_truth[["true_person_id", "ethnicity"]],
+        harm=pd.read_csv(root / "harm.csv", dtype=str) if (root / "harm.csv").exists() else None,
     )  # fmt: skip
 
 
@@ -355,8 +357,9 @@ def _persist_release(
     fitted, evaluation, audit = release.fitted, release.evaluation, release.audit
     model_dir = warehouse.artefact_dir("models")
     record = models.save_risk_model(
-        fitted.model, model_dir, training_window=fitted.training_window(), metrics=None
-    )
+        fitted.model, model_dir, training_window=fitted.training_window(),
+        metrics={"promise": promise_of(evaluation)},  # what monitoring holds this model to
+    )  # fmt: skip
     yield dg.MaterializeResult(
         asset_key="risk_model",
         metadata={
