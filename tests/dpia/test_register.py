@@ -61,7 +61,8 @@ UPSTREAM: dict[str, list[str]] = {
         "monitoring_triggers",
     ],  # fmt: skip
     "family_scores_history": [
-        "events", "families", "people", "risk_model", "model_evaluation", "fairness_audit",
+        "events", "record_links", "people", "risk_model", "model_evaluation", "fairness_audit",
+        *RECORDS,
     ],  # fmt: skip
     **{name: MONITORING_INPUTS for name in ("monitoring_performance", "monitoring_fairness",
                                               "monitoring_drift", "monitoring_overrides")},
