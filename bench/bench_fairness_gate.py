@@ -53,12 +53,10 @@ def _seeds(text: str) -> list[int]:
 def _planted_audit(warehouse_dir: Path, truth_dir: Path, config_path: Path | None,
                    dimension: str, group: str, factor: float) -> tuple[bool, list[str]]:  # fmt: skip
     """The audit of the approved run's model with every family of one group scored up."""
-    from features.point_in_time import members_at
-    from features.protected import attribute_leakage, build_sensitive_features_many
     from models.fairness import _make_up, audit_predictions, select_flags
     from models.fairness_truth import need_strata
     from models.training import fit_risk_model, labels
-    from pipelines.assets.model import _truth, release_config, total_capacity
+    from pipelines.assets.model import audit_inputs, release_config, total_capacity
     from pipelines.council import load_config
     from pipelines.resources import Warehouse
 
@@ -68,16 +66,9 @@ def _planted_audit(warehouse_dir: Path, truth_dir: Path, config_path: Path | Non
     frame = w.read_table("training_frame")
     split = settings.risk.split(frame)
     fitted = fit_risk_model(frame, config=settings.risk, split=split)
-    snapshots = w.read_table("family_snapshots")
-    observations = w.read_table("protected_characteristics")
-    sensitive = build_sensitive_features_many(
-        w.read_table("events"), snapshots, w.read_table("people"), observations,
-        w.read_table("areas"), [d.date() for d in split.test_dates],
-    )  # fmt: skip
+    sensitive, leakage, truth = audit_inputs(w, frame, split, str(truth_dir))
     _, _, test = split.frames(frame)
     test = test.reset_index(drop=True)
-    leakage = attribute_leakage(sensitive, test, snapshots, observations)
-    truth = _truth(w, str(truth_dir), members_at(snapshots, split.test_dates))
     keys = test[["as_of_date", "family_key"]].astype({"family_key": "string"})
     rows = keys.merge(
         sensitive.astype({"family_key": "string"}), on=["as_of_date", "family_key"], how="left"
@@ -143,8 +134,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="1-10")
     parser.add_argument("--factor", type=float, default=1.5)
     parser.add_argument(
-        "--config", type=Path, default=Path(__file__).with_name("fairness_bench.yaml")
-    )
+        "--config", type=Path, default=None,
+        help="council configuration (default: the demo one, with its sign-offs)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results"))
     args = parser.parse_args()
     if args.config is None:

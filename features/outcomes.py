@@ -127,6 +127,35 @@ def open_to_social_care(events: pd.DataFrame, families: pd.DataFrame, as_of: dat
     return status.loc[status["open_case"], ["family_key"]].reset_index(drop=True)
 
 
+def outcome_labels(
+    events: pd.DataFrame,
+    families: pd.DataFrame,
+    people: pd.DataFrame,
+    as_of_dates: Sequence[date],
+    *,
+    extract_date: date,
+    horizon_months: int = HORIZON_MONTHS,
+) -> pd.DataFrame:
+    """The label of every family with children at each date, as the training frame defines it.
+
+    For monitoring: what happened after each past scoring date (the same label the model
+    was trained and judged on, babies born in the window included), and whether the whole
+    window lies before ``extract_date`` (``label_complete``; an incomplete window can only
+    gain outcomes later).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``as_of_date, family_key, open_case, label, label_complete``.
+    """
+    status = _child_social_care(
+        events, families, as_of_dates, horizon_months, people=people, outcome_families=families
+    )
+    window_end = status["as_of_date"] + pd.DateOffset(months=horizon_months)
+    status["label_complete"] = (window_end <= pd.Timestamp(extract_date)).astype("boolean")
+    return status
+
+
 def build_training_frame(
     events: pd.DataFrame,
     families: pd.DataFrame,

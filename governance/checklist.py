@@ -160,6 +160,7 @@ REQUIRED_SECTIONS: dict[str, tuple[str, ...]] = {
         "Linkage quality",
         "Model performance",
         "Fairness",
+        "Monitoring after go-live",
         "Flags",
         "Practitioners' judgements (override statistics)",
         "Audit trail",

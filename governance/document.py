@@ -20,6 +20,7 @@ __all__ = [
     "Bullets",
     "Document",
     "Fields",
+    "Image",
     "Links",
     "Paragraph",
     "ReportFiles",
@@ -72,7 +73,20 @@ class Svg:
     alt: str
 
 
-Block = Paragraph | Fields | Table | Bullets | Links | Svg
+@dataclass(frozen=True)
+class Image:
+    """A static chart file, linked by a path relative to the document (never inlined).
+
+    ``alt`` says what the chart shows; the document should print its numbers in a table
+    beside it, so the figure is never the only place a number appears.
+    """
+
+    src: str
+    alt: str
+    caption: str = ""
+
+
+Block = Paragraph | Fields | Table | Bullets | Links | Svg | Image
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ __all__ = [
     "FirewallDrop",
     "GateResult",
     "ModelFacts",
+    "MonitoringFacts",
     "OverrideFacts",
     "QuarantineCount",
     "RunFacts",
@@ -108,6 +109,21 @@ class OverrideFacts:
 
 
 @dataclass(frozen=True)
+class MonitoringFacts:
+    """Monitoring after go-live: how many past runs were judged and which rules fired.
+
+    ``realised`` holds one line per month with complete outcomes (realised precision at
+    capacity against the promise); ``fired`` the rules with a firing, with their first month.
+    """
+
+    months: int
+    months_with_outcomes: int
+    months_below_promise: int
+    fired: tuple[str, ...] = ()
+    realised: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class AuditFacts:
     """The audit trail at report time: integrity and how many entries of each action."""
 
@@ -137,6 +153,7 @@ class RunFacts:
     flags_per_worker: tuple[int, ...] = ()
     overrides: OverrideFacts | None = None
     audit: AuditFacts | None = None
+    monitoring: MonitoringFacts | None = None
 
     @property
     def timestamp(self) -> datetime:
@@ -163,6 +180,31 @@ def _audit_facts(path: Path) -> AuditFacts | None:
             by_action[entry.action] = by_action.get(entry.action, 0) + 1
     seq, digest = log.head() if result.ok else (result.entries, "")
     return AuditFacts(result.entries, result.ok, result.reason, seq, digest, by_action)
+
+
+def _monitoring_facts(warehouse: Path) -> MonitoringFacts | None:
+    performance = read_table(warehouse, "monitoring_performance")
+    if performance is None or "kind" not in performance.columns:
+        return None
+    triggers = read_table(warehouse, "monitoring_triggers")
+    real = performance.loc[(performance["kind"] == "realised")
+                           & (performance["metric"] == "precision_at_capacity")].sort_values("as_of_date")  # fmt: skip
+    fired: tuple[str, ...] = ()
+    if triggers is not None and "fired" in triggers.columns:
+        hits = triggers.loc[triggers["fired"].fillna(False).astype(bool)]
+        first = hits.groupby("trigger")["as_of_date"].min()
+        fired = tuple(f"{t}: first fired at {pd.Timestamp(d):%Y-%m}" for t, d in first.items())
+    return MonitoringFacts(
+        months=int(performance["as_of_date"].nunique()),
+        months_with_outcomes=len(real),
+        months_below_promise=int((real["status"] == "below promise").sum()),
+        fired=fired,
+        realised=tuple(
+            f"{pd.Timestamp(r.as_of_date):%Y-%m}: {r.value:.3f} (promised {r.promised_lower:.3f}-"
+            f"{r.promised_upper:.3f}): {r.status}"
+            for r in real.itertuples()
+        ),
+    )
 
 
 def collect_run_facts(
@@ -248,4 +290,5 @@ def collect_run_facts(
         flags_per_worker=tuple(int(n) for n in per_worker["n"]) if per_worker is not None else (),
         overrides=overrides,
         audit=_audit_facts(data_dir / AUDIT_PATH),
+        monitoring=_monitoring_facts(warehouse),
     )

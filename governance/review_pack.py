@@ -41,6 +41,7 @@ GOVERNANCE_DOCUMENTS = (
 _REVIEWER_GLOBS = (
     ("Model card", "**/model_card*.html"),
     ("Fairness audit", "**/fairness*.html"),
+    ("Model monitoring", "**/monitoring.html"),
     ("Global explanations", "**/global_explanations*.html"),
     ("Global explanations chart", "**/*shap*.png"),
     ("Linkage match weights", "**/match_weights_chart.html"),
@@ -98,6 +99,33 @@ def _overrides(facts: RunFacts) -> tuple[Fields | Table | Paragraph, ...]:
     )
 
 
+def _monitoring(facts: RunFacts) -> tuple[Fields | Table | Paragraph, ...]:
+    gate = next(iter(facts.gates_matching("decommission_triggers")), None)
+    status = (
+        NOT_RUN
+        if gate is None
+        else ("Allowed: no decommission rule has an open firing" if gate.passed
+              else "STOPPED by a decommission rule: no new flags until a named decision to resume is recorded")
+    )  # fmt: skip
+    blocks: list[Fields | Table | Paragraph] = [
+        Fields((("Flagging", status), ("Check message", gate.message if gate else NOT_RUN)))
+    ]
+    m = facts.monitoring
+    if m is None:
+        blocks.append(Paragraph("No past runs judged yet (run `safeguard monitor`)."))
+        return tuple(blocks)
+    blocks.append(Fields((
+        ("Past runs monitored", fmt(m.months)),
+        ("Runs with complete outcomes", fmt(m.months_with_outcomes)),
+        ("Runs below the model card's promised precision", fmt(m.months_below_promise)),
+        ("Rules that fired", "; ".join(m.fired) or "None"),
+    )))  # fmt: skip
+    blocks.append(Table(("Realised precision at capacity against the promise",),
+                        tuple((line,) for line in m.realised),
+                        empty="No run's 12-month outcome window has closed yet."))  # fmt: skip
+    return tuple(blocks)
+
+
 def _audit(facts: RunFacts) -> tuple[Fields | Table | Paragraph, ...]:
     audit = facts.audit
     if audit is None:
@@ -145,6 +173,7 @@ def build_review_pack(
             ("On what basis?", "Record of processing (per activity); DPIA step 4"),
             ("How good is the model?", "Model performance; Model card; Linkage quality"),
             ("Is it fair?", "Fairness; Fairness audit; Practitioners' judgements"),
+            ("Does it still work?", "Monitoring after go-live; Model monitoring page"),
             ("Who saw what?", "Audit trail (entries by action and integrity)"),
         ),
     )
@@ -187,6 +216,7 @@ def build_review_pack(
         Section("linkage", "Linkage quality", (linkage_table(facts),)),
         Section("model", "Model performance", (model_fields(facts),)),
         Section("fairness", "Fairness", (fairness_fields(facts),)),
+        Section("monitoring", "Monitoring after go-live", _monitoring(facts)),
         Section("flags", "Flags", (_flags(facts),)),
         Section("overrides", "Practitioners' judgements (override statistics)", _overrides(facts)),
         Section("audit", "Audit trail", _audit(facts)),

@@ -53,7 +53,43 @@ def as_matrix(X: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(values, columns=list(columns), index=X.index)
 
 
-class RiskModel(ClassifierMixin, BaseEstimator):
+class _CalibratedScores:
+    """What both approvable models share: a log-odds score mapped through one calibrator.
+
+    Subclasses set ``calibrator_`` and ``classes_`` in ``fit`` and define ``decision_function``
+    (the ranking score, log-odds) and ``_X`` (the checked feature matrix).
+    """
+
+    calibrator_: CalibratedClassifierCV
+    classes_: np.ndarray
+
+    def _X(self, X: pd.DataFrame) -> pd.DataFrame:  # pragma: no cover - defined by subclasses
+        raise NotImplementedError
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities, shape ``(n, 2)``."""
+        return self.calibrator_.predict_proba(self._X(X))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Most likely class under the calibrated probability (flags use capacity, not this)."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def predict_uncalibrated_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """The model's own probability (sigmoid of its log-odds), for calibration diagnostics."""
+        return expit(self.decision_function(X))
+
+    def calibrate_log_odds(self, log_odds: np.ndarray | float) -> np.ndarray:
+        """Map raw log-odds to calibrated probability (the function the explanations use)."""
+        check_is_fitted(self, "calibrator_")
+        calibrator = self.calibrator_.calibrated_classifiers_[0].calibrators[0]
+        values = np.atleast_1d(np.asarray(log_odds, dtype=float))
+        return np.clip(calibrator.predict(values), 0.0, 1.0)
+
+
+class RiskModel(_CalibratedScores, ClassifierMixin, BaseEstimator):
     """Calibrated, monotone LightGBM risk model following scikit-learn conventions.
 
     Parameters
@@ -182,27 +218,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         """Booster log-odds before calibration: the ranking score (strictly ordered, no ties)."""
         return np.asarray(self.trees_.decision_function(self._X(X)), dtype=float)
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated probabilities, shape ``(n, 2)``."""
-        return self.calibrator_.predict_proba(self._X(X))
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Most likely class under the calibrated probability (flags use capacity, not this)."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    def predict_uncalibrated_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """The trees' own probability (sigmoid of log-odds), for calibration diagnostics."""
-        return expit(self.decision_function(X))
-
-    def calibrate_log_odds(self, log_odds: np.ndarray | float) -> np.ndarray:
-        """Map raw log-odds to calibrated probability (the function the explanations use)."""
-        check_is_fitted(self, "calibrator_")
-        calibrator = self.calibrator_.calibrated_classifiers_[0].calibrators[0]
-        values = np.atleast_1d(np.asarray(log_odds, dtype=float))
-        return np.clip(calibrator.predict(values), 0.0, 1.0)
-
-
-class LogisticRiskModel(ClassifierMixin, BaseEstimator):
+class LogisticRiskModel(_CalibratedScores, ClassifierMixin, BaseEstimator):
     """The logistic baseline as a full risk model: calibrated, explained, persisted like the trees.
 
     A council whose trees are not better than the baseline may approve this simpler model
@@ -246,25 +262,6 @@ class LogisticRiskModel(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Log-odds of the logistic regression (the ranking score)."""
         return np.asarray(self.pipeline_.decision_function(self._X(X)), dtype=float)
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated probabilities, shape ``(n, 2)``."""
-        return self.calibrator_.predict_proba(self._X(X))
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Most likely class under the calibrated probability."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    def predict_uncalibrated_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """The regression's own probability."""
-        return expit(self.decision_function(X))
-
-    def calibrate_log_odds(self, log_odds: np.ndarray | float) -> np.ndarray:
-        """Map log-odds to calibrated probability (the function the explanations use)."""
-        check_is_fitted(self, "calibrator_")
-        calibrator = self.calibrator_.calibrated_classifiers_[0].calibrators[0]
-        values = np.atleast_1d(np.asarray(log_odds, dtype=float))
-        return np.clip(calibrator.predict(values), 0.0, 1.0)
 
     def log_odds_contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, float]:
         """Exact attributions on the log-odds: ``(phi (n, features), base)``.

@@ -25,6 +25,7 @@ from scipy.special import expit
 from models import metrics as m
 from models.estimator import as_matrix
 from models.flagging import DEFAULT_THRESHOLD
+from models.harm_validation import validate_against_harm
 from models.training import FittedRisk, labels
 
 WWCSC_PRECISION = 0.65  # What Works for Children's Social Care (2020) bar, set in advance
@@ -187,6 +188,8 @@ class ModelEvaluation:
     baseline_better: bool = False
     model_better: bool = True
     by_age: pd.DataFrame | None = None
+    true_harm: dict[str, m.Estimate] | None = None
+    true_harm_counts: dict[str, float] | None = None
 
     @property
     def test_date(self) -> str:
@@ -226,6 +229,11 @@ class ModelEvaluation:
             out["lift_at_capacity"] = round(model_p / self.base_rate, 3)
         if self.by_age is not None and len(self.by_age):
             out["by_model_age"] = self.by_age.to_dict("records")
+        if self.true_harm_counts is not None:
+            out["true_harm"] = {
+                **{k: v.as_dict() for k, v in (self.true_harm or {}).items()},
+                **{k: round(v, 5) for k, v in self.true_harm_counts.items()},
+            }
         return out
 
 
@@ -436,6 +444,18 @@ def _evaluate(
             if column in aligned.columns and aligned[column].notna().any():
                 ranking = aligned[column].astype(float).fillna(-np.inf).to_numpy()
                 results[oracle] = _ranking_metrics(boot, y, ranking, dates, ks)
+    harm, harm_counts = None, None
+    if truth is not None and "true_harm" in truth.columns:
+        aligned = (
+            test[["as_of_date", "family_key"]].astype({"family_key": "string"})
+            .merge(truth.astype({"family_key": "string"})[["as_of_date", "family_key", "true_harm",
+                   "true_harm_referred"]], on=["as_of_date", "family_key"], how="left")
+        )  # fmt: skip
+        harm, harm_counts = validate_against_harm(
+            boot, y, aligned["true_harm"].astype("boolean").fillna(False).to_numpy(dtype=float),
+            score, dates, ks,
+            referred=aligned["true_harm_referred"].astype("boolean").fillna(False).to_numpy(dtype=float),
+        )  # fmt: skip
     versus = {
         metric: boot.difference(
             _metric_fn(metric, y, score, dates, ks), _metric_fn(metric, y, base_prob, dates, ks)
@@ -474,6 +494,8 @@ def _evaluate(
         baseline_better=bool(versus["precision_at_capacity"].upper < 0),
         model_better=bool(versus["precision_at_capacity"].lower > 0),
         by_age=_by_model_age(test, y, score, prob, ks, fitted, config),
+        true_harm=harm,
+        true_harm_counts=harm_counts,
     )
 
 

@@ -170,7 +170,7 @@ class RatioEvidence:
         if not (self.ratio > 0 and math.isfinite(self.ratio)):
             return 1.0
         if not math.isfinite(self.se_log) or self.se_log <= 0:
-            return 0.0 if not band[0] <= self.ratio <= band[1] else 1.0
+            return 1.0  # no spread, no evidence: such a comparison is not assessable (decide)
         centre = math.log(self.ratio)
         if self.ratio < 1.0:
             return _Z.cdf((centre - math.log(band[0])) / self.se_log)
@@ -203,6 +203,7 @@ def decide(evidence: list[RatioEvidence], gate: FairnessGate) -> pd.DataFrame:
         if e.expected_group >= gate.min_expected_outcomes
         and e.expected_rest >= gate.min_expected_outcomes
         and math.isfinite(e.ratio)
+        and math.isfinite(e.se_log) and e.se_log > 0
     ]  # fmt: skip
     alpha = (1.0 - gate.fail_confidence) / 2.0  # one-sided: the two-sided 95% rule when m = 1
     p_values = [e.p_beyond(gate.band) for e in tested]
@@ -215,13 +216,16 @@ def decide(evidence: list[RatioEvidence], gate: FairnessGate) -> pd.DataFrame:
         signer, note = "", ""
         if id(e) not in p_of:
             verdict = NOT_ASSESSABLE
-            note = (
-                f"fewer than {gate.min_expected_outcomes:g} expected outcomes "
-                f"(group {e.expected_group:.0f}, rest {e.expected_rest:.0f})"
-                if math.isfinite(e.ratio)
-                else "no comparison possible: no outcomes or flags, or (at equal need) the group "
-                "is itself one of the strata compared within"
-            )  # fmt: skip
+            few = (e.expected_group < gate.min_expected_outcomes
+                   or e.expected_rest < gate.min_expected_outcomes)  # fmt: skip
+            if not math.isfinite(e.ratio):
+                note = ("no comparison possible: no outcomes or flags, or (at equal need) the "
+                        "group is itself one of the strata compared within")  # fmt: skip
+            elif few:
+                note = (f"fewer than {gate.min_expected_outcomes:g} expected outcomes "
+                        f"(group {e.expected_group:.0f}, rest {e.expected_rest:.0f})")  # fmt: skip
+            else:
+                note = "no interval: in some resamples the ratio is undefined (too few outcomes flagged)"
         elif rejected[id(e)]:
             verdict = FAIL
             note = (

@@ -80,6 +80,48 @@ def label_oracle(
     return pd.Series(out, index=families_at.index, name="label_oracle")
 
 
+def harm_in_window(
+    members: pd.DataFrame,
+    person_truth: pd.DataFrame,
+    families_at: pd.DataFrame,
+    harm: pd.DataFrame,
+    horizon_months: int = 12,
+) -> pd.DataFrame:
+    """True harm in ``(as_of, as_of + horizon]`` for each pipeline family at each date.
+
+    Harm counts for a family when it happens to a child who was a member on the as-of date,
+    or to anyone in the true household the family stood for on that date (which catches
+    babies born later, as the label does). ``harm``: the generator's ``true_person_id,
+    true_family_id, harm_date, referred`` (``referred`` = "Y" when the harm led to a
+    social-care referral). Returns ``as_of_date, family_key, true_harm, true_harm_referred``
+    for the families with harm only.
+    """
+    events = harm.assign(
+        harm_date=pd.to_datetime(harm["harm_date"]),
+        referred=harm.get("referred", pd.Series("N", index=harm.index)).astype(str).eq("Y"),
+    ).astype({"true_person_id": "string", "true_family_id": "string"})
+    kids = members.loc[members["role"] == "child", ["as_of_date", "family_key", "person_key"]]
+    kids = kids.astype({"person_key": "string"}).merge(
+        person_truth.astype({"person_key": "string", "true_person_id": "string"}), on="person_key"
+    )
+    by_person = kids.merge(events[["true_person_id", "harm_date", "referred"]], on="true_person_id")
+    by_home = families_at.astype({"true_family_id": "string"}).merge(
+        events[["true_family_id", "harm_date", "referred"]], on="true_family_id"
+    )
+    cols = ["as_of_date", "family_key", "harm_date", "referred"]
+    both = pd.concat([by_person[cols], by_home[cols]], ignore_index=True)
+    start = pd.to_datetime(both["as_of_date"])
+    inside = (both["harm_date"] > start) & (
+        both["harm_date"] <= start + pd.DateOffset(months=horizon_months)
+    )
+    hits = both.loc[inside.to_numpy(dtype=bool)]
+    out = hits.groupby(["as_of_date", "family_key"], as_index=False).agg(
+        true_harm_referred=("referred", "any")
+    )
+    out["true_harm"] = True
+    return out[["as_of_date", "family_key", "true_harm", "true_harm_referred"]]
+
+
 def truth_at_dates(
     members: pd.DataFrame,
     person_truth: pd.DataFrame,
@@ -90,8 +132,12 @@ def truth_at_dates(
     bias_codes: Iterable[str] = (),
     people_ethnicity: pd.DataFrame | None = None,
     horizon_months: int = 12,
+    harm: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``as_of_date, family_key, latent_need, label_oracle, bias_group`` for the given members.
+
+    With ``harm`` (the generator's ``harm.csv``) also ``true_harm`` and ``true_harm_referred``
+    (:func:`harm_in_window`): the outcome the agencies do not record themselves.
 
     ``family_need``: ``true_family_id, latent_need``. ``label_oracle`` is missing without
     ``hazards``. ``bias_group`` ("bias group"/"other") marks families with a child of the
@@ -119,7 +165,14 @@ def truth_at_dates(
         fam["bias_group"] = np.where(fam["b"].fillna(False).astype(bool), "bias group", "other")
     else:
         fam["bias_group"] = pd.NA
-    return fam[list(TRUTH_COLUMNS)]
+    columns = list(TRUTH_COLUMNS)
+    if harm is not None:
+        found = harm_in_window(members, person_truth, fam, harm, horizon_months)
+        fam = fam.merge(found, on=["as_of_date", "family_key"], how="left")
+        for column in ("true_harm", "true_harm_referred"):
+            fam[column] = fam[column].astype("boolean").fillna(False).astype(bool)
+        columns += ["true_harm", "true_harm_referred"]
+    return fam[columns]
 
 
 def dates_of(values: Iterable[date | pd.Timestamp]) -> list[pd.Timestamp]:

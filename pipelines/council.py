@@ -103,6 +103,62 @@ class FairnessGateSettings(_Strict):
     _bands = field_validator("band")(_band)
 
 
+class RealisedPrecisionSettings(_Strict):
+    enabled: bool = True
+    consecutive_months: int = Field(2, ge=1, le=12)
+    confidence: float = Field(0.8, ge=0, lt=1)
+
+
+class EstimatedPrecisionSettings(_Strict):
+    enabled: bool = True
+    consecutive_months: int = Field(3, ge=1, le=12)
+
+
+class FairnessRecallSettings(_Strict):
+    enabled: bool = True
+    window_months: int = Field(6, ge=1, le=24)
+    consecutive_windows: int = Field(2, ge=1, le=12)
+    confidence: float = Field(0.99, gt=0.5, lt=1)
+    metrics: tuple[Literal["recall_ratio", "oe_ratio"], ...] = ("recall_ratio",)
+
+
+class SevereDriftSettings(_Strict):
+    enabled: bool = True
+    consecutive_months: int = Field(2, ge=1, le=12)
+    psi_severe: float = Field(0.25, gt=0)
+    min_severe_features: int = Field(3, ge=1)
+    volume_band: tuple[float, float] = (0.67, 1.5)
+    min_reference_events: float = Field(30, ge=0)
+
+    _bands = field_validator("volume_band")(_band)
+
+
+class ResumeDecisionSettings(_Strict):
+    trigger: Literal["realised_precision", "estimated_precision", "fairness_recall", "severe_drift"]
+    covers_through: date
+    decided_by: str = Field(min_length=3)
+    decided_on: date
+    reason: str = Field(min_length=10)
+
+    @model_validator(mode="after")
+    def _not_before_the_evidence(self) -> ResumeDecisionSettings:
+        if self.decided_on < self.covers_through:
+            raise ValueError(
+                f"decided_on {self.decided_on} is before covers_through {self.covers_through}: "
+                "a decision can only accept evidence that existed when it was made"
+            )
+        return self
+
+
+class MonitoringSection(_Strict):
+    months: int = Field(24, ge=1, le=60)
+    realised_precision: RealisedPrecisionSettings = RealisedPrecisionSettings()
+    estimated_precision: EstimatedPrecisionSettings = EstimatedPrecisionSettings()
+    fairness_recall: FairnessRecallSettings = FairnessRecallSettings()
+    severe_drift: SevereDriftSettings = SevereDriftSettings()
+    resume_decisions: tuple[ResumeDecisionSettings, ...] = ()
+
+
 class CouncilConfig(_Strict):
     """The whole configuration file (see ``pipelines/council.yaml`` for every key)."""
 
@@ -112,6 +168,7 @@ class CouncilConfig(_Strict):
     training: TrainingSettings = TrainingSettings()
     performance_gate: PerformanceGateSettings = PerformanceGateSettings()
     fairness_gate: FairnessGateSettings = FairnessGateSettings()
+    monitoring: MonitoringSection = MonitoringSection()
 
     # -- domain objects -------------------------------------------------------------------
     def performance_gate_object(self):
@@ -135,6 +192,22 @@ class CouncilConfig(_Strict):
             sign_off_needs_point_in_band=g.sign_off_needs_point_in_band,
             sign_offs=tuple(SignOff(**s.model_dump()) for s in g.sign_offs), today=today,
         )  # fmt: skip
+
+    def monitoring_settings(self):
+        """The decommission rules and resume decisions (``monitoring.MonitoringSettings``)."""
+        import monitoring as mon
+
+        m = self.monitoring
+        return mon.MonitoringSettings(
+            months=m.months,
+            realised_precision=mon.RealisedPrecisionRule(**m.realised_precision.model_dump()),
+            estimated_precision=mon.EstimatedPrecisionRule(**m.estimated_precision.model_dump()),
+            fairness_recall=mon.FairnessRecallRule(**m.fairness_recall.model_dump()),
+            severe_drift=mon.SevereDriftRule(**m.severe_drift.model_dump()),
+            resume_decisions=tuple(
+                mon.ResumeDecision(**d.model_dump()) for d in m.resume_decisions
+            ),
+        )
 
     def sign_off_lines(self) -> list[str]:
         """Every sign-off as one sentence (for the DPIA, the model card and the review pack)."""

@@ -29,6 +29,7 @@ from pipelines.assets.model import (
     train_and_gate_model,
     training_frame,
 )
+from pipelines.assets.monitoring import monitor_model, monitoring_job
 from pipelines.checks.ingest import data_docs, gx_checks
 from pipelines.checks.objections import objections_gx_suite
 from pipelines.council import CouncilConfig, load_config
@@ -63,6 +64,7 @@ def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
             train_and_gate_model,
             score_and_flag,
             family_scores_history,
+            monitor_model,
             governance_reports,
         ]
     )
@@ -95,7 +97,7 @@ def build_definitions(
             "settings": RunSettings(landing_dir=landing_dir, truth_dir=truth_dir, as_of=as_of),
             "council": CouncilSettings.from_config(council or load_config(None), council_source),
         },
-        jobs=[pipeline_job, governance_job, retention_purge_job, history_job],
+        jobs=[pipeline_job, governance_job, retention_purge_job, history_job, monitoring_job],
         schedules=[monthly_scoring_schedule, retention_purge_schedule],
         sensors=[new_drop_sensor, governance_after_success, governance_after_failure],
         executor=dg.in_process_executor,

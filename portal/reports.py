@@ -37,7 +37,7 @@ class ReviewDocument:
 
     rel_path: str
     title: str
-    kind: str  # review_pack | model_card | fairness | other
+    kind: str  # review_pack | model_card | fairness | monitoring | other
 
 
 def _kind(rel_path: str) -> str:
@@ -48,6 +48,8 @@ def _kind(rel_path: str) -> str:
         return "model_card"
     if "fairness" in name:
         return "fairness"
+    if Path(name).stem == "monitoring":
+        return "monitoring"
     return "other"
 
 
@@ -75,7 +77,7 @@ def resolve_review_file(data_dir: Path, rel_path: str) -> Path | None:
 
 def list_review_documents(data_dir: Path) -> list[ReviewDocument]:
     """Every report document a reviewer may open, review pack first."""
-    order = {"review_pack": 0, "model_card": 1, "fairness": 2, "other": 3}
+    order = {"review_pack": 0, "model_card": 1, "fairness": 2, "monitoring": 3, "other": 4}
     found = []
     for root in REVIEW_ROOTS:
         base = data_dir / root

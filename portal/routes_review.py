@@ -60,6 +60,11 @@ def fairness(request: Request, user: Reviewer) -> Response:
     return _first_of_kind(request, user, "fairness", "Fairness report")
 
 
+@router.get("/review/monitoring")
+def monitoring(request: Request, user: Reviewer) -> Response:
+    return _first_of_kind(request, user, "monitoring", "Model monitoring")
+
+
 @router.get("/review/pack")
 def review_pack(request: Request, user: Reviewer) -> Response:
     return _first_of_kind(request, user, "review_pack", "Review pack")

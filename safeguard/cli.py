@@ -164,6 +164,53 @@ def _fresh_trail_for_demo(data_dir: Path) -> None:
         )
 
 
+@app.command()
+def monitor(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="data directory of a completed `safeguard run`")
+    ],
+    months: Annotated[
+        int | None,
+        typer.Option(
+            "--months", min=1, help="as-of months to backfill (default: the configuration's)"
+        ),
+    ] = None,
+    truth: Annotated[
+        Path | None, typer.Option("--truth", help="ground-truth folder (true-harm validation)")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="council configuration YAML (default: the shipped council.yaml)"
+        ),
+    ] = None,
+    no_backfill: Annotated[
+        bool, typer.Option("--no-backfill", help="judge the months already scored")
+    ] = False,
+) -> None:
+    """Score past months with the approved model, judge them against the model card's promise,
+    and stop flagging if a decommission rule fires (exit 1 naming the rule)."""
+    from pipelines.monitoring_run import run_monitoring
+
+    council = _load_council(config)
+    outcome = run_monitoring(
+        data_dir=data_dir, months=months, truth_dir=truth, council=council, console=console,
+        council_source=str(config) if config else "default council.yaml", backfill=not no_backfill,
+    )  # fmt: skip
+    for month, error in outcome.failed_months.items():
+        console.print(f"[red]scoring as of {month} failed:[/red] {error}")
+    console.print(f"months scored: {len(outcome.months)} ({outcome.duration_s:.0f} s)")
+    if outcome.error:
+        console.print(f"[red]monitoring failed:[/red] {outcome.error}")
+        raise typer.Exit(1)
+    for line in outcome.reasons.split("; "):
+        console.print(("[red]" if not outcome.check_passed else "") + line)
+    if outcome.report:
+        console.print(f"monitoring page: {outcome.report}")
+    if not outcome.check_passed:
+        raise typer.Exit(1)
+
+
 def _load_council(path: Path | None):
     from pipelines.council import ConfigError, load_config
 

@@ -11,9 +11,20 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = [
     "safeguard", "dpia", "ingest", "linkage", "features", "expectations",
-    "models", "portal", "synth", "pipelines", "governance",
+    "models", "portal", "synth", "pipelines", "governance", "monitoring",
 ]  # fmt: skip
-FRAMEWORK_FREE = ["dpia", "ingest", "linkage", "features", "expectations", "models", "synth", "portal", "governance"]
+FRAMEWORK_FREE = [
+    "dpia",
+    "ingest",
+    "linkage",
+    "features",
+    "expectations",
+    "models",
+    "synth",
+    "portal",
+    "governance",
+    "monitoring",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -44,7 +55,10 @@ def test_domain_packages_never_import_dagster(package: str) -> None:
 
 def test_synth_imports_nothing_of_ours() -> None:
     ours = set(PACKAGES)
-    offenders = {str(p.relative_to(REPO)): sorted(_imported_roots(p) & ours - {"synth"}) for p in (REPO / "synth").rglob("*.py")}
+    offenders = {
+        str(p.relative_to(REPO)): sorted(_imported_roots(p) & ours - {"synth"})
+        for p in (REPO / "synth").rglob("*.py")
+    }
     assert not {k: v for k, v in offenders.items() if v}, "synth must be an independent producer"
 
 

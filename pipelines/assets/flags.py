@@ -40,6 +40,7 @@ from pipelines.resources import CouncilSettings, RunSettings, Warehouse
 FLAG_INPUTS = [
     "risk_model", "model_evaluation", "fairness_audit", "family_features", "events",
     "families", "workers", "objections", "identity_vault", "areas",
+    "monitoring_triggers",  # its blocking decommission check stops new flags
 ]  # fmt: skip
 
 

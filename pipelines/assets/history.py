@@ -2,7 +2,8 @@
 
 A reviewer can ask how the approved model would have ranked families at earlier dates (for
 example to compare with what practitioners later found); each month is one partition, built
-from events strictly before its first day, with the same exclusions as live scoring.
+from events strictly before its first day, with families formed from the records made by then
+(never the extract's families applied backwards), and the same exclusions as live scoring.
 """
 
 from datetime import date
@@ -10,8 +11,10 @@ from datetime import date
 import dagster as dg
 
 from features.build import build_family_features
+from linkage.families import form_families
 from models.flagging import FlagConfig, family_districts, score_families
 from pipelines.assets.flags import excluded_families, load_approved_model
+from pipelines.assets.linkage import residence_observations
 from pipelines.resources import CouncilSettings, Warehouse
 
 HISTORY_GROUP = "history"
@@ -20,7 +23,19 @@ as_of_months = dg.MonthlyPartitionsDefinition(start_date="2022-01-01", end_offse
 
 @dg.asset(
     partitions_def=as_of_months,
-    deps=["events", "families", "people", "risk_model", "model_evaluation", "fairness_audit"],
+    deps=[
+        "events",
+        "record_links",
+        "people",
+        "risk_model",
+        "model_evaluation",
+        "fairness_audit",
+        "social_care_records",
+        "education_records",
+        "housing_records",
+        "police_records",
+        "revenues_benefits_records",
+    ],
     group_name=HISTORY_GROUP,
     kinds={"duckdb"},
 )
@@ -31,8 +46,12 @@ def family_scores_history(
     as_of = date.fromisoformat(context.partition_key)
     model, version = load_approved_model(warehouse)
     events = warehouse.read_table("events")
-    families = warehouse.read_table("families")
-    features = build_family_features(events, families, warehouse.read_table("people"), as_of)
+    people = warehouse.read_table("people")
+    families = form_families(
+        residence_observations(warehouse), people[["person_key", "birth_month"]], as_of,
+        keys=warehouse.pseudonymiser().key_function(),
+    )  # fmt: skip
+    features = build_family_features(events, families, people, as_of)
     scores = score_families(
         model,
         features,

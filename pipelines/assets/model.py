@@ -17,10 +17,11 @@ from features.build import build_family_features
 from features.dictionary import ProtectedFeatureError
 from features.events import build_events
 from features.history import describe_truncation, history_consistency, history_starts
-from features.outcomes import build_training_frame, monthly_as_of_dates
+from features.outcomes import TimeSplit, build_training_frame, monthly_as_of_dates
 from features.point_in_time import members_at
 from features.protected import attribute_leakage, build_sensitive_features_many
 from models.truth import truth_at_dates
+from monitoring import promise_of
 from pipelines.assets.ingest import AGENCY_SOURCES
 from pipelines.assets.linkage import OBJECTIONS_SOURCE, _extract_date
 from pipelines.council import CouncilConfig
@@ -231,6 +232,7 @@ def _truth(
         family_need, hazards=hazards,
         bias_codes=set(str(bias.get("group", "")).split(";")) - {""},
         people_ethnicity=people_truth[["true_person_id", "ethnicity"]],
+        harm=pd.read_csv(root / "harm.csv", dtype=str) if (root / "harm.csv").exists() else None,
     )  # fmt: skip
 
 
@@ -321,11 +323,27 @@ def total_capacity(warehouse: Warehouse, config: CouncilConfig) -> int:
 def train_and_gate_model(warehouse: Warehouse, settings: RunSettings, council: CouncilSettings):
     config = council.config()
     frame = warehouse.read_table("training_frame")
-    snapshots = warehouse.read_table("family_snapshots")
     release_settings = release_config(
         config, total_capacity(warehouse, config), config.training.random_state
     )
     split = release_settings.risk.split(frame)
+    sensitive, leakage, truth = audit_inputs(warehouse, frame, split, settings.truth_dir)
+    release = models.train_and_judge(
+        frame, sensitive, config=release_settings, split=split, truth=truth, leakage=leakage
+    )
+    as_of = settings.as_of_date(_extract_date(warehouse))
+    yield from _persist_release(warehouse, release, config, as_of.isoformat())
+
+
+def audit_inputs(
+    warehouse: Warehouse, frame: pd.DataFrame, split: TimeSplit, truth_dir: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """What the fairness audit needs beside the model, at the split's test dates.
+
+    Group attributes as recorded before each test date (families as formed then), the
+    leakage check of those attributes, and (synthetic estates) the ground truth.
+    """
+    snapshots = warehouse.read_table("family_snapshots")
     observations = warehouse.read_table("protected_characteristics")
     sensitive = build_sensitive_features_many(
         warehouse.read_table("events"), snapshots, warehouse.read_table("people"), observations,
@@ -333,13 +351,8 @@ def train_and_gate_model(warehouse: Warehouse, settings: RunSettings, council: C
     )  # fmt: skip
     _, _, test_rows = split.frames(frame)
     leakage = attribute_leakage(sensitive, test_rows, snapshots, observations)
-    members = members_at(snapshots, split.test_dates)
-    truth = _truth(warehouse, settings.truth_dir, members)
-    release = models.train_and_judge(
-        frame, sensitive, config=release_settings, split=split, truth=truth, leakage=leakage
-    )
-    as_of = settings.as_of_date(_extract_date(warehouse))
-    yield from _persist_release(warehouse, release, config, as_of.isoformat())
+    truth = _truth(warehouse, truth_dir, members_at(snapshots, split.test_dates))
+    return sensitive, leakage, truth
 
 
 def _persist_release(
@@ -349,8 +362,9 @@ def _persist_release(
     model_dir = warehouse.artefact_dir("models")
     # A new version's own file: nothing points at it until approved.json (staged below) does.
     record = models.save_risk_model(
-        fitted.model, model_dir, training_window=fitted.training_window(), metrics=None
-    )
+        fitted.model, model_dir, training_window=fitted.training_window(),
+        metrics={"promise": promise_of(evaluation)},  # what monitoring holds this model to
+    )  # fmt: skip
     summary = evaluation.summary()
     # Evaluation, audit, model card and the approval pointer are published together.
     with warehouse.stage("train_and_gate_model") as stage:

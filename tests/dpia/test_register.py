@@ -28,6 +28,9 @@ GOVERNANCE = [
     "review_pack",
 ]
 
+MONITORING_INPUTS = ["family_scores_history", "events", "families", "people",
+                     "protected_characteristics", "areas", "training_frame", "risk_model", "workers"]  # fmt: skip
+
 # The asset graph the pipeline will have (asset -> direct upstream assets).
 UPSTREAM: dict[str, list[str]] = {
     **{name: [] for name in LANDING},
@@ -55,10 +58,16 @@ UPSTREAM: dict[str, list[str]] = {
     "model_card": ["risk_model", "model_evaluation", "fairness_audit"],
     "family_scores": [
         "risk_model", "family_features", "model_evaluation", "fairness_audit", "events", "families",
+        "monitoring_triggers",
     ],  # fmt: skip
     "family_scores_history": [
-        "events", "families", "people", "risk_model", "model_evaluation", "fairness_audit",
+        "events", "record_links", "people", "risk_model", "model_evaluation", "fairness_audit",
+        *RECORDS,
     ],  # fmt: skip
+    **{name: MONITORING_INPUTS for name in ("monitoring_performance", "monitoring_fairness",
+                                              "monitoring_drift", "monitoring_overrides")},
+    "monitoring_triggers": ["monitoring_performance", "monitoring_fairness", "monitoring_drift"],
+    "monitoring_report": ["monitoring_triggers", "monitoring_overrides"],
     "flags": ["family_scores", "workers", "objections", "identity_vault", "families", "areas"],
     "flag_explanations": ["flags", "risk_model", "family_features", "events"],
     "global_explanations": ["risk_model", "family_features"],

@@ -316,3 +316,10 @@ def test_an_audit_with_no_group_large_enough_still_summarises() -> None:
     assert audit.disparities.empty
     summary = audit.summary()
     assert json.dumps(summary) and summary["disparities"] == []
+
+
+def test_a_ratio_without_a_bootstrap_spread_is_not_assessable_not_failed() -> None:
+    """A point estimate beyond the band with no interval (resamples undefined) is no evidence."""
+    table = decide([_evidence(0.5, float("nan"), group="no-spread")], FairnessGate())
+    row = table.iloc[0]
+    assert row["verdict"] == "not assessable" and "no interval" in row["note"]
