@@ -10,6 +10,12 @@ exclusions, the fairness audit's group attributes and explanations cannot disagr
   training row never sees a household that only later records revealed.
 * **What was recorded by this date.** A fact dated on or after the as-of date does not exist
   at it: the same cut as the features (events strictly before the as-of date).
+* **Where a family lives on this date.** The postcode district of the family's latest located
+  event before the date; ties on the date go to the highest ``record_pseudo`` (one rule, so
+  routing and the fairness audit's deprivation quintile cannot disagree, and reruns agree).
+
+``linkage/`` imports nothing of ours, so ``linkage.families.form_families_at`` and
+``linkage.quality`` state the same half-open spell rule inline; a test checks they agree.
 """
 
 from __future__ import annotations
@@ -83,6 +89,83 @@ def members_at(families: pd.DataFrame, as_of_dates: Iterable[date]) -> pd.DataFr
         {"as_of_date": "datetime64[ns]", "family_key": "string", "person_key": "string",
          "role": "string"}
     )  # fmt: skip
+
+
+def spell_valid_at(spells: pd.DataFrame, as_of: date | pd.Timestamp) -> pd.Series:
+    """Boolean mask of ``spells`` rows valid at ``as_of``: ``valid_from <= as_of < valid_to``.
+
+    Missing ``valid_from`` is "since always", missing ``valid_to`` "still current" (the same
+    rule as :func:`members_sql`).
+    """
+    ts = pd.Timestamp(as_of)
+    start, end = pd.to_datetime(spells["valid_from"]), pd.to_datetime(spells["valid_to"])
+    valid = (start.isna() | (start <= ts)) & (end.isna() | (end > ts))
+    return valid.fillna(False).astype(bool)
+
+
+def spells_at(families: pd.DataFrame, as_of: date | pd.Timestamp) -> pd.DataFrame:
+    """The membership spells (all columns) valid at ``as_of`` (see :func:`spell_valid_at`)."""
+    missing = [c for c in SPELL_COLUMNS if c not in families.columns]
+    if missing:
+        raise KeyError(f"table families lacks column(s) {missing} (docs/DESIGN.md)")
+    return families.loc[spell_valid_at(families, as_of).to_numpy(dtype=bool)]
+
+
+def districts_sql(members: str = "members", events: str = "events") -> str:
+    """SQL giving ``as_of, family_key, postcode_district`` for each membership row's family.
+
+    ``members`` has ``as_of, family_key, person_key`` (as from :func:`members_sql`) and
+    ``events`` has ``record_pseudo, person_key, event_date, postcode_district``. The district is
+    that of the family's latest located event strictly before ``as_of``; ties on the date go to
+    the highest ``record_pseudo``. Families with no located event are absent.
+    """
+    return f"""
+  SELECT m.as_of, m.family_key,
+         first(e.postcode_district::VARCHAR ORDER BY e.event_date DESC, e.record_pseudo DESC)
+           AS postcode_district
+  FROM {members} m JOIN {events} e ON e.person_key::VARCHAR = m.person_key
+  WHERE e.event_date < m.as_of AND e.postcode_district IS NOT NULL
+  GROUP BY m.as_of, m.family_key"""
+
+
+DISTRICT_EVENT_COLUMNS = ("record_pseudo", "person_key", "event_date", "postcode_district")
+
+
+def districts_at(
+    events: pd.DataFrame, families: pd.DataFrame, as_of_dates: Iterable[date]
+) -> pd.DataFrame:
+    """Each family's postcode district on each date: ``as_of_date, family_key, postcode_district``.
+
+    ``families`` may be spells or snapshots; see :func:`districts_sql` for the rule.
+    """
+    missing = [c for c in DISTRICT_EVENT_COLUMNS if c not in events.columns]
+    if missing:
+        raise KeyError(f"table events lacks column(s) {missing} (docs/DESIGN.md)")
+    snapshot = is_snapshot(families)
+    needed = (
+        ("as_of_date", "person_key", "family_key")
+        if snapshot
+        else SPELL_COLUMNS[:2] + SPELL_COLUMNS[3:]
+    )
+    missing = [c for c in needed if c not in families.columns]
+    if missing:
+        raise KeyError(f"table families lacks column(s) {missing} (docs/DESIGN.md)")
+    con = duckdb.connect()
+    try:
+        con.register("families", families[list(needed)].assign(role=None))
+        con.register("as_of_dates", as_of_frame(as_of_dates))
+        con.register("events", events[list(DISTRICT_EVENT_COLUMNS)])
+        out = con.execute(
+            f"WITH members AS ({members_sql(snapshot=snapshot)}),"
+            f" d AS ({districts_sql()})"
+            " SELECT as_of AS as_of_date, family_key, postcode_district FROM d"
+            " ORDER BY as_of_date, family_key"
+        ).df()
+    finally:
+        con.close()
+    return out.astype(
+        {"as_of_date": "datetime64[ns]", "family_key": "string", "postcode_district": "string"}
+    )
 
 
 def recorded_before(frame: pd.DataFrame, as_of: date | pd.Timestamp, column: str) -> pd.DataFrame:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import require_columns
-from features.point_in_time import as_of_frame, members_at
+from features.point_in_time import as_of_frame, districts_at, members_at
 
 UNKNOWN = "Unknown"
 
@@ -192,23 +192,6 @@ def _age_band(years: pd.Series) -> pd.Series:
     return bands.astype("string").fillna(UNKNOWN)
 
 
-def _districts(events: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
-    """Postcode district of each family's most recent located event before each as-of date."""
-    sql = """
-    SELECT m.as_of_date, m.family_key, arg_max(e.postcode_district, e.event_date) AS postcode_district
-    FROM members m JOIN events e ON e.person_key = m.person_key
-    WHERE e.event_date < m.as_of_date AND e.postcode_district IS NOT NULL
-    GROUP BY m.as_of_date, m.family_key
-    """
-    con = duckdb.connect()
-    try:
-        con.register("events", events[["person_key", "event_date", "postcode_district"]])
-        con.register("members", members[["as_of_date", "family_key", "person_key"]])
-        return con.execute(sql).df()
-    finally:
-        con.close()
-
-
 def build_sensitive_features_many(
     events: pd.DataFrame,
     families: pd.DataFrame,
@@ -253,9 +236,7 @@ def build_sensitive_features_many(
     out["youngest_child_age_band"] = _age_band(children.groupby(_KEYS)["age"].min()).reindex(
         out.index
     )
-    district = _districts(events, m).astype(
-        {"as_of_date": "datetime64[ns]", "family_key": "string"}
-    )
+    district = districts_at(events, families, as_of_dates)
     deciles = areas.astype({"postcode_district": "string"}).set_index("postcode_district")[
         "imd_decile"
     ]

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from dpia.pseudonymise import Pseudonymiser
+from features.point_in_time import districts_at
 from models.estimator import ScoringModel
 
 DEFAULT_THRESHOLD = 0.05
@@ -160,7 +160,8 @@ def family_districts(events: pd.DataFrame, families: pd.DataFrame, as_of: date) 
     """Each current family's postcode district: that of its latest located event before ``as_of``.
 
     Returns a ``string`` Series indexed by ``family_key`` (families with no located event are
-    absent). Ties on the date are broken by ``record_pseudo`` so the result is reproducible.
+    absent). The rule (ties on the date broken by ``record_pseudo``) is
+    :func:`features.point_in_time.districts_at`'s.
     """
     for table, frame, cols in (
         ("events", events, ("record_pseudo", "person_key", "event_date", "postcode_district")),
@@ -169,25 +170,7 @@ def family_districts(events: pd.DataFrame, families: pd.DataFrame, as_of: date) 
         missing = [c for c in cols if c not in frame.columns]
         if missing:
             raise FlaggingInputError(f"table {table} lacks column(s) {missing} (docs/DESIGN.md)")
-    sql = """
-    SELECT m.family_key::VARCHAR AS family_key,
-           first(e.postcode_district::VARCHAR ORDER BY e.event_date DESC, e.record_pseudo DESC)
-             AS postcode_district
-    FROM members m JOIN ev e ON e.person_key = m.person_key
-    WHERE e.event_date < $as_of AND e.postcode_district IS NOT NULL
-      AND (m.valid_from IS NULL OR m.valid_from <= $as_of)
-      AND (m.valid_to IS NULL OR m.valid_to > $as_of)
-    GROUP BY m.family_key
-    """
-    con = duckdb.connect()
-    try:
-        con.register(
-            "ev", events[["record_pseudo", "person_key", "event_date", "postcode_district"]]
-        )
-        con.register("members", families[["person_key", "family_key", "valid_from", "valid_to"]])
-        out = con.execute(sql, {"as_of": pd.Timestamp(as_of).to_pydatetime()}).df()
-    finally:
-        con.close()
+    out = districts_at(events, families, [as_of])
     return out.set_index("family_key")["postcode_district"].astype("string")
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from features.build import USED_EVENT_TYPES
 from features.dictionary import FEATURE_NAMES, MAX_WINDOW_MONTHS, feature_spec
+from features.point_in_time import SPELL_COLUMNS, spells_at
 from models.estimator import ScoringModel
 from models.shap_explain import explain
 
@@ -260,19 +261,13 @@ def current_members(
     families: pd.DataFrame, family_keys: Iterable[str], as_of: date
 ) -> pd.DataFrame:
     """Membership rows (``family_key, person_key, role, valid_from``) valid at ``as_of``."""
-    missing = [
-        c
-        for c in ("family_key", "person_key", "role", "valid_from", "valid_to")
-        if c not in families
-    ]
+    missing = [c for c in SPELL_COLUMNS if c not in families]
     if missing:
         raise ExplanationInputError(f"table families lacks column(s) {missing} (docs/DESIGN.md)")
-    ts = pd.Timestamp(as_of)
-    rows = families.loc[families["family_key"].astype("string").isin(set(family_keys))]
-    valid = (rows["valid_from"].isna() | (rows["valid_from"] <= ts)) & (
-        rows["valid_to"].isna() | (rows["valid_to"] > ts)
+    rows = spells_at(
+        families.loc[families["family_key"].astype("string").isin(set(family_keys))], as_of
     )
-    out = rows.loc[valid, ["family_key", "person_key", "role", "valid_from"]]
+    out = rows[["family_key", "person_key", "role", "valid_from"]]
     return out.astype({"family_key": "string", "person_key": "string", "role": "string"})
 
 
