@@ -3,12 +3,14 @@
 Every feature is a look-back window (3/6/12/24 months), a trend or a capped recency computed
 from events dated strictly before the as-of date, so a family's past can fade: there is no
 permanent "ever involved" flag (the ACLU's finding on the Allegheny tool). Computed in one
-DuckDB query (FILTER clauses) for any number of as-of dates at once.
+DuckDB query (FILTER clauses) for any number of as-of dates at once, generated from each
+feature's :class:`features.dictionary.Aggregate`: adding an event feature is one dictionary
+entry (the SQL here and the evidence rule in ``models.reasons`` follow from it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date
 
 import duckdb
@@ -16,24 +18,13 @@ import pandas as pd
 
 from features.dictionary import (
     FEATURE_DICTIONARY,
-    FEATURE_NAMES,
     MAX_WINDOW_MONTHS,
     RECENCY_CAP_DAYS,
+    USED_EVENT_TYPES,
+    Aggregate,
+    FeatureSpec,
 )
 from features.point_in_time import as_of_frame, is_snapshot, members_sql
-
-# Event types that feed some feature; others (e.g. benefit receipt) are dropped before the join.
-USED_EVENT_TYPES: tuple[str, ...] = (
-    "education.attendance", "education.suspension", "education.permanent_exclusion",
-    "education.missing_education", "housing.arrears_notice", "housing.notice_seeking_possession",
-    "housing.eviction", "housing.homeless_application", "housing.temporary_accommodation",
-    "housing.asb_complaint", "police.domestic_abuse", "police.asb", "police.missing_episode",
-    "police.absent_episode", "police.exploitation_concern", "police.violence",
-    "police.sexual_offence", "police.drugs", "police.theft", "police.criminal_damage",
-    "social_care.referral", "social_care.assessment", "social_care.s47_enquiry",
-    "social_care.cin_plan", "social_care.cp_plan", "social_care.looked_after",
-    "revenues_benefits.council_tax_arrears", "revenues_benefits.discretionary_housing_payment",
-)  # fmt: skip
 
 EVENT_INPUT_COLUMNS = (
     "record_pseudo", "person_key", "event_type", "event_date", "end_date", "dash_risk",
@@ -71,82 +62,76 @@ def _between(older: int, newer: int) -> str:
     return f"{_w(older)} AND event_date < as_of - INTERVAL {newer} MONTH"
 
 
-def _n(types: Sequence[str], cond: str) -> str:
-    kinds = ", ".join(f"'{t}'" for t in types)
-    return f"count(*) FILTER (WHERE event_type IN ({kinds}) AND {cond})"
+def _aggregate(spec: FeatureSpec) -> Aggregate:
+    if spec.aggregate is None:
+        raise ValueError(f"feature {spec.name} has no aggregate (features/dictionary.py)")
+    return spec.aggregate
 
 
-def _recency(types: Sequence[str]) -> str:
-    kinds = ", ".join(f"'{t}'" for t in types)
-    return f"min(age_days) FILTER (WHERE event_type IN ({kinds}))"
+def _filter(agg: Aggregate, window: str) -> str:
+    kinds = ", ".join(f"'{t}'" for t in agg.event_types)
+    parts = [f"event_type IN ({kinds})", window]
+    if agg.children_only:
+        parts.append("member_role = 'child'")
+    if agg.condition == "high_risk":
+        parts.append("high" if agg.police else "coalesce(dash_risk = 'high', FALSE)")
+    elif agg.condition == "closed":
+        parts.append("end_date < as_of")
+    return " AND ".join(parts)
 
 
-_DA = ("police.domestic_abuse",)
-_NOTICES = ("housing.arrears_notice", "housing.notice_seeking_possession")
-_POLICE = tuple(t for t in USED_EVENT_TYPES if t.startswith("police."))
-_SC_ALL = tuple(t for t in USED_EVENT_TYPES if t.startswith("social_care."))
-_CHILD = "member_role = 'child'"
+def _window(spec: FeatureSpec) -> str:
+    agg = _aggregate(spec)
+    months = spec.window_months or MAX_WINDOW_MONTHS
+    return _between(months, agg.older_than_months) if agg.older_than_months else _w(months)
 
-# Aggregates over ``ev`` (events of members before as_of, within the longest window); each states
-# its own window; NULL -> 0 later, except recency (-> cap).
-_EVENT_AGGREGATES: dict[str, str] = {
-    "edu_suspensions_12m": _n(("education.suspension",), f"{_w(12)} AND {_CHILD}"),
-    "edu_sessions_excluded_12m": "coalesce(sum(sessions_excluded) FILTER (WHERE event_type IN "
-    f"('education.suspension', 'education.permanent_exclusion') AND {_w(12)} AND {_CHILD}), 0)",
-    "edu_permanent_exclusions_24m": _n(
-        ("education.permanent_exclusion",), f"{_w(24)} AND {_CHILD}"
-    ),
-    "edu_missing_education_12m": _n(("education.missing_education",), f"{_w(12)} AND {_CHILD}"),
-    "housing_arrears_notices_12m": _n(("housing.arrears_notice",), _w(12)),
-    "housing_arrears_gbp_max_12m": "coalesce(max(amount_gbp) FILTER (WHERE event_type = "
-    f"'housing.arrears_notice' AND {_w(12)}), 0)",
-    "housing_possession_notices_12m": _n(("housing.notice_seeking_possession",), _w(12)),
-    "housing_evictions_24m": _n(("housing.eviction",), _w(24)),
-    "housing_homeless_applications_12m": _n(("housing.homeless_application",), _w(12)),
-    "housing_temporary_accommodation_12m": _n(("housing.temporary_accommodation",), _w(12)),
-    "housing_asb_complaints_12m": _n(("housing.asb_complaint",), _w(12)),
-    "housing_notices_change_6m": f"{_n(_NOTICES, _w(6))} - {_n(_NOTICES, _between(12, 6))}",
-    "housing_days_since_last_notice": _recency((*_NOTICES, "housing.eviction")),
-    "sc_referrals_12m": _n(("social_care.referral",), _w(12)),
-    "sc_referrals_24m": _n(("social_care.referral",), _w(24)),
-    "sc_assessments_24m": _n(("social_care.assessment",), _w(24)),
-    "sc_closed_episodes_24m": _n(_SC_ALL, f"{_w(24)} AND end_date < as_of"),
-    "sc_days_since_last_contact": _recency(_SC_ALL),
-    "sc_children_episodes_24_36m": _n(_SC_ALL, f"{_between(36, 24)} AND {_CHILD}"),
-    "rb_council_tax_arrears_12m": _n(("revenues_benefits.council_tax_arrears",), _w(12)),
-    "rb_council_tax_arrears_gbp_12m": "coalesce(sum(amount_gbp) FILTER (WHERE event_type = "
-    f"'revenues_benefits.council_tax_arrears' AND {_w(12)}), 0)",
-    "rb_discretionary_housing_payments_12m": _n(
-        ("revenues_benefits.discretionary_housing_payment",), _w(12)
-    ),
+
+def aggregate_sql(spec: FeatureSpec) -> str:
+    """The SQL aggregate of an event feature over ``ev`` (or ``incidents`` for police ones).
+
+    NULL when nothing was counted; :func:`final_sql` maps it to 0 (or the recency cap).
+    """
+    agg = _aggregate(spec)
+    if agg.kind == "count":
+        return f"count(*) FILTER (WHERE {_filter(agg, _window(spec))})"
+    if agg.kind in ("sum", "max"):
+        return f"{agg.kind}({agg.column}) FILTER (WHERE {_filter(agg, _window(spec))})"
+    if agg.kind == "change":
+        months = spec.window_months or MAX_WINDOW_MONTHS
+        half = months // 2
+        recent = f"count(*) FILTER (WHERE {_filter(agg, _w(half))})"
+        before = f"count(*) FILTER (WHERE {_filter(agg, _between(months, half))})"
+        return f"{recent} - {before}"
+    if agg.kind == "recency":  # capped later; events older than the cap make no difference
+        kinds = ", ".join(f"'{t}'" for t in agg.event_types)
+        return f"min(age_days) FILTER (WHERE event_type IN ({kinds}))"
+    raise ValueError(f"feature {spec.name}: aggregate {agg.kind!r} is not an event aggregate")
+
+
+_EVENT_KINDS = ("count", "sum", "max", "change", "recency")
+# Columns of the fixed attendance (att) and composition (comp) CTEs, by aggregate kind.
+_FIXED_COLUMNS = {
+    "attendance_lowest": "att.att_lowest",
+    "attendance_persistent": "coalesce(att.att_persistent, 0)",
+    "attendance_change": "att.att_change",
+    "children": "comp.children",
+    "adults": "comp.adults",
+    "youngest_child_age": "comp.youngest_child_age",
+    "children_under_17": "comp.children_under_17",
 }
-# Police aggregates run over ``incidents``: one row per (as-of, family, incident, type), so an
-# incident involving two family members counts once (a DISTINCT aggregate per feature was
-# 5x slower in DuckDB).
-_POLICE_AGGREGATES: dict[str, str] = {
-    "police_da_incidents_3m": _n(_DA, _w(3)),
-    "police_da_incidents_12m": _n(_DA, _w(12)),
-    "police_da_high_risk_12m": _n(_DA, f"{_w(12)} AND high"),
-    "police_da_change_6m": f"{_n(_DA, _w(6))} - {_n(_DA, _between(12, 6))}",
-    "police_days_since_last_da": _recency(_DA),
-    "police_asb_incidents_12m": _n(("police.asb",), _w(12)),
-    "police_missing_episodes_12m": _n(("police.missing_episode", "police.absent_episode"), _w(12)),
-    "police_exploitation_concerns_12m": _n(("police.exploitation_concern",), _w(12)),
-    "police_violence_incidents_12m": _n(("police.violence", "police.sexual_offence"), _w(12)),
-    "police_drugs_incidents_12m": _n(("police.drugs",), _w(12)),
-    "police_incidents_12m": _n(_POLICE, _w(12)),
-}
-_RECENCY = (
-    "housing_days_since_last_notice",
-    "police_days_since_last_da",
-    "sc_days_since_last_contact",
-)
-_ATTENDANCE = (
-    "edu_attendance_rate_lowest_12m",
-    "edu_persistent_absence_children_12m",
-    "edu_attendance_change_6m",
-)
-_COMPOSITION = ("fam_children", "fam_adults", "fam_youngest_child_age", "fam_children_under_17")
+
+
+def final_sql(spec: FeatureSpec) -> str:
+    """The feature's column in the final SELECT (defaults applied)."""
+    agg = _aggregate(spec)
+    if agg.kind in _FIXED_COLUMNS:
+        return f"{_FIXED_COLUMNS[agg.kind]} AS {spec.name}"
+    table = "pol" if agg.police else "agg"
+    if agg.kind == "recency":
+        cap = RECENCY_CAP_DAYS
+        return f"least(coalesce({table}.{spec.name}, {cap}), {cap}) AS {spec.name}"
+    return f"coalesce({table}.{spec.name}, 0) AS {spec.name}"
+
 
 _TEMPLATE = """
 WITH members AS ({members}
@@ -189,20 +174,19 @@ att_child AS (
 ),
 att AS (
   SELECT as_of, family_key,
-    min(1 - m12 / p12) FILTER (WHERE p12 > 0) AS edu_attendance_rate_lowest_12m,
-    count(*) FILTER (WHERE p12 > 0 AND 1 - m12 / p12 < 0.9) AS edu_persistent_absence_children_12m,
-    (1 - sum(m6) / nullif(sum(p6), 0)) - (1 - sum(mp6) / nullif(sum(pp6), 0))
-      AS edu_attendance_change_6m
+    min(1 - m12 / p12) FILTER (WHERE p12 > 0) AS att_lowest,
+    count(*) FILTER (WHERE p12 > 0 AND 1 - m12 / p12 < 0.9) AS att_persistent,
+    (1 - sum(m6) / nullif(sum(p6), 0)) - (1 - sum(mp6) / nullif(sum(pp6), 0)) AS att_change
   FROM att_child GROUP BY as_of, family_key
 ),
 comp AS (
   SELECT m.as_of, m.family_key,
-    count(*) FILTER (WHERE m.role = 'child') AS fam_children,
-    count(*) FILTER (WHERE m.role = 'adult') AS fam_adults,
+    count(*) FILTER (WHERE m.role = 'child') AS children,
+    count(*) FILTER (WHERE m.role = 'adult') AS adults,
     min(floor(datediff('day', p.birth_month::DATE, m.as_of::DATE) / 365.25))
-      FILTER (WHERE m.role = 'child' AND p.birth_month < m.as_of) AS fam_youngest_child_age,
+      FILTER (WHERE m.role = 'child' AND p.birth_month < m.as_of) AS youngest_child_age,
     count(*) FILTER (WHERE m.role = 'child'
-                     AND p.birth_month > m.as_of - INTERVAL 17 YEAR) AS fam_children_under_17
+                     AND p.birth_month > m.as_of - INTERVAL 17 YEAR) AS children_under_17
   FROM members m LEFT JOIN people p ON p.person_key = m.person_key
   GROUP BY m.as_of, m.family_key
 )
@@ -216,25 +200,26 @@ ORDER BY as_of_date, family_key
 """
 
 
-def _final_select() -> str:
-    cols = []
-    for name in FEATURE_NAMES:
-        table = "pol" if name in _POLICE_AGGREGATES else "agg"
-        if name in _RECENCY:
-            cols.append(
-                f"least(coalesce({table}.{name}, {RECENCY_CAP_DAYS}), {RECENCY_CAP_DAYS}) AS {name}"
-            )
-        elif name in _EVENT_AGGREGATES or name in _POLICE_AGGREGATES:
-            cols.append(f"coalesce({table}.{name}, 0) AS {name}")
-        elif name == "edu_persistent_absence_children_12m":
-            cols.append(f"coalesce(att.{name}, 0) AS {name}")
-        elif name in _ATTENDANCE:
-            cols.append(f"att.{name}")
-        elif name in _COMPOSITION:
-            cols.append(f"comp.{name}")
-        else:  # pragma: no cover - guarded by the test that dictionary == built columns
-            raise AssertionError(f"feature {name} has no SQL definition in features/build.py")
-    return ", ".join(cols)
+def feature_sql(*, children_only: bool = True, snapshot: bool = False) -> str:
+    """The whole feature query, generated from the dictionary's aggregates.
+
+    Reads the tables ``used_events`` (events of :data:`USED_EVENT_TYPES`), ``families``,
+    ``people`` and ``as_of_dates`` (one column ``as_of``); ``snapshot`` when ``families`` holds
+    per-date snapshots. DuckDB dialect.
+    """
+    event = [s for s in FEATURE_DICTIONARY if _aggregate(s).kind in _EVENT_KINDS]
+    aggregates = ", ".join(
+        f"{aggregate_sql(s)} AS {s.name}" for s in event if not _aggregate(s).police
+    )
+    police = ", ".join(f"{aggregate_sql(s)} AS {s.name}" for s in event if _aggregate(s).police)
+    return _TEMPLATE.format(
+        aggregates=aggregates,
+        police=police,
+        select=", ".join(final_sql(s) for s in FEATURE_DICTIONARY),
+        where="comp.children >= 1" if children_only else "TRUE",
+        members=members_sql(snapshot=snapshot),
+        lookback=MAX_WINDOW_MONTHS,
+    )
 
 
 def build_family_features_many(
@@ -267,16 +252,7 @@ def build_family_features_many(
     require_columns(events, "events", EVENT_INPUT_COLUMNS)
     require_families(families)
     require_columns(people, "people", PEOPLE_INPUT_COLUMNS)
-    aggregates = ", ".join(f"{sql} AS {name}" for name, sql in _EVENT_AGGREGATES.items())
-    police = ", ".join(f"{sql} AS {name}" for name, sql in _POLICE_AGGREGATES.items())
-    sql = _TEMPLATE.format(
-        aggregates=aggregates,
-        police=police,
-        select=_final_select(),
-        where="comp.fam_children >= 1" if children_only else "TRUE",
-        members=members_sql(snapshot=is_snapshot(families)),
-        lookback=MAX_WINDOW_MONTHS,
-    )
+    sql = feature_sql(children_only=children_only, snapshot=is_snapshot(families))
     kinds = ", ".join(f"'{t}'" for t in USED_EVENT_TYPES)
     con = duckdb.connect()
     try:

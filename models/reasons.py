@@ -14,13 +14,18 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from features.build import USED_EVENT_TYPES
-from features.dictionary import FEATURE_NAMES, MAX_WINDOW_MONTHS, feature_spec
+from features.dictionary import (
+    FEATURE_DICTIONARY,
+    FEATURE_NAMES,
+    MAX_WINDOW_MONTHS,
+    EvidenceKind,
+    FeatureSpec,
+    feature_spec,
+)
 from features.point_in_time import SPELL_COLUMNS, spells_at
 from models.estimator import ScoringModel
 from models.shap_explain import explain
@@ -165,11 +170,6 @@ def _select(
 # Mirrors the windows and filters of features/build.py (tests/flags checks, feature by
 # feature, that the evidence found for a family reproduces the value built for it).
 
-EvidenceKind = Literal[
-    "records", "latest", "closed", "high_risk", "sessions_excluded", "attendance",
-    "attendance_lowest", "attendance_persistent", "members_child", "members_adult",
-]  # fmt: skip
-
 
 @dataclass(frozen=True)
 class EvidenceRule:
@@ -190,64 +190,22 @@ class EvidenceRule:
     older_than_months: int = 0  # events at least this old (a window such as 24-36 months ago)
 
 
-_ATT = ("education.attendance",)
-_NOTICES = ("housing.arrears_notice", "housing.notice_seeking_possession")
-_DA = ("police.domestic_abuse",)
-_POLICE = tuple(t for t in USED_EVENT_TYPES if t.startswith("police."))
-_SC = tuple(t for t in USED_EVENT_TYPES if t.startswith("social_care."))
-
-
-def _r(types: str | tuple[str, ...], months: int, *, child: bool = False) -> EvidenceRule:
-    kinds = (types,) if isinstance(types, str) else types
-    return EvidenceRule("records", kinds, months, child)
+def evidence_rule(spec: FeatureSpec) -> EvidenceRule:
+    """The evidence rule of a dictionary feature, from its aggregate (one definition)."""
+    if spec.aggregate is None:
+        raise ExplanationInputError(f"feature {spec.name} has no aggregate: no evidence rule")
+    agg = spec.aggregate
+    kind = agg.evidence_kind
+    if kind.startswith("members"):
+        return EvidenceRule(kind)
+    months = spec.window_months or MAX_WINDOW_MONTHS
+    return EvidenceRule(kind, agg.event_types, months, agg.children_only, agg.older_than_months)
 
 
 EVIDENCE_RULES: dict[str, EvidenceRule] = {
-    "edu_attendance_rate_lowest_12m": EvidenceRule("attendance_lowest", _ATT, 12, True),
-    "edu_persistent_absence_children_12m": EvidenceRule("attendance_persistent", _ATT, 12, True),
-    "edu_attendance_change_6m": EvidenceRule("attendance", _ATT, 12, True),
-    "edu_suspensions_12m": _r("education.suspension", 12, child=True),
-    "edu_sessions_excluded_12m": EvidenceRule(
-        "sessions_excluded", ("education.suspension", "education.permanent_exclusion"), 12, True
-    ),
-    "edu_permanent_exclusions_24m": _r("education.permanent_exclusion", 24, child=True),
-    "edu_missing_education_12m": _r("education.missing_education", 12, child=True),
-    "housing_arrears_notices_12m": _r("housing.arrears_notice", 12),
-    "housing_arrears_gbp_max_12m": _r("housing.arrears_notice", 12),
-    "housing_possession_notices_12m": _r("housing.notice_seeking_possession", 12),
-    "housing_evictions_24m": _r("housing.eviction", 24),
-    "housing_homeless_applications_12m": _r("housing.homeless_application", 12),
-    "housing_temporary_accommodation_12m": _r("housing.temporary_accommodation", 12),
-    "housing_asb_complaints_12m": _r("housing.asb_complaint", 12),
-    "housing_notices_change_6m": _r(_NOTICES, 12),
-    "housing_days_since_last_notice": EvidenceRule("latest", (*_NOTICES, "housing.eviction"), 24),
-    "police_da_incidents_3m": _r(_DA, 3),
-    "police_da_incidents_12m": _r(_DA, 12),
-    "police_da_high_risk_12m": EvidenceRule("high_risk", _DA, 12),
-    "police_da_change_6m": _r(_DA, 12),
-    "police_days_since_last_da": EvidenceRule("latest", _DA, 24),
-    "police_asb_incidents_12m": _r("police.asb", 12),
-    "police_missing_episodes_12m": _r(("police.missing_episode", "police.absent_episode"), 12),
-    "police_exploitation_concerns_12m": _r("police.exploitation_concern", 12),
-    "police_violence_incidents_12m": _r(("police.violence", "police.sexual_offence"), 12),
-    "police_drugs_incidents_12m": _r("police.drugs", 12),
-    "police_incidents_12m": _r(_POLICE, 12),
-    "sc_referrals_12m": _r("social_care.referral", 12),
-    "sc_referrals_24m": _r("social_care.referral", 24),
-    "sc_assessments_24m": _r("social_care.assessment", 24),
-    "sc_closed_episodes_24m": EvidenceRule("closed", _SC, 24),
-    "sc_days_since_last_contact": EvidenceRule("latest", _SC, 24),
-    "sc_children_episodes_24_36m": EvidenceRule("records", _SC, 36, True, older_than_months=24),
-    "rb_council_tax_arrears_12m": _r("revenues_benefits.council_tax_arrears", 12),
-    "rb_council_tax_arrears_gbp_12m": _r("revenues_benefits.council_tax_arrears", 12),
-    "rb_discretionary_housing_payments_12m": _r(
-        "revenues_benefits.discretionary_housing_payment", 12
-    ),
-    "fam_children": EvidenceRule("members_child"),
-    "fam_adults": EvidenceRule("members_adult"),
-    "fam_youngest_child_age": EvidenceRule("members_child"),
-    "fam_children_under_17": EvidenceRule("members_child"),
+    spec.name: evidence_rule(spec) for spec in FEATURE_DICTIONARY
 }
+
 
 _EVENT_NEEDS = (
     "record_pseudo", "source", "person_key", "event_type", "event_date", "end_date", "dash_risk",
