@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-import duckdb
 import pandas as pd
 
 from features.dictionary import (
@@ -24,6 +23,7 @@ from features.dictionary import (
     Aggregate,
     FeatureSpec,
 )
+from features.engines import DuckDBEngine, FeatureEngine
 from features.point_in_time import as_of_frame, is_snapshot, members_sql
 
 EVENT_INPUT_COLUMNS = (
@@ -134,7 +134,8 @@ def final_sql(spec: FeatureSpec) -> str:
 
 
 _TEMPLATE = """
-WITH members AS ({members}
+WITH used_events AS (SELECT * FROM events_in WHERE event_type IN ({kinds})),
+members AS ({members}
 ),
 ev AS (
   SELECT m.as_of, m.family_key, m.person_key, m.role AS member_role, e.event_type, e.event_date,
@@ -203,7 +204,7 @@ ORDER BY as_of_date, family_key
 def feature_sql(*, children_only: bool = True, snapshot: bool = False) -> str:
     """The whole feature query, generated from the dictionary's aggregates.
 
-    Reads the tables ``used_events`` (events of :data:`USED_EVENT_TYPES`), ``families``,
+    Reads the tables ``events_in`` (events; only :data:`USED_EVENT_TYPES` are used), ``families``,
     ``people`` and ``as_of_dates`` (one column ``as_of``); ``snapshot`` when ``families`` holds
     per-date snapshots. DuckDB dialect.
     """
@@ -219,6 +220,7 @@ def feature_sql(*, children_only: bool = True, snapshot: bool = False) -> str:
         where="comp.children >= 1" if children_only else "TRUE",
         members=members_sql(snapshot=snapshot),
         lookback=MAX_WINDOW_MONTHS,
+        kinds=", ".join(f"'{t}'" for t in USED_EVENT_TYPES),
     )
 
 
@@ -229,6 +231,7 @@ def build_family_features_many(
     as_of_dates: Iterable[date],
     *,
     children_only: bool = True,
+    engine: FeatureEngine | None = None,
 ) -> pd.DataFrame:
     """Features for every family current at each of ``as_of_dates``, in one pass.
 
@@ -242,6 +245,8 @@ def build_family_features_many(
     children_only : bool, default True
         Keep only families with at least one child at the as-of date: the tool is about
         children's safeguarding, so scoring childless households would be processing beyond need.
+    engine : FeatureEngine, optional
+        Where the query runs (``features.engines``); in-process DuckDB by default.
 
     Returns
     -------
@@ -253,20 +258,13 @@ def build_family_features_many(
     require_families(families)
     require_columns(people, "people", PEOPLE_INPUT_COLUMNS)
     sql = feature_sql(children_only=children_only, snapshot=is_snapshot(families))
-    kinds = ", ".join(f"'{t}'" for t in USED_EVENT_TYPES)
-    con = duckdb.connect()
-    try:
-        con.execute("SET threads TO 2")
-        con.register("events_in", events)
-        con.register("families", families)
-        con.register("people", people)
-        con.register("as_of_dates", as_of_frame(as_of_dates))
-        con.execute(
-            f"CREATE TEMP VIEW used_events AS SELECT * FROM events_in WHERE event_type IN ({kinds})"
-        )
-        frame = con.execute(sql).df()
-    finally:
-        con.close()
+    tables = {
+        "events_in": events[list(EVENT_INPUT_COLUMNS)],
+        "families": families,
+        "people": people[list(PEOPLE_INPUT_COLUMNS)],
+        "as_of_dates": as_of_frame(as_of_dates),
+    }
+    frame = (engine or DuckDBEngine()).run(sql, tables)
     return _typed(frame)
 
 
@@ -277,10 +275,11 @@ def build_family_features(
     as_of: date,
     *,
     children_only: bool = True,
+    engine: FeatureEngine | None = None,
 ) -> pd.DataFrame:
     """Features for every family current at ``as_of`` (see :func:`build_family_features_many`)."""
     return build_family_features_many(
-        events, families, people, [as_of], children_only=children_only
+        events, families, people, [as_of], children_only=children_only, engine=engine
     )
 
 
