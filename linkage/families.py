@@ -105,15 +105,15 @@ class _Encoded:
     sorted factorisation order exactly like the strings, so every tie-break is unchanged.
     """
 
-    residence: pd.DataFrame  # person_key, address_key, group_key (Int64 codes), event_date, rank
+    residence: pd.DataFrame  # person_key, address_key, group_key (codes), event_date, rank
     births: pd.Series  # birth month by person code
     person_keys: np.ndarray  # person code -> person_key string
     family_keys: dict[int, str]  # anchor person code -> family_key, filled as families form
 
 
-def _codes(values: pd.Series, categories: pd.Index) -> pd.Series:
-    codes = categories.get_indexer(values.astype("string").to_numpy(dtype=object, na_value=None))
-    return pd.Series(codes, index=values.index, dtype="Int64").where(codes >= 0)
+def _codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
+    """Position of each value in ``categories`` (-1 for missing)."""
+    return categories.get_indexer(values.astype("string").to_numpy(dtype=object, na_value=None))
 
 
 def _encode(residence: pd.DataFrame, people: pd.DataFrame, rules: FamilyRules) -> _Encoded:
@@ -132,54 +132,52 @@ def _encode(residence: pd.DataFrame, people: pd.DataFrame, rules: FamilyRules) -
             "address_key": _codes(residence["address_key"], addresses),
             "event_date": pd.to_datetime(residence["event_date"])
             .dt.normalize()
-            .astype("datetime64[ns]"),
+            .astype("datetime64[ns]")
+            .to_numpy(),
             "group_key": _codes(residence["group_key"], groups),
             "rank": residence["source"].astype("string").map(rank).fillna(len(rank)).astype(int),
         }
     )
-    encoded = encoded[encoded["person_key"].notna() & encoded["event_date"].notna()]
+    encoded = encoded[(encoded["person_key"] >= 0) & encoded["event_date"].notna()]
     encoded = encoded.sort_values("event_date", kind="stable").reset_index(drop=True)
-    births = people.assign(code=_codes(people["person_key"], persons)).dropna(subset=["code"])
-    births = births.astype({"code": np.int64}).drop_duplicates("code")
+    codes = _codes(people["person_key"], persons)
+    births = people.assign(code=codes).loc[codes >= 0].drop_duplicates("code")
     births = births.set_index("code")["birth_month"]
     return _Encoded(encoded, births, persons.to_numpy(dtype=object), {})
 
 
 def _observations(encoded: _Encoded, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Observations known on ``as_of`` (rules 1-3): tenancy address, one address a day."""
-    dates = encoded.residence["event_date"].to_numpy()
-    obs = encoded.residence.iloc[: int(np.searchsorted(dates, as_of.to_datetime64(), "right"))]
-    tenancy = obs.dropna(subset=["group_key", "address_key"])
-    if not tenancy.empty:  # rule 2: the tenancy's usual address
-        usual = (
-            tenancy.groupby(["group_key", "address_key"])
-            .size()
-            .rename("n")
-            .reset_index()
-            .sort_values(["group_key", "n", "address_key"], ascending=[True, False, True])
-            .drop_duplicates("group_key")
-            .set_index("group_key")["address_key"]
-        )
-        # only tenancy rows can move (a map over every row's missing key was half the time)
-        has = obs["group_key"].notna().to_numpy(dtype=bool)
-        obs = obs.copy()
-        mapped = obs.loc[has, "group_key"].map(usual).astype("Int64")
-        current = obs.loc[has, "address_key"]
-        obs.loc[has, "address_key"] = mapped.where(mapped.notna(), current)
-    obs = obs.dropna(subset=["address_key"])
-    obs = obs[["person_key", "address_key", "event_date", "rank"]].astype(
-        {"person_key": np.int64, "address_key": np.int64}
+    """Observations known on ``as_of`` (rules 1-3): tenancy address, one address a day.
+
+    Codes are -1 where the key is missing.
+    """
+    res = encoded.residence
+    k = int(np.searchsorted(res["event_date"].to_numpy(), as_of.to_datetime64(), "right"))
+    person = res["person_key"].to_numpy()[:k]
+    address = res["address_key"].to_numpy()[:k].copy()
+    group = res["group_key"].to_numpy()[:k]
+    dates = res["event_date"].to_numpy()[:k]
+    rank = res["rank"].to_numpy()[:k]
+    tenancy = (group >= 0) & (address >= 0)
+    if tenancy.any():  # rule 2: the tenancy's usual address (most seen; ties: smallest key)
+        width = np.int64(address.max()) + 1
+        pairs, n = np.unique(group[tenancy] * width + address[tenancy], return_counts=True)
+        pair_group, pair_address = pairs // width, pairs % width
+        order = np.lexsort((pair_address, -n, pair_group))
+        first = order[np.r_[True, np.diff(pair_group[order]) != 0]]
+        usual = np.full(int(group.max()) + 1, -1, dtype=np.int64)
+        usual[pair_group[first]] = pair_address[first]
+        has = group >= 0
+        mapped = usual[group[has]]
+        address[has] = np.where(mapped >= 0, mapped, address[has])
+    keep = address >= 0
+    person, address, dates, rank = person[keep], address[keep], dates[keep], rank[keep]
+    order = np.lexsort((address, rank, dates, person))
+    person, address, dates = person[order], address[order], dates[order]
+    first = np.r_[True, (np.diff(person) != 0) | (dates[1:] != dates[:-1])]  # rule 3: one a day
+    return pd.DataFrame(
+        {"person_key": person[first], "address_key": address[first], "event_date": dates[first]}
     )
-    order = np.lexsort(
-        (
-            obs["address_key"].to_numpy(dtype=np.int64),
-            obs["rank"].to_numpy(),
-            obs["event_date"].to_numpy(),
-            obs["person_key"].to_numpy(dtype=np.int64),
-        )
-    )
-    obs = obs.iloc[order]
-    return obs.drop_duplicates(["person_key", "event_date"])  # rule 3: one address a day
 
 
 def _spells(obs: pd.DataFrame, as_of: pd.Timestamp, rules: FamilyRules) -> pd.DataFrame:
