@@ -211,7 +211,13 @@ def _follow(spells: pd.DataFrame, adults_follow: bool) -> pd.DataFrame:
     staying at the old address after the move. The follower's spell is cut at the move and
     continues at the new address until the follower's own next spell (or stays open).
     """
-    nxt = spells.groupby("person_key", sort=False)[["address_key", "start"]].shift(-1)
+    # spells are sorted by person, so "the person's next spell" is the next row of the same person
+    same = spells["person_key"].eq(spells["person_key"].shift(-1)).to_numpy(dtype=bool)
+    nxt = (
+        spells[["address_key", "start"]]
+        .shift(-1)
+        .where(pd.Series(same, index=spells.index), axis=0)
+    )
     movers = spells.assign(next_address=nxt["address_key"], move=nxt["start"])
     movers = movers[movers["move"].notna() & (movers["move"] == movers["end"])]
     mover_is_child = _is_child(movers, movers["move"])
@@ -275,7 +281,8 @@ def _split_at_boundaries(spells: pd.DataFrame, far: pd.Timestamp) -> pd.DataFram
     pieces = starts.sort_values(["spell", "cut"]).merge(
         spells.drop(columns=["start", "end"]), on="spell"
     )
-    following = pieces.groupby("spell")["cut"].shift(-1)
+    same = pieces["spell"].eq(pieces["spell"].shift(-1)).to_numpy(dtype=bool)  # sorted by spell
+    following = pieces["cut"].shift(-1).where(same)
     pieces["piece_end"] = following.fillna(pieces["stop"])
     return pieces.rename(columns={"cut": "piece_start"})
 
