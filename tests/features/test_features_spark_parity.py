@@ -23,7 +23,8 @@ def spark():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{reason}; CI must provide them")
         pytest.skip(reason)
-    return local_spark_session(shuffle_partitions=2, adaptive=False)
+    # one partition and no adaptive planning: the tables are tiny and Spark's cost is per task
+    return local_spark_session(shuffle_partitions=1, adaptive=False)
 
 
 def test_spark_and_duckdb_give_identical_family_features(spark) -> None:
