@@ -59,3 +59,48 @@ def test_district_is_the_latest_located_event_with_ties_to_the_highest_record() 
     snapshot = members_at(spells, [AS_OF])
     again = districts_at(events, snapshot, [AS_OF])
     assert again["postcode_district"].tolist() == ["AB3"]
+
+
+def test_linkage_snapshots_follow_the_same_membership_rule() -> None:
+    """``linkage`` imports nothing of ours, so ``form_families_at`` states the spell rule
+    inline: each snapshot must equal :func:`members_at` of the spells formed on that date."""
+    import numpy as np
+
+    from linkage import keyed
+    from linkage.families import form_families, form_families_at
+
+    rng = np.random.default_rng(3)
+    n, people = 900, [f"p{i:03d}" for i in range(80)]
+    residence = pd.DataFrame({
+        "person_key": rng.choice(people, n),
+        "address_key": pd.Series(rng.choice([f"a{i}" for i in range(25)], n)).where(
+            rng.random(n) < 0.95
+        ),
+        "event_date": pd.to_datetime("2018-01-01")
+        + pd.to_timedelta(rng.integers(0, 6 * 365, n), unit="D"),
+        "source": rng.choice(["social_care", "education", "housing", "police"], n),
+        "group_key": pd.Series(rng.choice([f"t{i}" for i in range(8)], n)).where(
+            rng.random(n) < 0.2
+        ),
+    })  # fmt: skip
+    births = pd.DataFrame({
+        "person_key": people,
+        "birth_month": pd.to_datetime("2022-01-01")
+        - pd.to_timedelta(rng.integers(0, 50 * 365, len(people)), unit="D"),
+    })  # fmt: skip
+    births["birth_month"] = births["birth_month"].dt.to_period("M").dt.to_timestamp()
+    keys = keyed(b"point-in-time-tests-0123456789ab")
+    dates = [date(2020, 6, 1), date(2021, 1, 1), date(2022, 3, 1), date(2023, 12, 1)]
+    snaps = form_families_at(residence, births, dates, keys=keys)
+    assert snaps["as_of_date"].nunique() == len(dates) and len(snaps) > 40
+    for d in dates:
+        spells = form_families(residence, births, d, keys=keys)
+        expected = members_at(spells, [d])[["person_key", "family_key", "role"]]
+        got = snaps.loc[
+            snaps["as_of_date"] == pd.Timestamp(d), ["person_key", "family_key", "role"]
+        ]
+        key = ["family_key", "person_key"]
+        pd.testing.assert_frame_equal(
+            got.sort_values(key).reset_index(drop=True).astype("string"),
+            expected.sort_values(key).reset_index(drop=True).astype("string"),
+        )
