@@ -90,7 +90,9 @@ def test_linkage_snapshots_follow_the_same_membership_rule() -> None:
     })  # fmt: skip
     births["birth_month"] = births["birth_month"].dt.to_period("M").dt.to_timestamp()
     keys = keyed(b"point-in-time-tests-0123456789ab")
-    dates = [date(2020, 6, 1), date(2021, 1, 1), date(2022, 3, 1), date(2023, 12, 1)]
+    # dates on which someone was seen (at a new address, often): spells end and start on them
+    seen = residence["event_date"].sort_values().iloc[[200, 400, 600, 800]]
+    dates = [d.date() for d in seen]
     snaps = form_families_at(residence, births, dates, keys=keys)
     assert snaps["as_of_date"].nunique() == len(dates) and len(snaps) > 40
     for d in dates:
