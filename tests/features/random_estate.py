@@ -41,6 +41,13 @@ def random_estate(seed: int = 7, people: int = 240) -> dict[str, pd.DataFrame]:
     n = people * 25
     types = np.array(USED_EVENT_TYPES, dtype=object)
     event_date = pd.to_datetime("2020-06-01") + pd.to_timedelta(rng.integers(0, 1550, n), unit="D")
+    # one event in ten falls exactly on a window edge of some as-of date (or on the date)
+    edges = pd.to_datetime(
+        [pd.Timestamp(d) - pd.DateOffset(months=m) for d in DATES for m in (0, 3, 6, 12, 24, 36)]
+    )
+    on_edge = rng.random(n) < 0.1
+    event_date = pd.Series(event_date).where(~on_edge, pd.Series(rng.choice(edges, n)))
+    event_date = pd.DatetimeIndex(event_date)
     ev = pd.DataFrame({c: pd.Series([None] * n, dtype="object") for c in EVENT_COLUMNS})
     ev["record_pseudo"] = [f"r{i:06d}" for i in range(n)]
     ev["person_key"] = rng.choice(keys, n)
