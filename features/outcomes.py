@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-import duckdb
 import pandas as pd
 
 from features.build import build_family_features_many, require_columns, require_families
+from features.engines import DuckDBEngine, FeatureEngine
 from features.point_in_time import as_of_frame, is_snapshot, members_sql
 
 OPEN_EPISODE_TYPES: tuple[str, ...] = (
@@ -45,6 +45,7 @@ def _child_social_care(
     *,
     people: pd.DataFrame | None = None,
     outcome_families: pd.DataFrame | None = None,
+    engine: FeatureEngine | None = None,
 ) -> pd.DataFrame:
     """Per (as_of, family): is a child open to social care, and does one start s47/CP after.
 
@@ -92,20 +93,17 @@ def _child_social_care(
       ON e.person_key = m.person_key
     GROUP BY m.as_of, m.family_key
     """
-    con = duckdb.connect()
-    try:
-        con.register("events", events)
-        con.register("families", families)
-        con.register("as_of_dates", as_of_frame(as_of_dates))
-        if newborns:
-            con.register("people", people[["person_key", "birth_month"]])
-            con.register(
-                "outcome_families",
-                outcome_families[["person_key", "family_key", "role", "valid_from", "valid_to"]],
-            )
-        out = con.execute(sql).df()
-    finally:
-        con.close()
+    tables = {
+        "events": events[["person_key", "event_type", "event_date", "end_date"]],
+        "families": families,
+        "as_of_dates": as_of_frame(as_of_dates),
+    }
+    if newborns:
+        tables["people"] = people[["person_key", "birth_month"]]  # type: ignore[index]
+        tables["outcome_families"] = outcome_families[  # type: ignore[index]
+            ["person_key", "family_key", "role", "valid_from", "valid_to"]
+        ]
+    out = (engine or DuckDBEngine()).run(sql, tables)
     return out.astype(
         {
             "as_of_date": "datetime64[ns]",
@@ -166,6 +164,7 @@ def build_training_frame(
     extract_date: date | None = None,
     horizon_months: int = HORIZON_MONTHS,
     outcome_families: pd.DataFrame | None = None,
+    engine: FeatureEngine | None = None,
 ) -> pd.DataFrame:
     """Features at each past as-of date with the outcome that followed.
 
@@ -187,6 +186,8 @@ def build_training_frame(
         Family spells formed later (at the extract). With them the label also counts babies
         who join the family around or after the as-of date (pre-birth and newborn enquiries
         and plans); the features still use ``families`` only.
+    engine : FeatureEngine, optional
+        Where the feature and label queries run (``features.engines``); DuckDB by default.
 
     Returns
     -------
@@ -195,10 +196,11 @@ def build_training_frame(
         ``label_complete`` (boolean). Families open to social care at the as-of date are
         excluded.
     """
-    features = build_family_features_many(events, families, people, as_of_dates)
+    features = build_family_features_many(events, families, people, as_of_dates, engine=engine)
     status = _child_social_care(
         events, families, as_of_dates, horizon_months,
         people=people if outcome_families is not None else None, outcome_families=outcome_families,
+        engine=engine,
     )  # fmt: skip
     frame = features.merge(status, on=["as_of_date", "family_key"], how="left", validate="1:1")
     frame["open_case"] = frame["open_case"].fillna(False)

@@ -1,16 +1,18 @@
-"""The feature build gives identical family features on Spark (local mode) and DuckDB, from the
-one definition (the generated DuckDB SQL, transpiled to Spark SQL by sqlglot)."""
+"""The feature build and the training frame (features + labels) are identical on Spark (local
+mode) and DuckDB, from one definition (the generated DuckDB SQL, transpiled by sqlglot)."""
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 from random_estate import DATES, random_estate
 
 from features.build import build_family_features_many
 from features.engines import DuckDBEngine, SparkEngine, engine_for, to_spark_sql
+from features.outcomes import OUTCOME_EVENT_TYPES, build_training_frame
 from linkage.spark import local_spark_session, spark_available
 
 pytestmark = pytest.mark.spark
@@ -28,13 +30,30 @@ def spark():
 
 
 def test_spark_and_duckdb_give_identical_family_features(spark) -> None:
+    """Family spells, as scoring uses them (the snapshots are covered by the training frame)."""
     estate = random_estate(seed=11, people=150)
-    for families in (estate["families"], estate["snapshots"]):
-        args = (estate["events"], families, estate["people"], DATES)
-        on_duckdb = build_family_features_many(*args, engine=DuckDBEngine())
-        on_spark = build_family_features_many(*args, engine=SparkEngine(spark))
-        assert len(on_duckdb) > 50
-        pd.testing.assert_frame_equal(on_spark, on_duckdb)
+    args = (estate["events"], estate["families"], estate["people"], DATES)
+    on_duckdb = build_family_features_many(*args, engine=DuckDBEngine())
+    on_spark = build_family_features_many(*args, engine=SparkEngine(spark))
+    assert len(on_duckdb) > 50
+    pd.testing.assert_frame_equal(on_spark, on_duckdb)
+
+
+def test_spark_and_duckdb_give_identical_training_frames(spark) -> None:
+    """Features at past dates plus the labels (open cases, outcomes, newborns) on both engines."""
+    estate = random_estate(seed=5, people=150)
+    events = estate["events"]
+    # fewer, closed social care episodes, so that most families are not open at the dates
+    care = events["event_type"].str.startswith("social_care.").to_numpy(dtype=bool)
+    outcome = events["event_type"].isin(OUTCOME_EVENT_TYPES).to_numpy(dtype=bool)
+    events = events.loc[~care | outcome | (np.arange(len(events)) % 8 == 0)].copy()
+    events["end_date"] = events["end_date"].fillna(events["event_date"] + pd.Timedelta(days=30))
+    args = (events, estate["snapshots"], estate["people"], DATES)
+    kwargs = {"outcome_families": estate["families"], "extract_date": DATES[-1]}
+    on_duckdb = build_training_frame(*args, **kwargs, engine=DuckDBEngine())
+    on_spark = build_training_frame(*args, **kwargs, engine=SparkEngine(spark))
+    assert len(on_duckdb) > 50 and on_duckdb["label"].any()
+    pd.testing.assert_frame_equal(on_spark, on_duckdb)
 
 
 def test_engines_are_chosen_by_name_and_the_sql_is_transpiled() -> None:
