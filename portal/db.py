@@ -103,6 +103,8 @@ class ManagedDatabase:
                 self._in_use -= 1
                 self._last_used = time.monotonic()
 
+    reader = cursor
+
     def release_if_idle(self) -> bool:
         """Close the file if no cursor is in use and it has been idle long enough."""
         with self._lock:
@@ -131,14 +133,15 @@ def create_private_file(path: Path) -> None:
 
 
 class Memo:
-    """Query results kept in memory until the database file changes.
+    """Query results kept in memory until the database changes.
 
-    Pages ask for the same flags, reasons and accounts again and again, and each DuckDB query
-    costs about a millisecond; the file's stamp (see :meth:`ManagedDatabase.stamp`) says when a
-    commit, by this process or another, makes the kept results stale.
+    Pages ask for the same flags, reasons and accounts again and again, and each query costs
+    about a millisecond; the database's stamp (a file's :meth:`ManagedDatabase.stamp`, the
+    portal database's revision counter) says when a commit, by this process or another, makes
+    the kept results stale.
     """
 
-    def __init__(self, database: ManagedDatabase) -> None:
+    def __init__(self, database: Any) -> None:
         self._database = database
         self._lock = threading.Lock()
         self._stamp: tuple[int, ...] | None = None
@@ -151,7 +154,7 @@ class Memo:
                 self._values, self._stamp = {}, stamp
             if key in self._values:
                 return self._values[key]  # type: ignore[no-any-return]
-        with self._database.cursor() as cur:
+        with self._database.reader() as cur:
             value = load(cur)
         with self._lock:
             if self._stamp == stamp:

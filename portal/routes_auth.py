@@ -8,7 +8,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from portal import store
-from portal.db import create_private_file
 from portal.users import verify_password
 from portal.web import (
     PortalState,
@@ -31,10 +30,8 @@ START_PAGES = {
 
 
 def ensure_portal_db(portal: PortalState) -> None:
-    """Create ``portal.duckdb`` (0600) with its tables before the first request."""
-    create_private_file(portal.settings.portal_path)
-    with portal.portal_db.cursor() as cur:
-        store.ensure_schema(cur)
+    """Bring the portal database to the newest schema (a file is created 0600) before requests."""
+    portal.portal_db.upgrade()
 
 
 @router.get("/healthz", include_in_schema=False)
@@ -85,7 +82,7 @@ def login(
             username=username,
             error=f"Too many failed attempts. Wait {minutes} minutes, or ask the data team to reset your password.",
         )
-    with portal.portal_db.cursor() as cur:
+    with portal.portal_db.reader() as cur:
         user = store.get_user(cur, username) if username else None
     # verify_password runs for unknown accounts too (against a dummy hash): a miss costs the
     # same argon2 time as a wrong password, so timing does not tell which usernames exist.

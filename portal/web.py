@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from portal import store
 from portal.audit import PortalAudit
+from portal.database import PortalDatabase
 from portal.db import ManagedDatabase, Memo
 from portal.reports import IdentityGuard
 from portal.sessions import LoginThrottle, Session, SessionStore
@@ -55,7 +56,7 @@ class PortalState:
     settings: PortalSettings
     warehouse: ManagedDatabase
     vault: ManagedDatabase
-    portal_db: ManagedDatabase
+    portal_db: PortalDatabase
     sessions: SessionStore
     throttle: LoginThrottle
     audit: PortalAudit
@@ -78,13 +79,14 @@ class PortalState:
         env.globals["DECISIONS"] = DECISIONS
         vault = ManagedDatabase(settings.vault_path, read_only=True, idle_release_s=release)
         warehouse = ManagedDatabase(settings.warehouse_path, read_only=True, idle_release_s=release)
-        portal_db = ManagedDatabase(settings.portal_path, read_only=False, idle_release_s=release)
+        portal_db = PortalDatabase(settings.portal_database_url, idle_release_s=release)
         return cls(
             settings=settings,
             warehouse=warehouse,
             vault=vault,
             portal_db=portal_db,
             sessions=SessionStore(
+                portal_db,
                 settings.clock,
                 idle=timedelta(minutes=settings.session_idle_minutes),
                 absolute=timedelta(hours=settings.session_absolute_hours),
@@ -101,7 +103,7 @@ class PortalState:
             portal_memo=Memo(portal_db),
         )
 
-    def databases(self) -> tuple[ManagedDatabase, ...]:
+    def databases(self) -> tuple[ManagedDatabase | PortalDatabase, ...]:
         return (self.warehouse, self.vault, self.portal_db)
 
 
