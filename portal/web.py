@@ -20,6 +20,7 @@ from portal.db import ManagedDatabase, Memo
 from portal.reports import IdentityGuard
 from portal.sessions import LoginThrottle, Session, SessionStore
 from portal.settings import DECISIONS, PortalSettings
+from portal.snapshot import ServingSnapshot
 from portal.store import User
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -78,7 +79,8 @@ class PortalState:
         env.filters["humanise"] = _humanise
         env.globals["DECISIONS"] = DECISIONS
         vault = ManagedDatabase(settings.vault_path, read_only=True, idle_release_s=release)
-        warehouse = ManagedDatabase(settings.warehouse_path, read_only=True, idle_release_s=release)
+        # Never the live warehouse: the snapshot the last run published (portal/snapshot.py).
+        warehouse = ServingSnapshot(settings.data_dir, idle_release_s=release)
         portal_db = PortalDatabase(settings.portal_database_url, idle_release_s=release)
         return cls(
             settings=settings,
