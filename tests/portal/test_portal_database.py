@@ -1,7 +1,7 @@
 """The portal database on every backend: migrations, decisions, sessions surviving a restart.
 
 Runs on the embedded DuckDB default and on SQLite always, and on PostgreSQL when
-``SAFEGUARD_TEST_POSTGRES_URL`` names a server (CI starts Debian's PostgreSQL and sets it).
+``TEST_POSTGRES_URL`` names a server (CI starts Debian's PostgreSQL and sets it).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from portal.sessions import SessionStore
 from portal.store import User
 from portal.users import disable_user, list_users, portal_cursor
 
-POSTGRES_ENV = "SAFEGUARD_TEST_POSTGRES_URL"
+POSTGRES_ENV = "TEST_POSTGRES_URL"
+# CI sets this so that an unreachable server fails the tests instead of skipping them.
+REQUIRED_ENV = "TEST_POSTGRES_REQUIRED"
 HEAD = "0002"
 NOW = datetime(2026, 3, 21, 9, 30)
 TABLES = ("sessions", "judgements", "allocations", "users", "portal_revision", "alembic_version")
@@ -33,6 +35,8 @@ TABLES = ("sessions", "judgements", "allocations", "users", "portal_revision", "
 def _postgres_url() -> str:
     url = os.environ.get(POSTGRES_ENV)
     if not url:
+        if os.environ.get(REQUIRED_ENV):
+            pytest.fail(f"{REQUIRED_ENV} is set but {POSTGRES_ENV} is not: CI must test PostgreSQL")
         pytest.skip(
             f"PostgreSQL not available: set {POSTGRES_ENV} (CI's .ci/run starts Debian's "
             "postgresql and sets it)"
