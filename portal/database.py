@@ -165,11 +165,6 @@ class PortalDatabase:
     @contextmanager
     def reader(self) -> Iterator[sa.Connection]:
         """A read-only unit of work that does not queue behind this process's writers."""
-        if self.backend == "duckdb":
-            # DuckDB reads are cheap and an engine-wide lock keeps its single file consistent.
-            with self.cursor() as connection:
-                yield connection
-            return
         with self._lock:
             self._in_use += 1
         try:
