@@ -82,3 +82,16 @@ revision = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("revision", sa.BigInteger, nullable=False),
 )
+
+# A sign-in started at the council's OpenID Connect provider and not yet finished (10 minutes
+# at most): bound to the browser's pre-login session, used once.
+oidc_logins = sa.Table(
+    "oidc_logins",
+    metadata,
+    sa.Column("state_hash", sa.String(64), primary_key=True),
+    sa.Column("session_hash", sa.String(64), nullable=False),
+    sa.Column("nonce", sa.String, nullable=False),
+    sa.Column("code_verifier", sa.String, nullable=False),
+    sa.Column("next_path", sa.String, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)

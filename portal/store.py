@@ -221,3 +221,34 @@ def allocation_overrides(conn: sa.Connection) -> dict[str, tuple[str, datetime]]
         )
     )
     return {flag_id: (worker_id, at) for flag_id, worker_id, at in rows}
+
+
+def sync_sso_user(conn: sa.Connection, user: User) -> User:
+    """Create or update an account signed in through the council's provider.
+
+    Role, worker and team follow the provider at every sign-in; a changed role moves the
+    credential epoch on, so sessions opened under the old role end.
+    """
+    existing = get_user(conn, user.username)
+    if existing is None:
+        insert_user(conn, user)
+        return user
+    changed = (existing.role, existing.worker_id, existing.team, existing.display_name) != (
+        user.role, user.worker_id, user.team, user.display_name,
+    )  # fmt: skip
+    if not changed:
+        return existing
+    epoch = existing.credential_epoch + (1 if existing.role != user.role else 0)
+    conn.execute(
+        sa.update(users)
+        .where(users.c.username == user.username)
+        .values(
+            role=user.role,
+            worker_id=user.worker_id,
+            team=user.team,
+            display_name=user.display_name,
+            credential_epoch=epoch,
+        )
+    )
+    _changed(conn)
+    return get_user(conn, user.username) or user

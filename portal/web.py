@@ -17,6 +17,7 @@ from portal import store
 from portal.audit import PortalAudit
 from portal.database import PortalDatabase
 from portal.db import ManagedDatabase, Memo
+from portal.oidc import OidcClient
 from portal.reports import IdentityGuard
 from portal.sessions import LoginThrottle, Session, SessionStore
 from portal.settings import DECISIONS, PortalSettings
@@ -65,6 +66,7 @@ class PortalState:
     templates: jinja2.Environment
     warehouse_memo: Memo
     portal_memo: Memo
+    oidc: OidcClient | None = None
 
     @classmethod
     def build(cls, settings: PortalSettings) -> PortalState:
@@ -78,6 +80,7 @@ class PortalState:
         env.filters["points"] = lambda c: f"{100 * abs(float(c)):.1f}"
         env.filters["humanise"] = _humanise
         env.globals["DECISIONS"] = DECISIONS
+        env.globals["oidc_enabled"] = settings.oidc is not None
         vault = ManagedDatabase(settings.vault_path, read_only=True, idle_release_s=release)
         # Never the live warehouse: the snapshot the last run published (portal/snapshot.py).
         warehouse = ServingSnapshot(settings.data_dir, idle_release_s=release)
@@ -103,6 +106,7 @@ class PortalState:
             templates=env,
             warehouse_memo=Memo(warehouse),
             portal_memo=Memo(portal_db),
+            oidc=None if settings.oidc is None else OidcClient(settings.oidc, clock=settings.clock),
         )
 
     def databases(self) -> tuple[ManagedDatabase | PortalDatabase, ...]:

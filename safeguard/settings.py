@@ -112,6 +112,19 @@ class SafeguardSettings(BaseSettings):
     portal_throttle_max_failures: int = Field(5, ge=1, description="Failed logins allowed.")
     portal_throttle_window_s: int = Field(900, ge=1, description="Failed-login window, seconds.")
     portal_idle_release_s: float = Field(5.0, gt=0, description="Close idle database files.")
+    # --- council sign-in (OpenID Connect) -----------------------------------------------------
+    oidc_issuer: str | None = Field(None, description="OpenID Connect issuer URL (https).")
+    oidc_client_id: str | None = Field(None, description="The portal's client id there.")
+    oidc_client_secret: SecretStr | None = Field(None, description="The portal's client secret.")
+    oidc_redirect_url: str | None = Field(None, description="https://PORTAL/login/oidc/callback")
+    oidc_role_groups: TextList = Field(
+        default_factory=list, description="group=role pairs, first match wins."
+    )
+    oidc_scopes: str = Field("openid profile email", description="Scopes asked for.")
+    oidc_groups_claim: str = Field("groups", description="Claim holding the groups.")
+    oidc_username_claim: str = Field("preferred_username", description="Claim naming the user.")
+    oidc_worker_claim: str = Field("employee_id", description="Claim with the worker id.")
+    oidc_team_claim: str = Field("department", description="Claim with the team.")
     # --- logs and alerts ----------------------------------------------------------------------
     log_format: Literal["text", "json"] = Field("text", description="Log lines as text or JSON.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Level.")
@@ -135,7 +148,7 @@ class SafeguardSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _TomlFile(settings_cls))
 
-    @field_validator("portal_trusted_proxies", "alert_email_to", mode="before")
+    @field_validator("portal_trusted_proxies", "alert_email_to", "oidc_role_groups", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -169,6 +182,23 @@ class SafeguardSettings(BaseSettings):
             raise ValueError(
                 "alert_smtp_host is set: set alert_email_from and alert_email_to as well"
             )
+        if self.oidc_issuer is not None:
+            missing = [
+                name
+                for name in ("oidc_client_id", "oidc_client_secret", "oidc_redirect_url")
+                if getattr(self, name) is None
+            ]
+            if missing or not self.oidc_role_groups:
+                raise ValueError(
+                    "oidc_issuer is set: set "
+                    + ", ".join(
+                        [*missing, *([] if self.oidc_role_groups else ["oidc_role_groups"])]
+                    )
+                )
+            for url in (self.oidc_issuer, self.oidc_redirect_url or ""):
+                if not _https_or_loopback(url):
+                    raise ValueError(f"{url} must be https:// (plain http only on loopback)")
+            self.oidc_role_pairs()  # raises on a malformed or unknown role
         if self.audit_anchor_dir is not None and _inside(self.audit_anchor_dir, self.data_dir):
             raise ValueError("audit_anchor_dir must be outside data_dir (anchors guard the data)")
         return self
@@ -183,6 +213,19 @@ class SafeguardSettings(BaseSettings):
             return self.portal_database_url.get_secret_value()
         return f"duckdb:///{(self.data_dir / 'portal.duckdb').absolute()}"
 
+    def oidc_role_pairs(self) -> tuple[tuple[str, str], ...]:
+        """``oidc_role_groups`` as (group, role) pairs, checked against the portal's roles."""
+        roles = ("practitioner", "team_manager", "reviewer", "admin")
+        pairs = []
+        for item in self.oidc_role_groups:
+            group, _, role = item.rpartition("=")
+            if not group or role not in roles:
+                raise ValueError(
+                    f"oidc_role_groups item {item!r}: write GROUP=ROLE, ROLE in {roles}"
+                )
+            pairs.append((group, role))
+        return tuple(pairs)
+
     def described(self) -> dict[str, str]:
         """Every setting as text for display; secrets masked, URL passwords hidden."""
         shown: dict[str, str] = {}
@@ -196,6 +239,14 @@ class SafeguardSettings(BaseSettings):
                 text = ", ".join(value) if isinstance(value, list) else str(value)
             shown[PREFIX + name.upper()] = text
         return shown
+
+
+def _https_or_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    return parts.scheme == "https" or (parts.scheme == "http" and loopback)
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -27,9 +27,9 @@ from portal.users import disable_user, list_users, portal_cursor
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 # CI sets this so that an unreachable server fails the tests instead of skipping them.
 REQUIRED_ENV = "TEST_POSTGRES_REQUIRED"
-HEAD = "0002"
+HEAD = "0003"
 NOW = datetime(2026, 3, 21, 9, 30)
-TABLES = ("sessions", "judgements", "allocations", "users", "portal_revision", "alembic_version")
+TABLES = ("oidc_logins", "sessions", "judgements", "allocations", "users", "portal_revision", "alembic_version")
 
 
 def _postgres_url() -> str:

@@ -126,3 +126,24 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     expected = {f"SAFEGUARD_{name.upper()}" for name in SafeguardSettings.model_fields}
     assert expected <= documented, sorted(expected - documented)
     assert not unknown_variables({name: "" for name in documented}), "README lists a non-setting"
+
+
+def test_council_sign_in_needs_its_whole_registration_over_https() -> None:
+    with pytest.raises(SettingsError, match="oidc_client_id, oidc_client_secret"):
+        load_settings(oidc_issuer="https://login.example/tenant/v2.0")
+    complete = {
+        "oidc_issuer": "https://login.example/tenant/v2.0",
+        "oidc_client_id": "portal",
+        "oidc_client_secret": "s3cret-value",
+        "oidc_redirect_url": "https://portal.council.example/login/oidc/callback",
+        "oidc_role_groups": "sg-admins=admin, sg-staff=practitioner",
+    }
+    settings = load_settings(**complete)
+    assert settings.oidc_role_pairs() == (("sg-admins", "admin"), ("sg-staff", "practitioner"))
+    oidc = PortalSettings.from_settings(settings).oidc
+    assert oidc is not None and oidc.client_secret == "s3cret-value"
+    assert "s3cret-value" not in repr(oidc)
+    with pytest.raises(SettingsError, match="must be https"):
+        load_settings(**{**complete, "oidc_issuer": "http://login.example/tenant"})
+    with pytest.raises(SettingsError, match="GROUP=ROLE"):
+        load_settings(**{**complete, "oidc_role_groups": "sg-admins=superuser"})
