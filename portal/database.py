@@ -193,7 +193,10 @@ class PortalDatabase:
         from alembic.migration import MigrationContext
 
         with self.reader() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            context = MigrationContext.configure(
+                connection, opts={"version_table": "portal_alembic_version"}
+            )
+            return context.get_current_revision()
 
     def release_if_idle(self) -> bool:
         """Close an embedded DuckDB file nobody has used for a while (frees its lock)."""

@@ -10,6 +10,13 @@ if connection is None:
         "portal migrations run through portal.database.upgrade (safeguard portal-db upgrade), "
         "which passes the configured database connection"
     )
-context.configure(connection=connection, target_metadata=None, transactional_ddl=True)
+# Its own version table: Dagster's instance storage keeps `alembic_version` for itself, and a
+# council may put both in one PostgreSQL database.
+context.configure(
+    connection=connection,
+    target_metadata=None,
+    transactional_ddl=True,
+    version_table="portal_alembic_version",
+)
 with context.begin_transaction():
     context.run_migrations()

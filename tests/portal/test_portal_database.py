@@ -29,7 +29,15 @@ POSTGRES_ENV = "TEST_POSTGRES_URL"
 REQUIRED_ENV = "TEST_POSTGRES_REQUIRED"
 HEAD = "0003"
 NOW = datetime(2026, 3, 21, 9, 30)
-TABLES = ("oidc_logins", "sessions", "judgements", "allocations", "users", "portal_revision", "alembic_version")
+TABLES = (
+    "oidc_logins",
+    "sessions",
+    "judgements",
+    "allocations",
+    "users",
+    "portal_revision",
+    "portal_alembic_version",
+)
 
 
 def _postgres_url() -> str:
