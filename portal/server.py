@@ -87,7 +87,9 @@ def production_app() -> Any:
     """
     from portal.app import create_app
     from portal.settings import PortalSettings
+    from safeguard.logs import configure_logging
     from safeguard.settings import load_settings
 
     deployment = load_settings()
+    configure_logging(deployment)
     return create_app(deployment.data_dir, settings=PortalSettings.from_settings(deployment))
