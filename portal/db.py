@@ -1,14 +1,14 @@
-"""Shared DuckDB connections for the portal: opened once, cursors per request, released when idle.
+"""Read-only DuckDB files of the portal (snapshot, vault): opened once, released when idle.
 
 Opening a DuckDB file costs 15-30 ms here, far too much per page, so each file is opened once and
 every request takes its own cursor (DuckDB's thread-safe way to share a database instance).
-DuckDB lets only one process write a file, and a reader blocks the writer, so the files are
-closed again after a few idle seconds to leave the pipeline free to write the warehouse.
+The warehouse is never opened (the portal reads the published snapshot, which nobody writes);
+the vault is, and a reader blocks DuckDB's writer, so files are closed again after a few idle
+seconds to leave the pipeline free to write it.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
@@ -120,16 +120,6 @@ class ManagedDatabase:
             if self._con is not None:
                 self._con.close()
                 self._con = None
-
-
-def create_private_file(path: Path) -> None:
-    """Create ``path`` with mode 0600 before DuckDB writes into it (it holds password hashes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        # The file is created empty and restricted before any row is written into it.
-        con = duckdb.connect(str(path))
-        con.close()
-    os.chmod(path, 0o600)
 
 
 class Memo:

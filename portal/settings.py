@@ -57,8 +57,8 @@ class PortalSettings:
         Failed logins allowed per username and client address within the window before the
         login form answers 429 Too Many Requests.
     idle_release_s
-        Database files are closed after this many idle seconds so a quiet portal does not hold
-        the DuckDB lock the pipeline needs to write the warehouse.
+        DuckDB files are closed after this many idle seconds so a quiet portal does not hold
+        the lock the pipeline needs to write the identity vault.
     oidc
         The council's OpenID Connect provider (None: local accounts only).
     database_url
