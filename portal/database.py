@@ -92,6 +92,8 @@ def _sqlite_pragmas(dbapi_connection: object, _: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
+    # A deleted judgement's bytes are overwritten, whatever the SQLite build's default.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
