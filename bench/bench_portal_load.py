@@ -5,13 +5,21 @@ starts the portal with uvicorn on 127.0.0.1 in a separate process, logs every pr
 then all of them at once fetch "My flagged families" and their family pages in turn until each
 has made ``--requests-per-user`` requests or ``--max-seconds`` have passed. Stops by itself.
 
+``--think-ms 0`` (the default) is a saturation test: every practitioner asks for the next page
+the moment the last one arrives, so 50 of them are 50 requests always in flight. A person
+reads a page before the next click: ``--think-ms 1000`` waits a random 0.5-1.5 s between
+pages, still far busier than practitioners reading case files.
+
     .venv/bin/python bench/bench_portal_load.py [--users 50] [--requests-per-user 40]
+                                                [--think-ms 0] [--database-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import random
 import re
 import secrets
 import shutil
@@ -31,10 +39,11 @@ sys.path.insert(
     0, str(REPO / "tests" / "portal")
 )  # the synthetic data builder lives with the tests
 
+# Plain HTTP on loopback, as the demo: a Secure cookie would never come back over http://.
 SERVER = (
     "import sys, uvicorn; from pathlib import Path; from portal import create_app; "
-    "uvicorn.run(create_app(Path(sys.argv[1])), host='127.0.0.1', port=int(sys.argv[2]), "
-    "log_level='warning', access_log=False)"
+    "uvicorn.run(create_app(Path(sys.argv[1]), secure_cookies=False), host='127.0.0.1', "
+    "port=int(sys.argv[2]), log_level='warning', access_log=False)"
 )
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -98,6 +107,7 @@ async def practitioner(
     deadline: list[float],
     samples: list[Sample],
     logins: list[float],
+    think_s: float = 0.0,
 ) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=60.0) as client:
         t0 = time.perf_counter()
@@ -120,9 +130,12 @@ async def practitioner(
         pages = [("list", "/my-families")] + [
             ("family", f"/families/{f}") for f in account.flag_ids
         ]
+        rng = random.Random(account.username)
         for i in range(requests):
             if time.monotonic() > deadline[0]:
                 break
+            if think_s:
+                await asyncio.sleep(think_s * rng.uniform(0.5, 1.5))
             kind, path = pages[i % len(pages)]
             t0 = time.perf_counter()
             response = await client.get(path)
@@ -130,14 +143,16 @@ async def practitioner(
 
 
 async def run_load(
-    base: str, accounts: list[Account], requests: int, max_seconds: float
+    base: str, accounts: list[Account], requests: int, max_seconds: float, think_s: float = 0.0
 ) -> tuple[list[Sample], list[float], float]:
     samples: list[Sample] = []
     logins: list[float] = []
     deadline = [float("inf")]
     start = asyncio.Barrier(len(accounts) + 1)
     tasks = [
-        asyncio.create_task(practitioner(base, a, start, requests, deadline, samples, logins))
+        asyncio.create_task(
+            practitioner(base, a, start, requests, deadline, samples, logins, think_s)
+        )
         for a in accounts
     ]
     await asyncio.wait_for(start.wait(), timeout=max_seconds)  # everyone logged in
@@ -174,14 +189,31 @@ def report(samples: list[Sample], logins: list[float], wall: float, users: int) 
     return 1 if errors else 0
 
 
+def verify_audit(data_dir: Path) -> int:
+    """The audit trail after the load: every entry chained and anchored (as `audit verify`)."""
+    from dpia.audit import AuditLog
+
+    log = AuditLog(data_dir / "audit" / "audit.jsonl")
+    result = log.verify(require_anchor=True)
+    entries = sum(1 for _ in log.entries())
+    print(f"audit trail: {entries} entries, intact={result.ok} {result.reason or ''}".rstrip())
+    return 0 if result.ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--flags-per-user", type=int, default=4)
     parser.add_argument("--requests-per-user", type=int, default=40)
     parser.add_argument("--max-seconds", type=float, default=120.0, help="cap on the timed phase")
+    parser.add_argument("--think-ms", type=float, default=0.0, help="mean pause between pages")
+    parser.add_argument(
+        "--database-url", default=None, help="portal database (default: DIR/portal.duckdb)"
+    )
     args = parser.parse_args()
 
+    if args.database_url:
+        os.environ["SAFEGUARD_PORTAL_DATABASE_URL"] = args.database_url
     tmp = Path(tempfile.mkdtemp(prefix="portal-load-"))
     proc: subprocess.Popen[bytes] | None = None
     try:
@@ -197,9 +229,12 @@ def main() -> int:
         )
         wait_until_up(base, proc)
         samples, logins, wall = asyncio.run(
-            run_load(base, accounts, args.requests_per_user, args.max_seconds)
+            run_load(base, accounts, args.requests_per_user, args.max_seconds, args.think_ms / 1000)
         )
-        return report(samples, logins, wall, len(accounts))
+        print(f"think time {args.think_ms:.0f} ms (mean); portal database "
+              f"{args.database_url or 'DIR/portal.duckdb'}")  # fmt: skip
+        status = report(samples, logins, wall, len(accounts))
+        return status or verify_audit(tmp / "data")
     finally:
         if proc is not None:
             proc.terminate()

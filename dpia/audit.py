@@ -29,7 +29,7 @@ import fcntl
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -272,12 +272,31 @@ class AuditLog:
             must be verified and repaired by a person before anyone writes on); or when the
             disk write fails (then the entry is not acknowledged).
         """
-        _validate(actor, action, subject)
-        item = _Pending(actor, action, subject, _jsonable(dict(details), "details"))
+        (entry,) = self.append_many([(actor, action, subject, details)])
+        return entry
+
+    def append_many(
+        self, events: Sequence[tuple[str, str, str | None, dict[str, Any]]]
+    ) -> list[AuditEntry]:
+        """Record several events in order, in one commit (one fsync); return them once on disk.
+
+        For one action that must leave several entries before it goes on (the portal's family
+        page: ``case_view`` then ``reidentification``): either all are acknowledged or, as
+        with :meth:`append`, an :class:`AuditError` is raised and none is.
+
+        Parameters
+        ----------
+        events
+            ``(actor, action, subject, details)`` tuples, as :meth:`append` takes them.
+        """
+        items = []
+        for actor, action, subject, details in events:
+            _validate(actor, action, subject)
+            items.append(_Pending(actor, action, subject, _jsonable(dict(details), "details")))
         committer = _committer(self.path)
         with committer.cond:
-            committer.queue.append(item)
-            while not item.done:
+            committer.queue.extend(items)  # consecutive: one leader writes them in one batch
+            while not all(item.done for item in items):
                 if committer.busy:
                     committer.cond.wait()
                     continue
@@ -290,10 +309,10 @@ class AuditLog:
                     committer.cond.acquire()
                     committer.busy = False
                     committer.cond.notify_all()
-        if item.error is not None:
-            raise item.error
-        assert item.entry is not None
-        return item.entry
+        for item in items:
+            if item.error is not None:
+                raise item.error
+        return [item.entry for item in items if item.entry is not None]
 
     def _commit(self, batch: list[_Pending]) -> None:
         """Write ``batch`` as one append + fsync + anchor refresh; mark every item done."""

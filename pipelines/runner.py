@@ -27,6 +27,7 @@ from pipelines.definitions import build_definitions
 from pipelines.operations import governance_job, pipeline_job
 from pipelines.resources import Warehouse
 from pipelines.storage import StorageRecoveryError
+from portal.snapshot import publish_serving_snapshot
 
 
 @dataclass(frozen=True)
@@ -374,6 +375,9 @@ def run_pipeline(
                 )
                 or "see the Dagster run log"
             )
+        # The portal reads only what this publishes (the warehouse keeps the last good flags
+        # when a gate fails, and its withdrawals, so every run publishes).
+        publish_serving_snapshot(data_dir)
         outcome.duration_s = time.perf_counter() - started
         outcome.success = result.success and not outcome.failed_gates
         planned = {k.path[-1] for k in job.asset_layer.selected_asset_keys}

@@ -11,10 +11,12 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dpia.private_files import secure_data_dir
 from portal import routes_admin, routes_auth, routes_manager, routes_practitioner, routes_review
+from portal.database import request_scope
 from portal.db import DataUnavailableError
 from portal.settings import PortalSettings
 from portal.store import User
@@ -116,10 +118,14 @@ def _install_middleware(app: FastAPI, portal: PortalState) -> None:
     async def sessions_and_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        request.state.session = portal.sessions.get(request.cookies.get(settings.cookie_name))
-        request.state.new_session = None
-        request.state.end_session = False
-        response = await call_next(request)
+        with request_scope():
+            # A database query: off the event loop, so one slow read never stalls the others.
+            request.state.session = await run_in_threadpool(
+                portal.sessions.get, request.cookies.get(settings.cookie_name)
+            )
+            request.state.new_session = None
+            request.state.end_session = False
+            response = await call_next(request)
         if request.state.new_session is not None:
             response.set_cookie(
                 settings.cookie_name,

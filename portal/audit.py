@@ -43,6 +43,13 @@ class PortalAudit:
     def record_family(self, actor: str, action: str, family_key: str, **details: Any) -> None:
         self.record(actor, action, subject=family_subject(family_key), **details)
 
+    def record_family_many(
+        self, actor: str, family_key: str, events: list[tuple[str, dict[str, Any]]]
+    ) -> None:
+        """Several entries about one family in one commit (one fsync), in order, all or none."""
+        subject = family_subject(family_key)
+        self._open().append_many([(actor, action, subject, details) for action, details in events])
+
     def entries(self) -> list[AuditEntry]:
         return list(self._open().entries())
 

@@ -1,14 +1,14 @@
-"""Shared DuckDB connections for the portal: opened once, cursors per request, released when idle.
+"""Read-only DuckDB files of the portal (snapshot, vault): opened once, released when idle.
 
 Opening a DuckDB file costs 15-30 ms here, far too much per page, so each file is opened once and
 every request takes its own cursor (DuckDB's thread-safe way to share a database instance).
-DuckDB lets only one process write a file, and a reader blocks the writer, so the files are
-closed again after a few idle seconds to leave the pipeline free to write the warehouse.
+The warehouse is never opened (the portal reads the published snapshot, which nobody writes);
+the vault is, and a reader blocks DuckDB's writer, so files are closed again after a few idle
+seconds to leave the pipeline free to write it.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
@@ -103,6 +103,8 @@ class ManagedDatabase:
                 self._in_use -= 1
                 self._last_used = time.monotonic()
 
+    reader = cursor
+
     def release_if_idle(self) -> bool:
         """Close the file if no cursor is in use and it has been idle long enough."""
         with self._lock:
@@ -120,25 +122,16 @@ class ManagedDatabase:
                 self._con = None
 
 
-def create_private_file(path: Path) -> None:
-    """Create ``path`` with mode 0600 before DuckDB writes into it (it holds password hashes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        # The file is created empty and restricted before any row is written into it.
-        con = duckdb.connect(str(path))
-        con.close()
-    os.chmod(path, 0o600)
-
-
 class Memo:
-    """Query results kept in memory until the database file changes.
+    """Query results kept in memory until the database changes.
 
-    Pages ask for the same flags, reasons and accounts again and again, and each DuckDB query
-    costs about a millisecond; the file's stamp (see :meth:`ManagedDatabase.stamp`) says when a
-    commit, by this process or another, makes the kept results stale.
+    Pages ask for the same flags, reasons and accounts again and again, and each query costs
+    about a millisecond; the database's stamp (a file's :meth:`ManagedDatabase.stamp`, the
+    portal database's revision counter) says when a commit, by this process or another, makes
+    the kept results stale.
     """
 
-    def __init__(self, database: ManagedDatabase) -> None:
+    def __init__(self, database: Any) -> None:
         self._database = database
         self._lock = threading.Lock()
         self._stamp: tuple[int, ...] | None = None
@@ -151,7 +144,7 @@ class Memo:
                 self._values, self._stamp = {}, stamp
             if key in self._values:
                 return self._values[key]  # type: ignore[no-any-return]
-        with self._database.cursor() as cur:
+        with self._database.reader() as cur:
             value = load(cur)
         with self._lock:
             if self._stamp == stamp:

@@ -18,7 +18,7 @@ Admin = Annotated[User, Depends(require_roles("admin"))]
 
 @router.get("/admin", response_class=HTMLResponse)
 def admin_users(request: Request, user: Admin) -> Response:
-    with state(request).portal_db.cursor() as cur:
+    with state(request).portal_db.reader() as cur:
         users = store.list_users(cur)
     return render(request, "admin_users.html", user=user, users=users)
 

@@ -41,6 +41,10 @@ def serve(
 ) -> None:
     """Serve the portal until interrupted.
 
+    The deployment settings (``SAFEGUARD_*`` variables, settings file) are read and validated
+    first, so a typo or a bad value stops the start with a message naming it; the arguments
+    given here (the command line's options) win over them.
+
     Parameters
     ----------
     data_dir
@@ -53,16 +57,39 @@ def serve(
     secure_cookies
         Mark the session cookie Secure (HTTPS only); off only for a plain-HTTP loopback demo.
     trusted_proxies
-        Reverse-proxy addresses whose forwarded headers are believed (none by default).
+        Reverse-proxy addresses whose forwarded headers are believed (none by default; else
+        ``SAFEGUARD_PORTAL_TRUSTED_PROXIES``).
+    """
+    from dataclasses import replace
+
+    from portal.app import create_app
+    from portal.settings import PortalSettings
+    from safeguard.settings import load_settings
+
+    deployment = load_settings(data_dir=Path(data_dir))
+    proxies = tuple(trusted_proxies) or tuple(deployment.portal_trusted_proxies)
+    settings = replace(
+        PortalSettings.from_settings(deployment),
+        secure_cookies=secure_cookies and deployment.portal_secure_cookies,
+        trusted_proxies=proxies,
+    )
+    app = create_app(Path(data_dir), settings=settings)
+    # One process here; several workers need a shared database (see production_app).
+    uvicorn.Server(uvicorn_config(app, host, port, trusted_proxies=proxies)).run()
+
+
+def production_app() -> Any:
+    """ASGI factory for a service manager: ``uvicorn --factory portal.server:production_app``.
+
+    Everything comes from the validated settings (``SAFEGUARD_*`` variables or the settings
+    file). With the portal database on PostgreSQL several workers can share the load
+    (sessions live in the database); the embedded DuckDB default allows one worker only.
     """
     from portal.app import create_app
     from portal.settings import PortalSettings
+    from safeguard.logs import configure_logging
+    from safeguard.settings import load_settings
 
-    settings = PortalSettings(
-        data_dir=Path(data_dir),
-        secure_cookies=secure_cookies,
-        trusted_proxies=tuple(trusted_proxies),
-    )
-    app = create_app(Path(data_dir), settings=settings)
-    # One process: sessions and login throttling live in this process's memory.
-    uvicorn.Server(uvicorn_config(app, host, port, trusted_proxies=trusted_proxies)).run()
+    deployment = load_settings()
+    configure_logging(deployment)
+    return create_app(deployment.data_dir, settings=PortalSettings.from_settings(deployment))

@@ -1,12 +1,14 @@
-"""Server-side sessions, CSRF tokens and login throttling, held in the server's memory.
+"""Server-side sessions and CSRF tokens (in the portal database), and login throttling.
 
 The browser holds only a random session id; who is logged in and the CSRF token stay on the
-server, so nothing in a cookie can be forged or replayed after logout. Sessions are lost when the
-portal restarts (everyone logs in again), which is the safe direction for this data.
+server, so nothing in a cookie can be forged or replayed after logout. Sessions live in the
+portal database, so a restart or a second worker process keeps everyone logged in; the login
+throttle is per process (memory), which a reverse proxy's rate limit complements.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import threading
@@ -14,6 +16,27 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from portal.schema import sessions
+
+if TYPE_CHECKING:
+    from portal.database import PortalDatabase
+
+TOUCH_EVERY = timedelta(minutes=1)
+_COLUMNS = (
+    sessions.c.csrf_token,
+    sessions.c.username,
+    sessions.c.created_at,
+    sessions.c.last_seen,
+    sessions.c.credential_epoch,
+)
+
+
+def _hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -32,10 +55,15 @@ class Session:
 
 
 class SessionStore:
-    """Sessions keyed by a 256-bit random id, with idle and absolute expiry.
+    """Sessions keyed by a 256-bit random id, with idle and absolute expiry, in the portal database.
+
+    Kept in the database, sessions survive a restart and are shared by every worker process;
+    the database holds only the SHA-256 of each id, so reading it does not open a session.
 
     Parameters
     ----------
+    database
+        The portal database (its ``sessions`` table).
     clock
         Source of the current time.
     idle
@@ -45,13 +73,19 @@ class SessionStore:
     """
 
     def __init__(
-        self, clock: Callable[[], datetime], *, idle: timedelta, absolute: timedelta
+        self,
+        database: PortalDatabase,
+        clock: Callable[[], datetime],
+        *,
+        idle: timedelta,
+        absolute: timedelta,
     ) -> None:
+        self._database = database
         self._clock = clock
         self._idle = idle
         self._absolute = absolute
-        self._sessions: dict[str, Session] = {}
-        self._lock = threading.Lock()
+        # "Last seen" is written at most this often: a write per page would cost every request.
+        self._touch_every = min(TOUCH_EVERY, idle / 10)
 
     def create(self, username: str | None = None, credential_epoch: int = 0) -> Session:
         now = self._clock()
@@ -63,9 +97,18 @@ class SessionStore:
             last_seen=now,
             credential_epoch=credential_epoch,
         )
-        with self._lock:
-            self._purge(now)
-            self._sessions[session.session_id] = session
+        with self._database.cursor() as conn:
+            self._purge(conn, now)
+            conn.execute(
+                sa.insert(sessions).values(
+                    session_hash=_hash(session.session_id),
+                    csrf_token=session.csrf_token,
+                    username=username,
+                    created_at=now,
+                    last_seen=now,
+                    credential_epoch=credential_epoch,
+                )
+            )
         return session
 
     def get(self, session_id: str | None) -> Session | None:
@@ -73,16 +116,21 @@ class SessionStore:
         if not session_id:
             return None
         now = self._clock()
-        with self._lock:
-            session = self._sessions.get(session_id)
-            if session is None:
-                return None
-            if self._expired(session, now):
-                del self._sessions[session_id]
-                return None
-            session = replace(session, last_seen=now)
-            self._sessions[session_id] = session
-            return session
+        key = _hash(session_id)
+        with self._database.reader() as conn:
+            row = conn.execute(sa.select(*_COLUMNS).where(sessions.c.session_hash == key)).first()
+        if row is None:
+            return None
+        session = Session(session_id, *row)
+        if self._expired(session, now):
+            self.delete(session_id)
+            return None
+        if now - session.last_seen >= self._touch_every:
+            with self._database.cursor() as conn:
+                conn.execute(
+                    sa.update(sessions).where(sessions.c.session_hash == key).values(last_seen=now)
+                )
+        return replace(session, last_seen=now)
 
     def rotate(
         self, old_session_id: str | None, username: str, credential_epoch: int = 0
@@ -93,23 +141,29 @@ class SessionStore:
 
     def delete(self, session_id: str | None) -> None:
         if session_id:
-            with self._lock:
-                self._sessions.pop(session_id, None)
+            with self._database.cursor() as conn:
+                conn.execute(
+                    sa.delete(sessions).where(sessions.c.session_hash == _hash(session_id))
+                )
 
     def delete_user(self, username: str) -> int:
         """End every session of ``username`` (account disabled); return how many."""
-        with self._lock:
-            ids = [sid for sid, s in self._sessions.items() if s.username == username]
-            for sid in ids:
-                del self._sessions[sid]
-        return len(ids)
+        with self._database.cursor() as conn:
+            result = conn.execute(sa.delete(sessions).where(sessions.c.username == username))
+        return int(result.rowcount or 0)
 
     def _expired(self, session: Session, now: datetime) -> bool:
         return now - session.last_seen > self._idle or now - session.created_at > self._absolute
 
-    def _purge(self, now: datetime) -> None:
-        for sid in [sid for sid, s in self._sessions.items() if self._expired(s, now)]:
-            del self._sessions[sid]
+    def _purge(self, conn: sa.Connection, now: datetime) -> None:
+        conn.execute(
+            sa.delete(sessions).where(
+                sa.or_(
+                    sessions.c.last_seen < now - self._idle,
+                    sessions.c.created_at < now - self._absolute,
+                )
+            )
+        )
 
 
 class LoginThrottle:

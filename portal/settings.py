@@ -6,6 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from portal.oidc import OidcSettings
+    from safeguard.settings import SafeguardSettings
 
 ROLES = ("practitioner", "team_manager", "reviewer", "admin")
 DECISIONS = {
@@ -52,8 +57,13 @@ class PortalSettings:
         Failed logins allowed per username and client address within the window before the
         login form answers 429 Too Many Requests.
     idle_release_s
-        Database files are closed after this many idle seconds so a quiet portal does not hold
-        the DuckDB lock the pipeline needs to write the warehouse.
+        DuckDB files are closed after this many idle seconds so a quiet portal does not hold
+        the lock the pipeline needs to write the identity vault.
+    oidc
+        The council's OpenID Connect provider (None: local accounts only).
+    database_url
+        SQLAlchemy URL of the portal database (users, sessions, judgements, allocations);
+        None: the embedded ``DIR/portal.duckdb``.
     clock
         Source of "now" (UTC, naive); tests inject a fixed clock.
     """
@@ -67,6 +77,8 @@ class PortalSettings:
     throttle_max_failures: int = 5
     throttle_window_s: int = 15 * 60
     idle_release_s: float = 5.0
+    database_url: str | None = field(default=None, repr=False)
+    oidc: OidcSettings | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @property
@@ -80,6 +92,46 @@ class PortalSettings:
     @property
     def portal_path(self) -> Path:
         return self.data_dir / PORTAL_FILE
+
+    @property
+    def portal_database_url(self) -> str:
+        from portal.database import default_url
+
+        return self.database_url or default_url(self.data_dir)
+
+    @classmethod
+    def from_settings(cls, settings: SafeguardSettings) -> PortalSettings:
+        """The portal's part of the deployment settings (validated by :mod:`safeguard.settings`)."""
+        oidc = None
+        if settings.oidc_issuer is not None:
+            from portal.oidc import OidcSettings
+
+            assert settings.oidc_client_id and settings.oidc_client_secret  # validated
+            oidc = OidcSettings(
+                issuer=settings.oidc_issuer,
+                client_id=settings.oidc_client_id,
+                client_secret=settings.oidc_client_secret.get_secret_value(),
+                redirect_url=str(settings.oidc_redirect_url),
+                role_groups=settings.oidc_role_pairs(),
+                scopes=settings.oidc_scopes,
+                groups_claim=settings.oidc_groups_claim,
+                username_claim=settings.oidc_username_claim,
+                worker_claim=settings.oidc_worker_claim,
+                team_claim=settings.oidc_team_claim,
+            )
+        return cls(
+            data_dir=settings.data_dir,
+            secure_cookies=settings.portal_secure_cookies,
+            trusted_proxies=tuple(settings.portal_trusted_proxies),
+            overdue_after_days=settings.portal_overdue_after_days,
+            session_idle_minutes=settings.portal_session_idle_minutes,
+            session_absolute_hours=settings.portal_session_absolute_hours,
+            throttle_max_failures=settings.portal_throttle_max_failures,
+            throttle_window_s=settings.portal_throttle_window_s,
+            idle_release_s=settings.portal_idle_release_s,
+            database_url=settings.portal_database(),
+            oidc=oidc,
+        )
 
     @property
     def audit_path(self) -> Path:

@@ -1,61 +1,51 @@
-"""The portal's own database (``DIR/portal.duckdb``): users, judgements and allocations.
+"""The portal's transactional data: users, judgements and allocations (see :mod:`portal.schema`).
 
-The pipeline never writes here; the review pack and subject-access export read judgements.
-Every function takes a cursor so the web app (shared connection) and the command line
-(short-lived connection) run the same SQL.
+Every function takes a SQLAlchemy connection inside a transaction, so the web app (shared
+:class:`portal.database.PortalDatabase`) and the command line (short-lived) run the same queries
+on DuckDB, SQLite or PostgreSQL. Every write moves the revision counter on, which is how each
+process knows its cached reads are stale. The review pack and subject-access export read
+judgements.
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import duckdb
+import sqlalchemy as sa
 
-from portal.settings import DECISIONS, ROLES
+from portal.schema import allocations, judgements, revision, users
 
-_ROLE_LIST = ", ".join(f"'{r}'" for r in ROLES)
-_DECISION_LIST = ", ".join(f"'{d}'" for d in DECISIONS)
+_USER_COLUMNS = [
+    users.c.username, users.c.display_name, users.c.role, users.c.worker_id, users.c.team,
+    users.c.password_hash, users.c.disabled, users.c.created_at, users.c.credential_epoch,
+]  # fmt: skip
+_JUDGEMENT_COLUMNS = [
+    judgements.c.judgement_id, judgements.c.flag_id, judgements.c.family_key,
+    judgements.c.worker_id, judgements.c.username, judgements.c.decision, judgements.c.reason,
+    judgements.c.decided_at, judgements.c.model_version,
+]  # fmt: skip
+_SEQ_LOCK = threading.Lock()
+_last_seq = itertools.count()
 
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS users (
-    username VARCHAR PRIMARY KEY,
-    display_name VARCHAR NOT NULL,
-    role VARCHAR NOT NULL CHECK (role IN ({_ROLE_LIST})),
-    worker_id VARCHAR,
-    team VARCHAR,
-    password_hash VARCHAR NOT NULL,
-    disabled BOOLEAN NOT NULL DEFAULT FALSE,
-    created_at TIMESTAMP NOT NULL,
-    credential_epoch INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS judgements (
-    judgement_id VARCHAR PRIMARY KEY,
-    flag_id VARCHAR NOT NULL,
-    family_key VARCHAR NOT NULL,
-    worker_id VARCHAR,
-    username VARCHAR NOT NULL,
-    decision VARCHAR NOT NULL CHECK (decision IN ({_DECISION_LIST})),
-    reason VARCHAR NOT NULL,
-    decided_at TIMESTAMP NOT NULL,
-    model_version VARCHAR
-);
-CREATE TABLE IF NOT EXISTS allocations (
-    flag_id VARCHAR NOT NULL,
-    worker_id VARCHAR NOT NULL,
-    reallocated_by VARCHAR NOT NULL,
-    reallocated_at TIMESTAMP NOT NULL,
-    reason VARCHAR NOT NULL
-);
-"""
 
-_USER_COLUMNS = (
-    "username, display_name, role, worker_id, team, password_hash, disabled, created_at, "
-    "credential_epoch"
-)
-# Databases created before the credential epoch existed gain the column on first use.
-_MIGRATIONS = ("ALTER TABLE users ADD COLUMN IF NOT EXISTS credential_epoch INTEGER DEFAULT 0",)
+def _next_seq() -> int:
+    """Strictly increasing in this process, and across processes as the clock moves on."""
+    global _last_seq
+    with _SEQ_LOCK:
+        value = max(time.time_ns(), next(_last_seq))
+        _last_seq = itertools.count(value + 1)
+        return value
+
+
+def _changed(conn: sa.Connection) -> None:
+    conn.execute(
+        sa.update(revision).where(revision.c.id == 1).values(revision=revision.c.revision + 1)
+    )
 
 
 @dataclass(frozen=True)
@@ -93,62 +83,55 @@ class Judgement:
     model_version: str | None
 
 
-def ensure_schema(cur: duckdb.DuckDBPyConnection) -> None:
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            cur.execute(statement)
-    for statement in _MIGRATIONS:
-        cur.execute(statement)
-
-
-def insert_user(cur: duckdb.DuckDBPyConnection, user: User) -> None:
-    cur.execute(
-        f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            user.username,
-            user.display_name,
-            user.role,
-            user.worker_id,
-            user.team,
-            user.password_hash,
-            user.disabled,
-            user.created_at,
-            user.credential_epoch,
-        ],
+def insert_user(conn: sa.Connection, user: User) -> None:
+    conn.execute(
+        sa.insert(users).values(
+            username=user.username,
+            display_name=user.display_name,
+            role=user.role,
+            worker_id=user.worker_id,
+            team=user.team,
+            password_hash=user.password_hash,
+            disabled=user.disabled,
+            created_at=user.created_at,
+            credential_epoch=user.credential_epoch,
+        )
     )
+    _changed(conn)
 
 
-def get_user(cur: duckdb.DuckDBPyConnection, username: str) -> User | None:
-    row = cur.execute(
-        f"SELECT {_USER_COLUMNS} FROM users WHERE username = ?", [username]
-    ).fetchall()
-    return User(*row[0]) if row else None
+def get_user(conn: sa.Connection, username: str) -> User | None:
+    row = conn.execute(sa.select(*_USER_COLUMNS).where(users.c.username == username)).first()
+    return User(*row) if row else None
 
 
-def list_users(cur: duckdb.DuckDBPyConnection) -> list[User]:
-    rows = cur.execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY role, username").fetchall()
+def list_users(conn: sa.Connection) -> list[User]:
+    rows = conn.execute(sa.select(*_USER_COLUMNS).order_by(users.c.role, users.c.username))
     return [User(*row) for row in rows]
 
 
-def set_disabled(cur: duckdb.DuckDBPyConnection, username: str, disabled: bool) -> None:
+def set_disabled(conn: sa.Connection, username: str, disabled: bool) -> None:
     """Disable or enable; either way every existing session of the account ends."""
-    cur.execute(
-        "UPDATE users SET disabled = ?, credential_epoch = credential_epoch + 1 WHERE username = ?",
-        [disabled, username],
+    conn.execute(
+        sa.update(users)
+        .where(users.c.username == username)
+        .values(disabled=disabled, credential_epoch=users.c.credential_epoch + 1)
     )
+    _changed(conn)
 
 
-def set_password_hash(cur: duckdb.DuckDBPyConnection, username: str, password_hash: str) -> None:
+def set_password_hash(conn: sa.Connection, username: str, password_hash: str) -> None:
     """A new password; every existing session of the account ends."""
-    cur.execute(
-        "UPDATE users SET password_hash = ?, credential_epoch = credential_epoch + 1 "
-        "WHERE username = ?",
-        [password_hash, username],
+    conn.execute(
+        sa.update(users)
+        .where(users.c.username == username)
+        .values(password_hash=password_hash, credential_epoch=users.c.credential_epoch + 1)
     )
+    _changed(conn)
 
 
 def insert_judgement(
-    cur: duckdb.DuckDBPyConnection,
+    conn: sa.Connection,
     *,
     flag_id: str,
     family_key: str,
@@ -170,41 +153,39 @@ def insert_judgement(
         decided_at=decided_at,
         model_version=model_version,
     )
-    cur.execute(
-        "INSERT INTO judgements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            judgement.judgement_id,
-            judgement.flag_id,
-            judgement.family_key,
-            judgement.worker_id,
-            judgement.username,
-            judgement.decision,
-            judgement.reason,
-            judgement.decided_at,
-            judgement.model_version,
-        ],
-    )
+    conn.execute(sa.insert(judgements).values(**vars(judgement), seq=_next_seq()))
+    _changed(conn)
     return judgement
 
 
-def judgements_for_flag(cur: duckdb.DuckDBPyConnection, flag_id: str) -> list[Judgement]:
-    rows = cur.execute(
-        "SELECT * FROM judgements WHERE flag_id = ? ORDER BY decided_at DESC", [flag_id]
-    ).fetchall()
+def judgements_for_flag(conn: sa.Connection, flag_id: str) -> list[Judgement]:
+    rows = conn.execute(
+        sa.select(*_JUDGEMENT_COLUMNS)
+        .where(judgements.c.flag_id == flag_id)
+        .order_by(judgements.c.decided_at.desc(), judgements.c.seq.desc())
+    )
     return [Judgement(*row) for row in rows]
 
 
-def latest_decisions(cur: duckdb.DuckDBPyConnection) -> dict[str, str]:
+def _latest(table: sa.Table, when: sa.Column, *columns: sa.Column) -> sa.Subquery:
+    """The newest row per flag (by its date, then by recording order)."""
+    rank = sa.func.row_number().over(
+        partition_by=table.c.flag_id, order_by=(when.desc(), table.c.seq.desc())
+    )
+    return sa.select(*columns, rank.label("newest")).subquery()
+
+
+def latest_decisions(conn: sa.Connection) -> dict[str, str]:
     """The most recent decision per flag: re-recording a judgement replaces the earlier one."""
-    rows = cur.execute(
-        "SELECT flag_id, decision FROM judgements "
-        "QUALIFY row_number() OVER (PARTITION BY flag_id ORDER BY decided_at DESC, rowid DESC) = 1"
-    ).fetchall()
+    newest = _latest(
+        judgements, judgements.c.decided_at, judgements.c.flag_id, judgements.c.decision
+    )
+    rows = conn.execute(sa.select(newest.c.flag_id, newest.c.decision).where(newest.c.newest == 1))
     return {flag_id: decision for flag_id, decision in rows}
 
 
 def insert_allocation(
-    cur: duckdb.DuckDBPyConnection,
+    conn: sa.Connection,
     *,
     flag_id: str,
     worker_id: str,
@@ -212,16 +193,62 @@ def insert_allocation(
     reallocated_at: datetime,
     reason: str,
 ) -> None:
-    cur.execute(
-        "INSERT INTO allocations VALUES (?, ?, ?, ?, ?)",
-        [flag_id, worker_id, reallocated_by, reallocated_at, reason],
+    conn.execute(
+        sa.insert(allocations).values(
+            flag_id=flag_id,
+            worker_id=worker_id,
+            reallocated_by=reallocated_by,
+            reallocated_at=reallocated_at,
+            reason=reason,
+            seq=_next_seq(),
+        )
     )
+    _changed(conn)
 
 
-def allocation_overrides(cur: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, datetime]]:
+def allocation_overrides(conn: sa.Connection) -> dict[str, tuple[str, datetime]]:
     """Latest reallocation per flag: ``flag_id -> (worker_id, reallocated_at)``."""
-    rows = cur.execute(
-        "SELECT flag_id, worker_id, reallocated_at FROM allocations QUALIFY row_number() "
-        "OVER (PARTITION BY flag_id ORDER BY reallocated_at DESC, rowid DESC) = 1"
-    ).fetchall()
+    newest = _latest(
+        allocations,
+        allocations.c.reallocated_at,
+        allocations.c.flag_id,
+        allocations.c.worker_id,
+        allocations.c.reallocated_at,
+    )
+    rows = conn.execute(
+        sa.select(newest.c.flag_id, newest.c.worker_id, newest.c.reallocated_at).where(
+            newest.c.newest == 1
+        )
+    )
     return {flag_id: (worker_id, at) for flag_id, worker_id, at in rows}
+
+
+def sync_sso_user(conn: sa.Connection, user: User) -> User:
+    """Create or update an account signed in through the council's provider.
+
+    Role, worker and team follow the provider at every sign-in; a changed role moves the
+    credential epoch on, so sessions opened under the old role end.
+    """
+    existing = get_user(conn, user.username)
+    if existing is None:
+        insert_user(conn, user)
+        return user
+    changed = (existing.role, existing.worker_id, existing.team, existing.display_name) != (
+        user.role, user.worker_id, user.team, user.display_name,
+    )  # fmt: skip
+    if not changed:
+        return existing
+    epoch = existing.credential_epoch + (1 if existing.role != user.role else 0)
+    conn.execute(
+        sa.update(users)
+        .where(users.c.username == user.username)
+        .values(
+            role=user.role,
+            worker_id=user.worker_id,
+            team=user.team,
+            display_name=user.display_name,
+            credential_epoch=epoch,
+        )
+    )
+    _changed(conn)
+    return get_user(conn, user.username) or user

@@ -21,13 +21,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
 from portal import store
-from portal.db import ManagedDatabase, create_private_file
-from portal.settings import PORTAL_FILE, ROLES, WAREHOUSE_FILE, utc_now
+from portal.database import open_portal_database
+from portal.settings import ROLES, WAREHOUSE_FILE, utc_now
 from portal.store import User
 
 # NIST SP 800-63B (rev. 4) asks at least 15 characters of a password used as a single factor.
@@ -57,17 +58,14 @@ class UserAdminError(ValueError):
 
 
 @contextmanager
-def portal_cursor(data_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short-lived read-write cursor on ``DIR/portal.duckdb`` (created 0600 with its schema)."""
-    path = Path(data_dir) / PORTAL_FILE
-    create_private_file(path)
-    database = ManagedDatabase(path, read_only=False)
-    try:
-        with database.cursor() as cur:
-            store.ensure_schema(cur)
-            yield cur
-    finally:
-        database.close()
+def portal_cursor(data_dir: Path) -> Iterator[sa.Connection]:
+    """A short-lived transaction on the configured portal database (migrated first).
+
+    The database is ``SAFEGUARD_PORTAL_DATABASE_URL`` when set, else ``DIR/portal.duckdb``
+    (created 0600).
+    """
+    with open_portal_database(Path(data_dir)) as database, database.cursor() as cur:
+        yield cur
 
 
 def hash_password(password: str, *, context: tuple[str, ...] = ()) -> str:
@@ -202,10 +200,10 @@ def add_user(
     return user
 
 
-def _existing(cur: duckdb.DuckDBPyConnection, username: str) -> User:
+def _existing(cur: sa.Connection, username: str) -> User:
     user = store.get_user(cur, username)
     if user is None:
-        raise UserAdminError(f"no user {username!r} in portal.duckdb")
+        raise UserAdminError(f"no user {username!r} in the portal database")
     return user
 
 

@@ -15,10 +15,13 @@ from fastapi.responses import HTMLResponse
 
 from portal import store
 from portal.audit import PortalAudit
+from portal.database import PortalDatabase
 from portal.db import ManagedDatabase, Memo
+from portal.oidc import OidcClient
 from portal.reports import IdentityGuard
 from portal.sessions import LoginThrottle, Session, SessionStore
 from portal.settings import DECISIONS, PortalSettings
+from portal.snapshot import ServingSnapshot
 from portal.store import User
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -55,7 +58,7 @@ class PortalState:
     settings: PortalSettings
     warehouse: ManagedDatabase
     vault: ManagedDatabase
-    portal_db: ManagedDatabase
+    portal_db: PortalDatabase
     sessions: SessionStore
     throttle: LoginThrottle
     audit: PortalAudit
@@ -63,6 +66,7 @@ class PortalState:
     templates: jinja2.Environment
     warehouse_memo: Memo
     portal_memo: Memo
+    oidc: OidcClient | None = None
 
     @classmethod
     def build(cls, settings: PortalSettings) -> PortalState:
@@ -76,15 +80,18 @@ class PortalState:
         env.filters["points"] = lambda c: f"{100 * abs(float(c)):.1f}"
         env.filters["humanise"] = _humanise
         env.globals["DECISIONS"] = DECISIONS
+        env.globals["oidc_enabled"] = settings.oidc is not None
         vault = ManagedDatabase(settings.vault_path, read_only=True, idle_release_s=release)
-        warehouse = ManagedDatabase(settings.warehouse_path, read_only=True, idle_release_s=release)
-        portal_db = ManagedDatabase(settings.portal_path, read_only=False, idle_release_s=release)
+        # Never the live warehouse: the snapshot the last run published (portal/snapshot.py).
+        warehouse = ServingSnapshot(settings.data_dir, idle_release_s=release)
+        portal_db = PortalDatabase(settings.portal_database_url, idle_release_s=release)
         return cls(
             settings=settings,
             warehouse=warehouse,
             vault=vault,
             portal_db=portal_db,
             sessions=SessionStore(
+                portal_db,
                 settings.clock,
                 idle=timedelta(minutes=settings.session_idle_minutes),
                 absolute=timedelta(hours=settings.session_absolute_hours),
@@ -99,9 +106,10 @@ class PortalState:
             templates=env,
             warehouse_memo=Memo(warehouse),
             portal_memo=Memo(portal_db),
+            oidc=None if settings.oidc is None else OidcClient(settings.oidc, clock=settings.clock),
         )
 
-    def databases(self) -> tuple[ManagedDatabase, ...]:
+    def databases(self) -> tuple[ManagedDatabase | PortalDatabase, ...]:
         return (self.warehouse, self.vault, self.portal_db)
 
 

@@ -92,7 +92,8 @@ def _judge_flags(data_dir: Path) -> None:
     families are judged as well (their flags then come from an earlier run, found through the
     history of scores by family and date, as the monitoring does for any flag no longer served).
     """
-    from portal.store import ensure_schema, insert_judgement
+    from portal.store import insert_judgement
+    from portal.users import portal_cursor
 
     flags = _table(data_dir, "flags")
     scores = _table(data_dir, "family_scores").nsmallest(12, "rank")
@@ -103,9 +104,7 @@ def _judge_flags(data_dir: Path) -> None:
     judged = pd.concat(
         [flags, earlier[flags.columns.intersection(earlier.columns)]], ignore_index=True
     )
-    con = duckdb.connect(str(data_dir / "portal.duckdb"))
-    try:
-        ensure_schema(con)
+    with portal_cursor(data_dir) as con:
         for i, flag in enumerate(judged.itertuples()):
             insert_judgement(
                 con, flag_id=flag.flag_id, family_key=flag.family_key, worker_id=flag.worker_id,
@@ -113,8 +112,6 @@ def _judge_flags(data_dir: Path) -> None:
                 reason="synthetic test judgement", decided_at=datetime(2026, 11, 5, 10, 0),
                 model_version=flag.model_version,
             )  # fmt: skip
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from portal.snapshot import publish_serving_snapshot
+
 AS_OF = date(2026, 3, 1)
 EARLIER_AS_OF = date(2026, 2, 1)
 MODEL_VERSION = "risk-model-2026.03.01-test"
@@ -402,6 +404,8 @@ def build_portal_data(
     _write(data_dir / "vault.duckdb", vault_tables)
     os.chmod(data_dir / "vault.duckdb", 0o600)
     _reports(data_dir, leak="Ada Testperson")
+    # What the pipeline's runner does at the end of every run: the portal reads only this.
+    publish_serving_snapshot(data_dir)
     identities = {
         str(v)
         for col in (

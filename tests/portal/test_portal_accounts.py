@@ -118,7 +118,8 @@ def test_pages_say_when_the_pipeline_has_not_run(tmp_path) -> None:
         login(client, "early", "a-long-enough-passphrase")
         response = client.get("/my-families")
     assert response.status_code == 503
-    assert "warehouse.duckdb does not exist" in response.text and "safeguard run" in response.text
+    assert "no serving snapshot has been published" in response.text
+    assert "safeguard run" in response.text
 
 
 def test_serve_listens_on_loopback_by_default(

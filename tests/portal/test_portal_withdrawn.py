@@ -7,6 +7,8 @@ import pandas as pd
 from portal_client import TestClient, login
 from portal_fixture import PortalFixture
 
+from portal.snapshot import publish_serving_snapshot
+
 
 def _withdraw(data_dir, flag_ids, reinstated=None) -> None:
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
@@ -24,6 +26,9 @@ def _withdraw(data_dir, flag_ids, reinstated=None) -> None:
         con.execute("CREATE OR REPLACE TABLE flag_withdrawals AS SELECT * FROM w")
     finally:
         con.close()
+    publish_serving_snapshot(
+        data_dir
+    )  # the failed run still publishes: withdrawals reach the portal
 
 
 def test_withdrawn_flags_are_not_served_and_the_practitioner_is_told(

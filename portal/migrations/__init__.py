@@ -1,0 +1,1 @@
+"""Alembic migrations of the portal database (run by :func:`portal.database.upgrade`)."""
