@@ -148,6 +148,20 @@ def monthly_volumes(events: pd.DataFrame, months: Iterable[date]) -> pd.DataFram
     return out.astype({"as_of_date": "datetime64[ns]", "source": "string", "events": "float64"})
 
 
+def calendar_reference(reference_months: Iterable[date]) -> list[pd.Timestamp]:
+    """Every month start from the first to the last as-of date of the training window.
+
+    The window's as-of dates are spaced (quarterly, say), but recording is seasonal by calendar
+    month (schools return attendance at the start of each term, benefits are reassessed each
+    April): a volume reference must hold each calendar month the window spans, or a quiet
+    month is compared with a term-start peak and read as a collapse in recording.
+    """
+    months = sorted(pd.Timestamp(d) for d in reference_months)
+    if not months:
+        return []
+    return list(pd.date_range(months[0], months[-1], freq="MS"))
+
+
 def volume_drift(
     volumes: pd.DataFrame,
     reference_months: Iterable[date],

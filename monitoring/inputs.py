@@ -18,7 +18,7 @@ import pandas as pd
 from features.build import build_family_features_many
 from features.outcomes import outcome_labels
 from features.protected import build_sensitive_features_many
-from monitoring.drift import missing_sources, monthly_volumes
+from monitoring.drift import calendar_reference, missing_sources, monthly_volumes
 from monitoring.monitor import MonitoringInputs
 from monitoring.promise import Promise
 
@@ -116,12 +116,13 @@ def build_inputs(
         else:
             reference = None
     coverage_months = sorted({*reference_months, *(pd.Timestamp(m) for m in months)})
+    volume_reference = calendar_reference(reference_months)  # every calendar month of the window
     return MonitoringInputs(
         scores=scores, outcomes=outcomes, promise=promise, capacity=capacity, threshold=threshold,
         sensitive=sensitive, harm=harm, reference_features=reference, monthly_features=monthly,
         feature_names=names, reference_probability=reference_probability,
-        volumes=monthly_volumes(events, sorted({*reference_months, *(pd.Timestamp(m) for m in months)})),
+        volumes=monthly_volumes(events, sorted({*volume_reference, *(pd.Timestamp(m) for m in months)})),
         missing=missing_sources(events, families, coverage_months),
-        reference_months=reference_months,
+        reference_months=reference_months, volume_reference_months=volume_reference,
         last_recorded={str(k): pd.Timestamp(v) for k, v in events.groupby("source")["event_date"].max().items()},
     )  # fmt: skip

@@ -47,6 +47,8 @@ class MonitoringInputs:
     volumes : ``drift.monthly_volumes`` at the reference and monitored months.
     missing : ``drift.missing_sources`` at the reference and monitored months.
     reference_months : as-of months of the training window.
+    volume_reference_months : every calendar month the training window spans (the volume
+        reference: recording is seasonal); ``reference_months`` when not given.
     """
 
     scores: pd.DataFrame
@@ -63,6 +65,7 @@ class MonitoringInputs:
     volumes: pd.DataFrame | None = None
     missing: pd.DataFrame | None = None
     reference_months: Sequence[pd.Timestamp] = field(default_factory=tuple)
+    volume_reference_months: Sequence[pd.Timestamp] | None = None
     last_recorded: Mapping[str, pd.Timestamp] | None = None
 
 
@@ -143,7 +146,9 @@ def _drift(
         parts.append(score_drift(inputs.reference_probability, frame, bins=settings.psi_bins,
                                  severe=rule.psi_severe))  # fmt: skip
     if inputs.volumes is not None:
-        parts.append(volume_drift(inputs.volumes, inputs.reference_months, band=rule.volume_band,
+        volume_reference = (inputs.reference_months if inputs.volume_reference_months is None
+                            else inputs.volume_reference_months)  # fmt: skip
+        parts.append(volume_drift(inputs.volumes, volume_reference, band=rule.volume_band,
                                   min_reference_events=rule.min_reference_events,
                                   last_recorded=inputs.last_recorded))  # fmt: skip
     if inputs.missing is not None:

@@ -12,7 +12,7 @@ import pytest
 from models import metrics as m
 from monitoring import Promise
 from monitoring.charts import drift_chart, performance_chart
-from monitoring.drift import psi, severity, volume_drift
+from monitoring.drift import calendar_reference, monthly_volumes, psi, severity, volume_drift
 from monitoring.fairness import complete_windows
 from monitoring.overrides import attach_flags, override_analytics
 from monitoring.performance import estimated_performance, monitoring_frame, realised_performance
@@ -93,6 +93,35 @@ def test_volume_drift_reads_a_halving_beyond_noise_but_not_a_quiet_small_agency(
     police = lagged.loc[lagged["name"] == "police"].set_index("as_of_date")["severity"]
     assert police[_month(12)] == "severe"  # its month (December) was delivered
     assert set(police[[_month(13), _month(14)]]) == {"not yet delivered"}
+
+
+def test_seasonal_recording_against_a_quarterly_training_window_is_not_drift() -> None:
+    """Term-start returns (January, April, September) and a quiet August, with the model's
+    training dates a quarter apart: judged against every calendar month the window spans,
+    nothing fires; a real halving after the window still does."""
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2022-01-01", "2025-12-31", freq="D")
+    rows = []
+    for day in days:
+        peak = day.day == 5 and day.month in (1, 4, 9)
+        n = 15_000 if peak else 0 if day.month == 8 else rng.poisson(4)
+        n_police = rng.poisson(20) // (2 if day >= pd.Timestamp("2025-06-01") else 1)
+        rows += [("education", day)] * int(n) + [("police", day)] * int(n_police)
+    events = pd.DataFrame(rows, columns=["source", "event_date"])
+    train_dates = [pd.Timestamp(d) for d in pd.date_range("2022-07-01", "2024-07-01", freq="3MS")]
+    monitored = list(pd.date_range("2024-09-01", "2025-12-01", freq="MS"))
+    reference = calendar_reference(train_dates)
+    assert len(reference) == 25 and {m.month for m in reference} == set(range(1, 13))
+    volumes = monthly_volumes(events, sorted({*reference, *monitored}))
+    drift = volume_drift(volumes, reference).set_index(["as_of_date", "name"])
+    education = drift.xs("education", level="name")["severity"]
+    assert "severe" not in set(education), education[education == "severe"]
+    police = drift.xs("police", level="name")["severity"]
+    assert (police[police.index >= pd.Timestamp("2025-07-01")] == "severe").all()
+    assert (police[police.index < pd.Timestamp("2025-06-01")] == "none").all()
+    # the quarterly dates alone (the old reference) read the quiet months as a collapse
+    sparse = volume_drift(volumes, train_dates).set_index(["as_of_date", "name"])
+    assert "severe" in set(sparse.xs("education", level="name")["severity"])
 
 
 # -- performance -------------------------------------------------------------------------
