@@ -149,17 +149,21 @@ def monthly_volumes(events: pd.DataFrame, months: Iterable[date]) -> pd.DataFram
 
 
 def calendar_reference(reference_months: Iterable[date]) -> list[pd.Timestamp]:
-    """Every month start from the first to the last as-of date of the training window.
+    """Every month start of the training window, and at least the twelve months ending at its
+    last as-of date.
 
-    The window's as-of dates are spaced (quarterly, say), but recording is seasonal by calendar
-    month (schools return attendance at the start of each term, benefits are reassessed each
-    April): a volume reference must hold each calendar month the window spans, or a quiet
-    month is compared with a term-start peak and read as a collapse in recording.
+    The window's as-of dates may be spaced or span under a year (train and calibration dates:
+    eight months, say), but recording is seasonal by calendar month (schools return attendance
+    at the start of each term, benefits are reassessed each April): a volume reference must hold
+    every calendar month, or a quiet month is compared with a term-start peak and read as a
+    collapse in recording. The months before a short window are recording before the model was
+    deployed, so they are a fair reference too.
     """
     months = sorted(pd.Timestamp(d) for d in reference_months)
     if not months:
         return []
-    return list(pd.date_range(months[0], months[-1], freq="MS"))
+    start = min(months[0], months[-1] - pd.DateOffset(months=11))
+    return list(pd.date_range(start, months[-1], freq="MS"))
 
 
 def volume_drift(

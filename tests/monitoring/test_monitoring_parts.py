@@ -112,6 +112,13 @@ def test_seasonal_recording_against_a_quarterly_training_window_is_not_drift() -
     monitored = list(pd.date_range("2024-09-01", "2025-12-01", freq="MS"))
     reference = calendar_reference(train_dates)
     assert len(reference) == 25 and {m.month for m in reference} == set(range(1, 13))
+    # a window shorter than a year (eight months, as train + calibration dates) is widened
+    short = calendar_reference(pd.date_range("2023-11-01", "2024-06-01", freq="MS"))
+    assert (short[0], short[-1], len(short)) == (
+        pd.Timestamp("2023-07-01"),
+        pd.Timestamp("2024-06-01"),
+        12,
+    )
     volumes = monthly_volumes(events, sorted({*reference, *monitored}))
     drift = volume_drift(volumes, reference).set_index(["as_of_date", "name"])
     education = drift.xs("education", level="name")["severity"]
