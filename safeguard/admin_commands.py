@@ -11,12 +11,14 @@ from typing import Annotated
 import typer
 
 from safeguard.common import (
+    DATA_DIR_HELP,
     audit,
     audit_log,
     console,
     load_council,
     parse_date,
     private,
+    require_completed_run,
 )
 
 config_app = typer.Typer(help="The council configuration file (gates, thresholds, sign-offs).",
@@ -52,7 +54,7 @@ audit_app = typer.Typer(help="The append-only, hash-chained audit trail.", no_ar
 
 @audit_app.command("verify")
 def audit_verify(
-    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    data_dir: Annotated[Path, typer.Option("--data-dir", help=DATA_DIR_HELP)] = Path("data"),
     allow_missing_anchor: Annotated[
         bool,
         typer.Option(
@@ -100,7 +102,7 @@ def audit_verify(
 
 @audit_app.command("restart")
 def audit_restart(
-    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    data_dir: Annotated[Path, typer.Option("--data-dir", help=DATA_DIR_HELP)] = Path("data"),
     reason: Annotated[
         str, typer.Option("--reason", help="why (recorded in the new trail's first entry)")
     ] = "the data directory was removed and is being started afresh",
@@ -135,7 +137,7 @@ keys_app = typer.Typer(help="The pseudonymisation key.", no_args_is_help=True)
 
 @keys_app.command("rotate")
 def keys_rotate(
-    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    data_dir: Annotated[Path, typer.Option("--data-dir", help=DATA_DIR_HELP)] = Path("data"),
     new_key_env: Annotated[
         str | None,
         typer.Option(
@@ -204,16 +206,18 @@ def _password(from_stdin: bool) -> str:
 
 @users_app.command("add")
 def users_add(
-    username: Annotated[str, typer.Argument()],
+    username: Annotated[str, typer.Argument(help="the account's login name")],
     role: Annotated[
         str, typer.Option("--role", help="practitioner | team_manager | reviewer | admin")
     ],
-    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    data_dir: Annotated[Path, typer.Option("--data-dir", help=DATA_DIR_HELP)] = Path("data"),
     worker_id: Annotated[
         str | None, typer.Option("--worker-id", help="required for practitioners")
     ] = None,
     team: Annotated[str | None, typer.Option("--team", help="required for team managers")] = None,
-    display_name: Annotated[str | None, typer.Option("--display-name")] = None,
+    display_name: Annotated[
+        str | None, typer.Option("--display-name", help="name shown in the portal")
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help=PASSWORD_STDIN_HELP)
     ] = False,
@@ -240,8 +244,8 @@ def users_add(
 
 @users_app.command("disable")
 def users_disable(
-    username: Annotated[str, typer.Argument()],
-    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    username: Annotated[str, typer.Argument(help="the account's login name")],
+    data_dir: Annotated[Path, typer.Option("--data-dir", help=DATA_DIR_HELP)] = Path("data"),
 ) -> None:
     """Disable an account (every existing session ends at its next request)."""
     from portal.users import UserAdminError, disable_user
@@ -257,8 +261,8 @@ def users_disable(
 
 @users_app.command("reset")
 def users_reset(
-    username: Annotated[str, typer.Argument()],
-    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    username: Annotated[str, typer.Argument(help="the account's login name")],
+    data_dir: Annotated[Path, typer.Option("--data-dir", help=DATA_DIR_HELP)] = Path("data"),
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help=PASSWORD_STDIN_HELP)
     ] = False,
@@ -276,7 +280,9 @@ def users_reset(
 
 
 @users_app.command("list")
-def users_list(data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data")) -> None:
+def users_list(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help=DATA_DIR_HELP)] = Path("data"),
+) -> None:
     """List accounts (never passwords or hashes)."""
     from rich.table import Table
 
@@ -295,12 +301,19 @@ def users_list(data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("dat
 
 
 def sar(
-    data_dir: Annotated[Path, typer.Option("--data-dir")],
-    first_name: Annotated[str, typer.Option("--first-name")],
-    last_name: Annotated[str, typer.Option("--last-name")],
+    data_dir: Annotated[Path, typer.Option("--data-dir", help=DATA_DIR_HELP)],
+    first_name: Annotated[
+        str, typer.Option("--first-name", help="the requester's first name, as on the records")
+    ],
+    last_name: Annotated[str, typer.Option("--last-name", help="the requester's last name")],
     dob: Annotated[str, typer.Option("--dob", help="YYYY-MM-DD")],
     out: Annotated[Path, typer.Option("--out", help="export path; .html and .json are written")],
-    postcode: Annotated[str | None, typer.Option("--postcode")] = None,
+    postcode: Annotated[
+        str | None,
+        typer.Option(
+            "--postcode", help="postcode, to tell apart people of the same name and birth date"
+        ),
+    ] = None,
     requested_by: Annotated[
         str, typer.Option("--requested-by", help="who handles the request")
     ] = "data_team",
@@ -331,7 +344,7 @@ def sar(
 
 
 def purge(
-    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
+    data_dir: Annotated[Path, typer.Option("--data-dir", help=DATA_DIR_HELP)] = Path("data"),
     today: Annotated[
         str | None, typer.Option("--today", help="purge as if on YYYY-MM-DD (default: today)")
     ] = None,
@@ -345,17 +358,20 @@ def purge(
     """Retention: delete expired records and everything derived from them, rewrite every
     database file, delete old landing drops and cut the audit trail (all audit-logged)."""
     from dpia.audit import AuditError
-    from pipelines.operations import run_retention_purge
+    from safeguard.runlog import library_output_to_log
 
     private(data_dir)
-
+    require_completed_run(data_dir, "purge")
     try:
-        report = run_retention_purge(
-            data_dir,
-            today=parse_date(today, "--today") or date.today(),
-            actor="data_team",
-            landing=landing,
-        )
+        with library_output_to_log(data_dir):
+            from pipelines.operations import run_retention_purge
+
+            report = run_retention_purge(
+                data_dir,
+                today=parse_date(today, "--today") or date.today(),
+                actor="data_team",
+                landing=landing,
+            )
     except (AuditError, FileNotFoundError) as exc:
         console.print(f"[red]purge failed:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -367,9 +383,11 @@ def purge(
 
 
 def portal(
-    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8000,
+    data_dir: Annotated[Path, typer.Option("--data-dir", help=DATA_DIR_HELP)] = Path("data"),
+    host: Annotated[
+        str, typer.Option("--host", help="address to listen on (loopback by default)")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8000,
     insecure_http: Annotated[
         bool,
         typer.Option(

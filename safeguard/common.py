@@ -64,3 +64,24 @@ def audit_log(data_dir: Path):
 
 def audit(data_dir: Path, action: str, **details: object) -> None:
     audit_log(data_dir).append("data_team", action, **details)  # refreshes the anchor too
+
+
+def require_completed_run(data_dir: Path, command: str) -> None:
+    """Exit 2 with one line when ``data_dir`` holds no completed ingest (no warehouse, or a
+    warehouse whose first run stopped before writing its row accounting)."""
+    import duckdb
+
+    path = data_dir / "warehouse.duckdb"
+    ready = False
+    if path.exists():
+        with duckdb.connect(str(path), read_only=True) as con:
+            ready = bool(con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'row_accounting'"
+            ).fetchall()[0][0])  # fmt: skip
+    if not ready:
+        console.print(
+            f"[red]{command} refused:[/red] {data_dir} holds no completed run: run "
+            f"`safeguard run --landing DIR --data-dir {data_dir}` first",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)

@@ -11,11 +11,13 @@ from typing import Annotated
 import typer
 
 from safeguard.common import (
+    DATA_DIR_HELP,
     audit,
     console,
     load_council,
     parse_date,
     refuse_unwritable_trail,
+    require_completed_run,
 )
 
 
@@ -82,19 +84,35 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Materialise the whole pipeline headless; exit non-zero naming the gate that failed."""
-    from pipelines.runner import run_pipeline
+    """Materialise the whole pipeline headless, with a live progress display.
 
+    Exit 0 when every gate passed, 1 when a gate withheld outputs or a step failed (named in
+    the summary), 2 when the run was refused before starting (configuration, audit trail)."""
     parse_date(as_of, "--as-of")
     council = load_council(config)
     refuse_unwritable_trail(data_dir, "run")
-    outcome = run_pipeline(
-        landing=landing, data_dir=data_dir, as_of=as_of, truth_dir=truth, console=console,
-        council=council, council_source=str(config) if config else "default council.yaml",
+    outcome = _run_with_progress(
+        landing=landing, data_dir=data_dir, as_of=as_of, truth_dir=truth, council=council,
+        council_source=str(config) if config else "default council.yaml",
     )  # fmt: skip
     outcome.print_summary(console)
     if not outcome.success:
         raise typer.Exit(1)
+
+
+def _run_with_progress(*, data_dir: Path, **kwargs):
+    """``run_pipeline`` with the live display; library warnings go to the run log."""
+    from safeguard.runlog import library_output_to_log
+
+    with library_output_to_log(data_dir) as log:
+        from pipelines.runner import run_pipeline
+        from safeguard.progress import RichRunProgress
+
+        outcome = run_pipeline(
+            data_dir=data_dir, console=console, progress=RichRunProgress(console), **kwargs
+        )
+    console.print(f"[dim]library warnings and logs: {log}[/dim]")
+    return outcome
 
 
 def _fresh_trail_for_demo(data_dir: Path) -> None:
@@ -155,13 +173,18 @@ def monitor(
 ) -> None:
     """Score past months with the approved model, judge them against the model card's promise,
     and stop flagging if a decommission rule fires (exit 1 naming the rule)."""
-    from pipelines.monitoring_run import run_monitoring
+    from safeguard.runlog import library_output_to_log
 
     council = load_council(config)
-    outcome = run_monitoring(
-        data_dir=data_dir, months=months, truth_dir=truth, council=council, console=console,
-        council_source=str(config) if config else "default council.yaml", backfill=not no_backfill,
-    )  # fmt: skip
+    require_completed_run(data_dir, "monitor")
+    with library_output_to_log(data_dir):
+        from pipelines.monitoring_run import run_monitoring
+
+        outcome = run_monitoring(
+            data_dir=data_dir, months=months, truth_dir=truth, council=council, console=console,
+            council_source=str(config) if config else "default council.yaml",
+            backfill=not no_backfill,
+        )  # fmt: skip
     for month, error in outcome.failed_months.items():
         console.print(f"[red]scoring as of {month} failed:[/red] {error}")
     console.print(f"months scored: {len(outcome.months)} ({outcome.duration_s:.0f} s)")
@@ -177,9 +200,11 @@ def monitor(
 
 
 def dev(
-    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
-    landing: Annotated[Path | None, typer.Option("--landing")] = None,
-    port: Annotated[int, typer.Option("--port")] = 3000,
+    data_dir: Annotated[Path, typer.Option("--data-dir", help=DATA_DIR_HELP)] = Path("data"),
+    landing: Annotated[
+        Path | None, typer.Option("--landing", help="landing directory (default DATA_DIR/landing)")
+    ] = None,
+    port: Annotated[int, typer.Option("--port", help="port for the Dagster UI")] = 3000,
 ) -> None:
     """Start the Dagster UI on the same data directory as `safeguard run`."""
     env = _pipeline_env(data_dir, landing or data_dir / "landing", None)
@@ -201,9 +226,11 @@ def _pipeline_env(data_dir: Path, landing: Path, truth: Path | None) -> dict[str
 
 
 def demo(
-    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data"),
-    people: Annotated[int, typer.Option("--people", min=200)] = 100_000,
-    seed: Annotated[int, typer.Option("--seed")] = 7,
+    data_dir: Annotated[Path, typer.Option("--data-dir", help=DATA_DIR_HELP)] = Path("data"),
+    people: Annotated[
+        int, typer.Option("--people", min=200, help="people in the synthetic estate")
+    ] = 100_000,
+    seed: Annotated[int, typer.Option("--seed", help="random seed (same seed, same estate)")] = 7,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -213,9 +240,12 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Generate the default synthetic estate, run the whole pipeline, and print what came out."""
+    """Generate the default synthetic estate, run the whole pipeline, and print what came out.
+
+    A gate that withholds flags is a result, not a failure: the demo exits 0 whenever the
+    pipeline behaved as designed, and 1 only when a step crashed or the reports could not be
+    rebuilt (2: refused before starting)."""
     from pipelines.council import demo_config_path
-    from pipelines.runner import run_pipeline
     from synth import EstateConfig, generate_estate
 
     config = config or demo_config_path()
@@ -228,20 +258,24 @@ def demo(
     )
     console.print(summary.as_table())
     console.rule("2. pipeline")
-    outcome = run_pipeline(
-        landing=landing, data_dir=data_dir, as_of=None, truth_dir=truth, console=console,
-        council=council, council_source=str(config),
+    outcome = _run_with_progress(
+        landing=landing, data_dir=data_dir, as_of=None, truth_dir=truth, council=council,
+        council_source=str(config),
     )  # fmt: skip
-    outcome.print_summary(console)
+    outcome.print_summary(console, assets=False)
     console.rule("3. what came out")
     _print_demo_summary(data_dir)
     console.rule("4. where to look")
     console.print(f"review pack:   {data_dir / 'reports' / 'review_pack.html'}")
+    console.print(f"model card:    {data_dir / 'artefacts' / 'model' / 'model_card.html'}")
     console.print(
-        f"Dagster UI:    .venv/bin/safeguard dev --data-dir {data_dir}   (http://127.0.0.1:3000)"
+        f"Dagster UI:    .venv/bin/safeguard dev --data-dir {data_dir}   (http://127.0.0.1:3000)",
+        soft_wrap=True,
     )
-    _print_demo_accounts(data_dir)
-    if not outcome.success:
+    _print_demo_accounts(
+        data_dir, withheld_by=[f"{g.asset}/{g.check}" for g in outcome.failed_gates]
+    )
+    if outcome.error or outcome.report_error:
         raise typer.Exit(1)
 
 
@@ -277,7 +311,10 @@ def _print_demo_summary(data_dir: Path) -> None:
             verdicts = con.execute(
                 "SELECT verdict, count(*) FROM fairness_audit GROUP BY 1 ORDER BY 1"
             ).fetchall()
-            table.add_row("fairness comparisons", ", ".join(f"{v}: {n}" for v, n in verdicts))
+            table.add_row(
+                "fairness comparisons (by group: model card)",
+                ", ".join(f"{v}: {n}" for v, n in verdicts),
+            )
         if "flags" in tables:
             table.add_row("flags", f"{scalar('SELECT count(*) FROM flags'):,}")
             for worker, n in con.execute(
@@ -285,31 +322,9 @@ def _print_demo_summary(data_dir: Path) -> None:
             ).fetchall():
                 table.add_row(f"  flags for {worker}", str(n))
         console.print(table)
-        if "fairness_audit" in tables:
-            _print_fairness_detail(con)
 
 
-def _print_fairness_detail(con) -> None:
-    """Per characteristic: which groups were inconclusive or not assessable, and why."""
-    rows = con.execute(
-        'SELECT dimension, verdict, string_agg(DISTINCT "group", \', \' ORDER BY "group"), '
-        "CASE WHEN verdict = 'not assessable' AND NOT starts_with(note, 'fewer than') THEN note END "
-        "FROM fairness_audit WHERE verdict <> 'pass' GROUP BY 1, 2, 4 ORDER BY 1, 2"
-    ).fetchall()
-    if not rows:
-        return
-    console.print("fairness comparisons not shown to pass (every figure is in the model card):")
-    why = {
-        "inconclusive, signed off": "parity neither shown nor ruled out; accepted by a named sign-off",
-        "inconclusive": "parity neither shown nor ruled out; no sign-off (blocking)",
-        "not assessable": "fewer than 30 expected outcomes in the group or the rest",
-        "fail": "disparity established beyond the band (blocking)",
-    }
-    for dimension, verdict, groups, note in rows:
-        console.print(f"  {dimension}: {verdict}: {groups} ({note or why.get(verdict, verdict)})")
-
-
-def _print_demo_accounts(data_dir: Path) -> None:
+def _print_demo_accounts(data_dir: Path, withheld_by: list[str]) -> None:
     import duckdb
 
     path = data_dir / "warehouse.duckdb"
@@ -317,9 +332,15 @@ def _print_demo_accounts(data_dir: Path) -> None:
         has_flags = bool(con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'flags'"
         ).fetchall()[0][0])  # fmt: skip
-    if not has_flags:
+    if withheld_by or not has_flags:
+        why = (
+            f"{', '.join(withheld_by)} withheld them"
+            if withheld_by
+            else "no family was above the threshold"
+        )
         console.print(
-            "portal: no flags this run (a gate failed or nothing was above the threshold), so no demo accounts"
+            f"portal:        no flags this run ({why}), so no demo accounts; the reviewer "
+            "side is in the review pack"
         )
         return
     from portal.demo import create_demo_accounts
@@ -328,7 +349,8 @@ def _print_demo_accounts(data_dir: Path) -> None:
     audit(data_dir, "demo_accounts_created", accounts=len(accounts))
     console.print(
         f"portal:        .venv/bin/safeguard portal --data-dir {data_dir} --insecure-http   "
-        "(http://127.0.0.1:8000; plain HTTP on loopback for this demo only)"
+        "(http://127.0.0.1:8000; plain HTTP on loopback for this demo only)",
+        soft_wrap=True,
     )
     console.print("demo accounts (this synthetic demo only; new passwords each time):")
     for username, password, role, worker_id in accounts:
