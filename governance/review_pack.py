@@ -17,9 +17,13 @@ from dpia.register import DpiaRegister
 from governance.blocks import (
     NOT_RUN,
     fairness_fields,
+    fairness_lists,
     files_table,
     firewall_table,
     fmt,
+    gate_detail,
+    gate_headline,
+    gate_verdict,
     gates_table,
     linkage_table,
     meta_fields,
@@ -29,7 +33,12 @@ from governance.blocks import (
 from governance.document import Document, Fields, Links, Paragraph, Section, Table
 from governance.facts import RunFacts
 
-__all__ = ["GOVERNANCE_DOCUMENTS", "build_review_pack", "discover_reviewer_documents"]
+__all__ = [
+    "GOVERNANCE_DOCUMENTS",
+    "build_review_pack",
+    "discover_reviewer_documents",
+    "outcome_sentence",
+]
 
 GOVERNANCE_DOCUMENTS = (
     ("DPIA", "dpia_report"),
@@ -68,8 +77,44 @@ def discover_reviewer_documents(data_dir: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def _withholding(facts: RunFacts) -> list:
+    return [g for g in facts.gates if gate_verdict(g) == "Failed"]
+
+
+def outcome_sentence(facts: RunFacts) -> str:
+    """What the run came to, in one sentence: flags produced, or which gate withheld them."""
+    if not facts.gates:
+        return "No check has run yet: this pack describes the set-up only."
+    failed = _withholding(facts)
+    if failed:
+        first = failed[0]
+        also = (
+            f" {len(failed) - 1} other check{'s' if len(failed) > 2 else ''} also failed."
+            if len(failed) > 1
+            else ""
+        )
+        return (
+            f"No new flags: the check {first.name} failed, so everything downstream of it "
+            f"(flags included) was withheld; first condition not met: "
+            f"{gate_headline(first).rstrip('.')}.{also}"
+        )
+    counts = facts.flags_per_worker
+    if counts:
+        return (
+            f"Every check passed: {sum(counts):,} families were flagged for review by "
+            f"{len(counts):,} practitioners."
+        )
+    return "Every check passed; no family was above the flag threshold, so there are no flags."
+
+
 def _flags(facts: RunFacts) -> Fields | Paragraph:
     counts = facts.flags_per_worker
+    failed = _withholding(facts)
+    if failed:
+        kept = (
+            f" The serving tables keep the last good run's {sum(counts):,} flags." if counts else ""
+        )
+        return Paragraph(f"No new flags this run: withheld by {failed[0].name}.{kept}")
     if not counts:
         return Paragraph(f"Flags: {NOT_RUN.lower()}.")
     return Fields(
@@ -130,10 +175,16 @@ def _audit(facts: RunFacts) -> tuple[Fields | Table | Paragraph, ...]:
     audit = facts.audit
     if audit is None:
         return (Paragraph("No audit trail exists yet."),)
+    when = (
+        f"when this pack was written, before run {audit.last_run_id}'s closing run_finished "
+        "entry (the trail itself is the final count)"
+        if audit.run_open
+        else "when this pack was written"
+    )
     return (
         Fields(
             (
-                ("Entries", fmt(audit.entries)),
+                (f"Entries ({when})", fmt(audit.entries)),
                 ("Chain intact", f"{'Yes' if audit.intact else 'NO'}: {audit.reason}"),
                 ("Head (sequence, hash)", f"{audit.head_seq}, {audit.head_hash or '-'}"),
             )
@@ -178,6 +229,7 @@ def build_review_pack(
         ),
     )
     sections = (
+        Section("outcome", "Outcome of this run", (Paragraph(outcome_sentence(facts)),)),
         Section("questions", "What a reviewer can answer here", (questions,)),
         Section("documents", "Governance documents", (governance,)),
         Section(
@@ -191,7 +243,8 @@ def build_review_pack(
             (
                 Fields(
                     (
-                        ("Run", facts.run_id or NOT_RUN),
+                        ("Run (as printed by safeguard run)", facts.pipeline_run_id or NOT_RUN),
+                        ("Reports built by Dagster run", facts.run_id or NOT_RUN),
                         (
                             "Extract date",
                             fmt(facts.extract_date) if facts.extract_date else NOT_RUN,
@@ -203,7 +256,7 @@ def build_review_pack(
                 ),
             ),
         ),
-        Section("gates", "Validation gates", (gates_table(facts),)),
+        Section("gates", "Validation gates", (gates_table(facts), *gate_detail(facts))),
         Section(
             "quality",
             "Data quality",
@@ -215,7 +268,7 @@ def build_review_pack(
         ),
         Section("linkage", "Linkage quality", (linkage_table(facts),)),
         Section("model", "Model performance", (model_fields(facts),)),
-        Section("fairness", "Fairness", (fairness_fields(facts),)),
+        Section("fairness", "Fairness", (fairness_fields(facts), *fairness_lists(facts))),
         Section("monitoring", "Monitoring after go-live", _monitoring(facts)),
         Section("flags", "Flags", (_flags(facts),)),
         Section("overrides", "Practitioners' judgements (override statistics)", _overrides(facts)),
@@ -224,7 +277,7 @@ def build_review_pack(
     return Document(
         "review_pack",
         "Review pack",
-        "Everything a reviewer needs to inspect this run: what data, why, on what basis, how "
+        f"{outcome_sentence(facts)} Everything a reviewer needs to inspect this run: what data, why, on what basis, how "
         "good the model is, whether it is fair, and who saw what. Aggregates only.",
         meta_fields(register, facts),
         sections,

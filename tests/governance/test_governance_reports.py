@@ -110,7 +110,7 @@ def test_dpia_quotes_this_runs_evidence_and_screening(built):
     _, _, files = built
     text = files["dpia_report"].markdown.read_text()
     assert "meets 6 of 6 ICO high-risk criteria" in text
-    assert "FAILED: performance_gate: AUC 0.61 < 0.70" in text  # control evidence from the run
+    assert "Failed: performance_gate: AUC 0.61 < 0.70" in text  # control evidence from the run
     assert "1 column(s) dropped from 1 file(s)" in text
     assert "No: no residual risk is high" in text
 
