@@ -8,6 +8,7 @@ run's aggregates. No personal data: counts, shares, check names and file names o
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,7 +31,16 @@ from governance.blocks import (
     model_fields,
     quarantine_table,
 )
-from governance.document import Document, Fields, Links, Paragraph, Section, Table
+from governance.document import (
+    Block,
+    Document,
+    Fields,
+    Image,
+    Links,
+    Paragraph,
+    Section,
+    Table,
+)
 from governance.facts import RunFacts
 
 __all__ = [
@@ -197,6 +207,42 @@ def _audit(facts: RunFacts) -> tuple[Fields | Table | Paragraph, ...]:
     )
 
 
+MODEL_CHARTS = Path("artefacts") / "model" / "charts.json"
+LINKAGE_CHARTS = Path("reports") / "charts" / "charts.json"
+
+
+def chart_blocks(data_dir: Path, out_dir: Path, kind: str) -> tuple[Block, ...]:
+    """The charts the run drew, each as an image with its alt text and the numbers it shows in
+    a table beside it: ``kind`` "model" or "fairness" (the model card's), or "linkage".
+    Nothing when no chart was drawn."""
+    blocks: list[Block] = []
+    for index in (LINKAGE_CHARTS,) if kind == "linkage" else (MODEL_CHARTS,):
+        path = data_dir / index
+        if not path.exists():
+            continue
+        try:
+            charts = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for chart in charts:
+            is_fairness = str(chart["file"]).startswith("chart_fairness")
+            if kind != "linkage" and is_fairness != (kind == "fairness"):
+                continue
+            src = path.parent / str(chart["file"])
+            if not src.exists():
+                continue
+            href = Path(os.path.relpath(src, out_dir)).as_posix()
+            blocks.append(Image(href, str(chart["alt"]), str(chart["title"])))
+            blocks.append(
+                Table(
+                    tuple(chart["headers"]),
+                    tuple(tuple(str(c) for c in row) for row in chart["rows"]),
+                    caption=f"The numbers of the chart above: {chart['title']}",
+                )
+            )
+    return tuple(blocks)
+
+
 def build_review_pack(
     register: DpiaRegister,
     facts: RunFacts,
@@ -266,9 +312,25 @@ def build_review_pack(
                 Section("quarantine", "Quarantine summary", (quarantine_table(facts),)),
             ),
         ),
-        Section("linkage", "Linkage quality", (linkage_table(facts),)),
-        Section("model", "Model performance", (model_fields(facts),)),
-        Section("fairness", "Fairness", (fairness_fields(facts), *fairness_lists(facts))),
+        Section(
+            "linkage",
+            "Linkage quality",
+            (linkage_table(facts), *chart_blocks(data_dir, out_dir, "linkage")),
+        ),
+        Section(
+            "model",
+            "Model performance",
+            (model_fields(facts), *chart_blocks(data_dir, out_dir, "model")),
+        ),
+        Section(
+            "fairness",
+            "Fairness",
+            (
+                fairness_fields(facts),
+                *chart_blocks(data_dir, out_dir, "fairness"),
+                *fairness_lists(facts),
+            ),
+        ),
         Section("monitoring", "Monitoring after go-live", _monitoring(facts)),
         Section("flags", "Flags", (_flags(facts),)),
         Section("overrides", "Practitioners' judgements (override statistics)", _overrides(facts)),

@@ -8,6 +8,7 @@ so the same figures give the same bytes, and need no network to view.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ __all__ = [
     "calibration_intervals",
     "fairness_charts",
     "review_chart",
+    "write_index",
 ]
 
 _VERDICT_COLOURS = {
@@ -46,11 +48,23 @@ _METRIC_LABELS = {
 
 @dataclass(frozen=True)
 class Chart:
-    """A chart file (name relative to the document beside it) and what it shows."""
+    """A chart file (name relative to the document beside it), what it shows, and the numbers
+    it draws as a table (``headers``, ``rows``) for any document that embeds it."""
 
     file: str
     alt: str
     title: str
+    headers: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {"file": self.file, "alt": self.alt, "title": self.title,
+                "headers": list(self.headers), "rows": [list(r) for r in self.rows]}  # fmt: skip
+
+
+def write_index(charts: list[Chart], path: Path) -> None:
+    """``charts.json``: every chart beside it with its alt text and table (for the review pack)."""
+    path.write_text(json.dumps([c.as_dict() for c in charts], indent=1), encoding="utf-8")
 
 
 def _save(fig: plt.Figure, path: Path) -> None:
@@ -107,6 +121,16 @@ def calibration_chart(
         f"{len(table)} bins, with 95% intervals and the diagonal of perfect calibration; the "
         f"largest gap between a bin's observed and predicted rate is {worst:.3f}.",
         "Calibration",
+        ("bin", "family-dates", "mean predicted", "observed rate (95% interval)"),
+        tuple(
+            (
+                str(r.bin),
+                f"{int(r.n):,}",
+                f"{r.mean_predicted:.4f}",
+                f"{r.observed_rate:.4f} ({r.observed_lower:.4f}-{r.observed_upper:.4f})",
+            )
+            for r in table.itertuples()
+        ),
     )
 
 
@@ -141,6 +165,21 @@ def review_chart(
         f"precision is {at['precision']:.3f} and recall {at['recall']:.3f}. Reviewing more "
         "families raises recall and lowers precision.",
         "Families reviewed",
+        (
+            "families reviewed per run",
+            "x capacity",
+            "precision (95% interval)",
+            "recall (95% interval)",
+        ),
+        tuple(
+            (
+                f"{r.families_reviewed_per_run:,.0f}",
+                f"{r.multiple_of_capacity:g}",
+                f"{r.precision:.3f} ({r.precision_lower:.3f}-{r.precision_upper:.3f})",
+                f"{r.recall:.3f} ({r.recall_lower:.3f}-{r.recall_upper:.3f})",
+            )
+            for r in curve.itertuples()
+        ),
     )
 
 
@@ -214,6 +253,19 @@ def fairness_charts(
                 "by colour: green pass, red fail, orange inconclusive, blue inconclusive and "
                 "signed off. The numbers are in the table below.",
                 _METRIC_LABELS.get(str(metric), str(metric)),
+                ("characteristic", "group", "ratio to rest", "90% interval", "verdict"),
+                tuple(
+                    (str(d), str(g), f"{r:.2f}", f"{lo:.2f}-{hi:.2f}", str(v))
+                    for d, g, r, lo, hi, v in zip(
+                        rows["dimension"],
+                        rows["group"],
+                        ratio,
+                        lower,
+                        upper,
+                        rows["verdict"],
+                        strict=True,
+                    )
+                ),
             )
         )
     return charts

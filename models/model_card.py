@@ -129,7 +129,7 @@ def render_fairness_report(
 
 def draw_charts(evaluation: ModelEvaluation, audit: FairnessAudit, out_dir: Path) -> dict[str, Any]:
     """Draw the card's charts into ``out_dir``: calibration, families reviewed, fairness."""
-    from models.charts import calibration_chart, fairness_charts, review_chart
+    from models.charts import calibration_chart, fairness_charts, review_chart, write_index
 
     charts: dict[str, Any] = {"fairness": []}
     if len(evaluation.calibration_curve):
@@ -137,6 +137,8 @@ def draw_charts(evaluation: ModelEvaluation, audit: FairnessAudit, out_dir: Path
     if evaluation.review_curve is not None and len(evaluation.review_curve):
         charts["review"] = review_chart(evaluation.review_curve, float(evaluation.k), out_dir)
     charts["fairness"] = fairness_charts(audit.decisions, tuple(audit.settings.band), out_dir)
+    drawn = [c for c in (charts.get("calibration"), charts.get("review")) if c is not None]
+    write_index(drawn + charts["fairness"], out_dir / "charts.json")
     return charts
 
 

@@ -82,3 +82,20 @@ def test_run_id_is_the_command_lines_and_no_local_path_appears(register, tmp_pat
     log.append("data_team", "run_finished", run_id="cli-run-1234")
     closed = collect_run_facts(data, run_id="governance-run-9", gates=GATES[:1])
     assert closed.audit is not None and not closed.audit.run_open
+
+
+def test_charts_are_embedded_with_alt_text_and_their_numbers(register, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from models.charts import calibration_chart, write_index
+
+    model_dir = tmp_path / "artefacts" / "model"
+    curve = pd.DataFrame({"bin": [1, 2], "n": [400, 100], "mean_predicted": [0.01, 0.2],
+                          "observed_rate": [0.0125, 0.17]})  # fmt: skip
+    write_index([calibration_chart(curve, model_dir)], model_dir / "charts.json")
+    html, md = _pack(register, tmp_path, RunFacts(gates=GATES[:1]))
+    assert '<img src="../artefacts/model/chart_calibration.png" alt="Calibration curve' in html
+    assert "| 2 | 100 | 0.2000 | 0.1700 (" in md  # the chart's numbers, beside it
+    (model_dir / "chart_calibration.png").unlink()
+    html, _ = _pack(register, tmp_path, RunFacts(gates=GATES[:1]))
+    assert "chart_calibration.png" not in html  # never a link to a missing file
