@@ -112,6 +112,7 @@ class ReportFiles:
 
     html: Path
     markdown: Path
+    docx: Path | None = None  # a Word copy, for the documents IG teams edit and file
 
 
 class UntrustedText(str):

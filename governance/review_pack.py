@@ -277,7 +277,18 @@ def build_review_pack(
     sections = (
         Section("outcome", "Outcome of this run", (Paragraph(outcome_sentence(facts)),)),
         Section("questions", "What a reviewer can answer here", (questions,)),
-        Section("documents", "Governance documents", (governance,)),
+        Section(
+            "documents",
+            "Governance documents",
+            (
+                governance,
+                Paragraph(
+                    "Word copies of the DPIA, the record of processing and the transparency "
+                    "record (dpia_report.docx, record_of_processing.docx, "
+                    "transparency_record.docx) are written beside them in the reports folder."
+                ),
+            ),
+        ),
         Section(
             "others",
             "Other reviewer documents",
