@@ -208,7 +208,7 @@ def _audit(facts: RunFacts) -> tuple[Fields | Table | Paragraph, ...]:
 
 
 MODEL_CHARTS = Path("artefacts") / "model" / "charts.json"
-LINKAGE_CHARTS = Path("reports") / "charts" / "charts.json"
+LINKAGE_CHARTS = Path("artefacts") / "linkage" / "charts.json"
 
 
 def chart_blocks(data_dir: Path, out_dir: Path, kind: str) -> tuple[Block, ...]:
