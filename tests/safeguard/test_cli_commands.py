@@ -7,6 +7,7 @@ when a gate withholds flags, say so in one line, and keep library warnings off t
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import warnings
 from pathlib import Path
@@ -195,6 +196,13 @@ def test_demo_exits_0_when_a_gate_withholds_flags_and_says_so_in_one_line(
     assert "peak memory" in out and "train_and_gate_model" in out
     assert "FutureWarning" not in out and "UserWarning" not in out
     assert (data / "logs" / "safeguard.log").exists()
+    # the review pack leads with the outcome, and every file it links (and they link) exists
+    pack = data / "reports" / "review_pack.html"
+    assert "No new flags: the check model_evaluation/performance_gate failed" in pack.read_text()
+    assert broken_links(pack) == []
+    # the portal's "Fairness report" exists although the gate withheld flags
+    assert (data / "artefacts" / "model" / "fairness_report.html").exists()
+    assert str(data) not in pack.read_text()  # no local path
 
 
 def test_library_warnings_go_to_the_run_log_not_the_console(
@@ -210,3 +218,31 @@ def test_library_warnings_go_to_the_run_log_not_the_console(
     assert "EM did not converge" not in captured.err + captured.out
     text = log.read_text()
     assert "pandas 3 not supported" in text and "EM did not converge" in text
+
+
+def broken_links(start: Path) -> list[str]:
+    """Every relative href/src in ``start`` and the local HTML pages it reaches that does not
+    resolve to a file (links to other sites and in-page anchors are not followed)."""
+    seen, queue, broken = set(), [start.resolve()], []
+    while queue:
+        page = queue.pop()
+        if page in seen:
+            continue
+        seen.add(page)
+        for target in re.findall(r'(?:href|src)="([^"#]+)(?:#[^"]*)?"', page.read_text()):
+            if re.match(r"^[a-z]+:", target) or target.startswith("/"):
+                continue
+            path = (page.parent / target).resolve()
+            if not path.is_file():
+                broken.append(f"{page.name} -> {target}")
+            elif path.suffix == ".html":
+                queue.append(path)
+    return broken
+
+
+def test_the_link_crawl_finds_a_missing_file_two_pages_deep(tmp_path: Path) -> None:
+    (tmp_path / "a.html").write_text('<a href="b.html">b</a> <a href="https://x.example/">x</a>')
+    (tmp_path / "b.html").write_text('<img src="chart.png" alt="c"> <a href="#top">top</a>')
+    assert broken_links(tmp_path / "a.html") == ["b.html -> chart.png"]
+    (tmp_path / "chart.png").write_bytes(b"")
+    assert broken_links(tmp_path / "a.html") == []
