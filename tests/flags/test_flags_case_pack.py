@@ -160,3 +160,25 @@ def test_a_run_without_flags_gives_empty_tables_and_says_so_in_the_packs(
     )
     assert len(paths) == 3
     assert all("No families were flagged for you" in p.read_text(encoding="utf-8") for p in paths)
+
+
+def test_each_family_gets_a_shap_waterfall_on_the_calibrated_scale(
+    run: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    flags, explanations, caseloads = run
+    write_case_packs(caseloads, flags, explanations, WORKERS, tmp_path, model_version="v1",
+                     as_of=AS_OF)  # fmt: skip
+    w1 = (tmp_path / "w1.html").read_text(encoding="utf-8")
+    mine = caseloads.loc[caseloads["worker_id"] == "w1"]
+    assert w1.count('<svg role="img" aria-label="SHAP waterfall: from the typical family') == len(
+        mine
+    )
+    assert "in percentage points on the calibrated scale" in w1
+    assert "All other factors" in w1
+    assert "<script" not in w1 and "<metadata>" not in w1 and 'href="http' not in w1
+    # the waterfall's first step is the first reason's points, as listed beside it
+    first = explanations.loc[explanations["flag_id"] == mine["flag_id"].iloc[0]]
+    top = first.sort_values("reason_rank").iloc[0]
+    assert f"{100 * top['contribution']:+.2f}".replace("-", "−") in w1 or (
+        f"{100 * top['contribution']:+.2f}" in w1
+    )
