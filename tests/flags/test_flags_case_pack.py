@@ -134,6 +134,10 @@ def test_global_explanations_table_plot_and_page(
     page = result.html.read_text(encoding="utf-8")
     assert 'src="shap_summary.png"' in page and "log-odds" in page and "probability points" in page
     assert result.table["label"].iloc[0].replace("'", "&#39;") in page
+    assert 'alt="SHAP beeswarm of 40 sampled families' in page
+    first = result.png.read_bytes()
+    again = global_explanations(model, family_features, tmp_path, sample_size=40)
+    assert again.png.read_bytes() == first  # same seed, same jitter, no timestamp: same bytes
     with pytest.raises(ValueError, match="at least one"):
         global_explanations(model, family_features.iloc[0:0], tmp_path)
 
