@@ -170,7 +170,8 @@ def gate_headline(gate: GateResult) -> str:
     """The first condition not met (or "All conditions met"), for a table cell."""
     clauses = gate_clauses(gate.message)
     if gate.passed:
-        return "All conditions met" if not clauses or len(clauses) > 1 else clauses[0]
+        informative = len(clauses) == 1 and clauses[0].lower() not in ("none", "passed", "ok")
+        return clauses[0] if informative else "All conditions met"
     failing = [c for c in clauses if c.startswith(("FAIL", "BLOCK", "STOP"))] or clauses
     if not failing:
         return "-"

@@ -63,8 +63,9 @@ _REVIEWER_GLOBS = (
     ("Model monitoring", "**/monitoring.html"),
     ("Global explanations", "**/global_explanations*.html"),
     ("Global explanations chart", "**/*shap*.png"),
-    ("Linkage match weights", "**/match_weights_chart.html"),
-    ("Linkage waterfall", "**/waterfall_chart.html"),
+    # Splink's interactive charts load vega from the internet; the static ones are in the pack
+    ("Linkage match weights (interactive, needs internet)", "**/match_weights_chart.html"),
+    ("Linkage waterfall (interactive, needs internet)", "**/waterfall_chart.html"),
     ("Linkage quality figures", "**/linkage_quality*.json"),
     ("GX Data Docs", "data_docs/index.html"),
 )

@@ -14,7 +14,10 @@ from pathlib import Path
 
 RUN_LOG = Path("logs") / "safeguard.log"
 # Loggers whose records belong in the run log, not on the console.
-LIBRARY_LOGGERS = ("py.warnings", "splink", "great_expectations", "pyspark", "py4j", "lightgbm")
+LIBRARY_LOGGERS = (
+    "py.warnings", "splink", "great_expectations", "pyspark", "py4j", "lightgbm",
+    "linkage.charts",  # a chart that could not be drawn: for the data team, not the console
+)  # fmt: skip
 
 
 @contextmanager
