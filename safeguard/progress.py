@@ -8,6 +8,8 @@ pipeline, whose libraries warn on import).
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -22,6 +24,21 @@ from rich.progress import (
 from pipelines.runner import CheckOutcome, RunProgress
 
 
+def _display_console(console: Console) -> Console:
+    """A console on a duplicate of the terminal's file descriptor, taken before Dagster
+    redirects descriptor 1 for a step's captured output."""
+    try:
+        fd = os.dup(console.file.fileno())
+    except (AttributeError, OSError, ValueError):
+        return console
+    return Console(
+        file=os.fdopen(fd, "w", buffering=1, encoding="utf-8"),
+        force_terminal=True,
+        width=console.width,
+        color_system=console.color_system,
+    )
+
+
 def _rows(rows: int) -> str:
     return f"{rows:,} rows" if rows else ""
 
@@ -31,6 +48,7 @@ class RichRunProgress(RunProgress):
 
     def __init__(self, console: Console) -> None:
         super().__init__(console)
+        self.interactive = console.is_terminal
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -38,8 +56,13 @@ class RichRunProgress(RunProgress):
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("{task.fields[rows]}", style="dim"),
-            console=console,
+            console=_display_console(console) if self.interactive else Console(quiet=True),
             transient=True,
+            # Dagster captures each step's stdout/stderr through a pipe; the display writes to
+            # its own copy of the terminal and leaves sys.stdout alone, so neither waits on the
+            # other (wrapping stdout while the capture reads it can deadlock).
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
         self.overall: TaskID | None = None
         self.running: dict[str, TaskID] = {}
@@ -60,7 +83,7 @@ class RichRunProgress(RunProgress):
             self.progress.remove_task(task)
         if self.overall is not None:
             self.progress.advance(self.overall)
-        if not self.console.is_terminal:  # logs and CI: one line per step instead of a display
+        if not self.interactive:  # logs and CI: one line per step instead of a display
             mark = "done" if ok else "[red]failed[/red]"
             rows = self.step_rows.get(step, 0)
             self.console.print(
@@ -87,3 +110,6 @@ class RichRunProgress(RunProgress):
 
     def stop(self) -> None:
         self.progress.stop()
+        display = self.progress.console
+        if display is not self.console and not display.quiet:
+            display.file.close()  # our duplicate of the terminal's descriptor
