@@ -59,14 +59,15 @@ GOVERNANCE_DOCUMENTS = (
 # (label, glob under the data directory); case packs and model binaries are not for reviewers.
 _REVIEWER_GLOBS = (
     ("Model card", "**/model_card*.html"),
-    ("Fairness audit", "**/fairness*.html"),
+    ("Fairness report", "**/fairness*.html"),
     ("Model monitoring", "**/monitoring.html"),
     ("Global explanations", "**/global_explanations*.html"),
     ("Global explanations chart", "**/*shap*.png"),
     # Splink's interactive charts load vega from the internet; the static ones are in the pack
     ("Linkage match weights (interactive, needs internet)", "**/match_weights_chart.html"),
     ("Linkage waterfall (interactive, needs internet)", "**/waterfall_chart.html"),
-    ("Linkage quality figures", "**/linkage_quality*.json"),
+    # linkage_quality.json is not linked: its figures are the pack's "Linkage quality" table,
+    # and the portal serves documents and images only
     ("GX Data Docs", "data_docs/index.html"),
 )
 _EXCLUDED = {"case_packs", "models", "sar"}
@@ -270,7 +271,7 @@ def build_review_pack(
             ("Why?", "DPIA steps 1 and 2; Transparency record 2.2"),
             ("On what basis?", "Record of processing (per activity); DPIA step 4"),
             ("How good is the model?", "Model performance; Model card; Linkage quality"),
-            ("Is it fair?", "Fairness; Fairness audit; Practitioners' judgements"),
+            ("Is it fair?", "Fairness; Fairness report; Practitioners' judgements"),
             ("Does it still work?", "Monitoring after go-live; Model monitoring page"),
             ("Who saw what?", "Audit trail (entries by action and integrity)"),
         ),

@@ -136,7 +136,8 @@ def draw_charts(evaluation: ModelEvaluation, audit: FairnessAudit, out_dir: Path
         charts["calibration"] = calibration_chart(evaluation.calibration_curve, out_dir)
     if evaluation.review_curve is not None and len(evaluation.review_curve):
         charts["review"] = review_chart(evaluation.review_curve, float(evaluation.k), out_dir)
-    charts["fairness"] = fairness_charts(audit.decisions, tuple(audit.settings.band), out_dir)
+    low, high = audit.settings.band
+    charts["fairness"] = fairness_charts(audit.decisions, (float(low), float(high)), out_dir)
     drawn = [c for c in (charts.get("calibration"), charts.get("review")) if c is not None]
     write_index(drawn + charts["fairness"], out_dir / "charts.json")
     return charts
