@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -186,3 +187,55 @@ def test_each_family_gets_a_shap_waterfall_on_the_calibrated_scale(
     assert f"{100 * top['contribution']:+.2f}".replace("-", "−") in w1 or (
         f"{100 * top['contribution']:+.2f}" in w1
     )
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "reports"
+
+
+@pytest.mark.browser
+def test_case_pack_waterfalls_render_offline(
+    run: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but Debian chromium is missing at {CHROMIUM}")
+        pytest.skip(f"Debian chromium not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    flags, explanations, caseloads = run
+    write_case_packs(caseloads, flags, explanations, WORKERS, tmp_path, model_version="v1",
+                     as_of=AS_OF)  # fmt: skip
+    asked: list[str] = []
+
+    def route(r) -> None:
+        if r.request.url.startswith("file:"):
+            r.continue_()
+        else:
+            asked.append(r.request.url)
+            r.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=BROWSER_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 900})
+            page.route("**/*", route)
+            page.goto((tmp_path / "w1.html").as_uri())
+            sizes = page.eval_on_selector_all(
+                "figure.waterfall svg", "els => els.map(e => e.getBoundingClientRect().height)"
+            )
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "case_pack.png"), full_page=True)
+        finally:
+            browser.close()
+    assert asked == []
+    families = (caseloads["worker_id"] == "w1").sum()
+    assert len(sizes) == families and all(h > 100 for h in sizes)
