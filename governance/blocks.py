@@ -169,9 +169,10 @@ def gate_clauses(message: str) -> list[str]:
 def gate_headline(gate: GateResult) -> str:
     """The first condition not met (or "All conditions met"), for a table cell."""
     clauses = gate_clauses(gate.message)
-    if gate.passed:
-        informative = len(clauses) == 1 and clauses[0].lower() not in ("none", "passed", "ok")
-        return clauses[0] if informative else "All conditions met"
+    if gate.passed:  # a note that is not a condition (e.g. objections pending) is kept whole
+        notes = [c for c in clauses if not c.startswith(("PASS", "NOT MET"))
+                 and c.lower().rstrip(".") not in ("none", "passed", "ok")]  # fmt: skip
+        return "; ".join(notes) if notes else "All conditions met"
     failing = [c for c in clauses if c.startswith(("FAIL", "BLOCK", "STOP"))] or clauses
     if not failing:
         return "-"

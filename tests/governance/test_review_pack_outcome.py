@@ -16,7 +16,12 @@ PERF_FAIL = (
     "0.579; NOT MET: the WWCSC bar (reported, not part of the gate)"
 )
 GATES = (
-    GateResult("police_records/gx_suite", True, ""),
+    GateResult("police_records/gx_suite", True, "none"),
+    GateResult(
+        "objections/objections_register_complete",
+        True,
+        "1 objection(s) pending verification: honoured by name; families excluded",
+    ),
     GateResult("model_evaluation/performance_gate", False, PERF_FAIL),
     GateResult("monitoring_triggers/decommission_triggers", False, "not evaluated (never run)"),
 )
@@ -42,6 +47,9 @@ def test_a_withheld_run_says_which_gate_and_why_first(register, tmp_path: Path) 
     assert '<td class="v-fail">Failed</td>' in html
     assert '<td class="v-pass">Passed</td>' in html
     assert '<td class="v-none">Not evaluated</td>' in html
+    assert "| police_records/gx_suite | Passed | All conditions met |" in md
+    # a passed check's note (not a condition) is shown whole
+    assert "1 objection(s) pending verification: honoured by name; families excluded" in md
     # each condition of the failed gate on its own line, never one run-on cell
     assert "- FAIL: calibration slope is 0.579" in md
 
