@@ -146,6 +146,7 @@ REQUIRED_SECTIONS: dict[str, tuple[str, ...]] = {
         "Diagram",
     ),
     "review_pack": (
+        "Outcome of this run",
         "What a reviewer can answer here",
         "Governance documents",
         "DPIA",

@@ -112,6 +112,7 @@ class ReportFiles:
 
     html: Path
     markdown: Path
+    docx: Path | None = None  # a Word copy, for the documents IG teams edit and file
 
 
 class UntrustedText(str):
@@ -136,6 +137,23 @@ def _md_cell(value: object) -> str:
     return text.replace("|", "\\|") or " "
 
 
+_VERDICT_CLASSES = (
+    ("Passed", "v-pass"),
+    ("Failed", "v-fail"),
+    ("FAILED", "v-fail"),
+    ("Not evaluated", "v-none"),
+)
+
+
+def _verdict_attr(value: object) -> Markup:
+    """A class attribute styling a cell by the verdict it starts with (none for other cells)."""
+    text = str(value)
+    for prefix, css in _VERDICT_CLASSES:
+        if text == prefix or text.startswith(prefix + ":"):
+            return Markup(f' class="{css}"')
+    return Markup("")
+
+
 def _kind(block: Block) -> str:
     return type(block).__name__.lower()
 
@@ -148,6 +166,7 @@ _ENV = jinja2.Environment(
 )
 _ENV.filters["md_cell"] = _md_cell
 _ENV.filters["kind"] = _kind
+_ENV.filters["verdict_attr"] = _verdict_attr
 _ENV.filters["svg"] = Markup  # our own SVG, built with escaped labels
 
 

@@ -133,6 +133,10 @@ class AuditFacts:
     head_seq: int
     head_hash: str
     by_action: Mapping[str, int] = field(default_factory=dict)
+    # The run id `safeguard run` printed (its run_started entry), and whether that run's
+    # closing run_finished entry was still to come when these facts were read.
+    last_run_id: str | None = None
+    run_open: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,14 @@ class RunFacts:
         """When the reports were generated (now, when the run did not say)."""
         return self.generated_at or datetime.now(UTC)
 
+    @property
+    def pipeline_run_id(self) -> str | None:
+        """The run id the command line printed and the audit trail holds (the reports are
+        built by a second, governance run, whose own id is ``run_id``)."""
+        if self.audit is not None and self.audit.last_run_id:
+            return self.audit.last_run_id
+        return self.run_id
+
     def gates_matching(self, fragment: str) -> list[GateResult]:
         """Gate results whose name contains ``fragment`` (case-insensitive)."""
         return [g for g in self.gates if fragment.lower() in g.name.lower()]
@@ -175,11 +187,20 @@ def _audit_facts(path: Path) -> AuditFacts | None:
     log = AuditLog(path)
     result = log.verify()
     by_action: dict[str, int] = {}
+    last_run: str | None = None
+    run_open = False
     if result.ok:
         for entry in log.entries():
             by_action[entry.action] = by_action.get(entry.action, 0) + 1
+            run_id = (entry.details or {}).get("run_id")
+            if entry.action == "run_started" and run_id:
+                last_run, run_open = str(run_id), True
+            elif entry.action == "run_finished" and run_id == last_run:
+                run_open = False
     seq, digest = log.head() if result.ok else (result.entries, "")
-    return AuditFacts(result.entries, result.ok, result.reason, seq, digest, by_action)
+    return AuditFacts(
+        result.entries, result.ok, result.reason, seq, digest, by_action, last_run, run_open
+    )
 
 
 def _monitoring_facts(warehouse: Path) -> MonitoringFacts | None:

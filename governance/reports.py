@@ -15,6 +15,7 @@ from governance.atrs import build_transparency_record
 from governance.checklist import ARTEFACTS, IncompleteArtefactError, check_artefact
 from governance.dataflow import build_data_flow_map
 from governance.document import Document, ReportFiles, render_html, render_markdown
+from governance.docx_export import DOCX_ARTEFACTS, write_docx
 from governance.dpia_report import build_dpia
 from governance.facts import RunFacts
 from governance.profile import GovernanceProfile, load_profile
@@ -83,6 +84,8 @@ def write_checked(
     files = ReportFiles(out_dir / f"{document.key}.html", out_dir / f"{document.key}.md")
     files.html.write_text(html_text, encoding="utf-8")
     files.markdown.write_text(md_text, encoding="utf-8")
+    if document.key in DOCX_ARTEFACTS:
+        files = ReportFiles(files.html, files.markdown, write_docx(document, out_dir))
     return files
 
 

@@ -8,6 +8,7 @@ run's aggregates. No personal data: counts, shares, check names and file names o
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,19 +18,37 @@ from dpia.register import DpiaRegister
 from governance.blocks import (
     NOT_RUN,
     fairness_fields,
+    fairness_lists,
     files_table,
     firewall_table,
     fmt,
+    gate_detail,
+    gate_headline,
+    gate_verdict,
     gates_table,
     linkage_table,
     meta_fields,
     model_fields,
     quarantine_table,
 )
-from governance.document import Document, Fields, Links, Paragraph, Section, Table
+from governance.document import (
+    Block,
+    Document,
+    Fields,
+    Image,
+    Links,
+    Paragraph,
+    Section,
+    Table,
+)
 from governance.facts import RunFacts
 
-__all__ = ["GOVERNANCE_DOCUMENTS", "build_review_pack", "discover_reviewer_documents"]
+__all__ = [
+    "GOVERNANCE_DOCUMENTS",
+    "build_review_pack",
+    "discover_reviewer_documents",
+    "outcome_sentence",
+]
 
 GOVERNANCE_DOCUMENTS = (
     ("DPIA", "dpia_report"),
@@ -40,13 +59,15 @@ GOVERNANCE_DOCUMENTS = (
 # (label, glob under the data directory); case packs and model binaries are not for reviewers.
 _REVIEWER_GLOBS = (
     ("Model card", "**/model_card*.html"),
-    ("Fairness audit", "**/fairness*.html"),
+    ("Fairness report", "**/fairness*.html"),
     ("Model monitoring", "**/monitoring.html"),
     ("Global explanations", "**/global_explanations*.html"),
     ("Global explanations chart", "**/*shap*.png"),
-    ("Linkage match weights", "**/match_weights_chart.html"),
-    ("Linkage waterfall", "**/waterfall_chart.html"),
-    ("Linkage quality figures", "**/linkage_quality*.json"),
+    # Splink's interactive charts load vega from the internet; the static ones are in the pack
+    ("Linkage match weights (interactive, needs internet)", "**/match_weights_chart.html"),
+    ("Linkage waterfall (interactive, needs internet)", "**/waterfall_chart.html"),
+    # linkage_quality.json is not linked: its figures are the pack's "Linkage quality" table,
+    # and the portal serves documents and images only
     ("GX Data Docs", "data_docs/index.html"),
 )
 _EXCLUDED = {"case_packs", "models", "sar"}
@@ -68,8 +89,44 @@ def discover_reviewer_documents(data_dir: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def _withholding(facts: RunFacts) -> list:
+    return [g for g in facts.gates if gate_verdict(g) == "Failed"]
+
+
+def outcome_sentence(facts: RunFacts) -> str:
+    """What the run came to, in one sentence: flags produced, or which gate withheld them."""
+    if not facts.gates:
+        return "No check has run yet: this pack describes the set-up only."
+    failed = _withholding(facts)
+    if failed:
+        first = failed[0]
+        also = (
+            f" {len(failed) - 1} other check{'s' if len(failed) > 2 else ''} also failed."
+            if len(failed) > 1
+            else ""
+        )
+        return (
+            f"No new flags: the check {first.name} failed, so everything downstream of it "
+            f"(flags included) was withheld; first condition not met: "
+            f"{gate_headline(first).rstrip('.')}.{also}"
+        )
+    counts = facts.flags_per_worker
+    if counts:
+        return (
+            f"Every check passed: {sum(counts):,} families were flagged for review by "
+            f"{len(counts):,} practitioners."
+        )
+    return "Every check passed; no family was above the flag threshold, so there are no flags."
+
+
 def _flags(facts: RunFacts) -> Fields | Paragraph:
     counts = facts.flags_per_worker
+    failed = _withholding(facts)
+    if failed:
+        kept = (
+            f" The serving tables keep the last good run's {sum(counts):,} flags." if counts else ""
+        )
+        return Paragraph(f"No new flags this run: withheld by {failed[0].name}.{kept}")
     if not counts:
         return Paragraph(f"Flags: {NOT_RUN.lower()}.")
     return Fields(
@@ -130,10 +187,16 @@ def _audit(facts: RunFacts) -> tuple[Fields | Table | Paragraph, ...]:
     audit = facts.audit
     if audit is None:
         return (Paragraph("No audit trail exists yet."),)
+    when = (
+        f"when this pack was written, before run {audit.last_run_id}'s closing run_finished "
+        "entry (the trail itself is the final count)"
+        if audit.run_open
+        else "when this pack was written"
+    )
     return (
         Fields(
             (
-                ("Entries", fmt(audit.entries)),
+                (f"Entries ({when})", fmt(audit.entries)),
                 ("Chain intact", f"{'Yes' if audit.intact else 'NO'}: {audit.reason}"),
                 ("Head (sequence, hash)", f"{audit.head_seq}, {audit.head_hash or '-'}"),
             )
@@ -144,6 +207,42 @@ def _audit(facts: RunFacts) -> tuple[Fields | Table | Paragraph, ...]:
             caption="Who saw what: entries by action (individual entries are in the trail)",
         ),
     )
+
+
+MODEL_CHARTS = Path("artefacts") / "model" / "charts.json"
+LINKAGE_CHARTS = Path("artefacts") / "linkage" / "charts.json"
+
+
+def chart_blocks(data_dir: Path, out_dir: Path, kind: str) -> tuple[Block, ...]:
+    """The charts the run drew, each as an image with its alt text and the numbers it shows in
+    a table beside it: ``kind`` "model" or "fairness" (the model card's), or "linkage".
+    Nothing when no chart was drawn."""
+    blocks: list[Block] = []
+    for index in (LINKAGE_CHARTS,) if kind == "linkage" else (MODEL_CHARTS,):
+        path = data_dir / index
+        if not path.exists():
+            continue
+        try:
+            charts = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for chart in charts:
+            is_fairness = str(chart["file"]).startswith("chart_fairness")
+            if kind != "linkage" and is_fairness != (kind == "fairness"):
+                continue
+            src = path.parent / str(chart["file"])
+            if not src.exists():
+                continue
+            href = Path(os.path.relpath(src, out_dir)).as_posix()
+            blocks.append(Image(href, str(chart["alt"]), str(chart["title"])))
+            blocks.append(
+                Table(
+                    tuple(chart["headers"]),
+                    tuple(tuple(str(c) for c in row) for row in chart["rows"]),
+                    caption=f"The numbers of the chart above: {chart['title']}",
+                )
+            )
+    return tuple(blocks)
 
 
 def build_review_pack(
@@ -172,14 +271,26 @@ def build_review_pack(
             ("Why?", "DPIA steps 1 and 2; Transparency record 2.2"),
             ("On what basis?", "Record of processing (per activity); DPIA step 4"),
             ("How good is the model?", "Model performance; Model card; Linkage quality"),
-            ("Is it fair?", "Fairness; Fairness audit; Practitioners' judgements"),
+            ("Is it fair?", "Fairness; Fairness report; Practitioners' judgements"),
             ("Does it still work?", "Monitoring after go-live; Model monitoring page"),
             ("Who saw what?", "Audit trail (entries by action and integrity)"),
         ),
     )
     sections = (
+        Section("outcome", "Outcome of this run", (Paragraph(outcome_sentence(facts)),)),
         Section("questions", "What a reviewer can answer here", (questions,)),
-        Section("documents", "Governance documents", (governance,)),
+        Section(
+            "documents",
+            "Governance documents",
+            (
+                governance,
+                Paragraph(
+                    "Word copies of the DPIA, the record of processing and the transparency "
+                    "record (dpia_report.docx, record_of_processing.docx, "
+                    "transparency_record.docx) are written beside them in the reports folder."
+                ),
+            ),
+        ),
         Section(
             "others",
             "Other reviewer documents",
@@ -191,7 +302,8 @@ def build_review_pack(
             (
                 Fields(
                     (
-                        ("Run", facts.run_id or NOT_RUN),
+                        ("Run (as printed by safeguard run)", facts.pipeline_run_id or NOT_RUN),
+                        ("Reports built by Dagster run", facts.run_id or NOT_RUN),
                         (
                             "Extract date",
                             fmt(facts.extract_date) if facts.extract_date else NOT_RUN,
@@ -203,7 +315,7 @@ def build_review_pack(
                 ),
             ),
         ),
-        Section("gates", "Validation gates", (gates_table(facts),)),
+        Section("gates", "Validation gates", (gates_table(facts), *gate_detail(facts))),
         Section(
             "quality",
             "Data quality",
@@ -213,9 +325,25 @@ def build_review_pack(
                 Section("quarantine", "Quarantine summary", (quarantine_table(facts),)),
             ),
         ),
-        Section("linkage", "Linkage quality", (linkage_table(facts),)),
-        Section("model", "Model performance", (model_fields(facts),)),
-        Section("fairness", "Fairness", (fairness_fields(facts),)),
+        Section(
+            "linkage",
+            "Linkage quality",
+            (linkage_table(facts), *chart_blocks(data_dir, out_dir, "linkage")),
+        ),
+        Section(
+            "model",
+            "Model performance",
+            (model_fields(facts), *chart_blocks(data_dir, out_dir, "model")),
+        ),
+        Section(
+            "fairness",
+            "Fairness",
+            (
+                fairness_fields(facts),
+                *chart_blocks(data_dir, out_dir, "fairness"),
+                *fairness_lists(facts),
+            ),
+        ),
         Section("monitoring", "Monitoring after go-live", _monitoring(facts)),
         Section("flags", "Flags", (_flags(facts),)),
         Section("overrides", "Practitioners' judgements (override statistics)", _overrides(facts)),
@@ -224,7 +352,7 @@ def build_review_pack(
     return Document(
         "review_pack",
         "Review pack",
-        "Everything a reviewer needs to inspect this run: what data, why, on what basis, how "
+        f"{outcome_sentence(facts)} Everything a reviewer needs to inspect this run: what data, why, on what basis, how "
         "good the model is, whether it is fair, and who saw what. Aggregates only.",
         meta_fields(register, facts),
         sections,

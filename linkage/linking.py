@@ -54,6 +54,7 @@ from splink import Linker
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from linkage.blocking import BlockingPlan, comparison_distributions, null_shares, plan_blocking
+from linkage.charts import draw_linkage_charts
 from linkage.clustering import ClusteringOutcome, cluster_records
 from linkage.config import LinkageConfig
 from linkage.constraints import cannot_link, constraint_table
@@ -345,6 +346,17 @@ def link_with_details(
         {"cluster_size": sizes.index.astype("int64"), "clusters": sizes.to_numpy()}
     )
     distribution["records"] = distribution["cluster_size"] * distribution["clusters"]
+    if artefact_dir is not None:  # static charts that work offline (Splink's load a CDN)
+        artefacts.update(
+            draw_linkage_charts(
+                artefact_dir,
+                model=model_settings,
+                histogram=summary.histogram,
+                threshold=config.threshold_match_probability,
+                distribution=distribution,
+                linker=scoring.linker,
+            )
+        )
     group_sizes = np.bincount(prepared.record_groups, minlength=1)
     return LinkageResult(
         links=links,

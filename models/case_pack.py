@@ -9,15 +9,18 @@ only in the portal, for the allocated worker (docs/DESIGN.md, re-identification)
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pandas as pd
+from markupsafe import Markup
 
 from models.flagging import FLAG_ROLES, FlaggingInputError
 
@@ -53,6 +56,9 @@ class CasePackConfig:
     """How much evidence is printed per reason (the portal lists all of it)."""
 
     max_evidence_rows: int = 12
+    # A SHAP waterfall per family (shap.plots.waterfall, inline SVG, ~0.15 s each); off for
+    # benchmarks that time the pack alone.
+    waterfall: bool = True
 
 
 def _require(frame: pd.DataFrame, table: str, columns: tuple[str, ...]) -> None:
@@ -112,6 +118,50 @@ def _evidence_rows(evidence_json: str, limit: int) -> tuple[list[dict[str, str]]
     return rows[:limit], max(len(rows) - limit, 0)
 
 
+def _waterfall_svg(
+    reasons: pd.DataFrame, base: float, other: float, probability: float
+) -> Markup | None:
+    """A SHAP waterfall of one family's reasons on the calibrated scale the reasons use
+    (percentage points from the typical family's indicator to this family's), drawn by
+    ``shap.plots.waterfall`` as inline SVG: self-contained for printing, no file to lose.
+    Its numbers are the reasons' points listed beside it."""
+    if reasons.empty or base != base:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import shap
+
+    ordered = reasons.sort_values("reason_rank")
+    names = [_short(t) for t in ordered["text"].astype(str)] + ["All other factors"]
+    values = np.r_[
+        100 * ordered["contribution"].to_numpy(float), 100 * (other if other == other else 0.0)
+    ]
+    explanation = shap.Explanation(values=values, base_values=100 * base, feature_names=names)
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "case-pack"}):
+        try:
+            shap.plots.waterfall(explanation, max_display=len(names) + 1, show=False)
+            figure = plt.gcf()
+            figure.set_size_inches(7.5, 0.45 * len(names) + 1.4)
+            buffer = io.StringIO()
+            figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+        finally:
+            plt.close("all")
+    svg = buffer.getvalue()
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg[svg.index("<svg") :], flags=re.S)
+    alt = (
+        f"SHAP waterfall: from the typical family's {100 * base:.1f}% the reasons listed below "
+        f"move the indicator to this family's {100 * probability:.0f}%"
+    )
+    return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{escape(alt)}" ', 1))
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _family_context(
     flag_id: str, flag: pd.Series, reasons: pd.DataFrame, config: CasePackConfig
 ) -> dict[str, Any]:
@@ -124,7 +174,13 @@ def _family_context(
     base = float(reasons["base_probability"].iloc[0]) if len(reasons) else float("nan")
     other = float(reasons["other_contribution"].iloc[0]) if len(reasons) else float("nan")
     district = flag["postcode_district"]
+    waterfall = (
+        _waterfall_svg(reasons, base, other, float(flag["probability"]))
+        if config.waterfall
+        else None
+    )
     return {
+        "waterfall": waterfall,
         "flag_id": flag_id,
         "family_key": flag["family_key"],
         "rank": int(flag["rank"]),

@@ -39,7 +39,7 @@ the average size in <strong>probability points</strong> (1 point = 1 percentage 
 calibrator, the scale practitioners see. A typical family (the average score) has an
 indicator of {{ "%.1f" | format(100 * base_probability) }}%. These are associations the model learned, not
 causes.</p>
-<img src="{{ png }}" alt="SHAP summary plot of the risk indicator">
+<img src="{{ png }}" alt="{{ alt }}">
 <table><thead><tr><th>Feature</th><th>Agency</th><th>Mean |SHAP| (log-odds)</th>
 <th>Mean |contribution| (points)</th><th>Mean contribution (points)</th></tr></thead><tbody>
 {% for r in rows %}<tr><td>{{ r.label }}</td><td>{{ r.agency }}</td>
@@ -78,6 +78,7 @@ class GlobalExplanation:
 
 
 def _plot(log_odds: pd.DataFrame, values: pd.DataFrame, path: Path, seed: int) -> None:
+    """The SHAP beeswarm through the current ``shap.plots`` API (log-odds, 20 features)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -85,16 +86,28 @@ def _plot(log_odds: pd.DataFrame, values: pd.DataFrame, path: Path, seed: int) -
     import shap
 
     labels = [feature_spec(c).label for c in log_odds.columns]
+    explanation = shap.Explanation(
+        values=log_odds.to_numpy(), data=values.to_numpy(), feature_names=labels
+    )
+    state = np.random.get_state()  # the beeswarm jitters dots with numpy's global generator
+    np.random.seed(seed)
     try:
-        shap.summary_plot(
-            log_odds.to_numpy(), features=values.to_numpy(), feature_names=labels,
-            max_display=20, show=False, rng=seed, plot_size=(10, 8),
-        )  # fmt: skip
+        shap.plots.beeswarm(explanation, max_display=20, show=False, plot_size=(10, 8))
         figure = plt.gcf()
         figure.suptitle("Features' effect on the indicator (SHAP, log-odds)", y=1.0)
-        figure.savefig(path, dpi=110, bbox_inches="tight")
+        figure.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
     finally:
+        np.random.set_state(state)
         plt.close("all")
+
+
+def _alt(table: pd.DataFrame, n_sample: int) -> str:
+    top = ", ".join(table["label"].head(3))
+    return (
+        f"SHAP beeswarm of {n_sample:,} sampled families: each dot is a family, placed by how "
+        f"much a feature moved its indicator (log-odds); the strongest features are {top}. "
+        "The numbers are in the table below."
+    )
 
 
 def global_explanations(
@@ -150,6 +163,7 @@ def global_explanations(
             generated=(now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
             base_probability=attrs.base_probability,
             png=png.name,
+            alt=_alt(table, len(sample)),
             rows=table.to_dict("records"),
         ),
         encoding="utf-8",

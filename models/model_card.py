@@ -7,7 +7,7 @@ the two can never say different things.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -40,6 +40,7 @@ table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
 th, td { border: 1px solid #bbb; padding: 0.25rem 0.5rem; text-align: left; font-size: 0.9rem; }
 blockquote { padding: 0.5rem 1rem; border-left: 6px solid #555; background: #f5f5f5; margin: 0; }
 code { background: #f0f0f0; padding: 0 0.2rem; }
+img { max-width: 100%; border: 1px solid #ddd; }
 """
 
 
@@ -83,17 +84,80 @@ def render_model_card(
     sign_offs: Sequence[str] = (),
     council: str = "",
     scoring_as_of: str | None = None,
+    charts: Mapping[str, Any] | None = None,
 ) -> tuple[str, str]:
     """Return the model card as (Markdown, HTML) text.
 
     ``scoring_as_of`` is the run's as-of date: the card states how old the model is when it
-    scores it, beside the ages its test dates measured.
+    scores it, beside the ages its test dates measured. ``charts`` (from :func:`draw_charts`)
+    are linked by file name, so the card must be written beside them.
     """
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent),
-        autoescape=False,  # Markdown source: escaped below when rendered to HTML
-        undefined=jinja2.ChainableUndefined,
-    )
+    context = _context(fitted, evaluation, audit, version=version, title=title, now=now,
+                       sign_offs=sign_offs, council=council, scoring_as_of=scoring_as_of,
+                       charts=charts)  # fmt: skip
+    markdown = _ENV.get_template("model_card.md.j2").render(**context)
+    return markdown, markdown_to_html(markdown, title=f"Model card: {title}")
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent),
+    autoescape=False,  # Markdown source: escaped below when rendered to HTML
+    undefined=jinja2.ChainableUndefined,
+)
+_FAIRNESS_REPORT = """# Fairness report: {{ title }}
+
+*Generated from measured figures on {{ generated }} for model version `{{ version }}`; the same
+section as in the model card, published whether or not the fairness gate passed.*
+
+> **Fairness gate: {{ "PASSED" if fair.gate_passed else "FAILED" }}.**
+{%- if not fair.gate_passed %} Flags are **not** produced from this model.{% endif %}
+
+{% include "fairness_audit.md.j2" %}"""
+
+
+def render_fairness_report(
+    fitted: FittedRisk, evaluation: ModelEvaluation, audit: FairnessAudit, *, version: str,
+    title: str = "safeguard family risk indicator", now: datetime | None = None,
+    sign_offs: Sequence[str] = (), council: str = "", charts: Mapping[str, Any] | None = None,
+) -> tuple[str, str]:  # fmt: skip
+    """The model card's fairness section on its own (Markdown, HTML): the reviewers' report."""
+    context = _context(fitted, evaluation, audit, version=version, title=title, now=now,
+                       sign_offs=sign_offs, council=council, scoring_as_of=None, charts=charts)  # fmt: skip
+    markdown = _ENV.from_string(_FAIRNESS_REPORT).render(**context)
+    return markdown, markdown_to_html(markdown, title=f"Fairness report: {title}")
+
+
+def draw_charts(evaluation: ModelEvaluation, audit: FairnessAudit, out_dir: Path) -> dict[str, Any]:
+    """Draw the card's charts into ``out_dir``: calibration, families reviewed, fairness."""
+    from models.charts import calibration_chart, fairness_charts, review_chart, write_index
+
+    charts: dict[str, Any] = {"fairness": []}
+    if len(evaluation.calibration_curve):
+        charts["calibration"] = calibration_chart(evaluation.calibration_curve, out_dir)
+    if evaluation.review_curve is not None and len(evaluation.review_curve):
+        charts["review"] = review_chart(evaluation.review_curve, float(evaluation.k), out_dir)
+    low, high = audit.settings.band
+    charts["fairness"] = fairness_charts(audit.decisions, (float(low), float(high)), out_dir)
+    drawn = [c for c in (charts.get("calibration"), charts.get("review")) if c is not None]
+    write_index(drawn + charts["fairness"], out_dir / "charts.json")
+    return charts
+
+
+def _context(
+    fitted: FittedRisk,
+    evaluation: ModelEvaluation,
+    audit: FairnessAudit,
+    *,
+    version: str,
+    title: str,
+    now: datetime | None,
+    sign_offs: Sequence[str],
+    council: str,
+    scoring_as_of: str | None,
+    charts: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    from models.charts import calibration_intervals
+
     perf = evaluation.summary()
     fair = audit.summary()
     coverage = (
@@ -120,7 +184,13 @@ def render_model_card(
         "n_boot": evaluation.n_boot,
         "ci": _ci,
         "num": _num,
-        "calibration": evaluation.calibration_curve.to_dict("records"),
+        "calibration": calibration_intervals(evaluation.calibration_curve).to_dict("records"),
+        "review": (
+            evaluation.review_curve.to_dict("records")
+            if evaluation.review_curve is not None
+            else []
+        ),
+        "charts": dict(charts or {"fairness": []}),
         "decisions": audit.decisions.to_dict("records"),
         "coverage": coverage.to_dict("records"),
         "leakage": audit.leakage is not None and len(audit.leakage) > 0,
@@ -138,8 +208,7 @@ def render_model_card(
             default=0,
         ),
     }
-    markdown = env.get_template("model_card.md.j2").render(**context)
-    return markdown, markdown_to_html(markdown, title=f"Model card: {title}")
+    return context
 
 
 def _scoring_age(fitted: FittedRisk, scoring_as_of: str | None) -> int | None:
@@ -178,13 +247,22 @@ def write_model_card(
     council: str = "",
     scoring_as_of: str | None = None,
 ) -> tuple[Path, Path]:
-    """Write ``model_card.md`` and ``model_card.html`` into ``out_dir``; return their paths."""
+    """Write ``model_card.md`` and ``model_card.html`` into ``out_dir`` with their charts, and
+    the fairness report (``fairness_report.md``/``.html``, the reviewers' "Fairness report",
+    written whether or not the gate passed); return the card's paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    charts = draw_charts(evaluation, audit, out_dir)
     markdown, html = render_model_card(
         fitted, evaluation, audit, version=version, title=title, sign_offs=sign_offs,
-        council=council, scoring_as_of=scoring_as_of,
+        council=council, scoring_as_of=scoring_as_of, charts=charts,
     )  # fmt: skip
-    out_dir.mkdir(parents=True, exist_ok=True)
     md_path, html_path = out_dir / "model_card.md", out_dir / "model_card.html"
     md_path.write_text(markdown, encoding="utf-8")
     html_path.write_text(html, encoding="utf-8")
+    fair_md, fair_html = render_fairness_report(
+        fitted, evaluation, audit, version=version, title=title, sign_offs=sign_offs,
+        council=council, charts=charts,
+    )  # fmt: skip
+    (out_dir / "fairness_report.md").write_text(fair_md, encoding="utf-8")
+    (out_dir / "fairness_report.html").write_text(fair_html, encoding="utf-8")
     return md_path, html_path

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import resource
 import shutil
 import threading
@@ -38,6 +39,23 @@ class CheckOutcome:
     blocking: bool
     message: str
     severity: str = "ERROR"  # a failed WARN check is reported and never blocks
+
+    @property
+    def verdict(self) -> str:
+        if self.passed:
+            return "passed"
+        return "failed" if self.severity == "ERROR" else "warning"
+
+    def headline(self) -> str:
+        """The decision in one line: the verdict and the first condition not met (the whole
+        text is in the review pack and the Dagster UI)."""
+        clauses = [c.strip() for c in self.message.split("; ") if c.strip()]
+        failing = [c for c in clauses if c.startswith(("FAIL", "BLOCK", "STOP"))]
+        if self.passed or not clauses:
+            return self.verdict
+        first = re.sub(r"^(FAIL|BLOCK\w*|STOP\w*):\s*", "", (failing or clauses)[0])
+        more = len(failing) - 1
+        return f"{self.verdict}: {first}" + (f" (+{more} more)" if more > 0 else "")
 
 
 @dataclass(frozen=True)
@@ -107,25 +125,86 @@ class RunOutcome:
         """Checks that failed with severity WARN: reported, not blocking."""
         return [c for c in self.checks if not c.passed and c.severity != "ERROR"]
 
-    def print_summary(self, console: Console) -> None:
-        table = Table(title=f"safeguard run {self.run_id[:8]} ({self.duration_s:.1f} s)")
-        table.add_column("asset")
-        table.add_column("rows", justify="right")
-        for asset, rows in sorted(self.materialised.items()):
-            table.add_row(asset, "" if rows is None else f"{rows:,}")
+    @property
+    def peak_rss_mb(self) -> float:
+        return max((s.peak_rss_mb for s in self.steps), default=0.0)
+
+    @property
+    def gate_decisions(self) -> list[CheckOutcome]:
+        """The model and flagging gates (always shown) and every check that did not pass."""
+        return [
+            c for c in self.checks
+            if not c.passed or any(word in c.check for word in MODEL_GATE_WORDS)
+        ]  # fmt: skip
+
+    @property
+    def outcome_sentence(self) -> str:
+        """What the run came to, in one sentence."""
+        if self.error:
+            return f"The run stopped on an error: {self.error}"
+        if self.failed_gates:
+            names = ", ".join(f"{g.asset}/{g.check}" for g in self.failed_gates)
+            return (
+                f"The pipeline ran as designed and {names} withheld the outputs downstream of it"
+                + (" (no new flags)" if "flags" in self.skipped else "")
+                + "."
+            )
+        flags = self.materialised.get("flags")
+        if flags is not None:
+            return (
+                f"Every gate passed; {flags:,} families were flagged for a practitioner's review."
+            )
+        return "Every gate passed."
+
+    def print_steps(self, console: Console) -> None:
+        table = Table(title="steps (in the order they finished)", title_justify="left")
+        table.add_column("step")
+        table.add_column("seconds", justify="right")
+        table.add_column("peak memory (MiB)", justify="right")
+        for step in self.steps:
+            table.add_row(step.step, f"{step.seconds:.1f}", f"{step.peak_rss_mb:,.0f}")
         console.print(table)
+
+    def print_gates(self, console: Console) -> None:
+        """Each gate's decision in one line; the full text is in the review pack."""
         passed = sum(c.passed for c in self.checks)
         console.print(f"checks: {passed} of {len(self.checks)} passed")
+        style = {"passed": "green", "failed": "red", "warning": "yellow"}
+        for check in self.gate_decisions:
+            console.print(
+                f"  [{style[check.verdict]}]{check.asset}/{check.check}[/]: {check.headline()}",
+                overflow="ellipsis",
+                no_wrap=True,
+                crop=True,
+            )
+
+    def print_summary(self, console: Console, *, assets: bool = True) -> None:
+        if assets:
+            table = Table(title="rows written", title_justify="left")
+            table.add_column("asset")
+            table.add_column("rows", justify="right")
+            for asset, rows in sorted(self.materialised.items()):
+                table.add_row(asset, "" if rows is None else f"{rows:,}")
+            console.print(table)
+        if self.steps:
+            self.print_steps(console)
+        console.print(
+            f"run {self.run_id} took {self.duration_s:.1f} s; peak memory "
+            f"{self.peak_rss_mb:,.0f} MiB"
+        )
+        self.print_gates(console)
         if self.recovered:
             console.print(f"[yellow]recovered an interrupted run[/yellow]: {self.recovered}")
-        for gate in self.failed_gates:
-            console.print(f"[red]GATE FAILED[/red] {gate.asset} / {gate.check}: {gate.message}")
-        for check in self.warnings:
+        quarantined = [n for n in self.notices if "rows quarantined" in n]
+        if quarantined:
+            counts = ", ".join(n.split(" rows quarantined")[0] for n in quarantined)
             console.print(
-                f"[yellow]warning[/yellow] {check.asset} / {check.check}: {check.message}"
+                f"[yellow]note[/yellow] rows quarantined (rule and column per row in the "
+                f"quarantine table): {counts}"
             )
         for notice in self.notices:
-            console.print(f"[yellow]note[/yellow] {notice}")
+            if notice not in quarantined:
+                console.print(f"[yellow]note[/yellow] {notice}")
         if self.skipped:
             console.print(
                 f"not materialised because of a failed gate: {', '.join(sorted(self.skipped))}"
@@ -135,14 +214,48 @@ class RunOutcome:
         if self.report_error:
             console.print(f"[red]governance reports not rebuilt:[/red] {self.report_error}")
         else:
-            console.print(f"review pack: {self.data_dir / 'reports' / 'review_pack.html'}")
-        console.print(f"data directory: {self.data_dir}")
-        if self.success:
-            console.print("[green]run succeeded[/green]")
-        else:
             console.print(
-                "[red]run failed: previous outputs downstream of the failure are left in place[/red]"
+                f"review pack (every gate's full text): "
+                f"{self.data_dir / 'reports' / 'review_pack.html'}"
             )
+        console.print(f"data directory: {self.data_dir}")
+        colour = "green" if self.success else ("red" if self.error else "yellow")
+        console.print(f"[{colour}]{self.outcome_sentence}[/]")
+        if not self.success:
+            console.print("[dim]previous outputs downstream of the failure are left in place[/dim]")
+
+
+REPORTS_STEP = "governance reports (review pack)"
+# Checks whose decision is always shown: they decide whether flags are produced.
+MODEL_GATE_WORDS = ("gate", "decommission")
+
+
+class RunProgress:
+    """What the runner reports while it runs (aggregates only); the plain version prints one
+    line per finished step. ``safeguard`` passes a live progress display instead."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def start(self, planned_steps: int) -> None:
+        self.console.print(f"running {planned_steps} steps")
+
+    def step_started(self, step: str) -> None:
+        pass
+
+    def step_finished(self, step: str, seconds: float, ok: bool) -> None:
+        mark = "[green]done[/green]" if ok else "[red]failed[/red]"
+        self.console.print(f"  {step}: {mark} in {seconds:.1f} s")
+
+    def materialised(self, step: str, asset: str, rows: int | None) -> None:
+        pass
+
+    def checked(self, check: CheckOutcome) -> None:
+        if not check.passed:
+            self.console.print(f"  check {check.asset}/{check.check}: {check.verdict}")
+
+    def stop(self) -> None:
+        pass
 
 
 # Dagster's console logger would print every step event; the CLI prints its own progress and the
@@ -253,9 +366,14 @@ def run_pipeline(
     console: Console | None = None,
     council: CouncilConfig | None = None,
     council_source: str = "default council.yaml",
+    progress: RunProgress | None = None,
 ) -> RunOutcome:
-    """Materialise every asset for the newest complete drop under ``landing``."""
+    """Materialise every asset for the newest complete drop under ``landing``.
+
+    ``progress`` receives each step, materialisation and check as it happens (by default a
+    line per finished step on ``console``)."""
     console = console or Console(quiet=True)
+    progress = progress or RunProgress(console)
     # Splink reports training progress through logging; the run log keeps what matters.
     for noisy in ("splink", "great_expectations"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -307,20 +425,23 @@ def run_pipeline(
             if event is None:
                 return
             if event.is_step_start:
-                console.print(f"  [dim]running[/dim] {event.step_key}")
+                progress.step_started(event.step_key)
                 step_started[event.step_key] = time.perf_counter()
                 sampler.reset()
             elif event.is_step_success or event.is_step_failure:
                 began = step_started.pop(event.step_key, time.perf_counter())
-                outcome.steps.append(
-                    StepProfile(event.step_key, time.perf_counter() - began, sampler.peak / 2**20)
+                profile = StepProfile(
+                    event.step_key, time.perf_counter() - began, sampler.peak / 2**20
                 )
+                outcome.steps.append(profile)
+                progress.step_finished(event.step_key, profile.seconds, event.is_step_success)
             elif event.event_type_value == "ASSET_MATERIALIZATION":
                 mat = event.event_specific_data.materialization
                 rows = mat.metadata.get("rows") or mat.metadata.get("rows_accepted")
                 name = mat.asset_key.path[-1]
                 outcome.materialised[name] = getattr(rows, "value", None)
                 outcome.notices += _notices(name, mat.metadata)
+                progress.materialised(event.step_key or "", name, outcome.materialised[name])
             elif event.event_type_value == "ASSET_CHECK_EVALUATION":
                 ev = event.event_specific_data
                 name = ev.asset_check_key.asset_key.path[-1]
@@ -336,19 +457,14 @@ def run_pipeline(
                     or ev.description
                     or ""
                 )
-                outcome.checks.append(
-                    CheckOutcome(
-                        name, ev.check_name, ev.passed, bool(ev.blocking), str(message), severity
-                    )
+                check = CheckOutcome(
+                    name, ev.check_name, ev.passed, bool(ev.blocking), str(message), severity
                 )
-                mark = (
-                    "[green]pass[/green]"
-                    if ev.passed
-                    else ("[red]FAIL[/red]" if severity == "ERROR" else "[yellow]warn[/yellow]")
-                )
-                console.print(f"  check {name}/{ev.check_name}: {mark}")
+                outcome.checks.append(check)
+                progress.checked(check)
 
         instance.add_event_listener(run_id, on_event)
+        progress.start(len(job.graph.nodes) + 1)  # and the reports
         try:
             result = job.execute_in_process(
                 instance=instance, run_id=run_id, raise_on_error=False, run_config=QUIET_RUN_CONFIG
@@ -360,11 +476,20 @@ def run_pipeline(
             # the chain); the next run records that it recovered this one.
             outcome.error = f"{_disk_full_message(data_dir)} ({_error_chain(exc)[:300]})"
             outcome.duration_s = time.perf_counter() - started
+            progress.stop()
             return outcome
         # Reviewers' artefacts are rebuilt whatever the outcome, so a failed gate is visible.
+        progress.step_started(REPORTS_STEP)
+        began = time.perf_counter()
+        sampler.reset()
         reports = defs.resolve_job_def(governance_job.name).execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
         )
+        outcome.steps.append(
+            StepProfile(REPORTS_STEP, time.perf_counter() - began, sampler.peak / 2**20)
+        )
+        progress.step_finished(REPORTS_STEP, outcome.steps[-1].seconds, reports.success)
+        progress.stop()
         if not reports.success:
             failures = [e for e in reports.all_events if e.is_step_failure]
             outcome.report_error = (

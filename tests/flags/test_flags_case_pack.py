@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -134,6 +135,10 @@ def test_global_explanations_table_plot_and_page(
     page = result.html.read_text(encoding="utf-8")
     assert 'src="shap_summary.png"' in page and "log-odds" in page and "probability points" in page
     assert result.table["label"].iloc[0].replace("'", "&#39;") in page
+    assert 'alt="SHAP beeswarm of 40 sampled families' in page
+    first = result.png.read_bytes()
+    again = global_explanations(model, family_features, tmp_path, sample_size=40)
+    assert again.png.read_bytes() == first  # same seed, same jitter, no timestamp: same bytes
     with pytest.raises(ValueError, match="at least one"):
         global_explanations(model, family_features.iloc[0:0], tmp_path)
 
@@ -160,3 +165,77 @@ def test_a_run_without_flags_gives_empty_tables_and_says_so_in_the_packs(
     )
     assert len(paths) == 3
     assert all("No families were flagged for you" in p.read_text(encoding="utf-8") for p in paths)
+
+
+def test_each_family_gets_a_shap_waterfall_on_the_calibrated_scale(
+    run: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    flags, explanations, caseloads = run
+    write_case_packs(caseloads, flags, explanations, WORKERS, tmp_path, model_version="v1",
+                     as_of=AS_OF)  # fmt: skip
+    w1 = (tmp_path / "w1.html").read_text(encoding="utf-8")
+    mine = caseloads.loc[caseloads["worker_id"] == "w1"]
+    assert w1.count('<svg role="img" aria-label="SHAP waterfall: from the typical family') == len(
+        mine
+    )
+    assert "in percentage points on the calibrated scale" in w1
+    assert "All other factors" in w1
+    assert "<script" not in w1 and "<metadata>" not in w1 and 'href="http' not in w1
+    # the waterfall's first step is the first reason's points, as listed beside it
+    first = explanations.loc[explanations["flag_id"] == mine["flag_id"].iloc[0]]
+    top = first.sort_values("reason_rank").iloc[0]
+    assert f"{100 * top['contribution']:+.2f}".replace("-", "−") in w1 or (
+        f"{100 * top['contribution']:+.2f}" in w1
+    )
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "reports"
+
+
+@pytest.mark.browser
+def test_case_pack_waterfalls_render_offline(
+    run: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but Debian chromium is missing at {CHROMIUM}")
+        pytest.skip(f"Debian chromium not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    flags, explanations, caseloads = run
+    write_case_packs(caseloads, flags, explanations, WORKERS, tmp_path, model_version="v1",
+                     as_of=AS_OF)  # fmt: skip
+    asked: list[str] = []
+
+    def route(r) -> None:
+        if r.request.url.startswith("file:"):
+            r.continue_()
+        else:
+            asked.append(r.request.url)
+            r.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=BROWSER_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 900})
+            page.route("**/*", route)
+            page.goto((tmp_path / "w1.html").as_uri())
+            sizes = page.eval_on_selector_all(
+                "figure.waterfall svg", "els => els.map(e => e.getBoundingClientRect().height)"
+            )
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "case_pack.png"), full_page=True)
+        finally:
+            browser.close()
+    assert asked == []
+    families = (caseloads["worker_id"] == "w1").sum()
+    assert len(sizes) == families and all(h > 100 for h in sizes)

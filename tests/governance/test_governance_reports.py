@@ -110,7 +110,7 @@ def test_dpia_quotes_this_runs_evidence_and_screening(built):
     _, _, files = built
     text = files["dpia_report"].markdown.read_text()
     assert "meets 6 of 6 ICO high-risk criteria" in text
-    assert "FAILED: performance_gate: AUC 0.61 < 0.70" in text  # control evidence from the run
+    assert "Failed: performance_gate: AUC 0.61 < 0.70" in text  # control evidence from the run
     assert "1 column(s) dropped from 1 file(s)" in text
     assert "No: no residual risk is high" in text
 
@@ -173,14 +173,22 @@ def _markers(estate) -> set[str]:
     return markers
 
 
+def _docx_text(path: Path) -> str:
+    from docx import Document as open_docx
+
+    word = open_docx(str(path))
+    cells = [c.text for t in word.tables for row in t.rows for c in row.cells]
+    return "\n".join([p.text for p in word.paragraphs] + cells)
+
+
 def test_no_personal_data_in_any_artefact(built, estate):
     out, _, _ = built
     markers = _markers(estate)
     assert len(markers) > 500
     written = sorted((out / "reports").glob("*"))
-    assert len(written) == 10
+    assert len(written) == 13  # 5 artefacts x (HTML, Markdown) + 3 Word copies
     for path in written:
-        text = path.read_text(encoding="utf-8")
+        text = _docx_text(path) if path.suffix == ".docx" else path.read_text(encoding="utf-8")
         leaked = sorted(m for m in markers if m in text)
         assert not leaked, f"{path.name} contains {leaked[:5]}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -76,3 +77,22 @@ def test_model_card_reports_measured_figures(tmp_path: Path) -> None:
     assert "<table>" in html  # tables rendered from the Markdown source
     for verdict in set(audit.decisions["verdict"]):
         assert verdict in markdown
+
+    # charts: files beside the card, linked with alt text, their numbers in a table beside them
+    charts = sorted(p.name for p in tmp_path.glob("chart_*.png"))
+    assert {"chart_calibration.png", "chart_review.png"} <= set(charts)
+    assert any(name.startswith("chart_fairness_") for name in charts)
+    for name in charts:
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert re.search(rf'<img src="{name}" alt="[^"]{{40,}}"', html), name
+    assert "observed 95% interval" in markdown and "| families reviewed per run |" in markdown
+    capacity_row = evaluation.review_curve.loc[evaluation.review_curve["multiple_of_capacity"] == 1]
+    assert f"{capacity_row['precision'].iloc[0]:.3f}" in markdown
+    # the reviewers' fairness report, written whatever the gate decided
+    report = (tmp_path / "fairness_report.html").read_text()
+    assert "Fairness gate" in report and "ratio to rest" in report
+    assert all(f'src="{n}"' in report for n in charts if n.startswith("chart_fairness_"))
+    # the same figures give the same bytes (no timestamps in the files)
+    before = {n: (tmp_path / n).read_bytes() for n in charts}
+    write_model_card(fitted, evaluation, audit, tmp_path, version=record.version)
+    assert {n: (tmp_path / n).read_bytes() for n in charts} == before
