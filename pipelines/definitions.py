@@ -6,6 +6,7 @@ Definitions with explicit settings. The wiring holds no logic: see the domain pa
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from pipelines.checks.ingest import data_docs, gx_checks
 from pipelines.checks.objections import objections_gx_suite
 from pipelines.council import CouncilConfig, load_config
 from pipelines.dpia_metadata import with_dpia_metadata
+from pipelines.lineage import graph_specs, lineage_nodes_of, nodes_to_json
 from pipelines.operations import (
     governance_after_failure,
     governance_after_success,
@@ -44,7 +46,8 @@ from pipelines.operations import (
     retention_purge_job,
     retention_purge_schedule,
 )
-from pipelines.resources import CouncilSettings, RunSettings, Warehouse
+from pipelines.resources import CouncilSettings, LocationGraph, RunSettings, Warehouse
+from pipelines.run_context import parse_as_of
 
 
 def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
@@ -88,11 +91,20 @@ def build_definitions(
     Loading them makes this process's new files owner-only and tightens an existing data
     directory (0700/0600), so `dagster dev` and the CLI never leave personal data readable.
     """
+    parse_as_of(as_of)  # a malformed date is refused when the definitions load, not mid-run
     secure_data_dir(Path(data_dir))
+    assets, checks = all_assets(), all_checks()
+    specs, check_keys = graph_specs([*assets, *checks])
     return dg.Definitions(
-        assets=all_assets(),
-        asset_checks=all_checks(),
+        assets=assets,
+        asset_checks=checks,
         resources={
+            "graph": LocationGraph(
+                lineage_json=nodes_to_json(lineage_nodes_of(specs).values()),
+                checks_json=json.dumps(
+                    [f"{k.asset_key.to_user_string()}/{k.name}" for k in check_keys]
+                ),
+            ),
             "warehouse": Warehouse(data_dir=data_dir),
             "settings": RunSettings(landing_dir=landing_dir, truth_dir=truth_dir, as_of=as_of),
             "council": CouncilSettings.from_config(council or load_config(None), council_source),

@@ -5,14 +5,8 @@ performance and fairness gates pass) and sits downstream of both blocking gates,
 gate leaves the last good flags in place and served.
 """
 
-import json
-
 import dagster as dg
-import pandas as pd
 
-import models
-from features.outcomes import open_to_social_care
-from governance.pending_objections import PENDING_REASON, families_of
 from models.case_pack import build_caseloads, write_case_packs
 from models.flagging import (
     FlagConfig,
@@ -23,55 +17,24 @@ from models.flagging import (
 )
 from models.global_explain import global_explanations
 from models.reasons import explain_flags
-from pipelines.assets.linkage import _extract_date
-from pipelines.assets.model import APPROVED, objector_person_keys
 from pipelines.dpia_metadata import summary_metadata
 from pipelines.objections import (
     OBJECTOR_CHECK,
     ObjectorFlaggedError,
     objector_check,
     objector_check_spec,
-    pending_person_keys,
     reinstate_published_flags,
     withdraw_served_flags,
 )
-from pipelines.resources import CouncilSettings, RunSettings, Warehouse
+from pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
+from pipelines.run_context import excluded_families, load_approved_model, run_dates
 
 FLAG_INPUTS = [
     "risk_model", "model_evaluation", "fairness_audit", "family_features", "events",
-    "families", "workers", "objections", "identity_vault", "areas",
+    "families", "workers", "objections", "identity_vault", "areas", "record_links",
+    "row_accounting",
     "monitoring_triggers",  # its blocking decommission check stops new flags
 ]  # fmt: skip
-
-
-class NoApprovedModel(RuntimeError):
-    """No model has passed both gates: nothing may be flagged."""
-
-
-def load_approved_model(warehouse: Warehouse) -> tuple[models.RiskModel, str]:
-    model_dir = warehouse.artefact_dir("models")
-    pointer = model_dir / APPROVED
-    if not pointer.exists():
-        raise NoApprovedModel(
-            f"no approved model in {model_dir}: no model has passed both the performance and "
-            "fairness gates, so no family is scored or flagged"
-        )
-    approved = json.loads(pointer.read_text())
-    model, record = models.load_risk_model(model_dir / approved["model_file"])
-    return model, record.version
-
-
-def excluded_families(
-    warehouse: Warehouse, events: pd.DataFrame, families: pd.DataFrame, as_of
-) -> dict[str, set[str]]:
-    """Families never scored: objectors' (every spell, to be safe), those of anyone an objection
-    pending verification may name (same name and district), and those open to social care."""
-    open_cases = set(open_to_social_care(events, families, as_of)["family_key"].astype(str))
-    return {
-        "objection_or_restriction": families_of(objector_person_keys(warehouse), families),
-        PENDING_REASON: families_of(pending_person_keys(warehouse), families),
-        "open_to_social_care": open_cases,
-    }
 
 
 @dg.multi_asset(
@@ -115,9 +78,15 @@ def excluded_families(
     check_specs=[objector_check_spec()],
     name="score_and_flag",
 )
-def score_and_flag(warehouse: Warehouse, settings: RunSettings, council: CouncilSettings):
+def score_and_flag(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    settings: RunSettings,
+    council: CouncilSettings,
+):
+    warehouse = declared_reads(context, warehouse)
     model, version = load_approved_model(warehouse)
-    as_of = settings.as_of_date(_extract_date(warehouse))
+    as_of = run_dates(warehouse, settings).as_of
     features = warehouse.read_table("family_features")
     events = warehouse.read_table("events")
     families = warehouse.read_table("families")

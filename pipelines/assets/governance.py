@@ -6,6 +6,7 @@ in the review pack instead of hiding it. Gate outcomes are read from the Dagster
 """
 
 import json
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -19,8 +20,15 @@ from governance import (
     collect_run_facts,
 )
 from pipelines.dpia_metadata import register
-from pipelines.lineage import lineage_nodes
-from pipelines.resources import CouncilSettings, Warehouse
+from pipelines.layout import GOVERNANCE_GROUP
+from pipelines.resources import (
+    CouncilSettings,
+    LocationGraph,
+    RunSettings,
+    Warehouse,
+    declared_reads,
+)
+from pipelines.run_context import AsOfError, run_dates
 
 REPORTS = (
     "dpia_report",
@@ -107,21 +115,36 @@ def _model_facts(
     return model, fairness
 
 
+def _as_of(warehouse: Warehouse, settings: RunSettings) -> date | None:
+    """The date the run stood at, for the review pack (None before any drop, or when refused)."""
+    if not warehouse.table_exists("row_accounting"):
+        return None
+    try:
+        return run_dates(warehouse, settings).as_of
+    except AsOfError:
+        return None
+
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(name, deps=REPORT_SOURCES, group_name="governance", kinds={"html", "markdown"})
+        dg.AssetSpec(
+            name, deps=REPORT_SOURCES, group_name=GOVERNANCE_GROUP, kinds={"html", "markdown"}
+        )
         for name in REPORTS
     ],
     name="build_governance_reports",
 )
 def governance_reports(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, council: CouncilSettings
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    settings: RunSettings,
+    council: CouncilSettings,
+    graph: LocationGraph,
 ):
     """DPIA, Art 30 record, ATRS record, data-flow map and the review pack index."""
-    from pipelines.definitions import build_definitions  # the graph this asset belongs to
-
-    graph_defs = build_definitions(data_dir=warehouse.data_dir, landing_dir=".")
-    check_keys = list(graph_defs.resolve_asset_graph().asset_check_keys)
+    warehouse = declared_reads(context, warehouse)
+    check_keys = graph.check_keys()  # every check of the code location this asset belongs to
+    as_of = _as_of(warehouse, settings)
     gates = latest_gates(context.instance, check_keys)
     model, fairness = _model_facts(warehouse, gates, tuple(council.config().sign_off_lines()))
     facts = collect_run_facts(
@@ -130,8 +153,9 @@ def governance_reports(
         gates=gates,
         model=model,
         fairness=fairness,
+        as_of_date=as_of,
     )
-    lineage = list(lineage_nodes(graph_defs).values())
+    lineage = graph.lineage()
     files = build_governance_reports(register(), facts, lineage, Path(warehouse.data_dir))
     for name in REPORTS:
         yield dg.MaterializeResult(

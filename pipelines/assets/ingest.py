@@ -30,6 +30,7 @@ from ingest.reader import (
 )
 from ingest.volume import compare_volumes, drop_volumes
 from pipelines.dpia_metadata import dpia_check_spec
+from pipelines.layout import AGENCY_SOURCES, LANDING_FILES, REFERENCE_FILES, table_of
 from pipelines.objections import (
     assess,
     read_register,
@@ -37,23 +38,14 @@ from pipelines.objections import (
     register_check_specs,
     withdraw_served_flags,
 )
-from pipelines.resources import RunSettings, Warehouse
+from pipelines.resources import RunSettings, Warehouse, declared_reads
+from pipelines.run_context import resolve_as_of
 from pipelines.storage import atomic_write_text
-
-AGENCY_SOURCES = ("social_care", "education", "housing", "police", "revenues_benefits")
-REFERENCE_FILES = ("workers", "areas", "objections")
-LEDGERS = ("quarantine", "firewall_log", "row_accounting")
-LANDING_FILES = AGENCY_SOURCES + REFERENCE_FILES
 
 VOLUME_CHECK = "volume_vs_previous_extract"
 ACCOUNTING_CHECK = "every_row_accounted_for"
 REQUIRED_CHECK = "required_columns_filled"
 QUARANTINE_CHECK = "quarantine_within_limits"
-
-
-def table_of(name: str) -> str:
-    """Warehouse table of a landing file (``police`` -> ``police_records``, ``workers``)."""
-    return f"{name}_records" if name in AGENCY_SOURCES else name
 
 
 class FileRefusedError(RuntimeError):
@@ -203,10 +195,13 @@ def _split_and_screen(
 @dg.multi_asset(specs=_ingest_specs(), check_specs=_ingest_check_specs(), name="ingest_drop")
 def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: RunSettings):
     """Read the newest complete drop once and write every ingest table in one staged commit."""
+    warehouse = declared_reads(context, warehouse)
     contract = load_contract()
     landing = Path(settings.landing_dir)
     drop = newest_complete_drop(landing)
-    context.log.info(f"ingesting drop {drop.extract_date} from {drop.path}")
+    # Refused before anything is read: the whole run stands at this date (pipelines/run_context).
+    as_of = resolve_as_of(settings.as_of, drop.extract_date)
+    context.log.info(f"ingesting drop {drop.extract_date} from {drop.path} (as of {as_of})")
     pseudonymiser = warehouse.pseudonymiser()
     suite_settings = settings.suite_settings()
 

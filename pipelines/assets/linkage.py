@@ -5,7 +5,6 @@ only ever receives pseudonymous keys and aggregate quality figures.
 """
 
 import json
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -17,18 +16,17 @@ from features.protected import CHARACTERISTIC_SOURCES, characteristic_observatio
 from linkage.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from linkage.families import form_families, form_families_at
 from linkage.quality import evaluate_links, plausibility_findings
-from pipelines.assets.ingest import AGENCY_SOURCES
 from pipelines.dpia_metadata import dpia_check_spec
-from pipelines.resources import CouncilSettings, RunSettings, Warehouse
+from pipelines.layout import AGENCY_SOURCES, OBJECTIONS_SOURCE, RECORDS, date_column
+from pipelines.readers import residence_observations
+from pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
+from pipelines.run_context import extract_date, run_dates
 
 # Everything the library can use; the vault also holds agency_id (same agency's own person id).
 LINKAGE_INPUT = [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]
-RECORDS = [f"{s}_records" for s in AGENCY_SOURCES]
 PLAUSIBILITY_CHECK = "plausible_clusters"
 COVERAGE_CHECK = "blocking_coverage"
 
-
-OBJECTIONS_SOURCE = "objections"
 # Share of clusters each plausibility check may flag before the gate blocks. Giant clusters and
 # people with many dates of birth are never plausible; a child's dates of birth a year apart can
 # be a genuine recording error in one agency, so a small share is tolerated.
@@ -148,7 +146,8 @@ def coverage_check(result: linkage.LinkageResult) -> dg.AssetCheckResult:
         ),
         dg.AssetSpec(
             "linkage_quality",
-            deps=["record_links", "identity_vault"],
+            # row_accounting: clusters are judged at the extract date (ages of children)
+            deps=["record_links", "identity_vault", "row_accounting"],
             group_name="linkage",
             kinds={"duckdb", "html"},
             description="Match-weight and cluster-size distributions; precision/recall when truth is set.",
@@ -171,6 +170,7 @@ def coverage_check(result: linkage.LinkageResult) -> dg.AssetCheckResult:
     name="link_records",
 )
 def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: RunSettings):
+    warehouse = declared_reads(context, warehouse)
     identities = load_identities(warehouse)
     # One staged commit: the vault's person keys, the warehouse links and the linkage files
     # change together or not at all (pipelines/storage.py).
@@ -232,7 +232,7 @@ def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
     profiles = profiles.drop_duplicates(
         ["person_key", "source", "agency_id", "first_name", "last_name", "dob"]
     )
-    findings = plausibility_findings(profiles, profiles, as_of=_extract_date(warehouse))
+    findings = plausibility_findings(profiles, profiles, as_of=extract_date(warehouse))
     failing = [f for f in findings if f.share > PLAUSIBILITY_TOLERANCE.get(f.check, 0.0)]
     yield dg.AssetCheckResult(
         asset_key="linkage_quality",
@@ -252,11 +252,6 @@ def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
     )
 
 
-def _extract_date(warehouse: Warehouse) -> date:
-    extract = warehouse.read_table("row_accounting", columns=["extract_date"])["extract_date"].max()
-    return pd.Timestamp(extract).date()
-
-
 def modal_value(frame: pd.DataFrame, key: str, column: str) -> pd.Series:
     """Most frequent non-missing ``column`` per ``key`` (ties: the smallest value), vectorised.
 
@@ -271,8 +266,9 @@ def modal_value(frame: pd.DataFrame, key: str, column: str) -> pd.Series:
 
 
 @dg.asset(deps=["record_links", *RECORDS], group_name="linkage", kinds={"duckdb"})
-def people(warehouse: Warehouse) -> dg.MaterializeResult:
+def people(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """One row per linked person: birth month (not date), record and source counts."""
+    warehouse = declared_reads(context, warehouse)
     record_links = warehouse.read_table("record_links")
     record_links = record_links[record_links["source"] != OBJECTIONS_SOURCE]
     births = pd.concat(
@@ -296,21 +292,24 @@ def people(warehouse: Warehouse) -> dg.MaterializeResult:
     group_name="linkage",
     kinds={"duckdb"},
 )
-def protected_characteristics(warehouse: Warehouse) -> dg.MaterializeResult:
+def protected_characteristics(
+    context: dg.AssetExecutionContext, warehouse: Warehouse
+) -> dg.MaterializeResult:
     """Dated statements of sex, ethnicity and disability per person, for the fairness audit only.
 
     Kept as one row per agency record (with the record's date), so the audit can read each
     characteristic as it was known at each as-of date; never model features.
     """
+    warehouse = declared_reads(context, warehouse)
     record_links = warehouse.read_table("record_links", columns=["record_pseudo", "person_key"])
     records = {
         source: warehouse.read_table(
-            f"{source}_records", columns=["record_pseudo", _date_column(source), *columns]
+            f"{source}_records", columns=["record_pseudo", date_column(source), *columns]
         )
         for source, columns in CHARACTERISTIC_SOURCES.items()
     }
     table = characteristic_observations(
-        records, record_links, {s: _date_column(s) for s in CHARACTERISTIC_SOURCES}
+        records, record_links, {s: date_column(s) for s in CHARACTERISTIC_SOURCES}
     )
     warehouse.write_table("protected_characteristics", table)
     return dg.MaterializeResult(
@@ -318,33 +317,17 @@ def protected_characteristics(warehouse: Warehouse) -> dg.MaterializeResult:
     )
 
 
-def residence_observations(warehouse: Warehouse) -> pd.DataFrame:
-    """One row per linked agency record: who was seen at which address on which date."""
-    record_links = warehouse.read_table(
-        "record_links", columns=["record_pseudo", "person_key", "source"]
-    )
-    frames = []
-    for source in AGENCY_SOURCES:
-        cols = ["record_pseudo", "address_key", _date_column(source)]
-        if source == "housing":
-            cols.append("tenancy_ref")
-        df = warehouse.read_table(f"{source}_records", columns=cols).rename(
-            columns={_date_column(source): "event_date"}
-        )
-        df["group_key"] = df.pop("tenancy_ref") if "tenancy_ref" in df else pd.NA
-        df["source"] = source
-        frames.append(df)
-    residence = pd.concat(frames, ignore_index=True).merge(
-        record_links[["record_pseudo", "person_key"]], on="record_pseudo"
-    )
-    return residence.drop(columns=["record_pseudo"])
+FAMILY_INPUTS = ["record_links", "people", *RECORDS, "row_accounting"]
 
 
-@dg.asset(deps=["record_links", "people", *RECORDS], group_name="linkage", kinds={"duckdb"})
-def families(warehouse: Warehouse, settings: RunSettings) -> dg.MaterializeResult:
+@dg.asset(deps=FAMILY_INPUTS, group_name="linkage", kinds={"duckdb"})
+def families(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, settings: RunSettings
+) -> dg.MaterializeResult:
     """Children and the adults they live with, as spells over time (current spell: valid_to null)."""
+    warehouse = declared_reads(context, warehouse)
     people_table = warehouse.read_table("people", columns=["person_key", "birth_month"])
-    as_of = settings.as_of_date(_extract_date(warehouse))
+    as_of = run_dates(warehouse, settings).as_of
     table = form_families(
         residence_observations(warehouse), people_table, as_of,
         keys=warehouse.pseudonymiser().key_function(),
@@ -360,13 +343,17 @@ def families(warehouse: Warehouse, settings: RunSettings) -> dg.MaterializeResul
     )
 
 
-@dg.asset(deps=["record_links", "people", *RECORDS], group_name="linkage", kinds={"duckdb"})
+@dg.asset(deps=FAMILY_INPUTS, group_name="linkage", kinds={"duckdb"})
 def family_snapshots(
-    warehouse: Warehouse, settings: RunSettings, council: CouncilSettings
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    settings: RunSettings,
+    council: CouncilSettings,
 ) -> dg.MaterializeResult:
     """Families formed again at every training and test date from the records made by then."""
+    warehouse = declared_reads(context, warehouse)
     training = council.config().training
-    as_of = settings.as_of_date(_extract_date(warehouse))
+    as_of = run_dates(warehouse, settings).as_of
     dates = monthly_as_of_dates(
         as_of, training.first_as_of_months_back, training.last_as_of_months_back
     )
@@ -385,13 +372,3 @@ def family_snapshots(
             "formed_every_months": training.family_snapshot_months,
         }
     )
-
-
-def _date_column(source: str) -> str:
-    return {
-        "social_care": "start_date",
-        "education": "period_start",
-        "housing": "event_date",
-        "police": "incident_date",
-        "revenues_benefits": "event_date",
-    }[source]
