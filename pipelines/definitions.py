@@ -50,7 +50,16 @@ from pipelines.resources import CouncilSettings, LocationGraph, RunSettings, War
 from pipelines.run_context import parse_as_of
 
 
-def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
+def scaffolded() -> dg.Definitions:
+    """What ``dg scaffold defs`` added under ``pipelines/defs/`` (empty until someone does)."""
+    folder = Path(__file__).with_name("defs")
+    added = [p for p in folder.iterdir() if p.name not in ("__init__.py", "__pycache__")]
+    if not added:  # nothing scaffolded: no project configuration needed (installed package)
+        return dg.Definitions()
+    return dg.load_from_defs_folder(path_within_project=Path(__file__))
+
+
+def all_assets(extra: dg.Definitions | None = None) -> list[dg.AssetsDefinition | dg.AssetSpec]:
     return with_dpia_metadata(
         [
             *landing_specs,
@@ -69,12 +78,13 @@ def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
             family_scores_history,
             monitor_model,
             governance_reports,
+            *((extra.assets or []) if extra else []),
         ]
     )
 
 
-def all_checks() -> list[dg.AssetChecksDefinition]:
-    return [*gx_checks, objections_gx_suite]
+def all_checks(extra: dg.Definitions | None = None) -> list[dg.AssetChecksDefinition]:
+    return [*gx_checks, objections_gx_suite, *((extra.asset_checks or []) if extra else [])]
 
 
 def build_definitions(
@@ -93,7 +103,8 @@ def build_definitions(
     """
     parse_as_of(as_of)  # a malformed date is refused when the definitions load, not mid-run
     secure_data_dir(Path(data_dir))
-    assets, checks = all_assets(), all_checks()
+    extra = scaffolded()
+    assets, checks = all_assets(extra), all_checks(extra)
     specs, check_keys = graph_specs([*assets, *checks])
     return dg.Definitions(
         assets=assets,
@@ -109,9 +120,21 @@ def build_definitions(
             "settings": RunSettings(landing_dir=landing_dir, truth_dir=truth_dir, as_of=as_of),
             "council": CouncilSettings.from_config(council or load_config(None), council_source),
         },
-        jobs=[pipeline_job, governance_job, retention_purge_job, history_job, monitoring_job],
-        schedules=[monthly_scoring_schedule, retention_purge_schedule],
-        sensors=[new_drop_sensor, governance_after_success, governance_after_failure],
+        jobs=[
+            pipeline_job,
+            governance_job,
+            retention_purge_job,
+            history_job,
+            monitoring_job,
+            *(extra.jobs or []),
+        ],
+        schedules=[monthly_scoring_schedule, retention_purge_schedule, *(extra.schedules or [])],
+        sensors=[
+            new_drop_sensor,
+            governance_after_success,
+            governance_after_failure,
+            *(extra.sensors or []),
+        ],
         executor=dg.in_process_executor,
     )
 
