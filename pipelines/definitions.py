@@ -31,10 +31,11 @@ from pipelines.assets.model import (
     training_frame,
 )
 from pipelines.assets.monitoring import monitor_model, monitoring_job
+from pipelines.catalogue import with_catalogue
 from pipelines.checks.ingest import data_docs, gx_checks
 from pipelines.checks.objections import objections_gx_suite
 from pipelines.council import CouncilConfig, load_config
-from pipelines.dpia_metadata import with_dpia_metadata
+from pipelines.dpia_metadata import register, with_dpia_metadata
 from pipelines.lineage import graph_specs, lineage_nodes_of, nodes_to_json
 from pipelines.operations import (
     governance_after_failure,
@@ -60,7 +61,7 @@ def scaffolded() -> dg.Definitions:
 
 
 def all_assets(extra: dg.Definitions | None = None) -> list[dg.AssetsDefinition | dg.AssetSpec]:
-    return with_dpia_metadata(
+    assets = with_dpia_metadata(
         [
             *landing_specs,
             ingest_drop,
@@ -81,6 +82,7 @@ def all_assets(extra: dg.Definitions | None = None) -> list[dg.AssetsDefinition 
             *((extra.assets or []) if extra else []),
         ]
     )
+    return with_catalogue(assets, register())
 
 
 def all_checks(extra: dg.Definitions | None = None) -> list[dg.AssetChecksDefinition]:

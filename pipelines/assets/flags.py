@@ -17,6 +17,7 @@ from models.flagging import (
 )
 from models.global_explain import global_explanations
 from models.reasons import explain_flags
+from pipelines.catalogue import row_count
 from pipelines.dpia_metadata import summary_metadata
 from pipelines.objections import (
     OBJECTOR_CHECK,
@@ -29,6 +30,10 @@ from pipelines.objections import (
 from pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
 from pipelines.run_context import excluded_families, load_approved_model, run_dates
 
+WITHHELD = (
+    "Withheld while a blocking gate upstream fails (performance_gate, fairness_gate, "
+    "decommission_triggers, the objections register's gates): the last good set stays served."
+)
 FLAG_INPUTS = [
     "risk_model", "model_evaluation", "fairness_audit", "family_features", "events",
     "families", "workers", "objections", "identity_vault", "areas", "record_links",
@@ -44,14 +49,16 @@ FLAG_INPUTS = [
             deps=FLAG_INPUTS,
             group_name="flags",
             kinds={"duckdb"},
-            description="Calibrated probability, rank and band for every eligible family at the as-of date.",
+            description="Calibrated probability, rank and band for every eligible family at the "
+            f"as-of date. {WITHHELD}",
         ),
         dg.AssetSpec(
             "flags",
             deps=["family_scores", "workers"],
             group_name="flags",
             kinds={"duckdb"},
-            description="Families above the operating threshold, routed by district, capped by capacity.",
+            description="Families above the operating threshold, routed by district, capped by "
+            f"capacity. {WITHHELD}",
         ),
         dg.AssetSpec(
             "flag_explanations",
@@ -130,16 +137,16 @@ def score_and_flag(
 
     yield dg.MaterializeResult(
         asset_key="family_scores",
-        metadata={"rows": len(scores), "model_version": version, "as_of": as_of.isoformat(),
+        metadata={**row_count(len(scores)), "model_version": version, "as_of": as_of.isoformat(),
                   **{f"excluded_{k}": v for k, v in exclusion_counts(features["family_key"], excluded).items()}},
     )  # fmt: skip
     yield dg.MaterializeResult(
         asset_key="flags",
-        metadata={"rows": len(selection.flags), **summary_metadata(selection.summary())},
+        metadata={**row_count(len(selection.flags)), **summary_metadata(selection.summary())},
     )
     yield dg.MaterializeResult(
         asset_key="flag_explanations",
-        metadata={"rows": len(explanations), "scale": "calibrated probability points"},
+        metadata={**row_count(len(explanations)), "scale": "calibrated probability points"},
     )
     html = warehouse.artefact_dir("global_explanations") / overview.html.name
     yield dg.MaterializeResult(
@@ -148,7 +155,7 @@ def score_and_flag(
     )
     yield dg.MaterializeResult(
         asset_key="caseloads",
-        metadata={"rows": len(caseloads), "workers_with_flags": int(caseloads["worker_id"].nunique()),
+        metadata={**row_count(len(caseloads)), "workers_with_flags": int(caseloads["worker_id"].nunique()),
                   "case_packs": len(packs)},
     )  # fmt: skip
     # Withdrawn flags published again by this run (which passed every gate) are served again,

@@ -30,13 +30,13 @@ from pipelines.resources import (
 )
 from pipelines.run_context import AsOfError, run_dates
 
-REPORTS = (
-    "dpia_report",
-    "record_of_processing",
-    "transparency_record",
-    "data_flow_map",
-    "review_pack",
-)
+REPORTS = {
+    "dpia_report": "The DPIA report, generated from the register and this run's facts.",
+    "record_of_processing": "The UK GDPR Art 30 record of processing activities.",
+    "transparency_record": "The Algorithmic Transparency Recording Standard (ATRS) record.",
+    "data_flow_map": "Which asset carries which data categories, drawn from the declared deps.",
+    "review_pack": "The reviewers' index: gates, figures, the as-of date and every report.",
+}
 REPORT_SOURCES = [
     "row_accounting", "firewall_log", "quarantine", "linkage_quality", "model_evaluation",
     "fairness_audit", "model_card", "data_docs",
@@ -128,9 +128,13 @@ def _as_of(warehouse: Warehouse, settings: RunSettings) -> date | None:
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            name, deps=REPORT_SOURCES, group_name=GOVERNANCE_GROUP, kinds={"html", "markdown"}
+            name,
+            deps=REPORT_SOURCES,
+            group_name=GOVERNANCE_GROUP,
+            kinds={"html", "markdown"},
+            description=description,
         )
-        for name in REPORTS
+        for name, description in REPORTS.items()
     ],
     name="build_governance_reports",
 )

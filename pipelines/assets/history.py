@@ -13,6 +13,7 @@ import dagster as dg
 from features.build import build_family_features
 from linkage.families import form_families
 from models.flagging import FlagConfig, family_districts, score_families
+from pipelines.catalogue import row_count
 from pipelines.layout import HISTORY_GROUP, RECORDS
 from pipelines.readers import residence_observations
 from pipelines.resources import CouncilSettings, Warehouse, declared_reads
@@ -64,7 +65,7 @@ def family_scores_history(
         "family_scores_history", scores, column="as_of_date", value=as_of
     )
     return dg.MaterializeResult(
-        metadata={"rows": rows, "as_of": as_of.isoformat(), "model_version": version}
+        metadata={**row_count(rows), "as_of": as_of.isoformat(), "model_version": version}
     )
 
 

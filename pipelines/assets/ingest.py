@@ -29,6 +29,7 @@ from ingest.reader import (
     row_accounting_frame,
 )
 from ingest.volume import compare_volumes, drop_volumes
+from pipelines.catalogue import row_count
 from pipelines.dpia_metadata import dpia_check_spec
 from pipelines.layout import AGENCY_SOURCES, LANDING_FILES, REFERENCE_FILES, table_of
 from pipelines.objections import (
@@ -64,6 +65,14 @@ landing_specs = [
 ]
 
 
+REFERENCE_DESCRIPTIONS = {
+    "workers": "Practitioners with their team, districts covered and capacity (staff reference).",
+    "areas": "Reference geography: postcode districts with their area attributes.",
+    "objections": "The objections register (Art 21 objections, Art 18 restrictions), pseudonymised: "
+    "identities in the vault. Kept as last accepted when the register fails its gates.",
+}
+
+
 def _ingest_specs() -> list[dg.AssetSpec]:
     specs = [
         dg.AssetSpec(
@@ -76,7 +85,13 @@ def _ingest_specs() -> list[dg.AssetSpec]:
         for s in AGENCY_SOURCES
     ]
     specs += [
-        dg.AssetSpec(name, deps=[f"landing_{name}"], group_name="ingest", kinds={"duckdb"})
+        dg.AssetSpec(
+            name,
+            deps=[f"landing_{name}"],
+            group_name="ingest",
+            kinds={"duckdb"},
+            description=REFERENCE_DESCRIPTIONS[name],
+        )
         for name in REFERENCE_FILES
     ]
     specs += [
@@ -252,6 +267,16 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
             stage.write_table(ledger, table)
 
     validation = warehouse.artefact_dir("validation")
+    for name, item in screened.items():  # the landing files as delivered (external assets)
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=f"landing_{name}",
+                metadata={
+                    "extract_date": drop.extract_date.isoformat(),
+                    "dagster/row_count": dg.MetadataValue.int(item.ingest.accounting.rows_read),
+                },
+            )
+        )
     if "objections" not in screened:
         yield dg.MaterializeResult(
             asset_key="objections", metadata={"register": "unreadable: last accepted register kept"}
@@ -271,6 +296,7 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
                 "extract_date": drop.extract_date.isoformat(),
                 "rows_read": result.accounting.rows_read,
                 "rows_accepted": result.accounting.rows_accepted,
+                "dagster/row_count": dg.MetadataValue.int(result.accounting.rows_accepted),
                 "rows_quarantined": result.accounting.rows_quarantined,
                 "rows_quarantined_by_suite_rules": item.screen.rows_rejected if item.screen else 0,
                 "columns_dropped_at_firewall": len(result.firewall_log),
@@ -283,7 +309,7 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
                 json.dumps(item.screen.outcome.as_dict(), indent=2, default=str),
             )
     for ledger, table in ledgers.items():
-        yield dg.MaterializeResult(asset_key=ledger, metadata={"rows": len(table)})
+        yield dg.MaterializeResult(asset_key=ledger, metadata={**row_count(len(table))})
 
     acc = ledgers["row_accounting"]
     unbalanced = acc[acc["rows_read"] != acc["rows_accepted"] + acc["rows_quarantined"]]

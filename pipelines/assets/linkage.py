@@ -16,6 +16,7 @@ from features.protected import CHARACTERISTIC_SOURCES, characteristic_observatio
 from linkage.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from linkage.families import form_families, form_families_at
 from linkage.quality import evaluate_links, plausibility_findings
+from pipelines.catalogue import row_count
 from pipelines.dpia_metadata import dpia_check_spec
 from pipelines.layout import AGENCY_SOURCES, OBJECTIONS_SOURCE, RECORDS, date_column
 from pipelines.readers import residence_observations
@@ -212,7 +213,7 @@ def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
     yield dg.MaterializeResult(
         asset_key="record_links",
         metadata={
-            "rows": len(record_links),
+            **row_count(len(record_links)),
             "people": int(record_links["person_key"].nunique()),
             "threshold": float(result.threshold_match_probability),
             "objectors_linked": int((links["source"] == OBJECTIONS_SOURCE).sum()),
@@ -284,7 +285,7 @@ def people(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Materi
     table.insert(0, "birth_month", modal_value(merged, "person_key", "birth_month"))
     table = table.reset_index()
     warehouse.write_table("people", table)
-    return dg.MaterializeResult(metadata={"rows": len(table)})
+    return dg.MaterializeResult(metadata={**row_count(len(table))})
 
 
 @dg.asset(
@@ -313,7 +314,7 @@ def protected_characteristics(
     )
     warehouse.write_table("protected_characteristics", table)
     return dg.MaterializeResult(
-        metadata={"rows": len(table), "people": int(table["person_key"].nunique())}
+        metadata={**row_count(len(table)), "people": int(table["person_key"].nunique())}
     )
 
 
@@ -336,7 +337,7 @@ def families(
     current = table[table["valid_to"].isna()]
     return dg.MaterializeResult(
         metadata={
-            "rows": len(table),
+            **row_count(len(table)),
             "current_families": int(current["family_key"].nunique()),
             "as_of": as_of.isoformat(),
         }
@@ -365,7 +366,7 @@ def family_snapshots(
     warehouse.write_table("family_snapshots", table)
     return dg.MaterializeResult(
         metadata={
-            "rows": len(table),
+            **row_count(len(table)),
             "as_of_dates": len(dates),
             "first_as_of": dates[0].isoformat(),
             "last_as_of": dates[-1].isoformat(),

@@ -14,6 +14,7 @@ from features.dictionary import ProtectedFeatureError
 from features.events import build_events
 from features.history import describe_truncation, history_consistency, history_starts
 from features.outcomes import build_training_frame, monthly_as_of_dates
+from pipelines.catalogue import row_count
 from pipelines.dpia_metadata import dpia_check_spec, summary_metadata
 from pipelines.layout import AGENCY_SOURCES, RECORDS
 from pipelines.release import (
@@ -51,7 +52,7 @@ def events(
     warehouse.write_table("events", table)
     return dg.MaterializeResult(
         metadata={
-            "rows": len(table),
+            **row_count(len(table)),
             "event_types": int(table["event_type"].nunique()),
             "as_of": as_of.isoformat(),
         }
@@ -100,7 +101,7 @@ def family_features(context: dg.AssetExecutionContext, warehouse: Warehouse, set
     yield dg.MaterializeResult(
         asset_key="family_features",
         metadata={
-            "rows": len(table),
+            **row_count(len(table)),
             "as_of": as_of.isoformat(),
             "features": len(FEATURE_DICTIONARY),
         },
@@ -182,7 +183,7 @@ def training_frame(
     yield dg.MaterializeResult(
         asset_key="training_frame",
         metadata={
-            "rows": len(table),
+            **row_count(len(table)),
             "as_of_dates": len(dates),
             "first_as_of": dates[0].isoformat(),
             "last_as_of": dates[-1].isoformat(),

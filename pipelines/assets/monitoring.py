@@ -20,6 +20,7 @@ from monitoring import charts as chart
 from monitoring.inputs import build_inputs, monitored_scores
 from monitoring.overrides import attach_flags, override_analytics
 from monitoring.triggers import empty_report, with_earlier_firings
+from pipelines.catalogue import row_count
 from pipelines.council import CouncilConfig
 from pipelines.dpia_metadata import dpia_check_spec, summary_metadata
 from pipelines.layout import MONITORING_GROUP
@@ -119,11 +120,11 @@ def monitor_model(
     metadata = summary_metadata(result.summary())
     for name, table in zip(TABLES[:4], (result.performance, result.fairness, result.drift, overrides),
                            strict=True):  # fmt: skip
-        yield dg.MaterializeResult(asset_key=name, metadata={"rows": len(table)})
+        yield dg.MaterializeResult(asset_key=name, metadata={**row_count(len(table))})
     report = result.triggers
     yield dg.MaterializeResult(
         asset_key="monitoring_triggers",
-        metadata={"rows": len(report.table), "status": report.reasons()[0][:500], **metadata},
+        metadata={**row_count(len(report.table)), "status": report.reasons()[0][:500], **metadata},
     )
     page = _write_report(warehouse, config, result, overrides, record.version, notes)
     yield dg.MaterializeResult(asset_key="monitoring_report",
@@ -169,10 +170,10 @@ def _nothing_to_judge(
         if not warehouse.table_exists(name):
             empty = pd.DataFrame({"as_of_date": pd.Series(dtype="datetime64[ns]")})
             warehouse.write_table(name, empty)
-        yield dg.MaterializeResult(asset_key=name, metadata={"rows": 0, "status": reason})
+        yield dg.MaterializeResult(asset_key=name, metadata={**row_count(0), "status": reason})
     warehouse.write_table("monitoring_triggers", report.table)
     yield dg.MaterializeResult(
-        asset_key="monitoring_triggers", metadata={"rows": len(report.table), "status": reason}
+        asset_key="monitoring_triggers", metadata={**row_count(len(report.table)), "status": reason}
     )
     status = report.reasons() if report.blocked else [reason, *(notes or [])]
     page = _write_page(warehouse, build_status_page(status=status, blocked=report.blocked,

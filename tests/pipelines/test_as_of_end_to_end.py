@@ -108,3 +108,18 @@ def test_an_as_of_date_after_the_extract_is_refused_before_any_work(
     assert "after the extract date 2026-11-01" in (outcome.error or "")
     assert not (tmp_path / "data" / "warehouse.duckdb").exists()
     assert outcome.materialised == {}
+
+
+def test_materialisations_carry_dagsters_row_count(past_run: RunOutcome) -> None:
+    import dagster as dg
+
+    from pipelines.instance import _instance
+
+    with _instance(past_run.data_dir) as instance:
+        for name in ("events", "family_features", "training_frame", "police_records"):
+            event = instance.get_latest_materialization_event(dg.AssetKey(name))
+            metadata = event.asset_materialization.metadata
+            expected = len(_table(past_run, name))
+            assert metadata["dagster/row_count"].value == expected, name
+        landing = instance.fetch_observations(dg.AssetKey("landing_police"), limit=1).records
+        assert landing and landing[0].asset_observation.metadata["dagster/row_count"].value > 0

@@ -16,7 +16,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from features import FEATURE_DICTIONARY
+from ingest.contract import load_contract
+from pipelines.catalogue import MONTHLY_DROP
 from pipelines.definitions import build_definitions
+from pipelines.dpia_metadata import register
 from pipelines.resources import DeclaredReads, UndeclaredReadError, Warehouse, declared_reads
 
 SNAPSHOT = Path(__file__).with_name("asset_specs.snapshot.txt")
@@ -38,6 +42,12 @@ def render_specs(defs: dg.Definitions) -> str:
         deps = sorted(d.asset_key.to_user_string() for d in spec.deps)
         lines.append(f"  deps: {', '.join(deps) or '-'}")
         lines.append(f"  checks: {', '.join(sorted(checks.get(name, []))) or '-'}")
+        dpia = ", ".join(
+            f"{k.removeprefix('dpia/')}={v}"
+            for k, v in sorted(spec.tags.items())
+            if k.startswith("dpia/")
+        )
+        lines.append(f"  tags: {dpia or '-'}")
     return "\n".join(lines) + "\n"
 
 
@@ -104,3 +114,53 @@ def test_an_asset_reading_what_it_did_not_declare_fails(warehouse: Warehouse) ->
     assert dg.materialize([honest], resources={"warehouse": warehouse}).success
     with pytest.raises(UndeclaredReadError, match="sneaky reads table 'people'"):
         dg.materialize([sneaky], resources={"warehouse": warehouse})
+
+
+@pytest.fixture(scope="module")
+def specs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dg.AssetSpec]:
+    defs = build_definitions(data_dir=str(tmp_path_factory.mktemp("d")), landing_dir=".")
+    return {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
+
+
+def test_every_asset_has_its_own_description(specs: dict[str, dg.AssetSpec]) -> None:
+    by_text: dict[str, list[str]] = {}
+    for name, spec in specs.items():
+        assert spec.description, f"{name} has no description"
+        by_text.setdefault(spec.description, []).append(name)
+    shared = {text[:60]: names for text, names in by_text.items() if len(names) > 1}
+    assert shared == {}, "assets of a multi-asset inherit its docstring"
+
+
+def test_owners_and_tags_come_from_the_register(specs: dict[str, dg.AssetSpec]) -> None:
+    reg = register()
+    for name, spec in specs.items():
+        meta = reg.asset_metadata(name)
+        assert spec.owners == [f"team:{reg.dpia.owner}"], name
+        assert spec.tags["dpia/personal_data"] == ("yes" if meta["dpia/personal_data"] else "no")
+        assert spec.tags["dpia/special_category"] == (
+            "yes" if meta["dpia/special_categories"] else "no"
+        )
+    assert specs["protected_characteristics"].tags["dpia/special_category"] == "yes"
+    assert specs["police_records"].tags["dpia/criminal_offence"] == "yes"
+    assert specs["row_accounting"].tags["dpia/personal_data"] == "no"
+
+
+def test_column_schemas_follow_the_contract_and_the_feature_dictionary(
+    specs: dict[str, dg.AssetSpec],
+) -> None:
+    police = specs["landing_police"].metadata["dagster/column_schema"]
+    contract = load_contract().file_spec("police")
+    assert [c.name for c in police.columns] == list(contract.columns)
+    required = {c for c, col in contract.columns.items() if col.required}
+    assert {c.name for c in police.columns if not c.constraints.nullable} == required
+    features = specs["family_features"].metadata["dagster/column_schema"]
+    assert [c.name for c in features.columns][2:] == [f.name for f in FEATURE_DICTIONARY]
+
+
+def test_agency_tables_must_be_refreshed_monthly(specs: dict[str, dg.AssetSpec]) -> None:
+    fresh = {name for name, spec in specs.items() if spec.freshness_policy is not None}
+    assert fresh == {
+        "social_care_records", "education_records", "housing_records", "police_records",
+        "revenues_benefits_records",
+    }  # fmt: skip
+    assert specs["police_records"].freshness_policy == MONTHLY_DROP
