@@ -4,93 +4,27 @@ Identifiers are read from the vault and the person keys written back to it; the 
 only ever receives pseudonymous keys and aggregate quality figures.
 """
 
-import json
-from pathlib import Path
-
 import dagster as dg
 import pandas as pd
 
 import linkage
 from features.outcomes import monthly_as_of_dates
 from features.protected import CHARACTERISTIC_SOURCES, characteristic_observations
-from linkage.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from linkage.families import form_families, form_families_at
-from linkage.quality import evaluate_links, plausibility_findings
 from pipelines.catalogue import row_count
 from pipelines.dpia_metadata import dpia_check_spec
-from pipelines.layout import AGENCY_SOURCES, OBJECTIONS_SOURCE, RECORDS, date_column
+from pipelines.layout import OBJECTIONS_SOURCE, RECORDS, date_column
+from pipelines.linking import (
+    PLAUSIBILITY_TOLERANCE,
+    implausible_clusters,
+    link_and_publish,
+)
 from pipelines.readers import residence_observations
 from pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
 from pipelines.run_context import extract_date, run_dates
 
-# Everything the library can use; the vault also holds agency_id (same agency's own person id).
-LINKAGE_INPUT = [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]
 PLAUSIBILITY_CHECK = "plausible_clusters"
 COVERAGE_CHECK = "blocking_coverage"
-
-# Share of clusters each plausibility check may flag before the gate blocks. Giant clusters and
-# people with many dates of birth are never plausible; a child's dates of birth a year apart can
-# be a genuine recording error in one agency, so a small share is tolerated.
-PLAUSIBILITY_TOLERANCE = {"child_dob_spread": 0.005, "dob_spread": 0.005}
-
-
-def load_identities(warehouse: Warehouse) -> pd.DataFrame:
-    """Union of the vault's identity tables in linkage's input shape, objections included.
-
-    The objections register is linked in the same run as the agencies' records, so an
-    objector's records (typo'd ones too) fall into the objector's person cluster.
-    """
-    frames = [warehouse.read_table(f"identity_{source}", vault=True) for source in AGENCY_SOURCES]
-    objections = warehouse.read_table("identity_objections", vault=True)
-    frames.append(
-        pd.DataFrame(
-            {
-                "source": OBJECTIONS_SOURCE,
-                "record_key": objections["objection_id"],
-                "record_pseudo": objections["objection_pseudo"],
-                "first_name": objections["first_name"],
-                "last_name": objections["last_name"],
-                "dob": objections["dob"],
-                "postcode": objections["postcode"],
-            }
-        )
-    )
-    identities = pd.concat(frames, ignore_index=True)
-    for column in LINKAGE_INPUT:
-        if column not in identities:
-            identities[column] = pd.NA
-    return identities
-
-
-def quality_metrics(result: linkage.LinkageResult) -> dict[str, float]:
-    """Aggregate figures for the linkage_quality table (no identifiers)."""
-    sizes = result.cluster_size_distribution
-    hist = result.match_weight_histogram
-    metrics = {
-        "records": float(len(result.links)),
-        "people": float(result.links["person_key"].nunique()),
-        "threshold_match_probability": float(result.threshold_match_probability),
-        "largest_cluster": float(sizes["cluster_size"].max()) if len(sizes) else 0.0,
-        "singleton_share": float(
-            sizes.loc[sizes["cluster_size"] == 1, "records"].sum() / max(sizes["records"].sum(), 1)
-        ),
-        "candidate_pairs_scored": float(hist["pairs"].sum()) if len(hist) else 0.0,
-        "mean_linkage_confidence": float(result.links["linkage_confidence"].mean()),
-    }
-    metrics.update({f"clustering_{k}": float(v) for k, v in result.clustering.items()})
-    plan = result.blocking
-    if plan is not None:  # the model's own estimate of the matches blocking can ever compare
-        metrics.update(
-            {
-                "blocking_expected_coverage": plan.expected_coverage,
-                "blocking_configured_rules_coverage": plan.configured_coverage,
-                "blocking_coverage_target": plan.target,
-                "blocking_rules_added": float(len(plan.added)),
-                "blocking_comparisons": float(plan.comparisons),
-                "blocking_comparison_budget": float(plan.budget),
-            }
-        )
-    return metrics
 
 
 def coverage_check(result: linkage.LinkageResult) -> dg.AssetCheckResult:
@@ -172,43 +106,16 @@ def coverage_check(result: linkage.LinkageResult) -> dg.AssetCheckResult:
 )
 def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: RunSettings):
     warehouse = declared_reads(context, warehouse)
-    identities = load_identities(warehouse)
-    # One staged commit: the vault's person keys, the warehouse links and the linkage files
-    # change together or not at all (pipelines/storage.py).
-    with warehouse.stage("link_records") as stage:
-        artefacts = stage.artefact_dir("linkage")
-        result = linkage.link_with_details(
-            identities[LINKAGE_INPUT],
-            keys=warehouse.pseudonymiser().key_function(),  # keyed: never a bare hash of record keys
-            artefact_dir=artefacts,
-        )
-        links = result.links
-        vault = identities.merge(
-            links[["source", "record_key", "person_key"]], on=["source", "record_key"], how="left"
-        )
-        stage.write_table("identity_vault", vault, vault=True)
-        record_links = links.merge(
-            identities[["source", "record_key", "record_pseudo"]], on=["source", "record_key"]
-        )
-        record_links = record_links[
-            ["source", "record_pseudo", "person_key", "cluster_size", "linkage_confidence"]
-        ]
-        stage.write_table("record_links", record_links)
-        quality = quality_metrics(result)
-        if settings.truth_dir:
-            truth = pd.read_csv(Path(settings.truth_dir) / "records.csv", dtype=str)
-            truth = truth.drop_duplicates(["source", "record_key"], keep="last")
-            scores = evaluate_links(links, truth)
-            quality.update({f"truth_{k}": v for k, v in scores.as_dict().items()})
-        quality_table = pd.DataFrame(
-            {"metric": list(quality), "value": [float(v) for v in quality.values()]}
-        )
-        stage.write_table("linkage_quality", quality_table)
-        (artefacts / "linkage_quality.json").write_text(json.dumps(quality, indent=2))
-
+    linked = link_and_publish(warehouse, settings.truth_dir)
+    result, links, record_links, quality = (
+        linked.result,
+        linked.result.links,
+        linked.record_links,
+        linked.quality,
+    )
     yield dg.MaterializeResult(
         asset_key="identity_vault",
-        metadata={"records": len(vault), "people": int(links["person_key"].nunique())},
+        metadata={"records": len(linked.vault), "people": int(links["person_key"].nunique())},
     )
     yield dg.MaterializeResult(
         asset_key="record_links",
@@ -224,17 +131,7 @@ def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
     )
     yield coverage_check(result)
 
-    # Judge clusters by the distinct identities they join, not by event rows: a pupil has a
-    # record per term and a claimant one per payment, all carrying the same identity.
-    profiles = links[["source", "record_key", "person_key"]].merge(
-        identities[["source", "record_key", "agency_id", "first_name", "last_name", "dob"]],
-        on=["source", "record_key"],
-    )
-    profiles = profiles.drop_duplicates(
-        ["person_key", "source", "agency_id", "first_name", "last_name", "dob"]
-    )
-    findings = plausibility_findings(profiles, profiles, as_of=extract_date(warehouse))
-    failing = [f for f in findings if f.share > PLAUSIBILITY_TOLERANCE.get(f.check, 0.0)]
+    findings, failing = implausible_clusters(linked, as_of=extract_date(warehouse))
     yield dg.AssetCheckResult(
         asset_key="linkage_quality",
         check_name=PLAUSIBILITY_CHECK,
