@@ -125,6 +125,7 @@ LAYERS = {
     "pipelines.validation": 1, "pipelines.resources": 1, "pipelines.readers": 1,
     "pipelines.release": 1, "pipelines.run_context": 1, "pipelines.objections": 1,
     "pipelines.catalogue": 1, "pipelines.linking": 1, "pipelines.serving": 1,
+    "pipelines.ingesting": 1,
     # 2 definitions: assets, checks, jobs, schedules and sensors (never import each other)
     "pipelines.operations": 2,
     # 3 the code location
