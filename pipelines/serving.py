@@ -7,6 +7,7 @@ both artefact folders in one staged write, so until it commits the last good set
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,7 +26,6 @@ from models.flagging import (
 )
 from models.global_explain import GlobalExplanation, global_explanations
 from models.reasons import explain_flags
-from pipelines.run_context import excluded_families
 
 if TYPE_CHECKING:
     from pipelines.resources import Warehouse
@@ -48,16 +48,23 @@ class Scoring:
 
 
 def score_and_select(
-    warehouse: Warehouse, model: models.RiskModel, version: str, as_of: date, threshold: float
+    warehouse: Warehouse,
+    model: models.RiskModel,
+    version: str,
+    as_of: date,
+    threshold: float,
+    exclusions: Callable[[pd.DataFrame, pd.DataFrame], dict[str, set[str]]],
 ) -> Scoring:
-    """Score every family not excluded (objectors, pending objections, open cases) and select
-    the flags by threshold, routing and capacity. Reads family_features, events, families,
-    workers (and, for the exclusions, record_links and the vault)."""
+    """Score every family not excluded and select the flags by threshold, routing and capacity.
+
+    Reads family_features, events, families and workers; ``exclusions(events, families)``
+    names the families never scored (objectors, pending objections, open cases).
+    """
     features = warehouse.read_table("family_features")
     events = warehouse.read_table("events")
     families = warehouse.read_table("families")
     workers = warehouse.read_table("workers")
-    excluded = excluded_families(warehouse, events, families, as_of)
+    excluded = exclusions(events, families)
     config = FlagConfig(threshold_probability=threshold)
     scores = score_families(
         model, features, model_version=version, as_of=as_of,

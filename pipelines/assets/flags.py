@@ -19,7 +19,7 @@ from pipelines.objections import (
     withdraw_served_flags,
 )
 from pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
-from pipelines.run_context import load_approved_model, run_dates
+from pipelines.run_context import excluded_families, load_approved_model, run_dates
 from pipelines.serving import publish, score_and_select
 
 WITHHELD = (
@@ -86,7 +86,10 @@ def score_and_flag(
     warehouse = declared_reads(context, warehouse)
     model, version = load_approved_model(warehouse)
     as_of = run_dates(warehouse, settings).as_of
-    scored = score_and_select(warehouse, model, version, as_of, council.config().flagging.threshold)
+    scored = score_and_select(
+        warehouse, model, version, as_of, council.config().flagging.threshold,
+        exclusions=lambda events, families: excluded_families(warehouse, events, families, as_of),
+    )  # fmt: skip
     flags = scored.selection.flags
     # Checked before anything is written: an objector's family must never be served.
     objectors = objector_check(warehouse, scored.families, scored.scores, flags)
