@@ -6,6 +6,7 @@ Definitions with explicit settings. The wiring holds no logic: see the domain pa
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -30,10 +31,12 @@ from pipelines.assets.model import (
     training_frame,
 )
 from pipelines.assets.monitoring import monitor_model, monitoring_job
+from pipelines.catalogue import with_catalogue
 from pipelines.checks.ingest import data_docs, gx_checks
 from pipelines.checks.objections import objections_gx_suite
 from pipelines.council import CouncilConfig, load_config
-from pipelines.dpia_metadata import with_dpia_metadata
+from pipelines.dpia_metadata import register, with_dpia_metadata
+from pipelines.lineage import graph_specs, lineage_nodes_of, nodes_to_json
 from pipelines.operations import (
     governance_after_failure,
     governance_after_success,
@@ -44,11 +47,21 @@ from pipelines.operations import (
     retention_purge_job,
     retention_purge_schedule,
 )
-from pipelines.resources import CouncilSettings, RunSettings, Warehouse
+from pipelines.resources import CouncilSettings, LocationGraph, RunSettings, Warehouse
+from pipelines.run_context import parse_as_of
 
 
-def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
-    return with_dpia_metadata(
+def scaffolded() -> dg.Definitions:
+    """What ``dg scaffold defs`` added under ``pipelines/defs/`` (empty until someone does)."""
+    folder = Path(__file__).with_name("defs")
+    added = [p for p in folder.iterdir() if p.name not in ("__init__.py", "__pycache__")]
+    if not added:  # nothing scaffolded: no project configuration needed (installed package)
+        return dg.Definitions()
+    return dg.load_from_defs_folder(path_within_project=Path(__file__))
+
+
+def all_assets(extra: dg.Definitions | None = None) -> list[dg.AssetsDefinition | dg.AssetSpec]:
+    assets = with_dpia_metadata(
         [
             *landing_specs,
             ingest_drop,
@@ -66,12 +79,14 @@ def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
             family_scores_history,
             monitor_model,
             governance_reports,
+            *((extra.assets or []) if extra else []),
         ]
     )
+    return with_catalogue(assets, register())
 
 
-def all_checks() -> list[dg.AssetChecksDefinition]:
-    return [*gx_checks, objections_gx_suite]
+def all_checks(extra: dg.Definitions | None = None) -> list[dg.AssetChecksDefinition]:
+    return [*gx_checks, objections_gx_suite, *((extra.asset_checks or []) if extra else [])]
 
 
 def build_definitions(
@@ -88,18 +103,40 @@ def build_definitions(
     Loading them makes this process's new files owner-only and tightens an existing data
     directory (0700/0600), so `dagster dev` and the CLI never leave personal data readable.
     """
+    parse_as_of(as_of)  # a malformed date is refused when the definitions load, not mid-run
     secure_data_dir(Path(data_dir))
+    extra = scaffolded()
+    assets, checks = all_assets(extra), all_checks(extra)
+    specs, check_keys = graph_specs([*assets, *checks])
     return dg.Definitions(
-        assets=all_assets(),
-        asset_checks=all_checks(),
+        assets=assets,
+        asset_checks=checks,
         resources={
+            "graph": LocationGraph(
+                lineage_json=nodes_to_json(lineage_nodes_of(specs).values()),
+                checks_json=json.dumps(
+                    [f"{k.asset_key.to_user_string()}/{k.name}" for k in check_keys]
+                ),
+            ),
             "warehouse": Warehouse(data_dir=data_dir),
             "settings": RunSettings(landing_dir=landing_dir, truth_dir=truth_dir, as_of=as_of),
             "council": CouncilSettings.from_config(council or load_config(None), council_source),
         },
-        jobs=[pipeline_job, governance_job, retention_purge_job, history_job, monitoring_job],
-        schedules=[monthly_scoring_schedule, retention_purge_schedule],
-        sensors=[new_drop_sensor, governance_after_success, governance_after_failure],
+        jobs=[
+            pipeline_job,
+            governance_job,
+            retention_purge_job,
+            history_job,
+            monitoring_job,
+            *(extra.jobs or []),
+        ],
+        schedules=[monthly_scoring_schedule, retention_purge_schedule, *(extra.schedules or [])],
+        sensors=[
+            new_drop_sensor,
+            governance_after_success,
+            governance_after_failure,
+            *(extra.sensors or []),
+        ],
         executor=dg.in_process_executor,
     )
 

@@ -8,8 +8,9 @@ drawn from the same nodes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 
 import dagster as dg
 
@@ -48,8 +49,13 @@ def _condition(value: object) -> str:
 
 def lineage_nodes(defs: dg.Definitions) -> dict[str, LineageNode]:
     """One node per asset, with its upstream asset names and declared categories."""
+    return lineage_nodes_of(defs.resolve_all_asset_specs())
+
+
+def lineage_nodes_of(specs: Iterable[dg.AssetSpec]) -> dict[str, LineageNode]:
+    """:func:`lineage_nodes` from the asset specs themselves (e.g. of a running job's graph)."""
     nodes: dict[str, LineageNode] = {}
-    for spec in defs.resolve_all_asset_specs():
+    for spec in specs:
         meta = spec.metadata
         nodes[spec.key.path[-1]] = LineageNode(
             name=spec.key.path[-1],
@@ -61,6 +67,49 @@ def lineage_nodes(defs: dg.Definitions) -> dict[str, LineageNode]:
             criminal_basis=_condition(meta.get("dpia/criminal_offence_basis")),
         )
     return nodes
+
+
+def graph_specs(
+    definitions: Iterable[dg.AssetsDefinition | dg.AssetSpec | dg.AssetChecksDefinition],
+) -> tuple[list[dg.AssetSpec], list[dg.AssetCheckKey]]:
+    """Asset specs and check keys of a code location, from its definitions (no Definitions).
+
+    Lets an asset of the location (the governance reports) see the whole graph without
+    importing the module that builds it.
+    """
+    specs: list[dg.AssetSpec] = []
+    checks: set[dg.AssetCheckKey] = set()
+    for item in definitions:
+        if isinstance(item, dg.AssetSpec):
+            specs.append(item)
+        elif isinstance(item, dg.AssetsDefinition):
+            specs += list(item.specs)
+            checks |= set(item.check_keys)
+        else:
+            checks |= set(item.check_keys)
+    return specs, sorted(checks, key=lambda k: (k.asset_key.to_user_string(), k.name))
+
+
+def nodes_to_json(nodes: Iterable[LineageNode]) -> str:
+    """Lineage nodes as JSON text (so a resource can carry them)."""
+    return json.dumps(
+        [
+            {**asdict(n), "categories": sorted(n.categories),
+             "special_categories": sorted(n.special_categories)}
+            for n in nodes
+        ]
+    )  # fmt: skip
+
+
+def nodes_from_json(text: str) -> list[LineageNode]:
+    return [
+        LineageNode(
+            name=d["name"], deps=tuple(d["deps"]), categories=frozenset(d["categories"]),
+            special_categories=frozenset(d["special_categories"]), personal=bool(d["personal"]),
+            special_condition=d["special_condition"], criminal_basis=d["criminal_basis"],
+        )
+        for d in json.loads(text)
+    ]  # fmt: skip
 
 
 def missing_dpia_metadata(defs: dg.Definitions) -> list[str]:

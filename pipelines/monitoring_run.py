@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 from rich.console import Console
 
-from pipelines.assets.history import as_of_months
-from pipelines.assets.linkage import _extract_date
 from pipelines.council import CouncilConfig
 from pipelines.definitions import build_definitions
+from pipelines.instance import QUIET_RUN_CONFIG, _instance, step_errors
 from pipelines.resources import Warehouse
-from pipelines.runner import QUIET_RUN_CONFIG, _instance, step_errors
+from pipelines.run_context import extract_date
 
 
 @dataclass
@@ -37,11 +37,15 @@ class MonitoringOutcome:
     error: str | None = None
 
 
-def backfill_months(extract: date, months: int) -> list[str]:
+def backfill_months(
+    extract: date, months: int, partitions: dg.PartitionsDefinition | None = None
+) -> list[str]:
     """Partition keys of the ``months`` as-of months ending at the extract's month."""
     last = pd.Timestamp(extract).to_period("M").to_timestamp()
     keys = [(last - pd.DateOffset(months=i)).date().isoformat() for i in range(months - 1, -1, -1)]
-    valid = set(as_of_months.get_partition_keys())
+    if partitions is None:
+        return keys
+    valid = set(partitions.get_partition_keys())
     return [k for k in keys if k in valid]
 
 
@@ -70,7 +74,7 @@ def run_monitoring(
     with _instance(data_dir) as instance:
         if backfill:
             history = defs.resolve_job_def("score_history")
-            keys = backfill_months(_extract_date(warehouse), months)
+            keys = backfill_months(extract_date(warehouse), months, history.partitions_def)
             for key in keys:
                 console.print(f"  [dim]scoring as of[/dim] {key}")
                 result = history.execute_in_process(

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import pandas as pd
@@ -39,7 +40,9 @@ from ingest.objections import (
 )
 from ingest.reader import FileIngest, read_file
 from pipelines.dpia_metadata import dpia_check_spec
-from pipelines.resources import RunSettings, Warehouse
+
+if TYPE_CHECKING:
+    from pipelines.resources import RunSettings, Warehouse
 
 REGISTER_COMPLETE = "objections_register_complete"
 REGISTER_VOLUME = "objections_volume_vs_previous"
@@ -184,8 +187,14 @@ def _ledger(warehouse: Warehouse) -> pd.DataFrame:
     return empty_withdrawals()
 
 
+def _served(warehouse: Warehouse) -> Warehouse:
+    """Withdrawals act on what is served, whichever step fails: not an input of that step."""
+    return getattr(warehouse, "unchecked", warehouse)
+
+
 def withdraw_served_flags(warehouse: Warehouse, *, gate: str, reason: str) -> int:
     """Withdraw every served flag (recorded in ``flag_withdrawals`` and the audit trail)."""
+    warehouse = _served(warehouse)
     if not warehouse.table_exists("flags"):
         return 0
     flags = warehouse.read_table("flags")
@@ -202,6 +211,7 @@ def withdraw_served_flags(warehouse: Warehouse, *, gate: str, reason: str) -> in
 
 def reinstate_published_flags(warehouse: Warehouse, flag_ids: pd.Series) -> int:
     """After a run that passed every gate published flags: close their open withdrawals."""
+    warehouse = _served(warehouse)
     if not warehouse.table_exists(WITHDRAWALS_TABLE):
         return 0
     ledger, reinstated = reinstate_flags(_ledger(warehouse), flag_ids.astype(str), at=utc_now())

@@ -14,12 +14,8 @@ import dagster as dg
 from governance import PurgeReport, purge_expired
 from ingest.drops import scan_drops
 from pipelines.dpia_metadata import register
+from pipelines.layout import GOVERNANCE_GROUP, HISTORY_GROUP
 from pipelines.resources import RunSettings, Warehouse
-
-GOVERNANCE_GROUP = "governance"
-HISTORY_GROUP = (
-    "history"  # partitioned by as-of month: run as backfills (pipelines/assets/history.py)
-)
 
 pipeline_job = dg.define_asset_job(
     "monthly_scoring",

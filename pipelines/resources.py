@@ -8,10 +8,10 @@ crash or a full disk never leaves the warehouse and the vault out of step.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -23,6 +23,8 @@ from dpia.audit import AuditLog
 from dpia.pseudonymise import Pseudonymiser, load_or_create_key
 from expectations.settings import SuiteSettings
 from pipelines.council import CouncilConfig, load_config, parse_config
+from pipelines.layout import LANDING_FILES, table_of
+from pipelines.lineage import LineageNode, nodes_from_json
 from pipelines.storage import RecoveryReport, StagedWrite, is_internal_table, recover
 
 WAREHOUSE_FILE = "warehouse.duckdb"
@@ -182,6 +184,27 @@ class CouncilSettings(dg.ConfigurableResource):
                    source=source)  # fmt: skip
 
 
+class LocationGraph(dg.ConfigurableResource):
+    """The code location's lineage and check keys, handed to the assets that report on it.
+
+    Built by ``pipelines.definitions`` from the same definitions it loads, so the governance
+    reports see the whole graph without importing the module that builds it (no cycle).
+    """
+
+    lineage_json: str = "[]"
+    checks_json: str = "[]"
+
+    def lineage(self) -> list[LineageNode]:
+        return nodes_from_json(self.lineage_json)
+
+    def check_keys(self) -> list[dg.AssetCheckKey]:
+        keys = []
+        for text in json.loads(self.checks_json):
+            asset, name = text.rsplit("/", 1)
+            keys.append(dg.AssetCheckKey(dg.AssetKey(asset.split("/")), name))
+        return keys
+
+
 class RunSettings(dg.ConfigurableResource):
     """Where the drops are and which date the run scores as of (None = the drop's extract date).
 
@@ -197,9 +220,6 @@ class RunSettings(dg.ConfigurableResource):
     objections_may_be_empty: bool = False
     max_objections_lost: int = 0
 
-    def as_of_date(self, extract_date: date) -> date:
-        return date.fromisoformat(self.as_of) if self.as_of else extract_date
-
     def suite_settings(self) -> SuiteSettings:
         """Thresholds of the ingest suites and quarantine gates (``mostly`` shares, limits).
 
@@ -207,3 +227,63 @@ class RunSettings(dg.ConfigurableResource):
         council configuration file feeds them (``SuiteSettings.from_params(**section)``).
         """
         return SuiteSettings()
+
+
+# Vault tables that belong to an asset without being named after it.
+VAULT_TABLE_ASSETS = {
+    **{f"identity_{name}": table_of(name) for name in LANDING_FILES},
+    "pending_objections": "objections",
+}
+
+
+class UndeclaredReadError(RuntimeError):
+    """An asset read a table it does not declare: its lineage would under-report what it uses."""
+
+
+class DeclaredReads:
+    """The warehouse as one asset step may read it: only the tables it declares, and its own.
+
+    Every read goes through :meth:`read_table` / :meth:`table_exists`, which refuse a table
+    that is neither an upstream asset of the step (``deps``) nor one of its own outputs (the
+    last good version), so the DPIA lineage and the data-flow map, drawn from ``deps``, show
+    everything that touches what. Writes and everything else are the warehouse's own.
+    """
+
+    def __init__(self, warehouse: Warehouse, step: str, allowed: frozenset[str]) -> None:
+        self._warehouse = warehouse
+        self.step = step
+        self.allowed = allowed
+
+    def _check(self, name: str, vault: bool) -> None:
+        asset = VAULT_TABLE_ASSETS.get(name, name) if vault else name
+        if asset not in self.allowed:
+            raise UndeclaredReadError(
+                f"{self.step} reads {'vault ' if vault else ''}table {name!r} (asset {asset!r}) "
+                "but does not declare it: add it to the asset's deps so lineage shows it"
+            )
+
+    def read_table(
+        self, name: str, *, vault: bool = False, columns: list[str] | None = None
+    ) -> pd.DataFrame:
+        self._check(name, vault)
+        return self._warehouse.read_table(name, vault=vault, columns=columns)
+
+    def table_exists(self, name: str, *, vault: bool = False) -> bool:
+        self._check(name, vault)
+        return self._warehouse.table_exists(name, vault=vault)
+
+    @property
+    def unchecked(self) -> Warehouse:
+        """The warehouse itself, for actions on what is served (withdrawing flags), not inputs."""
+        return self._warehouse
+
+    def __getattr__(self, name: str):
+        return getattr(self._warehouse, name)
+
+
+def declared_reads(context: dg.AssetExecutionContext, warehouse: Warehouse) -> DeclaredReads:
+    """``warehouse`` restricted to the deps and outputs of the step running in ``context``."""
+    definition = context.assets_def
+    allowed = {key.path[-1] for key in definition.keys}
+    allowed |= {dep.asset_key.path[-1] for spec in definition.specs for dep in spec.deps}
+    return DeclaredReads(warehouse, definition.node_def.name, frozenset(allowed))

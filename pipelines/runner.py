@@ -14,19 +14,20 @@ import resource
 import shutil
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import dagster as dg
-from dagster._core.utils import make_new_run_id
 from rich.console import Console
 from rich.table import Table
 
 from dpia.audit import AuditError
 from pipelines.council import CouncilConfig
 from pipelines.definitions import build_definitions
+from pipelines.instance import QUIET_RUN_CONFIG, _instance, step_errors
 from pipelines.operations import governance_job, pipeline_job
 from pipelines.resources import Warehouse
+from pipelines.run_context import AsOfError, check_as_of
 from pipelines.storage import StorageRecoveryError
 from portal.snapshot import publish_serving_snapshot
 
@@ -258,25 +259,6 @@ class RunProgress:
         pass
 
 
-# Dagster's console logger would print every step event; the CLI prints its own progress and the
-# full log stays in the run's event log (visible in `safeguard dev`).
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-
-
-def step_errors(result: dg.ExecuteInProcessResult) -> str:
-    """Each failed step with the innermost cause of its error (Dagster wraps the real one)."""
-    messages = []
-    for event in result.all_events:
-        if not event.is_step_failure or event.step_failure_data is None:
-            continue
-        error = event.step_failure_data.error
-        while error is not None and error.cause is not None:
-            error = error.cause
-        text = error.message.strip().splitlines()[0] if error is not None else "unknown error"
-        messages.append(f"{event.step_key}: {text}")
-    return "; ".join(messages) or "see the Dagster run log"
-
-
 def _notices(name: str, metadata: dict) -> list[str]:
     """Aggregate facts a data team must act on, from an asset's materialisation metadata."""
 
@@ -346,17 +328,6 @@ def _error_chain(error: BaseException) -> str:
     return "; ".join(parts)
 
 
-def _instance(data_dir: Path) -> dg.DagsterInstance:
-    home = data_dir / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        # No usage telemetry leaves a council's machine.
-        config.write_text("telemetry:\n  enabled: false\n")
-    os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
-
-
 def run_pipeline(
     *,
     landing: Path,
@@ -389,12 +360,17 @@ def run_pipeline(
     warehouse = Warehouse(data_dir=str(data_dir))
     audit = warehouse.audit_log()
     job = defs.resolve_job_def(pipeline_job.name)
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())  # what Dagster itself uses for a run id
     outcome = RunOutcome(success=False, run_id=run_id, data_dir=data_dir, duration_s=0.0)
     started = time.perf_counter()
     step_started: dict[str, float] = {}
     if _free_bytes(data_dir) < MIN_FREE_BYTES:
         outcome.error = _disk_full_message(data_dir)
+        return outcome
+    try:  # the whole run stands at one date: refused before any work when it cannot
+        check_as_of(landing, as_of)
+    except AsOfError as exc:
+        outcome.error = str(exc)
         return outcome
     try:  # refuse before any work when the trail would refuse this run's entries
         audit.check_writable()

@@ -5,73 +5,33 @@ performance and fairness gates pass) and sits downstream of both blocking gates,
 gate leaves the last good flags in place and served.
 """
 
-import json
-
 import dagster as dg
-import pandas as pd
 
-import models
-from features.outcomes import open_to_social_care
-from governance.pending_objections import PENDING_REASON, families_of
-from models.case_pack import build_caseloads, write_case_packs
-from models.flagging import (
-    FlagConfig,
-    exclusion_counts,
-    family_districts,
-    score_families,
-    select_flags,
-)
-from models.global_explain import global_explanations
-from models.reasons import explain_flags
-from pipelines.assets.linkage import _extract_date
-from pipelines.assets.model import APPROVED, objector_person_keys
+from models.flagging import exclusion_counts
+from pipelines.catalogue import row_count
 from pipelines.dpia_metadata import summary_metadata
 from pipelines.objections import (
     OBJECTOR_CHECK,
     ObjectorFlaggedError,
     objector_check,
     objector_check_spec,
-    pending_person_keys,
     reinstate_published_flags,
     withdraw_served_flags,
 )
-from pipelines.resources import CouncilSettings, RunSettings, Warehouse
+from pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
+from pipelines.run_context import excluded_families, load_approved_model, run_dates
+from pipelines.serving import publish, score_and_select
 
+WITHHELD = (
+    "Withheld while a blocking gate upstream fails (performance_gate, fairness_gate, "
+    "decommission_triggers, the objections register's gates): the last good set stays served."
+)
 FLAG_INPUTS = [
     "risk_model", "model_evaluation", "fairness_audit", "family_features", "events",
-    "families", "workers", "objections", "identity_vault", "areas",
+    "families", "workers", "objections", "identity_vault", "areas", "record_links",
+    "row_accounting",
     "monitoring_triggers",  # its blocking decommission check stops new flags
 ]  # fmt: skip
-
-
-class NoApprovedModel(RuntimeError):
-    """No model has passed both gates: nothing may be flagged."""
-
-
-def load_approved_model(warehouse: Warehouse) -> tuple[models.RiskModel, str]:
-    model_dir = warehouse.artefact_dir("models")
-    pointer = model_dir / APPROVED
-    if not pointer.exists():
-        raise NoApprovedModel(
-            f"no approved model in {model_dir}: no model has passed both the performance and "
-            "fairness gates, so no family is scored or flagged"
-        )
-    approved = json.loads(pointer.read_text())
-    model, record = models.load_risk_model(model_dir / approved["model_file"])
-    return model, record.version
-
-
-def excluded_families(
-    warehouse: Warehouse, events: pd.DataFrame, families: pd.DataFrame, as_of
-) -> dict[str, set[str]]:
-    """Families never scored: objectors' (every spell, to be safe), those of anyone an objection
-    pending verification may name (same name and district), and those open to social care."""
-    open_cases = set(open_to_social_care(events, families, as_of)["family_key"].astype(str))
-    return {
-        "objection_or_restriction": families_of(objector_person_keys(warehouse), families),
-        PENDING_REASON: families_of(pending_person_keys(warehouse), families),
-        "open_to_social_care": open_cases,
-    }
 
 
 @dg.multi_asset(
@@ -81,14 +41,16 @@ def excluded_families(
             deps=FLAG_INPUTS,
             group_name="flags",
             kinds={"duckdb"},
-            description="Calibrated probability, rank and band for every eligible family at the as-of date.",
+            description="Calibrated probability, rank and band for every eligible family at the "
+            f"as-of date. {WITHHELD}",
         ),
         dg.AssetSpec(
             "flags",
             deps=["family_scores", "workers"],
             group_name="flags",
             kinds={"duckdb"},
-            description="Families above the operating threshold, routed by district, capped by capacity.",
+            description="Families above the operating threshold, routed by district, capped by "
+            f"capacity. {WITHHELD}",
         ),
         dg.AssetSpec(
             "flag_explanations",
@@ -115,74 +77,53 @@ def excluded_families(
     check_specs=[objector_check_spec()],
     name="score_and_flag",
 )
-def score_and_flag(warehouse: Warehouse, settings: RunSettings, council: CouncilSettings):
+def score_and_flag(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    settings: RunSettings,
+    council: CouncilSettings,
+):
+    warehouse = declared_reads(context, warehouse)
     model, version = load_approved_model(warehouse)
-    as_of = settings.as_of_date(_extract_date(warehouse))
-    features = warehouse.read_table("family_features")
-    events = warehouse.read_table("events")
-    families = warehouse.read_table("families")
-    workers = warehouse.read_table("workers")
-    excluded = excluded_families(warehouse, events, families, as_of)
-    config = FlagConfig(threshold_probability=council.config().flagging.threshold)
-
-    scores = score_families(
-        model, features, model_version=version, as_of=as_of,
-        postcode_districts=family_districts(events, families, as_of), config=config, excluded_family_keys=excluded,
+    as_of = run_dates(warehouse, settings).as_of
+    scored = score_and_select(
+        warehouse, model, version, as_of, council.config().flagging.threshold,
+        exclusions=lambda events, families: excluded_families(warehouse, events, families, as_of),
     )  # fmt: skip
-    selection = select_flags(
-        scores, workers, config=config, excluded_family_keys=excluded,
-        pseudonymiser=warehouse.pseudonymiser(),
-    )  # fmt: skip
+    flags = scored.selection.flags
     # Checked before anything is written: an objector's family must never be served.
-    objectors = objector_check(warehouse, families, scores, selection.flags)
+    objectors = objector_check(warehouse, scored.families, scored.scores, flags)
     if not objectors.passed:
         yield objectors
         withdraw_served_flags(warehouse, gate=OBJECTOR_CHECK, reason=objectors.description or "")
         raise ObjectorFlaggedError(f"{objectors.description}: nothing was scored or flagged")
+    out = publish(warehouse, scored)
 
-    # Scores, flags, explanations, caseloads and both artefact folders are published together:
-    # until the commit the last good set stays in place and served (pipelines/storage.py).
-    with warehouse.stage("score_and_flag") as stage:
-        stage.write_table("family_scores", scores)
-        stage.write_table("flags", selection.flags)
-        explanations = explain_flags(
-            model, features, selection.flags, events, families, as_of=as_of
-        )
-        stage.write_table("flag_explanations", explanations)
-        overview = global_explanations(
-            model, features, stage.artefact_dir("global_explanations"), model_version=version
-        )
-        caseloads = build_caseloads(selection.flags, explanations, workers)
-        stage.write_table("caseloads", caseloads)
-        packs = write_case_packs(
-            caseloads, selection.flags, explanations, workers, stage.artefact_dir("case_packs"),
-            model_version=version, as_of=as_of,
-        )  # fmt: skip
-
+    excluded = exclusion_counts(scored.features["family_key"], scored.excluded)
     yield dg.MaterializeResult(
         asset_key="family_scores",
-        metadata={"rows": len(scores), "model_version": version, "as_of": as_of.isoformat(),
-                  **{f"excluded_{k}": v for k, v in exclusion_counts(features["family_key"], excluded).items()}},
+        metadata={**row_count(len(scored.scores)), "model_version": version,
+                  "as_of": as_of.isoformat(), **{f"excluded_{k}": v for k, v in excluded.items()}},
     )  # fmt: skip
     yield dg.MaterializeResult(
         asset_key="flags",
-        metadata={"rows": len(selection.flags), **summary_metadata(selection.summary())},
+        metadata={**row_count(len(flags)), **summary_metadata(scored.selection.summary())},
     )
     yield dg.MaterializeResult(
         asset_key="flag_explanations",
-        metadata={"rows": len(explanations), "scale": "calibrated probability points"},
+        metadata={**row_count(len(out.explanations)), "scale": "calibrated probability points"},
     )
-    html = warehouse.artefact_dir("global_explanations") / overview.html.name
     yield dg.MaterializeResult(
         asset_key="global_explanations",
-        metadata={"html": dg.MetadataValue.path(str(html)), **summary_metadata(overview.summary())},
-    )
+        metadata={"html": dg.MetadataValue.path(str(out.overview_html)),
+                  **summary_metadata(out.overview.summary())},
+    )  # fmt: skip
     yield dg.MaterializeResult(
         asset_key="caseloads",
-        metadata={"rows": len(caseloads), "workers_with_flags": int(caseloads["worker_id"].nunique()),
-                  "case_packs": len(packs)},
+        metadata={**row_count(len(out.caseloads)), "case_packs": len(out.packs),
+                  "workers_with_flags": int(out.caseloads["worker_id"].nunique())},
     )  # fmt: skip
     # Withdrawn flags published again by this run (which passed every gate) are served again,
     # only now that their explanations and caseloads are written too.
-    reinstate_published_flags(warehouse, selection.flags["flag_id"])
+    reinstate_published_flags(warehouse, flags["flag_id"])
     yield objectors

@@ -6,6 +6,7 @@ in the review pack instead of hiding it. Gate outcomes are read from the Dagster
 """
 
 import json
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -19,16 +20,23 @@ from governance import (
     collect_run_facts,
 )
 from pipelines.dpia_metadata import register
-from pipelines.lineage import lineage_nodes
-from pipelines.resources import CouncilSettings, Warehouse
-
-REPORTS = (
-    "dpia_report",
-    "record_of_processing",
-    "transparency_record",
-    "data_flow_map",
-    "review_pack",
+from pipelines.layout import GOVERNANCE_GROUP
+from pipelines.resources import (
+    CouncilSettings,
+    LocationGraph,
+    RunSettings,
+    Warehouse,
+    declared_reads,
 )
+from pipelines.run_context import AsOfError, run_dates
+
+REPORTS = {
+    "dpia_report": "The DPIA report, generated from the register and this run's facts.",
+    "record_of_processing": "The UK GDPR Art 30 record of processing activities.",
+    "transparency_record": "The Algorithmic Transparency Recording Standard (ATRS) record.",
+    "data_flow_map": "Which asset carries which data categories, drawn from the declared deps.",
+    "review_pack": "The reviewers' index: gates, figures, the as-of date and every report.",
+}
 REPORT_SOURCES = [
     "row_accounting", "firewall_log", "quarantine", "linkage_quality", "model_evaluation",
     "fairness_audit", "model_card", "data_docs",
@@ -107,21 +115,40 @@ def _model_facts(
     return model, fairness
 
 
+def _as_of(warehouse: Warehouse, settings: RunSettings) -> date | None:
+    """The date the run stood at, for the review pack (None before any drop, or when refused)."""
+    if not warehouse.table_exists("row_accounting"):
+        return None
+    try:
+        return run_dates(warehouse, settings).as_of
+    except AsOfError:
+        return None
+
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(name, deps=REPORT_SOURCES, group_name="governance", kinds={"html", "markdown"})
-        for name in REPORTS
+        dg.AssetSpec(
+            name,
+            deps=REPORT_SOURCES,
+            group_name=GOVERNANCE_GROUP,
+            kinds={"html", "markdown"},
+            description=description,
+        )
+        for name, description in REPORTS.items()
     ],
     name="build_governance_reports",
 )
 def governance_reports(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, council: CouncilSettings
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    settings: RunSettings,
+    council: CouncilSettings,
+    graph: LocationGraph,
 ):
     """DPIA, Art 30 record, ATRS record, data-flow map and the review pack index."""
-    from pipelines.definitions import build_definitions  # the graph this asset belongs to
-
-    graph_defs = build_definitions(data_dir=warehouse.data_dir, landing_dir=".")
-    check_keys = list(graph_defs.resolve_asset_graph().asset_check_keys)
+    warehouse = declared_reads(context, warehouse)
+    check_keys = graph.check_keys()  # every check of the code location this asset belongs to
+    as_of = _as_of(warehouse, settings)
     gates = latest_gates(context.instance, check_keys)
     model, fairness = _model_facts(warehouse, gates, tuple(council.config().sign_off_lines()))
     facts = collect_run_facts(
@@ -130,8 +157,9 @@ def governance_reports(
         gates=gates,
         model=model,
         fairness=fairness,
+        as_of_date=as_of,
     )
-    lineage = list(lineage_nodes(graph_defs).values())
+    lineage = graph.lineage()
     files = build_governance_reports(register(), facts, lineage, Path(warehouse.data_dir))
     for name in REPORTS:
         yield dg.MaterializeResult(

@@ -13,11 +13,12 @@ import dagster as dg
 from features.build import build_family_features
 from linkage.families import form_families
 from models.flagging import FlagConfig, family_districts, score_families
-from pipelines.assets.flags import excluded_families, load_approved_model
-from pipelines.assets.linkage import residence_observations
-from pipelines.resources import CouncilSettings, Warehouse
+from pipelines.catalogue import row_count
+from pipelines.layout import HISTORY_GROUP, RECORDS
+from pipelines.readers import residence_observations
+from pipelines.resources import CouncilSettings, Warehouse, declared_reads
+from pipelines.run_context import excluded_families, load_approved_model
 
-HISTORY_GROUP = "history"
 as_of_months = dg.MonthlyPartitionsDefinition(start_date="2022-01-01", end_offset=0)
 
 
@@ -30,11 +31,9 @@ as_of_months = dg.MonthlyPartitionsDefinition(start_date="2022-01-01", end_offse
         "risk_model",
         "model_evaluation",
         "fairness_audit",
-        "social_care_records",
-        "education_records",
-        "housing_records",
-        "police_records",
-        "revenues_benefits_records",
+        "objections",
+        "identity_vault",  # people an objection pending verification may name
+        *RECORDS,
     ],
     group_name=HISTORY_GROUP,
     kinds={"duckdb"},
@@ -43,6 +42,7 @@ def family_scores_history(
     context: dg.AssetExecutionContext, warehouse: Warehouse, council: CouncilSettings
 ) -> dg.MaterializeResult:
     """The approved model's scores at the first day of the partition's month."""
+    warehouse = declared_reads(context, warehouse)
     as_of = date.fromisoformat(context.partition_key)
     model, version = load_approved_model(warehouse)
     events = warehouse.read_table("events")
@@ -65,7 +65,7 @@ def family_scores_history(
         "family_scores_history", scores, column="as_of_date", value=as_of
     )
     return dg.MaterializeResult(
-        metadata={"rows": rows, "as_of": as_of.isoformat(), "model_version": version}
+        metadata={**row_count(rows), "as_of": as_of.isoformat(), "model_version": version}
     )
 
 

@@ -10,54 +10,35 @@ filled, and the share of quarantined rows within the configured limits.
 """
 
 import json
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 import expectations
-from governance.pending_objections import PENDING_TABLE
 from ingest.contract import LandingContract, load_contract
-from ingest.drops import newest_complete_drop, previous_complete_drop
-from ingest.identity import split_identities
+from ingest.drops import Drop, newest_complete_drop, previous_complete_drop
 from ingest.reader import (
     FileIngest,
-    LaterRejection,
-    quarantine_rows,
-    read_file,
-    row_accounting_frame,
 )
 from ingest.volume import compare_volumes, drop_volumes
+from pipelines.catalogue import row_count
 from pipelines.dpia_metadata import dpia_check_spec
+from pipelines.ingesting import Ingested, Screened, ingest_and_publish
+from pipelines.layout import AGENCY_SOURCES, LANDING_FILES, REFERENCE_FILES, table_of
 from pipelines.objections import (
-    assess,
-    read_register,
     register_check_results,
     register_check_specs,
     withdraw_served_flags,
 )
-from pipelines.resources import RunSettings, Warehouse
+from pipelines.resources import RunSettings, Warehouse, declared_reads
+from pipelines.run_context import resolve_as_of
 from pipelines.storage import atomic_write_text
-
-AGENCY_SOURCES = ("social_care", "education", "housing", "police", "revenues_benefits")
-REFERENCE_FILES = ("workers", "areas", "objections")
-LEDGERS = ("quarantine", "firewall_log", "row_accounting")
-LANDING_FILES = AGENCY_SOURCES + REFERENCE_FILES
 
 VOLUME_CHECK = "volume_vs_previous_extract"
 ACCOUNTING_CHECK = "every_row_accounted_for"
 REQUIRED_CHECK = "required_columns_filled"
 QUARANTINE_CHECK = "quarantine_within_limits"
-
-
-def table_of(name: str) -> str:
-    """Warehouse table of a landing file (``police`` -> ``police_records``, ``workers``)."""
-    return f"{name}_records" if name in AGENCY_SOURCES else name
-
-
-class FileRefusedError(RuntimeError):
-    """A file of the drop was refused whole (no header row): nothing of the drop is written."""
 
 
 landing_specs = [
@@ -72,6 +53,14 @@ landing_specs = [
 ]
 
 
+REFERENCE_DESCRIPTIONS = {
+    "workers": "Practitioners with their team, districts covered and capacity (staff reference).",
+    "areas": "Reference geography: postcode districts with their area attributes.",
+    "objections": "The objections register (Art 21 objections, Art 18 restrictions), pseudonymised: "
+    "identities in the vault. Kept as last accepted when the register fails its gates.",
+}
+
+
 def _ingest_specs() -> list[dg.AssetSpec]:
     specs = [
         dg.AssetSpec(
@@ -84,7 +73,13 @@ def _ingest_specs() -> list[dg.AssetSpec]:
         for s in AGENCY_SOURCES
     ]
     specs += [
-        dg.AssetSpec(name, deps=[f"landing_{name}"], group_name="ingest", kinds={"duckdb"})
+        dg.AssetSpec(
+            name,
+            deps=[f"landing_{name}"],
+            group_name="ingest",
+            kinds={"duckdb"},
+            description=REFERENCE_DESCRIPTIONS[name],
+        )
         for name in REFERENCE_FILES
     ]
     specs += [
@@ -146,117 +141,66 @@ def _ingest_check_specs() -> list[dg.AssetCheckSpec]:
     return checks + register_check_specs()
 
 
-@dataclass(frozen=True)
-class _Screened:
-    """One landing file after the door and the row-level screen."""
-
-    ingest: FileIngest
-    table: pd.DataFrame | None
-    identities: pd.DataFrame | None
-    screen: expectations.RowScreen | None
-
-    def written(self) -> "_Screened":
-        """The accounts only: once the rows are staged, the frames can go (memory)."""
-        return _Screened(
-            replace(self.ingest, accepted=self.ingest.accepted.iloc[0:0]), None, None, self.screen
-        )
-
-
-def _screen(
-    name: str,
-    result: FileIngest,
-    table: pd.DataFrame,
-    identities: pd.DataFrame | None,
-    settings: expectations.SuiteSettings,
-) -> _Screened:
-    """Quarantine the rows that break the table's row-level suite rules (if it has a suite)."""
-    dataset = name if name in expectations.DATASETS else None
-    if dataset is None:
-        return _Screened(result, table, identities, None)
-    screen = expectations.screen_rows(
-        dataset, table, extract_date=result.extract_date, **settings.as_params()
-    )
-    rejections = [
-        LaterRejection(int(r.position), str(r.column), str(r.rule), f"{r.description} [{r.rule}]")
-        for r in screen.rejections.itertuples(index=False)
-    ]
-    keep = screen.keep
-    return _Screened(
-        quarantine_rows(result, rejections),
-        table.loc[keep].reset_index(drop=True),
-        identities.loc[keep].reset_index(drop=True) if identities is not None else None,
-        screen,
-    )
-
-
-def _split_and_screen(
-    name: str, result: FileIngest, contract: LandingContract, pseudonymiser, settings
-) -> _Screened:
-    if name in AGENCY_SOURCES or name == "objections":
-        table, identities = split_identities(name, result.accepted, contract, pseudonymiser)
-    else:
-        table = result.accepted.drop(columns=["row_number", "extract_date"], errors="ignore")
-        identities = None
-    return _screen(name, result, table, identities, settings)
-
-
 @dg.multi_asset(specs=_ingest_specs(), check_specs=_ingest_check_specs(), name="ingest_drop")
 def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: RunSettings):
     """Read the newest complete drop once and write every ingest table in one staged commit."""
+    warehouse = declared_reads(context, warehouse)
     contract = load_contract()
     landing = Path(settings.landing_dir)
     drop = newest_complete_drop(landing)
-    context.log.info(f"ingesting drop {drop.extract_date} from {drop.path}")
-    pseudonymiser = warehouse.pseudonymiser()
+    # Refused before anything is read: the whole run stands at this date (pipelines/run_context).
+    as_of = resolve_as_of(settings.as_of, drop.extract_date)
+    context.log.info(f"ingesting drop {drop.extract_date} from {drop.path} (as of {as_of})")
     suite_settings = settings.suite_settings()
-
-    # Read every file before writing anything: a refused file leaves the last good drop in place.
-    read: dict[str, FileIngest] = {
-        name: read_file(drop, name, contract) for name in LANDING_FILES if name != "objections"
-    }
-    refused = [r for r in read.values() if r.refused]
-    if refused:
-        raise FileRefusedError(
-            "; ".join(f"{r.file} refused whole: {r.refused}" for r in refused)
-            + " -> nothing of this drop was written"
+    ingested = ingest_and_publish(warehouse, drop, contract, settings)
+    screened, assessment, ledgers = ingested.screened, ingested.assessment, ingested.ledgers
+    yield from _ingested_results(context, warehouse, drop, ingested)
+    yield _accounting_check(ledgers["row_accounting"])
+    for name, item in screened.items():
+        yield _required_columns_check(name, item.ingest, contract)
+        yield _quarantine_check(name, item, suite_settings)
+    yield from _volume_checks(landing, drop, contract, settings.max_volume_drop_share)
+    if not assessment.passed:
+        withdrawn = withdraw_served_flags(
+            warehouse, gate="objections register", reason=assessment.summary
         )
-    register, read_error = read_register(drop, contract)
-    if register is not None:
-        read["objections"] = register
+        context.log.error(
+            f"objections register failed its gates; {withdrawn} served flags withdrawn: "
+            f"{assessment.summary}"
+        )
+    yield from register_check_results(assessment)
 
-    screened: dict[str, _Screened] = {}
-    for name in LANDING_FILES:
-        if name in read:
-            screened[name] = _split_and_screen(
-                name, read[name], contract, pseudonymiser, suite_settings
-            )
-    # the register is judged after its row rules, so a row they refuse counts against it; a
-    # refused row that still names someone is honoured by name, pending verification
-    objections = screened.get("objections")
-    screened_register = objections.ingest if objections else None
-    assessment, pending = assess(
-        warehouse, landing, drop, contract, screened_register, read_error, settings
+
+def _accounting_check(acc: pd.DataFrame) -> dg.AssetCheckResult:
+    unbalanced = acc[acc["rows_read"] != acc["rows_accepted"] + acc["rows_quarantined"]]
+    return dg.AssetCheckResult(
+        asset_key="row_accounting",
+        check_name=ACCOUNTING_CHECK,
+        passed=unbalanced.empty,
+        metadata={
+            "files": len(acc),
+            "rows_read": int(acc["rows_read"].sum()),
+            "unbalanced_files": ", ".join(unbalanced["file"]) or "none",
+        },
     )
-    with warehouse.stage("ingest_drop") as stage:
-        for name, item in screened.items():
-            if name == "objections":
-                if not assessment.passed:
-                    continue  # fail closed: keep honouring the last accepted register
-                stage.write_table(PENDING_TABLE, pending, vault=True)
-            if item.identities is not None:
-                stage.write_table(f"identity_{name}", item.identities, vault=True)
-            stage.write_table(table_of(name), item.table)
-            screened[name] = item.written()
-        results = [item.ingest for item in screened.values()]
-        ledgers = {
-            "quarantine": pd.concat([r.quarantine for r in results], ignore_index=True),
-            "firewall_log": pd.concat([r.firewall_log for r in results], ignore_index=True),
-            "row_accounting": row_accounting_frame(results),
-        }
-        for ledger, table in ledgers.items():
-            stage.write_table(ledger, table)
 
+
+def _ingested_results(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, drop: Drop, ingested: Ingested
+):
+    """Observations of the landing files and the materialisations of every ingest table."""
+    screened, assessment, ledgers = ingested.screened, ingested.assessment, ingested.ledgers
     validation = warehouse.artefact_dir("validation")
+    for name, item in screened.items():  # the landing files as delivered (external assets)
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=f"landing_{name}",
+                metadata={
+                    "extract_date": drop.extract_date.isoformat(),
+                    "dagster/row_count": dg.MetadataValue.int(item.ingest.accounting.rows_read),
+                },
+            )
+        )
     if "objections" not in screened:
         yield dg.MaterializeResult(
             asset_key="objections", metadata={"register": "unreadable: last accepted register kept"}
@@ -276,6 +220,7 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
                 "extract_date": drop.extract_date.isoformat(),
                 "rows_read": result.accounting.rows_read,
                 "rows_accepted": result.accounting.rows_accepted,
+                "dagster/row_count": dg.MetadataValue.int(result.accounting.rows_accepted),
                 "rows_quarantined": result.accounting.rows_quarantined,
                 "rows_quarantined_by_suite_rules": item.screen.rows_rejected if item.screen else 0,
                 "columns_dropped_at_firewall": len(result.firewall_log),
@@ -288,33 +233,7 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
                 json.dumps(item.screen.outcome.as_dict(), indent=2, default=str),
             )
     for ledger, table in ledgers.items():
-        yield dg.MaterializeResult(asset_key=ledger, metadata={"rows": len(table)})
-
-    acc = ledgers["row_accounting"]
-    unbalanced = acc[acc["rows_read"] != acc["rows_accepted"] + acc["rows_quarantined"]]
-    yield dg.AssetCheckResult(
-        asset_key="row_accounting",
-        check_name=ACCOUNTING_CHECK,
-        passed=unbalanced.empty,
-        metadata={
-            "files": len(acc),
-            "rows_read": int(acc["rows_read"].sum()),
-            "unbalanced_files": ", ".join(unbalanced["file"]) or "none",
-        },
-    )
-    for name, item in screened.items():
-        yield _required_columns_check(name, item.ingest, contract)
-        yield _quarantine_check(name, item, suite_settings)
-    yield from _volume_checks(landing, drop, contract, settings.max_volume_drop_share)
-    if not assessment.passed:
-        withdrawn = withdraw_served_flags(
-            warehouse, gate="objections register", reason=assessment.summary
-        )
-        context.log.error(
-            f"objections register failed its gates; {withdrawn} served flags withdrawn: "
-            f"{assessment.summary}"
-        )
-    yield from register_check_results(assessment)
+        yield dg.MaterializeResult(asset_key=ledger, metadata={**row_count(len(table))})
 
 
 def required_columns_empty(result: FileIngest, contract: LandingContract) -> list[str]:
@@ -351,7 +270,7 @@ def _required_columns_check(
 
 
 def quarantine_findings(
-    name: str, item: _Screened, settings: expectations.SuiteSettings
+    name: str, item: Screened, settings: expectations.SuiteSettings
 ) -> list[str]:
     """Why a file's quarantine is beyond its limits (empty when within them)."""
     reference = name not in AGENCY_SOURCES
@@ -370,7 +289,7 @@ def quarantine_findings(
 
 
 def _quarantine_check(
-    name: str, item: _Screened, settings: expectations.SuiteSettings
+    name: str, item: Screened, settings: expectations.SuiteSettings
 ) -> dg.AssetCheckResult:
     acc = item.ingest.accounting
     findings = quarantine_findings(name, item, settings)

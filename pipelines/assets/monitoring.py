@@ -6,15 +6,11 @@ The blocking check ``decommission_triggers`` sits upstream of scoring: when a co
 fires, no new flags are produced until a named decision to resume is in the configuration.
 """
 
-from __future__ import annotations
-
-import json
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-import models
 import monitoring
 from features.point_in_time import members_at
 from governance.document import Document, render_html, render_markdown
@@ -24,18 +20,20 @@ from monitoring import charts as chart
 from monitoring.inputs import build_inputs, monitored_scores
 from monitoring.overrides import attach_flags, override_analytics
 from monitoring.triggers import empty_report, with_earlier_firings
-from pipelines.assets.linkage import _extract_date
-from pipelines.assets.model import APPROVED, _truth, total_capacity
+from pipelines.catalogue import row_count
 from pipelines.council import CouncilConfig
 from pipelines.dpia_metadata import dpia_check_spec, summary_metadata
-from pipelines.resources import CouncilSettings, RunSettings, Warehouse
+from pipelines.layout import MONITORING_GROUP
+from pipelines.readers import optional_table as _optional
+from pipelines.release import total_capacity, truth_frame
+from pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
+from pipelines.run_context import approved_model, run_dates
 
-MONITORING_GROUP = "monitoring"
 DECOMMISSION_CHECK = "decommission_triggers"
 TABLES = ("monitoring_performance", "monitoring_fairness", "monitoring_drift",
           "monitoring_overrides", "monitoring_triggers")  # fmt: skip
 INPUTS = ["family_scores_history", "events", "families", "people", "protected_characteristics",
-          "areas", "training_frame", "risk_model", "workers"]  # fmt: skip
+          "areas", "training_frame", "risk_model", "workers", "identity_vault", "row_accounting"]  # fmt: skip
 
 
 def _spec(name: str, description: str, deps: list[str], kinds: set[str]) -> dg.AssetSpec:
@@ -70,11 +68,17 @@ def _spec(name: str, description: str, deps: list[str], kinds: set[str]) -> dg.A
     ],
     name="monitor_model",
 )  # fmt: skip
-def monitor_model(warehouse: Warehouse, settings: RunSettings, council: CouncilSettings):
+def monitor_model(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    settings: RunSettings,
+    council: CouncilSettings,
+):
+    warehouse = declared_reads(context, warehouse)
     config = council.config()
     rules = config.monitoring_settings()
     earlier = _optional(warehouse, "monitoring_triggers")  # its firings stay open until resumed
-    approved = _approved(warehouse)
+    approved = approved_model(warehouse)
     history = (
         warehouse.read_table("family_scores_history")
         if warehouse.table_exists("family_scores_history")
@@ -95,6 +99,7 @@ def monitor_model(warehouse: Warehouse, settings: RunSettings, council: CouncilS
         notes.append("this model's record holds no promise (it was trained before monitoring "
                      "existed): realised figures are shown without one")  # fmt: skip
     events, families, people = (warehouse.read_table(t) for t in ("events", "families", "people"))
+    horizon = run_dates(warehouse, settings).as_of  # what the events table has reached
     months = sorted(pd.to_datetime(scores["as_of_date"]).dt.date.unique())
     inputs = build_inputs(
         scores, events=events, families=families, people=people,
@@ -102,24 +107,24 @@ def monitor_model(warehouse: Warehouse, settings: RunSettings, council: CouncilS
         areas=_optional(warehouse, "areas"), training_frame=_optional(warehouse, "training_frame"),
         model=model, training_window=record.training_window, promise=promise,
         capacity=total_capacity(warehouse, config), threshold=config.flagging.threshold,
-        extract_date=_extract_date(warehouse),
+        extract_date=horizon,
         harm=_harm(warehouse, settings.truth_dir, families, months),
     )  # fmt: skip
     result = monitoring.monitor(
         inputs, rules, config.fairness_gate_object(), earlier_triggers=earlier
     )
-    overrides = _overrides(warehouse, events, families, people, history)
+    overrides = _overrides(warehouse, events, families, people, history, horizon)
     for name, table in zip(TABLES, (result.performance, result.fairness, result.drift, overrides,
                                     result.triggers.table), strict=True):  # fmt: skip
         warehouse.write_table(name, table)
     metadata = summary_metadata(result.summary())
     for name, table in zip(TABLES[:4], (result.performance, result.fairness, result.drift, overrides),
                            strict=True):  # fmt: skip
-        yield dg.MaterializeResult(asset_key=name, metadata={"rows": len(table)})
+        yield dg.MaterializeResult(asset_key=name, metadata={**row_count(len(table))})
     report = result.triggers
     yield dg.MaterializeResult(
         asset_key="monitoring_triggers",
-        metadata={"rows": len(report.table), "status": report.reasons()[0][:500], **metadata},
+        metadata={**row_count(len(report.table)), "status": report.reasons()[0][:500], **metadata},
     )
     page = _write_report(warehouse, config, result, overrides, record.version, notes)
     yield dg.MaterializeResult(asset_key="monitoring_report",
@@ -165,10 +170,10 @@ def _nothing_to_judge(
         if not warehouse.table_exists(name):
             empty = pd.DataFrame({"as_of_date": pd.Series(dtype="datetime64[ns]")})
             warehouse.write_table(name, empty)
-        yield dg.MaterializeResult(asset_key=name, metadata={"rows": 0, "status": reason})
+        yield dg.MaterializeResult(asset_key=name, metadata={**row_count(0), "status": reason})
     warehouse.write_table("monitoring_triggers", report.table)
     yield dg.MaterializeResult(
-        asset_key="monitoring_triggers", metadata={"rows": len(report.table), "status": reason}
+        asset_key="monitoring_triggers", metadata={**row_count(len(report.table)), "status": reason}
     )
     status = report.reasons() if report.blocked else [reason, *(notes or [])]
     page = _write_page(warehouse, build_status_page(status=status, blocked=report.blocked,
@@ -184,31 +189,19 @@ def _nothing_to_judge(
     )  # fmt: skip
 
 
-def _approved(warehouse: Warehouse) -> tuple[models.RiskModel, models.ModelRecord] | None:
-    model_dir = warehouse.artefact_dir("models")
-    pointer = model_dir / APPROVED
-    if not pointer.exists():
-        return None
-    return models.load_risk_model(model_dir / json.loads(pointer.read_text())["model_file"])
-
-
-def _optional(warehouse: Warehouse, name: str) -> pd.DataFrame | None:
-    return warehouse.read_table(name) if warehouse.table_exists(name) else None
-
-
 def _harm(
     warehouse: Warehouse, truth_dir: str | None, families: pd.DataFrame, months
 ) -> pd.DataFrame | None:
     """True harm after each month (synthetic estates with ground truth only)."""
     if not truth_dir or not (Path(truth_dir) / "harm.csv").exists():
         return None
-    truth = _truth(warehouse, truth_dir, members_at(families, months))
+    truth = truth_frame(warehouse, truth_dir, members_at(families, months))
     if truth is None or "true_harm" not in truth.columns:
         return None
     return truth[["as_of_date", "family_key", "true_harm"]]
 
 
-def _overrides(warehouse: Warehouse, events, families, people, history) -> pd.DataFrame:
+def _overrides(warehouse: Warehouse, events, families, people, history, horizon) -> pd.DataFrame:
     """Practitioners' judgements from the portal database, with the outcomes of their flags."""
     from features.outcomes import outcome_labels
     from features.protected import build_sensitive_features_many
@@ -218,15 +211,15 @@ def _overrides(warehouse: Warehouse, events, families, people, history) -> pd.Da
     if judgements is None or judgements.empty:
         return override_analytics(pd.DataFrame(columns=["flag_id", "family_key", "decision", "decided_at"]),
                                   None, history, pd.DataFrame(columns=["as_of_date", "family_key", "label", "label_complete"]))  # fmt: skip
-    flags = _optional(warehouse, "flags")
+    # The flags judged were served by earlier runs: they cannot be an upstream asset of
+    # monitoring (whose decommission check gates new flags), so they are read as served.
+    flags = _optional(getattr(warehouse, "unchecked", warehouse), "flags")
     judged = attach_flags(judgements, flags, history)
     dates = sorted({pd.Timestamp(d).date() for d in judged["as_of_date"].dropna()})
     if not dates:
         outcomes = pd.DataFrame(columns=["as_of_date", "family_key", "label", "label_complete"])
         return override_analytics(judgements, flags, history, outcomes)
-    outcomes = outcome_labels(
-        events, families, people, dates, extract_date=_extract_date(warehouse)
-    )
+    outcomes = outcome_labels(events, families, people, dates, extract_date=horizon)
     sensitive = None
     if warehouse.table_exists("protected_characteristics") and warehouse.table_exists("areas"):
         sensitive = build_sensitive_features_many(

@@ -9,22 +9,18 @@ which is reported but does not block.
 """
 
 import json
-from pathlib import Path
 
 import dagster as dg
 
-from expectations import build_data_docs, run_suite
-from pipelines.assets.ingest import AGENCY_SOURCES
+from expectations import run_suite
 from pipelines.dpia_metadata import register
+from pipelines.layout import AGENCY_SOURCES
+from pipelines.layout import table_of as _table
 from pipelines.resources import RunSettings, Warehouse
 from pipelines.storage import atomic_write_text
+from pipelines.validation import GX_CHECK, publish_data_docs
 
-GX_CHECK = "gx_suite"
 GX_DATASETS = (*AGENCY_SOURCES, "workers", "areas")
-
-
-def _table(dataset: str) -> str:
-    return f"{dataset}_records" if dataset in AGENCY_SOURCES else dataset
 
 
 def _make_gx_check(dataset: str) -> dg.AssetChecksDefinition:
@@ -64,12 +60,6 @@ def _make_gx_check(dataset: str) -> dg.AssetChecksDefinition:
         )
 
     return _check
-
-
-def publish_data_docs(warehouse: Warehouse) -> Path:
-    """Static GX Data Docs for reviewers, from the aggregate-only results on disk."""
-    results = sorted(warehouse.artefact_dir("validation").glob("*.json"))
-    return build_data_docs(results, warehouse.root / "data_docs")
 
 
 @dg.asset(

@@ -9,9 +9,9 @@ import json
 import dagster as dg
 
 from expectations import run_suite
-from pipelines.checks.ingest import GX_CHECK, publish_data_docs
 from pipelines.dpia_metadata import register
 from pipelines.resources import RunSettings, Warehouse
+from pipelines.validation import GX_CHECK, publish_data_docs
 
 
 @dg.asset_check(

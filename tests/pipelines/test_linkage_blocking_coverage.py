@@ -7,7 +7,8 @@ import pandas as pd
 
 import linkage
 from linkage.blocking import BlockingPlan
-from pipelines.assets.linkage import COVERAGE_CHECK, coverage_check, link_records, quality_metrics
+from pipelines.assets.linkage import COVERAGE_CHECK, coverage_check, link_records
+from pipelines.linking import quality_metrics
 
 
 def _result(expected: float) -> linkage.LinkageResult:

@@ -1,0 +1,157 @@
+"""Ingest for the pipeline, outside the asset body: read the drop once, screen, publish together.
+
+Every file of the newest complete drop is read before anything is written (a file refused
+whole leaves the last good drop in place); rows that break a contract rule or a row-level
+suite rule are quarantined (rule and column, never the value); the objections register is
+judged by its gates (pipelines/objections.py); then the pseudonymised ``<source>_records``,
+the identity vault's tables and the ledgers are written in one staged commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+import expectations
+from governance.pending_objections import PENDING_TABLE
+from ingest.contract import LandingContract
+from ingest.drops import Drop
+from ingest.identity import split_identities
+from ingest.objections import RegisterAssessment
+from ingest.reader import (
+    FileIngest,
+    LaterRejection,
+    quarantine_rows,
+    read_file,
+    row_accounting_frame,
+)
+from pipelines.layout import AGENCY_SOURCES, LANDING_FILES, table_of
+from pipelines.objections import assess, read_register
+
+if TYPE_CHECKING:
+    from pipelines.resources import RunSettings, Warehouse
+
+
+class FileRefusedError(RuntimeError):
+    """A file of the drop was refused whole (no header row): nothing of the drop is written."""
+
+
+@dataclass(frozen=True)
+class Screened:
+    """One landing file after the door and the row-level screen."""
+
+    ingest: FileIngest
+    table: pd.DataFrame | None
+    identities: pd.DataFrame | None
+    screen: expectations.RowScreen | None
+
+    def written(self) -> Screened:
+        """The accounts only: once the rows are staged, the frames can go (memory)."""
+        return Screened(
+            replace(self.ingest, accepted=self.ingest.accepted.iloc[0:0]), None, None, self.screen
+        )
+
+
+def _screen(
+    name: str,
+    result: FileIngest,
+    table: pd.DataFrame,
+    identities: pd.DataFrame | None,
+    settings: expectations.SuiteSettings,
+) -> Screened:
+    """Quarantine the rows that break the table's row-level suite rules (if it has a suite)."""
+    dataset = name if name in expectations.DATASETS else None
+    if dataset is None:
+        return Screened(result, table, identities, None)
+    screen = expectations.screen_rows(
+        dataset, table, extract_date=result.extract_date, **settings.as_params()
+    )
+    rejections = [
+        LaterRejection(int(r.position), str(r.column), str(r.rule), f"{r.description} [{r.rule}]")
+        for r in screen.rejections.itertuples(index=False)
+    ]
+    keep = screen.keep
+    return Screened(
+        quarantine_rows(result, rejections),
+        table.loc[keep].reset_index(drop=True),
+        identities.loc[keep].reset_index(drop=True) if identities is not None else None,
+        screen,
+    )
+
+
+def _split_and_screen(
+    name: str, result: FileIngest, contract: LandingContract, pseudonymiser, settings
+) -> Screened:
+    if name in AGENCY_SOURCES or name == "objections":
+        table, identities = split_identities(name, result.accepted, contract, pseudonymiser)
+    else:
+        table = result.accepted.drop(columns=["row_number", "extract_date"], errors="ignore")
+        identities = None
+    return _screen(name, result, table, identities, settings)
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """What one drop's ingest published: each file's accounts, the register's verdict, ledgers."""
+
+    screened: dict[str, Screened]
+    assessment: RegisterAssessment
+    ledgers: dict[str, pd.DataFrame]
+
+
+def ingest_and_publish(
+    warehouse: Warehouse, drop: Drop, contract: LandingContract, settings: RunSettings
+) -> Ingested:
+    """Read, screen and judge every file of ``drop``, then write it all in one staged commit."""
+    landing = Path(settings.landing_dir)
+    pseudonymiser = warehouse.pseudonymiser()
+    suite_settings = settings.suite_settings()
+    # Read every file before writing anything: a refused file leaves the last good drop in place.
+    read: dict[str, FileIngest] = {
+        name: read_file(drop, name, contract) for name in LANDING_FILES if name != "objections"
+    }
+    refused = [r for r in read.values() if r.refused]
+    if refused:
+        raise FileRefusedError(
+            "; ".join(f"{r.file} refused whole: {r.refused}" for r in refused)
+            + " -> nothing of this drop was written"
+        )
+    register, read_error = read_register(drop, contract)
+    if register is not None:
+        read["objections"] = register
+
+    screened: dict[str, Screened] = {}
+    for name in LANDING_FILES:
+        if name in read:
+            screened[name] = _split_and_screen(
+                name, read[name], contract, pseudonymiser, suite_settings
+            )
+    # the register is judged after its row rules, so a row they refuse counts against it; a
+    # refused row that still names someone is honoured by name, pending verification
+    objections = screened.get("objections")
+    screened_register = objections.ingest if objections else None
+    assessment, pending = assess(
+        warehouse, landing, drop, contract, screened_register, read_error, settings
+    )
+    with warehouse.stage("ingest_drop") as stage:
+        for name, item in screened.items():
+            if name == "objections":
+                if not assessment.passed:
+                    continue  # fail closed: keep honouring the last accepted register
+                stage.write_table(PENDING_TABLE, pending, vault=True)
+            if item.identities is not None:
+                stage.write_table(f"identity_{name}", item.identities, vault=True)
+            stage.write_table(table_of(name), item.table)
+            screened[name] = item.written()
+        results = [item.ingest for item in screened.values()]
+        ledgers = {
+            "quarantine": pd.concat([r.quarantine for r in results], ignore_index=True),
+            "firewall_log": pd.concat([r.firewall_log for r in results], ignore_index=True),
+            "row_accounting": row_accounting_frame(results),
+        }
+        for ledger, table in ledgers.items():
+            stage.write_table(ledger, table)
+    return Ingested(screened, assessment, ledgers)

@@ -1,0 +1,231 @@
+"""The allowed imports between our packages, and the layers of pipelines/ (docs/DESIGN.md).
+
+The matrix is the one documented in ``docs/DESIGN.md`` ("Packages") and the shared
+architecture notes: lower packages never reach up, ``linkage`` and ``synth`` import nothing of
+ours, only ``pipelines`` imports dagster. Imports are read with ``ast`` (every import, those
+inside functions too; only ``if TYPE_CHECKING:`` blocks are left out, as they never run).
+Known drifts are listed with the issue that removes them: the list must match exactly, so it
+can only shrink.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = (
+    "dpia", "ingest", "linkage", "expectations", "features", "models", "flags", "monitoring",
+    "governance", "portal", "synth", "pipelines", "safeguard",
+)  # fmt: skip
+
+# package -> the packages of ours it may import (docs/DESIGN.md, "Packages")
+ALLOWED: dict[str, frozenset[str]] = {
+    "dpia": frozenset(),
+    "ingest": frozenset({"dpia"}),
+    "linkage": frozenset(),
+    "expectations": frozenset({"dpia", "ingest"}),
+    "features": frozenset({"dpia"}),
+    "models": frozenset({"features", "dpia"}),
+    "flags": frozenset({"models", "features", "dpia"}),
+    "monitoring": frozenset({"features", "models", "dpia"}),
+    "governance": frozenset({"dpia", "linkage"}),
+    "portal": frozenset({"dpia"}),
+    "synth": frozenset(),
+    "pipelines": frozenset(PACKAGES) - {"pipelines", "safeguard", "portal", "synth"},
+    "safeguard": frozenset(PACKAGES) - {"safeguard"},
+}
+# third-party frameworks confined to one package
+CONFINED = {"dagster": "pipelines", "dagster_duckdb": "pipelines", "splink": "linkage"}
+# (file, module) imports the matrix forbids today, each with the issue that removes it
+KNOWN_DRIFT = {
+    # issue 15: a public linkage matching function so nothing outside linkage/ imports splink
+    ("governance/matching.py", "splink"),
+    ("governance/matching.py", "linkage.config"),
+    ("governance/matching.py", "linkage.model"),
+    ("governance/matching.py", "linkage.standardise"),
+    ("governance/pending_objections.py", "linkage.standardise"),
+    ("governance/sar.py", "linkage.standardise"),
+    ("governance/sar_collect.py", "linkage.standardise"),
+}
+
+
+def runtime_imports(path: Path, *, names: bool = False) -> Iterator[tuple[str, int]]:
+    """Every module imported by ``path`` (absolute names), with its line; TYPE_CHECKING left out.
+
+    With ``names``, ``from a import b`` also yields ``a.b`` (``b`` may be a module).
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped |= {id(inner) for stmt in node.body for inner in ast.walk(stmt)}
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module, node.lineno
+            for alias in node.names if names else ():
+                yield f"{node.module}.{alias.name}", node.lineno
+
+
+def _files(package: str) -> list[Path]:
+    return sorted((REPO / package).rglob("*.py")) if (REPO / package).is_dir() else []
+
+
+def matrix_violations(package: str) -> set[tuple[str, str]]:
+    """(file, imported module) pairs of ``package`` that the matrix or a confinement forbids."""
+    found = set()
+    for path in _files(package):
+        rel = path.relative_to(REPO).as_posix()
+        for module, _ in runtime_imports(path):
+            root = module.split(".")[0]
+            if root in ALLOWED and root != package and root not in ALLOWED[package]:
+                found.add((rel, root))
+            if root in CONFINED and CONFINED[root] != package:
+                found.add((rel, root))
+            # governance may use linkage through its public package only
+            if package == "governance" and root == "linkage" and module != "linkage":
+                found.add((rel, module))
+    return found
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_each_package_imports_only_what_the_matrix_allows(package: str) -> None:
+    found = matrix_violations(package)
+    drift = {pair for pair in KNOWN_DRIFT if pair[0].startswith(f"{package}/")}
+    assert found - drift == set(), f"{package} imports outside docs/DESIGN.md's matrix"
+    assert drift - found == set(), "a known drift was fixed: remove it from KNOWN_DRIFT"
+
+
+def test_the_matrix_scan_catches_a_forbidden_import(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from typing import TYPE_CHECKING\nimport models.flagging\n"
+        "if TYPE_CHECKING:\n    import pipelines\n"
+        "def late():\n    from dagster import asset\n"
+    )
+    modules = {m for m, _ in runtime_imports(probe, names=True)}
+    assert {"models.flagging", "dagster", "dagster.asset"} <= modules
+    assert "pipelines" not in modules  # never runs
+
+
+# ---- pipelines/: four layers, no cycle, no asset module importing another ----------------
+
+LAYERS = {
+    # 1 foundation: plain modules the definitions use (acyclic among themselves)
+    "pipelines.layout": 1, "pipelines.council": 1, "pipelines.faults": 1, "pipelines.storage": 1,
+    "pipelines.dpia_metadata": 1, "pipelines.lineage": 1, "pipelines.instance": 1,
+    "pipelines.validation": 1, "pipelines.resources": 1, "pipelines.readers": 1,
+    "pipelines.release": 1, "pipelines.run_context": 1, "pipelines.objections": 1,
+    "pipelines.catalogue": 1, "pipelines.linking": 1, "pipelines.serving": 1,
+    "pipelines.ingesting": 1,
+    # 2 definitions: assets, checks, jobs, schedules and sensors (never import each other)
+    "pipelines.operations": 2,
+    # 3 the code location
+    "pipelines.definitions": 3,
+    # 4 entry points for the command line (never import each other)
+    "pipelines.runner": 4, "pipelines.monitoring_run": 4,
+}  # fmt: skip
+
+
+PACKAGE_INITS = ("pipelines", "pipelines.assets", "pipelines.checks", "pipelines.defs")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _layer(module: str) -> int:
+    if module.startswith(("pipelines.assets.", "pipelines.checks.", "pipelines.defs.")):
+        return 2
+    return LAYERS[module]
+
+
+def pipelines_graph() -> dict[str, set[str]]:
+    """pipelines module -> the pipelines modules it imports at run time."""
+    modules = {_module_name(p): p for p in _files("pipelines")}
+    graph = {}
+    for name, path in modules.items():
+        graph[name] = {
+            m for m, _ in runtime_imports(path, names=True) if m in modules and m != name
+        } - set(PACKAGE_INITS)
+    return {k: v for k, v in graph.items() if k not in PACKAGE_INITS}
+
+
+def test_every_pipelines_module_has_a_layer() -> None:
+    unplaced = [m for m in pipelines_graph() if m not in LAYERS and _layer_or_none(m) is None]
+    assert not unplaced, f"place these modules in a layer (docs/DESIGN.md): {unplaced}"
+
+
+def _layer_or_none(module: str) -> int | None:
+    try:
+        return _layer(module)
+    except KeyError:
+        return None
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    problems = []
+    for module, imported in sorted(graph.items()):
+        for target in sorted(imported):
+            low, high = _layer(target), _layer(module)
+            if low > high or (low == high and high != 1):
+                problems.append(f"{module} (layer {high}) imports {target} (layer {low})")
+    return problems
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    found, state = [], {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                found.append([*path[path.index(nxt) :], nxt] if nxt in path else [node, nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = "done"
+
+    for start in sorted(graph):
+        if start not in state:
+            visit(start, [start])
+    return found
+
+
+def test_pipelines_has_four_layers_and_imports_only_downwards() -> None:
+    graph = pipelines_graph()
+    assert {_layer(m) for m in graph} <= {1, 2, 3, 4}
+    assert layer_violations(graph) == []
+
+
+def test_no_asset_module_imports_another_and_only_the_code_location_imports_them() -> None:
+    graph = pipelines_graph()
+    definitions = {m for m in graph if _layer(m) == 2 and m != "pipelines.operations"}
+    offenders = {
+        (m, t) for m, imported in graph.items() for t in imported & definitions
+        if m != "pipelines.definitions"
+    }  # fmt: skip
+    assert offenders == set()
+
+
+def test_pipelines_has_no_import_cycle() -> None:
+    assert cycles(pipelines_graph()) == []
+
+
+def test_layer_and_cycle_checks_fail_on_a_bad_graph() -> None:
+    bad = {
+        "pipelines.assets.flags": {"pipelines.assets.model"},
+        "pipelines.assets.model": {"pipelines.definitions"},
+        "pipelines.definitions": {"pipelines.assets.model"},
+    }
+    assert len(layer_violations(bad)) == 2
+    assert cycles(bad)
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
