@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
+
+# `--config` of the commands that run under the council's configuration (run, monitor)
+CouncilConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="council configuration YAML (default: the shipped council.yaml)"),
+]
 
 console = Console()
 

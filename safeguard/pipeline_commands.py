@@ -12,6 +12,7 @@ import typer
 
 from safeguard.common import (
     DATA_DIR_HELP,
+    CouncilConfigOption,
     audit,
     console,
     load_council,
@@ -77,12 +78,7 @@ def run(
     truth: Annotated[
         Path | None, typer.Option("--truth", help="ground-truth folder, for quality figures only")
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config", help="council configuration YAML (default: the shipped council.yaml)"
-        ),
-    ] = None,
+    config: CouncilConfigOption = None,
 ) -> None:
     """Materialise the whole pipeline headless, with a live progress display.
 
@@ -161,12 +157,7 @@ def monitor(
     truth: Annotated[
         Path | None, typer.Option("--truth", help="ground-truth folder (true-harm validation)")
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config", help="council configuration YAML (default: the shipped council.yaml)"
-        ),
-    ] = None,
+    config: CouncilConfigOption = None,
     no_backfill: Annotated[
         bool, typer.Option("--no-backfill", help="judge the months already scored")
     ] = False,
