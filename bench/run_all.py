@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -50,6 +51,7 @@ def run_one(people: int, seed: int, work: Path) -> dict:
     generate_estate(EstateConfig(people=people, seed=seed, councils=councils), out=landing, truth_out=truth)
     generate_s = time.perf_counter() - started
     generate_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu_before = time.process_time()
     outcome = run_pipeline(landing=landing, data_dir=data, truth_dir=truth)
     stages: dict[str, dict[str, float]] = {}
     for step in outcome.steps:
@@ -62,6 +64,7 @@ def run_one(people: int, seed: int, work: Path) -> dict:
         "generate_s": round(generate_s, 1),
         "generate_peak_mb": round(generate_peak),
         "pipeline_s": round(outcome.duration_s, 1),
+        "pipeline_cpu_s": round(time.process_time() - cpu_before, 1),
         "pipeline_peak_mb": round(max((s.peak_rss_mb for s in outcome.steps), default=0.0)),
         "success": outcome.success,
         "failed_gates": [f"{g.asset}/{g.check}" for g in outcome.failed_gates],
@@ -107,13 +110,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: run one size
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--keep", type=Path, help="keep each size's landing/truth/data under this folder (for bench_stages)")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one, args.seed, args.work)))
         return
     results = []
     for people in args.sizes:
-        with tempfile.TemporaryDirectory(prefix=f"bench-{people}-") as work:
+        with tempfile.TemporaryDirectory(prefix=f"bench-{people}-") as tmp:
+            work = str(args.keep / f"p{people}") if args.keep else tmp
+            load_before = os.getloadavg()[0]
             print(f"running {people:,} people ...", file=sys.stderr, flush=True)
             proc = subprocess.run(
                 [sys.executable, "-m", "bench.run_all", "--one", str(people), "--seed", str(args.seed), "--work", work],
@@ -122,6 +128,7 @@ def main() -> None:
             if proc.returncode != 0:
                 raise SystemExit(f"{people:,} people failed:\n{proc.stderr[-3000:]}")
             results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            results[-1]["load_average_1m"] = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
             print(json.dumps({k: results[-1][k] for k in ("people", "pipeline_s", "pipeline_peak_mb", "success")}), file=sys.stderr)
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / f"e2e-{date.today().isoformat()}"
