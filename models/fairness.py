@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import (
     MetricFrame,
-    count,
     false_negative_rate,
     false_positive_rate,
     selection_rate,
