@@ -248,18 +248,26 @@ def _top_k_tp(y: np.ndarray, score: np.ndarray, k: int) -> ArrayFn:
     """
     order = np.argsort(-np.asarray(score, float), kind="stable")
     ys = np.asarray(y, float)[order]
+    # The cut lies where a resample's weights down the ranking reach k: about k rows in, so the
+    # running sums are taken over a prefix (4k rows) and only over every row when some resample
+    # has not reached k by then. Running sums are sequential, so the prefix's are the same floats.
+    prefix = min(len(order), 4 * max(int(np.ceil(k)), 1))
 
     def fn(w: np.ndarray) -> np.ndarray:
-        ws = w[:, order].astype(float)
+        ws = w[:, order[:prefix]].astype(float)
         cum_w = np.cumsum(ws, axis=1)
-        cum_tp = np.cumsum(ws * ys, axis=1)
+        if prefix < len(order) and not (cum_w[:, -1] >= k).all():
+            ws = w[:, order].astype(float)
+            cum_w = np.cumsum(ws, axis=1)
+        ys_ = ys[: ws.shape[1]]
+        cum_tp = np.cumsum(ws * ys_, axis=1)
         j = np.minimum(
             np.array([np.searchsorted(row, k) for row in cum_w], dtype=np.int64), ws.shape[1] - 1
         )
         rows = np.arange(len(w))
         before_w = np.where(j > 0, cum_w[rows, j - 1], 0.0)
         before_tp = np.where(j > 0, cum_tp[rows, j - 1], 0.0)
-        return before_tp + np.minimum(k - before_w, ws[rows, j]).clip(min=0) * ys[j]
+        return before_tp + np.minimum(k - before_w, ws[rows, j]).clip(min=0) * ys_[j]
 
     return fn
 
