@@ -118,7 +118,7 @@ class LinkageConfig:
     comparisons_per_identity: float = 200.0
     must_link_on: tuple[str, ...] = ("upn", "nhs_number", "agency_id")
     em_max_pairs: float = 1e6
-    u_max_pairs: float = 1e6
+    u_max_pairs: float = 1e6  # rarest decisive level (dob, u ~ 1/30,000) seen ~35 times: DESIGN.md
     seed: int = 42
     backend: Backend = field(default_factory=DuckDBBackend)
     min_optional_coverage: float = 0.02

@@ -15,7 +15,9 @@ pyspark is imported only when a session is built, so the library imports without
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +86,9 @@ def local_spark_session(
     from pyspark.sql import SparkSession
     from splink.backends.spark import similarity_jar_location
 
+    # Python workers (scoring's mapInPandas) run this interpreter, so they import the same
+    # packages; pyspark would otherwise start whatever `python3` is on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = (
         SparkSession.builder.master(master)
         .appName("safeguard-linkage")

@@ -114,9 +114,7 @@ def group_estimates(
             for kind, f in kinds.items():
                 point = f(point_g, point_r)[0]
                 boot_vals = np.concatenate([f(g, r) for g, r in reps], axis=0)
-                out[name][kind] = [
-                    boot.interval(float(point[j]), boot_vals[:, j]) for j in range(sums.n_groups)
-                ]
+                out[name][kind] = boot.intervals(point, boot_vals)
     return out
 
 

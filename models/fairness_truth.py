@@ -186,5 +186,5 @@ def at_equal_need(
     result: dict[str, list[Estimate]] = {}
     for key, value in point.items():
         stacked = np.concatenate([r[key] for r in reps], axis=0)
-        result[key] = [boot.interval(float(value[0, j]), stacked[:, j]) for j in range(n_groups)]
+        result[key] = boot.intervals(value[0, :n_groups], stacked[:, :n_groups])
     return result

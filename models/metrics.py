@@ -173,6 +173,30 @@ class Bootstrap:
         reps = np.concatenate([fn_a(w) - fn_b(w) for w in self.weights()])
         return self.interval(point, reps)
 
+    def intervals(self, points: np.ndarray, reps: np.ndarray) -> list[Estimate]:
+        """:meth:`interval` of each column of ``reps`` ``(n_boot, k)`` around ``points[j]``.
+
+        The percentiles of the columns whose replicates are all finite (most of them) are taken
+        in one ``np.quantile`` call; it selects the same order statistics and interpolates them
+        the same way, so each equals :meth:`interval`'s (tests/models/test_models_evaluation.py).
+        """
+        reps = np.asarray(reps)
+        if reps.ndim != 2 or reps.shape[1] == 0:
+            return [self.interval(float(p), reps[:, j]) for j, p in enumerate(points)]
+        alpha = (1.0 - self.ci) / 2.0
+        full = np.isfinite(reps).all(axis=0)
+        bounds = np.quantile(reps[:, full], [alpha, 1.0 - alpha], axis=0) if full.any() else None
+        at = np.cumsum(full) - 1
+        out = []
+        for j, point in enumerate(points):
+            column = np.ascontiguousarray(reps[:, j])
+            if not full[j]:
+                out.append(self.interval(float(point), column))
+                continue
+            lo, hi = bounds[:, at[j]]  # type: ignore[index]
+            out.append(self._estimate(float(point), column, float(lo), float(hi)))
+        return out
+
     def interval(self, point: float, reps: np.ndarray) -> Estimate:
         """Percentile interval of the finite replicates ``reps`` around ``point``."""
         alpha = (1.0 - self.ci) / 2.0
@@ -180,6 +204,10 @@ class Bootstrap:
         if finite.size == 0:
             return Estimate(point, float("nan"), float("nan"))
         lo, hi = np.quantile(finite, [alpha, 1.0 - alpha])
+        return self._estimate(point, finite, float(lo), float(hi))
+
+    @staticmethod
+    def _estimate(point: float, finite: np.ndarray, lo: float, hi: float) -> Estimate:
         positive = finite[finite > 0]
         # Replicates of 0 (e.g. no flagged outcome in a resample) make the log undefined; the
         # spread is then unknown rather than small.
@@ -248,18 +276,26 @@ def _top_k_tp(y: np.ndarray, score: np.ndarray, k: int) -> ArrayFn:
     """
     order = np.argsort(-np.asarray(score, float), kind="stable")
     ys = np.asarray(y, float)[order]
+    # The cut lies where a resample's weights down the ranking reach k: about k rows in, so the
+    # running sums are taken over a prefix (4k rows) and only over every row when some resample
+    # has not reached k by then. Running sums are sequential, so the prefix's are the same floats.
+    prefix = min(len(order), 4 * max(int(np.ceil(k)), 1))
 
     def fn(w: np.ndarray) -> np.ndarray:
-        ws = w[:, order].astype(float)
+        ws = w[:, order[:prefix]].astype(float)
         cum_w = np.cumsum(ws, axis=1)
-        cum_tp = np.cumsum(ws * ys, axis=1)
+        if prefix < len(order) and not (cum_w[:, -1] >= k).all():
+            ws = w[:, order].astype(float)
+            cum_w = np.cumsum(ws, axis=1)
+        ys_ = ys[: ws.shape[1]]
+        cum_tp = np.cumsum(ws * ys_, axis=1)
         j = np.minimum(
             np.array([np.searchsorted(row, k) for row in cum_w], dtype=np.int64), ws.shape[1] - 1
         )
         rows = np.arange(len(w))
         before_w = np.where(j > 0, cum_w[rows, j - 1], 0.0)
         before_tp = np.where(j > 0, cum_tp[rows, j - 1], 0.0)
-        return before_tp + np.minimum(k - before_w, ws[rows, j]).clip(min=0) * ys[j]
+        return before_tp + np.minimum(k - before_w, ws[rows, j]).clip(min=0) * ys_[j]
 
     return fn
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import duckdb
 import pandas as pd
 import pytest
@@ -10,7 +12,12 @@ import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator
 from splink.internals.dialects import SplinkDialect
 
-from linkage.model import SwappedNamesLevel, _collapsed_level, settle_rare_levels
+from linkage.model import (
+    SwappedNamesLevel,
+    _chosen_max_pairs,
+    _collapsed_level,
+    settle_rare_levels,
+)
 
 
 @pytest.mark.parametrize(
@@ -73,3 +80,23 @@ def test_the_level_em_collapsed_is_read_from_splinks_traceback() -> None:
         populate_m_u_from_lookup(Level(), "first_name")
     assert _collapsed_level(caught.value) == ("first_name", "Given and family names swapped")
     assert _collapsed_level(ValueError("elsewhere")) is None
+
+
+def test_splinks_default_max_pairs_warning_is_dropped_only_around_our_chosen_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # LinkageConfig.u_max_pairs (1e6) is chosen (docs/DESIGN.md, Linkage), but equals Splink's
+    # default, on which Splink warns that it "may be too small". Only that message is dropped,
+    # only inside the context, and any other warning of that logger still comes through.
+    from linkage.config import LinkageConfig
+
+    assert LinkageConfig().u_max_pairs == 1e6
+    log = logging.getLogger("splink.internals.linker_components.training")
+    message = "You are using the default value for `max_pairs`, which may be too small"
+    with caplog.at_level(logging.WARNING, logger=log.name):
+        with _chosen_max_pairs():
+            log.warning(message)
+            log.warning("another warning")
+        log.warning(message)
+    seen = [r.getMessage() for r in caplog.records]
+    assert seen == ["another warning", message]

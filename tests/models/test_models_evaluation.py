@@ -42,6 +42,53 @@ def test_metrics_match_sklearn_and_hand_counts() -> None:
     assert m.at_threshold(y, prob, 0.5, what="precision")(ones)[0] == pytest.approx(y[sel].mean())
 
 
+def test_top_k_of_resamples_matches_filling_the_slots_one_row_at_a_time() -> None:
+    # The fast path sums weights over a prefix of the ranking and falls back to every row when
+    # a resample has not filled k slots by then; both must equal the plain slot-filling count.
+    rng = np.random.default_rng(3)
+    n, k = 2000, 50
+    y = (rng.random(n) < 0.1).astype(int)
+    score = np.round(rng.normal(size=n) + y, 2)
+    w = rng.poisson(1.0, size=(6, n)).astype(np.float32)
+    order = np.argsort(-score, kind="stable")
+    w[0, order[: 5 * k]] = 0  # the top of the ranking absent: k is not reached in the prefix
+    w[1] = 0
+    w[1, order[-3:]] = 1  # fewer than k rows in all: every row counts
+
+    def plain(row: np.ndarray, k: float) -> float:
+        filled = tp = 0.0
+        for i in order:
+            if filled >= k:
+                break
+            take = min(float(row[i]), k - filled)
+            tp, filled = tp + take * y[i], filled + take
+        return tp
+
+    for kk in (k, 7, n):
+        got = m._top_k_tp(y, score, kk)(w)
+        assert got == pytest.approx([plain(row, kk) for row in w], rel=1e-12, abs=1e-12)
+
+
+def test_intervals_of_many_columns_equal_one_interval_at_a_time() -> None:
+    # One np.quantile over the all-finite columns must give exactly each column's interval;
+    # columns with infinities or NaNs, zeros (no log spread) or few replicates go one by one.
+    rng = np.random.default_rng(8)
+    reps = rng.lognormal(size=(200, 7))
+    reps[5, 1] = np.inf
+    reps[:190, 2] = np.nan  # ten finite replicates left
+    reps[3, 3] = 0.0
+    reps[:, 4] = -reps[:, 4]
+    reps[:, 6] = np.nan
+    points = rng.random(7)
+    boot = m.Bootstrap(50, n_boot=200)
+    fast = boot.intervals(points, reps)
+    for j in range(7):
+        plain = boot.interval(float(points[j]), reps[:, j])
+        got = [fast[j].value, fast[j].lower, fast[j].upper, fast[j].se_log, fast[j].se]
+        want = [plain.value, plain.lower, plain.upper, plain.se_log, plain.se]
+        np.testing.assert_array_equal(got, want)
+
+
 def test_bootstrap_is_seeded_and_covers_the_point() -> None:
     rng = np.random.default_rng(1)
     y = (rng.random(2000) < 0.1).astype(int)

@@ -8,9 +8,16 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-from fairlearn.metrics import MetricFrame, false_negative_rate, selection_rate
+from fairlearn.metrics import (
+    MetricFrame,
+    count,
+    false_negative_rate,
+    false_positive_rate,
+    selection_rate,
+)
+from sklearn.metrics import precision_score
 
-from models.fairness import AuditDimension, FairnessConfig, audit_predictions
+from models.fairness import AuditDimension, FairnessConfig, audit_predictions, metric_frame
 from models.fairness_gate import (
     FairnessGate,
     RatioEvidence,
@@ -90,6 +97,39 @@ def test_bootstrap_points_and_intervals_agree_with_fairlearn() -> None:
     diff, ratio = between_groups(sums, boot, "selection_rate")
     assert diff.value == pytest.approx(mf.difference()["selection_rate"])
     assert ratio.value == pytest.approx(mf.ratio()["selection_rate"])
+
+
+def test_weighted_metric_frame_equals_fairlearn_on_every_row() -> None:
+    # The audit gives fairlearn each distinct (group, outcome, flag) once with its row count as
+    # sample weight; every value must be the very float fairlearn gives on the rows themselves,
+    # including groups with no flags, no outcomes, only outcomes, and a single row.
+    rng = np.random.default_rng(11)
+    n = 3000
+    groups = rng.choice(["a", "b", "c", "d & e"], size=n, p=[0.5, 0.3, 0.15, 0.05])
+    y = (rng.random(n) < np.where(groups == "b", 0.3, 0.1)).astype(float)
+    sel = (rng.random(n) < 0.1 + 0.4 * y).astype(float)
+    sel[groups == "c"] = 0.0  # no flags: precision 0 by zero_division
+    y[groups == "d & e"] = 1.0  # only outcomes: no false positive rate denominator
+    groups = np.r_[groups, ["z"]]
+    y, sel = np.r_[y, [0.0]], np.r_[sel, [1.0]]
+
+    def precision(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        return float(precision_score(y_true, y_pred, zero_division=0))
+
+    plain = MetricFrame(
+        metrics={"count": count, "selection_rate": selection_rate, "precision": precision,
+                 "false_positive_rate": false_positive_rate,
+                 "false_negative_rate": false_negative_rate},
+        y_true=y, y_pred=sel, sensitive_features=groups,
+    )  # fmt: skip
+    fast = metric_frame(y, sel, pd.Series(groups, dtype="string"))
+    pd.testing.assert_frame_equal(
+        fast.by_group.astype(float), plain.by_group.astype(float), check_exact=True
+    )
+    pd.testing.assert_series_equal(
+        fast.overall.astype(float), plain.overall.astype(float), check_exact=True
+    )
+    assert fast.by_group.loc["a", "count"] == (groups == "a").sum()
 
 
 def _population(bias: float, seed: int = 0, n: int = 6000) -> tuple[np.ndarray, ...]:
