@@ -7,7 +7,7 @@ gate leaves the last good flags in place and served.
 
 import dagster as dg
 
-from models.flagging import exclusion_counts
+from flags.flagging import exclusion_counts
 from pipelines.catalogue import row_count
 from pipelines.dpia_metadata import summary_metadata
 from pipelines.objections import (

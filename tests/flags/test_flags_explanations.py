@@ -11,8 +11,7 @@ import pytest
 from flag_tables import AS_OF
 
 from features.dictionary import FEATURE_DICTIONARY, FEATURE_NAMES, RECENCY_CAP_DAYS
-from models.estimator import RiskModel
-from models.reasons import (
+from flags.reasons import (
     EVIDENCE_RULES,
     ExplanationInputError,
     ReasonConfig,
@@ -22,6 +21,7 @@ from models.reasons import (
     explain_family,
     explain_flags,
 )
+from models.estimator import RiskModel
 
 TS = pd.Timestamp(AS_OF)
 Estate = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
