@@ -32,7 +32,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +60,36 @@ _COMMITS_DDL = (
 )
 
 Connect = Callable[..., AbstractContextManager[duckdb.DuckDBPyConnection]]
+
+WAREHOUSE_FILE = "warehouse.duckdb"
+VAULT_FILE = "vault.duckdb"
+
+
+def database_path(root: Path, *, vault: bool) -> Path:
+    """The warehouse (or vault) file under ``root``; a missing vault is created owner-only."""
+    path = root / (VAULT_FILE if vault else WAREHOUSE_FILE)
+    if vault and not path.exists():
+        # Create the vault file owner-only before DuckDB writes anything into it.
+        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        os.remove(path.with_suffix(".tmp"))
+        con = duckdb.connect(str(path))
+        con.close()
+        os.chmod(path, 0o600)
+    return path
+
+
+@contextlib.contextmanager
+def connect_database(
+    root: Path, *, vault: bool = False, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the warehouse (or vault) under ``root``, closed on leaving."""
+    path = database_path(root, vault=vault)
+    con = duckdb.connect(str(path), read_only=read_only and path.exists())
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 class StorageRecoveryError(RuntimeError):
@@ -432,3 +462,20 @@ def _manifest_stage(batch_dir: Path) -> str | None:
     if not path.exists():
         return None  # the batch never reached its commit: its files are discarded
     return str(json.loads(path.read_text(encoding="utf-8"))["stage"])
+
+
+def recover_data_dir(root: Path, connect: Connect | None = None) -> RecoveryReport:
+    """:func:`recover` for the data directory ``root`` (plain: no Dagster resource, so the
+    command line's admin path, ``safeguard purge``, never imports dagster)."""
+    if connect is None:
+
+        def connect(*, vault: bool = False, read_only: bool = False):
+            return connect_database(root, vault=vault, read_only=read_only)
+
+    return recover(
+        connect=connect,
+        root=root,
+        warehouse_path=root / WAREHOUSE_FILE,
+        vault_path=root / VAULT_FILE,
+        artefacts=root / "artefacts",
+    )
