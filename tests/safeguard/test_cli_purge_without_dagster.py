@@ -7,6 +7,7 @@ command; the interpreter then reports what it loaded.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -71,3 +72,23 @@ def test_the_hook_catches_a_dagster_import(tmp_path: Path) -> None:
     result = _purge(_completed_run(tmp_path), hook=hook)
     assert result.returncode != 0
     assert "dagster imported on the admin path: dagster" in result.stderr
+
+
+def test_no_admin_command_imports_dagster() -> None:
+    # every module the admin commands import (inside their functions too), in one interpreter
+    # that refuses dagster: config, audit, keys, users, sar, purge and portal stay dagster-free
+    tree = ast.parse((REPO / "safeguard" / "admin_commands.py").read_text(encoding="utf-8"))
+    modules = sorted(
+        {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        | {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    )
+    assert {"pipelines.retention", "governance.rekey", "portal"} <= set(modules)
+    hook = _RUN_PURGE.split("from safeguard.cli import app")[0] + "".join(
+        f"import {m}\n" for m in modules
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-c", hook], capture_output=True, text=True, env=env, cwd=REPO,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
