@@ -256,3 +256,34 @@ def test_layer_and_cycle_checks_fail_on_a_bad_graph() -> None:
     assert len(layer_violations(bad)) == 2
     assert cycles(bad)
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+# issue 15 wants at most 4 modules in any chain of pipelines-internal imports; today's longest
+# is 6 (runner -> definitions -> an asset or operations -> resources -> storage -> faults, and
+# -> run_context/ingesting -> objections -> dpia_metadata). A ratchet until it is flattened:
+# lower it with each flattening, never raise it.
+LONGEST_CHAIN = 6
+
+
+def longest_chain(graph: dict[str, set[str]]) -> list[str]:
+    """The longest import chain of ``graph`` (modules, first importer first); acyclic graph."""
+    memo: dict[str, list[str]] = {}
+
+    def down(node: str) -> list[str]:
+        if node not in memo:
+            tails = [down(t) for t in sorted(graph.get(node, ()))]
+            memo[node] = [node, *max(tails, key=len, default=[])]
+        return memo[node]
+
+    return max((down(n) for n in sorted(graph)), key=len, default=[])
+
+
+def test_pipelines_import_chains_do_not_grow() -> None:
+    chain = longest_chain(pipelines_graph())
+    assert len(chain) <= LONGEST_CHAIN, f"import chain of {len(chain)}: {' -> '.join(chain)}"
+
+
+def test_longest_chain_measures_modules() -> None:
+    graph = {"a": {"b", "d"}, "b": {"c"}, "c": set(), "d": set()}
+    assert longest_chain(graph) == ["a", "b", "c"]
+    assert len(longest_chain(pipelines_graph())) >= 4  # runner -> definitions -> asset -> ...
