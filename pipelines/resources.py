@@ -22,6 +22,7 @@ from dpia.audit import AuditLog
 from dpia.pseudonymise import Pseudonymiser, load_or_create_key
 from expectations.settings import SuiteSettings
 from pipelines.council import CouncilConfig, load_config, parse_config
+from pipelines.faults import fault_point
 from pipelines.layout import LANDING_FILES, table_of
 from pipelines.lineage import LineageNode, nodes_from_json
 from pipelines.storage import (
@@ -91,7 +92,11 @@ class Warehouse(dg.ConfigurableResource):
         """
         self.recover()
         return StagedWrite(
-            name, connect=self.connect, root=self.root, artefacts=self.root / "artefacts"
+            name,
+            connect=self.connect,
+            root=self.root,
+            artefacts=self.root / "artefacts",
+            fault=fault_point,
         )
 
     def write_table(self, name: str, df: pd.DataFrame, *, vault: bool = False) -> int:

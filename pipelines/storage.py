@@ -41,8 +41,6 @@ from types import TracebackType
 import duckdb
 import pandas as pd
 
-from pipelines.faults import fault_point
-
 JOURNAL = "_safeguard_staged"
 COMMITS = "_safeguard_commits"
 STAGED_PREFIX = "_staged_"
@@ -60,6 +58,14 @@ _COMMITS_DDL = (
 )
 
 Connect = Callable[..., AbstractContextManager[duckdb.DuckDBPyConnection]]
+#: ``fault(stage, phase, data_dir=...)``: the fault-injection hook (``pipelines.faults``),
+#: given by the Warehouse resource so that this module imports nothing of the pipeline's
+FaultPoint = Callable[..., None]
+
+
+def _no_fault(stage: str, phase: str, *, data_dir: Path) -> None:
+    return None
+
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 VAULT_FILE = "vault.duckdb"
@@ -161,8 +167,17 @@ class StagedWrite:
     block normally commits, an exception discards everything staged.
     """
 
-    def __init__(self, stage: str, *, connect: Connect, root: Path, artefacts: Path) -> None:
+    def __init__(
+        self,
+        stage: str,
+        *,
+        connect: Connect,
+        root: Path,
+        artefacts: Path,
+        fault: FaultPoint = _no_fault,
+    ) -> None:
         self.stage = stage
+        self._fault = fault
         self.batch_id = uuid.uuid4().hex
         self._connect = connect
         self._root = root
@@ -206,7 +221,7 @@ class StagedWrite:
         pairs = self._tables[vault]
         if (name, staged) not in pairs:
             pairs.append((name, staged))
-        fault_point(self.stage, "staged", data_dir=self._root)
+        self._fault(self.stage, "staged", data_dir=self._root)
         return len(df)
 
     def artefact_dir(self, *parts: str) -> Path:
@@ -235,7 +250,7 @@ class StagedWrite:
             self.abort()
             raise
         self._done = True
-        fault_point(self.stage, "committed", data_dir=self._root)
+        self._fault(self.stage, "committed", data_dir=self._root)
         if self._tables[True]:
             _publish_vault(self._connect, self.batch_id)
         if self._items:
@@ -263,7 +278,7 @@ class StagedWrite:
                         ",".join(sorted(self._items)),
                     ],
                 )
-                fault_point(self.stage, "committing", data_dir=self._root)
+                self._fault(self.stage, "committing", data_dir=self._root)
                 con.execute("COMMIT")
             except BaseException:
                 _rollback(con)

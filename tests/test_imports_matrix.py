@@ -258,11 +258,13 @@ def test_layer_and_cycle_checks_fail_on_a_bad_graph() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
 
 
-# issue 15 wants at most 4 modules in any chain of pipelines-internal imports; today's longest
-# is 6 (runner -> definitions -> an asset or operations -> resources -> storage -> faults, and
-# -> run_context/ingesting -> objections -> dpia_metadata). A ratchet until it is flattened:
-# lower it with each flattening, never raise it.
-LONGEST_CHAIN = 6
+# issue 15 wants at most 4 modules in any chain of pipelines-internal imports. Today's longest
+# is 5 (4 imports): an entry point -> definitions -> an asset module -> a foundation module ->
+# a leaf (layout, council, faults, storage, lineage, objections, dpia_metadata). A ratchet:
+# lower it with each flattening, never raise it. Reaching 4 needs foundation modules that
+# import no other pipelines module (Warehouse's resources module imports council, layout,
+# lineage and storage today).
+LONGEST_CHAIN = 5
 
 
 def longest_chain(graph: dict[str, set[str]]) -> list[str]:
