@@ -38,11 +38,11 @@ from rich.table import Table
 from features import build_family_features
 from features.build import USED_EVENT_TYPES
 from features.events import _PANDAS_DTYPES, EVENT_COLUMNS
-from models.case_pack import build_caseloads, write_case_packs
+from flags.case_pack import build_caseloads, write_case_packs
+from flags.flagging import FlagConfig, family_districts, score_families, select_flags
+from flags.global_explain import global_explanations
+from flags.reasons import attribute, explain_family, explain_flags
 from models.estimator import RiskModel, as_matrix
-from models.flagging import FlagConfig, family_districts, score_families, select_flags
-from models.global_explain import global_explanations
-from models.reasons import attribute, explain_family, explain_flags
 
 AS_OF = date(2025, 11, 1)
 # (event type, events per family over 30 months at average need, need slope, children only)

@@ -5,7 +5,7 @@ from events dated strictly before the as-of date, so a family's past can fade: t
 permanent "ever involved" flag (the ACLU's finding on the Allegheny tool). Computed in one
 DuckDB query (FILTER clauses) for any number of as-of dates at once, generated from each
 feature's :class:`features.dictionary.Aggregate`: adding an event feature is one dictionary
-entry (the SQL here and the evidence rule in ``models.reasons`` follow from it).
+entry (the SQL here and the evidence rule in ``flags.reasons`` follow from it).
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ class Aggregate:
 
     @property
     def evidence_kind(self) -> EvidenceKind:
-        """The evidence rule's kind (see ``models.reasons.EvidenceRule``)."""
+        """The evidence rule's kind (see ``flags.reasons.EvidenceRule``)."""
         if self.evidence is not None:
             return self.evidence
         if self.condition:
@@ -161,7 +161,7 @@ class FeatureSpec:
         missing values natively and validation allows them.
     aggregate : Aggregate, optional
         How the value is computed from the events: the feature SQL (``features.build``) and the
-        evidence behind a reason (``models.reasons``) are generated from it.
+        evidence behind a reason (``flags.reasons``) are generated from it.
     """
 
     name: str

@@ -10,20 +10,13 @@ one that no exact search would find, then comes with it.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-from splink import Linker
 
 from governance.store import LINKAGE_MODEL_PATH, VAULT_FILE, read_table
-from linkage import DuckDBBackend, LinkageConfig
-from linkage.config import OPTIONAL_COLUMNS
-from linkage.model import MODEL_COLUMNS
-from linkage.standardise import standardise_records
+from linkage import LinkageConfig, match_records
 
 __all__ = [
     "DEFAULT_MATCH_THRESHOLD",
@@ -49,16 +42,6 @@ class MatchingUnavailable(RuntimeError):
     """The linkage has not run yet: no identity vault or no saved linkage model."""
 
 
-def _tf_columns(model: dict[str, Any]) -> list[str]:
-    columns = {
-        level["tf_adjustment_column"]
-        for comparison in model.get("comparisons", [])
-        for level in comparison.get("comparison_levels", [])
-        if level.get("tf_adjustment_column")
-    }
-    return sorted(columns)
-
-
 def _load(data_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     model_path = data_dir / LINKAGE_MODEL_PATH
     if not model_path.exists():
@@ -72,12 +55,6 @@ def _load(data_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
         )
     vault = vault[vault["person_key"].notna()].reset_index(drop=True)
     return json.loads(model_path.read_text(encoding="utf-8")), vault
-
-
-def _standardised(frame: pd.DataFrame, first_id: int) -> pd.DataFrame:
-    table = standardise_records(frame, OPTIONAL_COLUMNS)
-    table["unique_id"] = np.arange(first_id, first_id + len(table), dtype=np.int64)
-    return table
 
 
 def _query_records(identities: pd.DataFrame) -> pd.DataFrame:
@@ -113,40 +90,15 @@ def score_candidates(
     data_dir = Path(data_dir)
     queries = _query_records(identities)
     model, vault = _load(data_dir)
-    vault_table = _standardised(vault, 0)
-    query_table = _standardised(queries, len(vault_table))
-    db_api = DuckDBBackend().create_db_api()
-    vault_sdf = db_api.register(
-        pa.Table.from_pandas(vault_table[list(MODEL_COLUMNS)], preserve_index=False),
-        table_name="sar_vault",
-    )
-    query_sdf = db_api.register(
-        pa.Table.from_pandas(query_table[list(MODEL_COLUMNS)], preserve_index=False),
-        table_name="sar_queries",
-    )
-    linker = Linker(vault_sdf, model, log_level=logging.WARNING)
-    for column in _tf_columns(model):  # frequencies of names in the vault, as in training
-        linker.table_management.compute_tf_table(column)
-    predictions = linker.inference.predict_between(
-        query_sdf, vault_sdf, threshold_match_probability=floor, warning_mode="never"
-    )
-    pairs = predictions.query_sql(
-        "SELECT unique_id_l, unique_id_r, match_probability FROM {this}"
-    ).as_pandas_dataframe()
-    predictions.drop_table_from_database_and_remove_from_cache()
-    n_vault = len(vault_table)
-    left, right = pairs["unique_id_l"].to_numpy(np.int64), pairs["unique_id_r"].to_numpy(np.int64)
-    query_uid, vault_uid = (
-        np.where(left >= n_vault, left, right),
-        np.where(left >= n_vault, right, left),
-    )
+    pairs = match_records(queries, vault, model, floor=floor)  # the trained linkage model
+    query_row, vault_row = pairs["query_row"].to_numpy(), pairs["known_row"].to_numpy()
     return pd.DataFrame(
         {
-            "query_id": queries["record_key"].to_numpy()[query_uid - n_vault],
-            "person_key": vault["person_key"].to_numpy()[vault_uid],
-            "source": vault["source"].to_numpy()[vault_uid],
-            "record_key": vault["record_key"].to_numpy()[vault_uid],
-            "match_probability": pairs["match_probability"].to_numpy(np.float64),
+            "query_id": queries["record_key"].to_numpy()[query_row],
+            "person_key": vault["person_key"].to_numpy()[vault_row],
+            "source": vault["source"].to_numpy()[vault_row],
+            "record_key": vault["record_key"].to_numpy()[vault_row],
+            "match_probability": pairs["match_probability"].to_numpy(),
         }
     )
 

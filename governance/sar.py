@@ -31,7 +31,7 @@ from governance.matching import DEFAULT_MATCH_THRESHOLD, score_candidates
 from governance.sar_collect import collect_subject_data
 from governance.sar_render import render_sar_html
 from governance.store import AUDIT_PATH, VAULT_FILE, read_table
-from linkage.standardise import standardise_dob, standardise_name
+from linkage import standardise_dob, standardise_name
 
 __all__ = ["REDACTED", "SarExport", "SarRequest", "subject_access", "write_sar"]
 

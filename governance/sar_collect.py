@@ -35,7 +35,7 @@ from governance.store import (
     read_table,
     table_columns,
 )
-from linkage.standardise import standardise_dob, standardise_name
+from linkage import standardise_dob, standardise_name
 
 __all__ = ["FREE_TEXT_WITHHELD", "collect_subject_data"]
 

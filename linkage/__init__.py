@@ -2,16 +2,27 @@
 
 ``link(records, keys=keyed(secret))`` gives every record a ``person_key``; ``form_families``
 groups people into families over time (keys are always made with the caller's secret);
-``evaluate_links``, ``evaluate_families`` and ``plausibility_findings`` judge the result. Imports nothing of this project: usable on any people table.
+``evaluate_links``, ``evaluate_families`` and ``plausibility_findings`` judge the result;
+``match_records`` scores new identities against linked records with the trained model (subject
+access, objections). Imports nothing of this project: usable on any people table. Other
+packages import from here only (``tests/test_imports_matrix.py``), never a module inside.
 """
 
 from linkage.addresses import resolve_addresses
 from linkage.backends import Backend, DuckDBBackend
 from linkage.blocking import BlockingPlan
-from linkage.config import DEFAULT_BLOCKING_RULES, LinkageConfig, LinkageInputError
-from linkage.families import FAMILY_COLUMNS, FamilyRules, form_families
+from linkage.config import (
+    DEFAULT_BLOCKING_RULES,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    LinkageConfig,
+    LinkageInputError,
+)
+from linkage.dates import standardise_dob
+from linkage.families import FAMILY_COLUMNS, FamilyRules, form_families, form_families_at
 from linkage.keys import KeyFunction, keyed
 from linkage.linking import LINK_COLUMNS, LinkageResult, link, link_with_details
+from linkage.matching import MATCH_COLUMNS, match_records
 from linkage.quality import (
     LinkageScores,
     PlausibilityFinding,
@@ -20,11 +31,15 @@ from linkage.quality import (
     plausibility_findings,
 )
 from linkage.spark import SparkBackend, spark_available
+from linkage.standardise import standardise_name, standardise_postcode
 
 __all__ = [
     "DEFAULT_BLOCKING_RULES",
     "FAMILY_COLUMNS",
     "LINK_COLUMNS",
+    "MATCH_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
     "Backend",
     "BlockingPlan",
     "DuckDBBackend",
@@ -39,10 +54,15 @@ __all__ = [
     "evaluate_families",
     "evaluate_links",
     "form_families",
+    "form_families_at",
     "keyed",
     "link",
     "link_with_details",
+    "match_records",
     "plausibility_findings",
     "resolve_addresses",
     "spark_available",
+    "standardise_dob",
+    "standardise_name",
+    "standardise_postcode",
 ]

@@ -24,11 +24,15 @@ from scipy.special import expit
 
 from models import metrics as m
 from models.estimator import as_matrix
-from models.flagging import DEFAULT_THRESHOLD
 from models.harm_validation import validate_against_harm
 from models.training import FittedRisk, labels
 
 WWCSC_PRECISION = 0.65  # What Works for Children's Social Care (2020) bar, set in advance
+
+DEFAULT_THRESHOLD = 0.05
+"""Operating threshold on the calibrated probability (a proportionality floor: capacity decides
+within it). The one default used by evaluation, the fairness audit, flagging and the council
+configuration, so the figures the gates judge are those of the flags."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class EvaluationConfig:
         Sum of workers' capacities: families practitioners can review per run (per date).
     population_size : int, optional
         Families scored in a real run; by default each test date is one run (k = capacity).
-    threshold : float, default ``models.flagging.DEFAULT_THRESHOLD``
+    threshold : float, default ``DEFAULT_THRESHOLD``
         Operating threshold on the calibrated probability.
     horizon_months : int, default 12
         Outcome window, used to count distinct outcome events over pooled dates.

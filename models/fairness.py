@@ -29,7 +29,13 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import precision_score
 
-from models.evaluation import GateResult, distinct_outcome_factor, operating_ks, per_date_top_k
+from models.evaluation import (
+    DEFAULT_THRESHOLD,
+    GateResult,
+    distinct_outcome_factor,
+    operating_ks,
+    per_date_top_k,
+)
 from models.fairness_gate import (
     FairnessDecision,
     FairnessGate,
@@ -45,7 +51,6 @@ from models.fairness_stats import (
     replicate_sums,
 )
 from models.fairness_truth import at_equal_need, need_strata, proxy_check
-from models.flagging import DEFAULT_THRESHOLD
 from models.metrics import Bootstrap, single_threaded_blas
 from models.training import FittedRisk, labels
 

@@ -44,7 +44,7 @@ class CouncilInfo(_Strict):
 
 
 class FlaggingSettings(_Strict):
-    threshold: float = Field(0.05, gt=0, lt=1)  # = models.flagging.DEFAULT_THRESHOLD
+    threshold: float = Field(0.05, gt=0, lt=1)  # = models.evaluation.DEFAULT_THRESHOLD
     capacity: int | None = Field(None, ge=1)
     approved_model: Literal["risk_model", "logistic_baseline"] = "risk_model"
 

@@ -16,8 +16,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 import linkage
-from linkage.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
-from linkage.quality import PlausibilityFinding, evaluate_links, plausibility_findings
+from linkage import (
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    PlausibilityFinding,
+    evaluate_links,
+    plausibility_findings,
+)
 from pipelines.layout import AGENCY_SOURCES, OBJECTIONS_SOURCE
 
 if TYPE_CHECKING:

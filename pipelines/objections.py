@@ -39,7 +39,6 @@ from ingest.objections import (
     quarantined_register_rows,
 )
 from ingest.reader import FileIngest, read_file
-from pipelines.dpia_metadata import dpia_check_spec
 
 if TYPE_CHECKING:
     from pipelines.resources import RunSettings, Warehouse
@@ -56,36 +55,6 @@ def utc_now() -> datetime:
 
 class ObjectorFlaggedError(RuntimeError):
     """Scores or flags would have included a family with an objector: nothing was published."""
-
-
-def register_check_specs() -> list[dg.AssetCheckSpec]:
-    return [
-        dpia_check_spec(
-            REGISTER_COMPLETE,
-            "objections",
-            "Blocking: the objections register is readable, has its header row, every "
-            "quarantined row still names someone (first and last name; it is then honoured by "
-            "name, pending verification), the quarantined share is within the reference limit, "
-            "it is not empty, and no newer delivery lacks it. On failure scoring and flagging "
-            "stop and served flags are withdrawn.",
-        ),
-        dpia_check_spec(
-            REGISTER_VOLUME,
-            "objections",
-            "Blocking: no objection of the last accepted register (pending ones included) is "
-            "missing from this one (limit configurable). On failure served flags are withdrawn.",
-        ),
-    ]
-
-
-def objector_check_spec() -> dg.AssetCheckSpec:
-    return dpia_check_spec(
-        OBJECTOR_CHECK,
-        "flags",
-        "Blocking: no family with a member matched to the objections register (through the "
-        "linkage, every family spell), or possibly named by an objection pending verification, "
-        "is scored or flagged; checked before anything is written.",
-    )
 
 
 def read_register(drop: Drop, contract: LandingContract) -> tuple[FileIngest | None, str | None]:

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from governance import PurgeReport, purge_expired
 from ingest.drops import scan_drops
-from pipelines.dpia_metadata import register
 from pipelines.layout import GOVERNANCE_GROUP, HISTORY_GROUP
 from pipelines.resources import RunSettings, Warehouse
+from pipelines.retention import run_retention_purge
 
 pipeline_job = dg.define_asset_job(
     "monthly_scoring",
@@ -98,17 +97,6 @@ def governance_after_success(context: dg.RunStatusSensorContext):
 def governance_after_failure(context: dg.RunFailureSensorContext):
     """A failed gate is shown in the review pack, not hidden by a missing rebuild."""
     return dg.RunRequest(run_key=f"governance-{context.dagster_run.run_id}")
-
-
-def run_retention_purge(
-    data_dir: Path, *, today: date, actor: str, landing: Path | None = None
-) -> PurgeReport:
-    """Apply the register's retention periods (shared by the CLI and the scheduled job).
-
-    An interrupted write is finished or discarded first, so nothing staged escapes the purge.
-    """
-    Warehouse(data_dir=str(data_dir)).recover()
-    return purge_expired(Path(data_dir), register(), today=today, actor=actor, landing=landing)
 
 
 @dg.op(

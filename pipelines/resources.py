@@ -9,7 +9,6 @@ crash or a full disk never leaves the warehouse and the vault out of step.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,12 +22,17 @@ from dpia.audit import AuditLog
 from dpia.pseudonymise import Pseudonymiser, load_or_create_key
 from expectations.settings import SuiteSettings
 from pipelines.council import CouncilConfig, load_config, parse_config
+from pipelines.faults import fault_point
 from pipelines.layout import LANDING_FILES, table_of
 from pipelines.lineage import LineageNode, nodes_from_json
-from pipelines.storage import RecoveryReport, StagedWrite, is_internal_table, recover
-
-WAREHOUSE_FILE = "warehouse.duckdb"
-VAULT_FILE = "vault.duckdb"
+from pipelines.storage import (
+    RecoveryReport,
+    StagedWrite,
+    connect_database,
+    database_path,
+    is_internal_table,
+    recover_data_dir,
+)
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -50,27 +54,14 @@ class Warehouse(dg.ConfigurableResource):
         return path
 
     def _db_path(self, vault: bool) -> Path:
-        path = self.root / (VAULT_FILE if vault else WAREHOUSE_FILE)
-        if vault and not path.exists():
-            # Create the vault file owner-only before DuckDB writes anything into it.
-            fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            os.close(fd)
-            os.remove(path.with_suffix(".tmp"))
-            con = duckdb.connect(str(path))
-            con.close()
-            os.chmod(path, 0o600)
-        return path
+        return database_path(self.root, vault=vault)
 
     @contextmanager
     def connect(
         self, *, vault: bool = False, read_only: bool = False
     ) -> Iterator[duckdb.DuckDBPyConnection]:
-        path = self._db_path(vault)
-        con = duckdb.connect(str(path), read_only=read_only and path.exists())
-        try:
+        with connect_database(self.root, vault=vault, read_only=read_only) as con:
             yield con
-        finally:
-            con.close()
 
     @contextmanager
     def _incoming(
@@ -91,13 +82,7 @@ class Warehouse(dg.ConfigurableResource):
 
     def recover(self) -> RecoveryReport:
         """Finish or discard any write a crash interrupted (cheap when there is none)."""
-        return recover(
-            connect=self.connect,
-            root=self.root,
-            warehouse_path=self.root / WAREHOUSE_FILE,
-            vault_path=self.root / VAULT_FILE,
-            artefacts=self.root / "artefacts",
-        )
+        return recover_data_dir(self.root, connect=self.connect)
 
     def stage(self, name: str) -> StagedWrite:
         """Stage a step's writes; leaving the ``with`` block publishes them all at once.
@@ -107,7 +92,11 @@ class Warehouse(dg.ConfigurableResource):
         """
         self.recover()
         return StagedWrite(
-            name, connect=self.connect, root=self.root, artefacts=self.root / "artefacts"
+            name,
+            connect=self.connect,
+            root=self.root,
+            artefacts=self.root / "artefacts",
+            fault=fault_point,
         )
 
     def write_table(self, name: str, df: pd.DataFrame, *, vault: bool = False) -> int:

@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 import models
-from models.case_pack import build_caseloads, write_case_packs
-from models.flagging import (
+from flags.case_pack import build_caseloads, write_case_packs
+from flags.flagging import (
     FlagConfig,
     FlagSelection,
     family_districts,
     score_families,
     select_flags,
 )
-from models.global_explain import GlobalExplanation, global_explanations
-from models.reasons import explain_flags
+from flags.global_explain import GlobalExplanation, global_explanations
+from flags.reasons import explain_flags
 
 if TYPE_CHECKING:
     from pipelines.resources import Warehouse

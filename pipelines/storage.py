@@ -32,7 +32,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +40,6 @@ from types import TracebackType
 
 import duckdb
 import pandas as pd
-
-from pipelines.faults import fault_point
 
 JOURNAL = "_safeguard_staged"
 COMMITS = "_safeguard_commits"
@@ -60,6 +58,44 @@ _COMMITS_DDL = (
 )
 
 Connect = Callable[..., AbstractContextManager[duckdb.DuckDBPyConnection]]
+#: ``fault(stage, phase, data_dir=...)``: the fault-injection hook (``pipelines.faults``),
+#: given by the Warehouse resource so that this module imports nothing of the pipeline's
+FaultPoint = Callable[..., None]
+
+
+def _no_fault(stage: str, phase: str, *, data_dir: Path) -> None:
+    return None
+
+
+WAREHOUSE_FILE = "warehouse.duckdb"
+VAULT_FILE = "vault.duckdb"
+
+
+def database_path(root: Path, *, vault: bool) -> Path:
+    """The warehouse (or vault) file under ``root``; a missing vault is created owner-only."""
+    path = root / (VAULT_FILE if vault else WAREHOUSE_FILE)
+    if vault and not path.exists():
+        # Create the vault file owner-only before DuckDB writes anything into it.
+        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        os.remove(path.with_suffix(".tmp"))
+        con = duckdb.connect(str(path))
+        con.close()
+        os.chmod(path, 0o600)
+    return path
+
+
+@contextlib.contextmanager
+def connect_database(
+    root: Path, *, vault: bool = False, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the warehouse (or vault) under ``root``, closed on leaving."""
+    path = database_path(root, vault=vault)
+    con = duckdb.connect(str(path), read_only=read_only and path.exists())
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 class StorageRecoveryError(RuntimeError):
@@ -131,8 +167,17 @@ class StagedWrite:
     block normally commits, an exception discards everything staged.
     """
 
-    def __init__(self, stage: str, *, connect: Connect, root: Path, artefacts: Path) -> None:
+    def __init__(
+        self,
+        stage: str,
+        *,
+        connect: Connect,
+        root: Path,
+        artefacts: Path,
+        fault: FaultPoint = _no_fault,
+    ) -> None:
         self.stage = stage
+        self._fault = fault
         self.batch_id = uuid.uuid4().hex
         self._connect = connect
         self._root = root
@@ -176,7 +221,7 @@ class StagedWrite:
         pairs = self._tables[vault]
         if (name, staged) not in pairs:
             pairs.append((name, staged))
-        fault_point(self.stage, "staged", data_dir=self._root)
+        self._fault(self.stage, "staged", data_dir=self._root)
         return len(df)
 
     def artefact_dir(self, *parts: str) -> Path:
@@ -205,7 +250,7 @@ class StagedWrite:
             self.abort()
             raise
         self._done = True
-        fault_point(self.stage, "committed", data_dir=self._root)
+        self._fault(self.stage, "committed", data_dir=self._root)
         if self._tables[True]:
             _publish_vault(self._connect, self.batch_id)
         if self._items:
@@ -233,7 +278,7 @@ class StagedWrite:
                         ",".join(sorted(self._items)),
                     ],
                 )
-                fault_point(self.stage, "committing", data_dir=self._root)
+                self._fault(self.stage, "committing", data_dir=self._root)
                 con.execute("COMMIT")
             except BaseException:
                 _rollback(con)
@@ -432,3 +477,20 @@ def _manifest_stage(batch_dir: Path) -> str | None:
     if not path.exists():
         return None  # the batch never reached its commit: its files are discarded
     return str(json.loads(path.read_text(encoding="utf-8"))["stage"])
+
+
+def recover_data_dir(root: Path, connect: Connect | None = None) -> RecoveryReport:
+    """:func:`recover` for the data directory ``root`` (plain: no Dagster resource, so the
+    command line's admin path, ``safeguard purge``, never imports dagster)."""
+    if connect is None:
+
+        def connect(*, vault: bool = False, read_only: bool = False):
+            return connect_database(root, vault=vault, read_only=read_only)
+
+    return recover(
+        connect=connect,
+        root=root,
+        warehouse_path=root / WAREHOUSE_FILE,
+        vault_path=root / VAULT_FILE,
+        artefacts=root / "artefacts",
+    )

@@ -364,7 +364,7 @@ def purge(
     require_completed_run(data_dir, "purge")
     try:
         with library_output_to_log(data_dir):
-            from pipelines.operations import run_retention_purge
+            from pipelines.retention import run_retention_purge  # no dagster
 
             report = run_retention_purge(
                 data_dir,

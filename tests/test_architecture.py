@@ -11,7 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = [
     "safeguard", "dpia", "ingest", "linkage", "features", "expectations",
-    "models", "portal", "synth", "pipelines", "governance", "monitoring",
+    "models", "flags", "portal", "synth", "pipelines", "governance", "monitoring",
 ]  # fmt: skip
 FRAMEWORK_FREE = [
     "dpia",
@@ -20,6 +20,7 @@ FRAMEWORK_FREE = [
     "features",
     "expectations",
     "models",
+    "flags",
     "synth",
     "portal",
     "governance",

@@ -7,14 +7,13 @@ gate leaves the last good flags in place and served.
 
 import dagster as dg
 
-from models.flagging import exclusion_counts
+from flags.flagging import exclusion_counts
 from pipelines.catalogue import row_count
-from pipelines.dpia_metadata import summary_metadata
+from pipelines.dpia_metadata import dpia_check_spec, summary_metadata
 from pipelines.objections import (
     OBJECTOR_CHECK,
     ObjectorFlaggedError,
     objector_check,
-    objector_check_spec,
     reinstate_published_flags,
     withdraw_served_flags,
 )
@@ -32,6 +31,16 @@ FLAG_INPUTS = [
     "row_accounting",
     "monitoring_triggers",  # its blocking decommission check stops new flags
 ]  # fmt: skip
+
+
+def objector_check_spec() -> dg.AssetCheckSpec:
+    return dpia_check_spec(
+        OBJECTOR_CHECK,
+        "flags",
+        "Blocking: no family with a member matched to the objections register (through the "
+        "linkage, every family spell), or possibly named by an objection pending verification, "
+        "is scored or flagged; checked before anything is written.",
+    )
 
 
 @dg.multi_asset(

@@ -11,8 +11,8 @@ from datetime import date
 import dagster as dg
 
 from features.build import build_family_features
-from linkage.families import form_families
-from models.flagging import FlagConfig, family_districts, score_families
+from flags.flagging import FlagConfig, family_districts, score_families
+from linkage import form_families
 from pipelines.catalogue import row_count
 from pipelines.layout import HISTORY_GROUP, RECORDS
 from pipelines.readers import residence_observations

@@ -27,8 +27,9 @@ from pipelines.dpia_metadata import dpia_check_spec
 from pipelines.ingesting import Ingested, Screened, ingest_and_publish
 from pipelines.layout import AGENCY_SOURCES, LANDING_FILES, REFERENCE_FILES, table_of
 from pipelines.objections import (
+    REGISTER_COMPLETE,
+    REGISTER_VOLUME,
     register_check_results,
-    register_check_specs,
     withdraw_served_flags,
 )
 from pipelines.resources import RunSettings, Warehouse, declared_reads
@@ -103,6 +104,26 @@ def _ingest_specs() -> list[dg.AssetSpec]:
         ]
     ]
     return specs
+
+
+def register_check_specs() -> list[dg.AssetCheckSpec]:
+    return [
+        dpia_check_spec(
+            REGISTER_COMPLETE,
+            "objections",
+            "Blocking: the objections register is readable, has its header row, every "
+            "quarantined row still names someone (first and last name; it is then honoured by "
+            "name, pending verification), the quarantined share is within the reference limit, "
+            "it is not empty, and no newer delivery lacks it. On failure scoring and flagging "
+            "stop and served flags are withdrawn.",
+        ),
+        dpia_check_spec(
+            REGISTER_VOLUME,
+            "objections",
+            "Blocking: no objection of the last accepted register (pending ones included) is "
+            "missing from this one (limit configurable). On failure served flags are withdrawn.",
+        ),
+    ]
 
 
 def _ingest_check_specs() -> list[dg.AssetCheckSpec]:

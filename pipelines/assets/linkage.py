@@ -10,7 +10,7 @@ import pandas as pd
 import linkage
 from features.outcomes import monthly_as_of_dates
 from features.protected import CHARACTERISTIC_SOURCES, characteristic_observations
-from linkage.families import form_families, form_families_at
+from linkage import form_families, form_families_at
 from pipelines.catalogue import row_count
 from pipelines.dpia_metadata import dpia_check_spec
 from pipelines.layout import OBJECTIONS_SOURCE, RECORDS, date_column

@@ -8,7 +8,7 @@ import pandas as pd
 from feature_tables import AS_OF, events_frame, families_frame
 
 from features.point_in_time import districts_at, members_at, spell_valid_at, spells_at
-from models.flagging import family_districts
+from flags.flagging import family_districts
 
 
 def _spells() -> pd.DataFrame:

@@ -11,7 +11,7 @@ from random_estate import DATES, random_estate
 
 from features.build import build_family_features_many, feature_sql
 from features.dictionary import FEATURE_DICTIONARY, USED_EVENT_TYPES, Aggregate
-from models.reasons import EVIDENCE_RULES
+from flags.reasons import EVIDENCE_RULES
 
 _MEMBERS = """
   SELECT a.d AS as_of, f.family_key, f.person_key, f.role

@@ -7,8 +7,8 @@ import pytest
 from flag_tables import AS_OF, fitted_model, random_estate
 
 from features import build_family_features
+from flags.flagging import family_districts
 from models.estimator import RiskModel
-from models.flagging import family_districts
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,7 @@ import pytest
 from flag_tables import AS_OF, PSEUDONYMISER
 
 from dpia.pseudonymise import Pseudonymiser
-from models.estimator import RiskModel
-from models.flagging import (
+from flags.flagging import (
     FlagConfig,
     FlaggingInputError,
     exclusion_counts,
@@ -21,6 +20,7 @@ from models.flagging import (
     score_families,
     select_flags,
 )
+from models.estimator import RiskModel
 
 CONFIG = FlagConfig(threshold_probability=0.2)
 

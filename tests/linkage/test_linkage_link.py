@@ -224,3 +224,28 @@ def test_family_keys_do_not_reveal_their_anchor() -> None:
     family_key = families["family_key"].iloc[0]
     assert family_key not in {_unkeyed("family", p) for p in ("kid", "mum")}
     assert family_key == KEYS("family", ["kid"])[0]
+
+
+def test_match_records_finds_a_misspelt_query_with_the_trained_model(
+    estate_records, estate_result
+) -> None:
+    known = estate_records.drop(columns="true_person_id")
+    queries = pd.DataFrame(
+        {
+            "source": "request",
+            "record_key": ["typo", "stranger"],
+            "first_name": ["Wiliam", "Zebedee"],  # William Ashdown, misspelt
+            "last_name": ["Ashdown", "Nonesuch"],
+            "dob": ["2011-05-14", "1950-01-01"],
+            "address_line": ["4 Larch Row", "1 Nowhere Lane"],
+            "postcode": ["NB3 4XY", "ZZ9 9ZZ"],
+        }
+    )
+    pairs = linkage.match_records(queries, known, estate_result.model_settings, floor=0.5)
+    assert tuple(pairs.columns) == linkage.MATCH_COLUMNS
+    assert set(pairs["query_row"]) == {0}  # the stranger matches nobody
+    found = set(known["record_key"].to_numpy()[pairs["known_row"].to_numpy()])
+    assert found == {"nick-1", "nick-2"}  # Bill is a nickname of William: both records
+    assert (pairs["match_probability"] >= 0.5).all()
+    with pytest.raises(LinkageInputError, match="dob"):
+        linkage.match_records(queries.drop(columns="dob"), known, estate_result.model_settings)

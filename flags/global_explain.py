@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from features.dictionary import feature_spec
+from flags.reasons import attribute
 from models.estimator import ScoringModel
-from models.reasons import attribute
 
 DEFAULT_SAMPLE = 5000
 """Families sampled: the standard error of a mean |SHAP| is then about 1.4% of its spread, so
