@@ -10,7 +10,7 @@ definition. A scoring engine returns each row's calibrated probability and log-o
   row alone, so every score is the same float as in this process, whatever the partitioning.
 
 Select one by name with :func:`scoring_engine_for`, as the feature engine is selected, and hand
-:func:`on_engine` of the model to ``models.flagging.score_families``: ranking, bands and the
+:func:`on_engine` of the model to ``flags.flagging.score_families``: ranking, bands and the
 output table stay in one place whatever engine computed the numbers.
 """
 

@@ -15,9 +15,9 @@ from features.build import build_family_features_many
 from features.dictionary import FEATURE_NAMES
 from features.engines import DuckDBEngine, SparkEngine, engine_for, to_spark_sql
 from features.outcomes import OUTCOME_EVENT_TYPES, build_training_frame
+from flags.flagging import score_families
 from linkage.spark import local_spark_session, spark_available
 from models.estimator import RiskModel
-from models.flagging import score_families
 from models.scoring_engines import LocalScoring, SparkScoring, on_engine, scoring_engine_for
 
 pytestmark = pytest.mark.spark
