@@ -9,12 +9,10 @@ only in the portal, for the allocated worker (docs/DESIGN.md, re-identification)
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from flags.flagging import FLAG_ROLES, FlaggingInputError
+from flags.waterfall import waterfall_svg
 
 CASELOAD_COLUMNS = (
     "worker_id",
@@ -122,40 +121,20 @@ def _waterfall_svg(
     reasons: pd.DataFrame, base: float, other: float, probability: float
 ) -> Markup | None:
     """A SHAP waterfall of one family's reasons on the calibrated scale the reasons use
-    (percentage points from the typical family's indicator to this family's), drawn by
-    ``shap.plots.waterfall`` as inline SVG: self-contained for printing, no file to lose.
-    Its numbers are the reasons' points listed beside it."""
+    (percentage points from the typical family's indicator to this family's), as inline SVG:
+    self-contained for printing, no file to lose (:mod:`flags.waterfall` says why it is not
+    drawn through matplotlib). Its numbers are the reasons' points listed beside it."""
     if reasons.empty or base != base:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-    import shap
-
     ordered = reasons.sort_values("reason_rank")
     names = [_short(t) for t in ordered["text"].astype(str)] + ["All other factors"]
-    values = np.r_[
-        100 * ordered["contribution"].to_numpy(float), 100 * (other if other == other else 0.0)
-    ]
-    explanation = shap.Explanation(values=values, base_values=100 * base, feature_names=names)
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "case-pack"}):
-        try:
-            shap.plots.waterfall(explanation, max_display=len(names) + 1, show=False)
-            figure = plt.gcf()
-            figure.set_size_inches(7.5, 0.45 * len(names) + 1.4)
-            buffer = io.StringIO()
-            figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-        finally:
-            plt.close("all")
-    svg = buffer.getvalue()
-    svg = re.sub(r"<metadata>.*?</metadata>", "", svg[svg.index("<svg") :], flags=re.S)
+    points = [100 * float(c) for c in ordered["contribution"]]
+    points.append(100 * (other if other == other else 0.0))
     alt = (
         f"SHAP waterfall: from the typical family's {100 * base:.1f}% the reasons listed below "
         f"move the indicator to this family's {100 * probability:.0f}%"
     )
-    return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{escape(alt)}" ', 1))
+    return Markup(waterfall_svg(names, points, 100 * base, alt=alt))
 
 
 def _short(text: str, limit: int = 60) -> str:
