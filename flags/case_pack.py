@@ -55,8 +55,8 @@ class CasePackConfig:
     """How much evidence is printed per reason (the portal lists all of it)."""
 
     max_evidence_rows: int = 12
-    # A SHAP waterfall per family (shap.plots.waterfall, inline SVG, ~0.15 s each); off for
-    # benchmarks that time the pack alone.
+    # A SHAP waterfall per family (flags/waterfall.py, inline SVG, well under a millisecond);
+    # off for benchmarks that time the pack's text alone.
     waterfall: bool = True
 
 
