@@ -160,7 +160,7 @@ def family_districts(events: pd.DataFrame, families: pd.DataFrame, as_of: date) 
     """Each current family's postcode district: that of its latest located event before ``as_of``.
 
     Returns a ``string`` Series indexed by ``family_key`` (families with no located event are
-    absent). The rule (ties on the date broken by ``record_pseudo``) is
+    absent). The rule (ties on the date go to the highest district) is
     :func:`features.point_in_time.districts_at`'s.
     """
     for table, frame, cols in (

@@ -52,6 +52,20 @@ def test_bootstrap_is_seeded_and_covers_the_point() -> None:
     assert a.upper - a.lower < 0.1
 
 
+def test_cluster_resamples_do_not_depend_on_the_cluster_labels() -> None:
+    """Family keys are keyed pseudonyms: relabelling the families (another key) must draw the
+    same families, so clusters are numbered by first appearance, not by sorted label."""
+    rng = np.random.default_rng(2)
+    families = rng.integers(0, 300, size=900)
+    y = (rng.random(900) < 0.2).astype(int)
+    score = y + rng.normal(size=900)
+    one = np.array([f"k{f:04d}" for f in families])  # labels sort like the families...
+    other = np.array([f"k{999 - f:04d}" for f in families])  # ...and here in reverse
+    a = m.Bootstrap(900, n_boot=50, seed=3, clusters=one).estimate(m.auc_roc(y, score))
+    b = m.Bootstrap(900, n_boot=50, seed=3, clusters=other).estimate(m.auc_roc(y, score))
+    assert a == b
+
+
 def test_capacity_scaling() -> None:
     assert capacity_k(120, 5000) == 120
     assert capacity_k(120, 5000, population_size=20000) == 30
