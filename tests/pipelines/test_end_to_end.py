@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
 import shutil
 import warnings
@@ -19,6 +20,7 @@ import pandas as pd
 import pytest
 from dateutil.relativedelta import relativedelta
 
+from dpia.pseudonymise import KEY_ENV_VAR, Pseudonymiser
 from pipelines.runner import RunOutcome, run_pipeline
 from synth import EstateConfig, generate_estate
 
@@ -196,6 +198,87 @@ def test_a_model_that_fails_its_gate_is_never_approved(first_run: RunOutcome) ->
         assert not first_run.success
         assert "family_scores" not in first_run.materialised
         assert "flags" not in first_run.materialised
+
+
+@pytest.fixture(scope="module")
+def other_key_run(
+    first_run: RunOutcome, estate: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, pd.DataFrame], RunOutcome]:
+    """The first run's tables (read now, before any test runs on its data dir again) and a run
+    of the same estate under another pseudonym key."""
+    before = _tables(first_run.data_dir / "warehouse.duckdb")
+    landing, truth = estate
+    key = _other_key(first_run.data_dir)
+    saved = os.environ.get(KEY_ENV_VAR)
+    os.environ[KEY_ENV_VAR] = key.hex()  # test-only key, never a council's
+    try:
+        other = run_pipeline(
+            landing=landing, data_dir=tmp_path_factory.mktemp("other-key"), truth_dir=truth
+        )
+    finally:
+        if saved is None:
+            os.environ.pop(KEY_ENV_VAR, None)
+        else:
+            os.environ[KEY_ENV_VAR] = saved
+    return before, other
+
+
+def _other_key(first: Path) -> bytes:
+    """A second test-only key, derived from the first run's (never a council's)."""
+    return bytes(b ^ 0x5A for b in (first / "pseudonym.key").read_bytes())
+
+
+def _key_maps(first: Path, other: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Person and family keys of the first run mapped to the other run's, through the records
+    (each vault's ``source, record_key``) and each run's own key."""
+    vaults = []
+    for data_dir in (first, other):
+        with duckdb.connect(str(data_dir / "vault.duckdb"), read_only=True) as con:
+            vaults.append(
+                con.execute(
+                    "SELECT DISTINCT source, record_key, person_key FROM identity_vault"
+                ).df()
+            )
+    pairs = vaults[0].merge(vaults[1], on=["source", "record_key"], suffixes=("_a", "_b"))
+    pairs = pairs.dropna(subset=["person_key_a", "person_key_b"])
+    people = dict(zip(pairs["person_key_a"], pairs["person_key_b"], strict=True))
+    a = Pseudonymiser((first / "pseudonym.key").read_bytes())
+    b = Pseudonymiser(_other_key(first))
+    families = {a.pseudonym("family", pa): b.pseudonym("family", pb) for pa, pb in people.items()}
+    return people, families
+
+
+def _same_up_to_keys(
+    a: pd.DataFrame, b: pd.DataFrame, people: dict[str, str], families: dict[str, str]
+) -> None:
+    a = a.copy()
+    for column, mapping in (("person_key", people), ("family_key", families)):
+        if column in a.columns:
+            assert a[column].isin(list(mapping)).all(), column
+            a[column] = a[column].map(mapping)
+    by = list(a.columns)
+    a = a.sort_values(by, ignore_index=True)
+    b = b[by].sort_values(by, ignore_index=True)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+def test_another_pseudonym_key_gives_the_same_figures(
+    first_run: RunOutcome, other_key_run: tuple[dict[str, pd.DataFrame], RunOutcome]
+) -> None:
+    """Keys are keyed pseudonyms; nothing may let the secret break a tie. Under another key the
+    same estate forms the same people and families, the same training rows, the same metrics
+    with the same intervals and the same gate decisions."""
+    first, (other, outcome) = first_run, other_key_run
+    before, after = other, _tables(outcome.data_dir / "warehouse.duckdb")
+    assert {t: len(f) for t, f in before.items()} == {t: len(f) for t, f in after.items()}
+    assert [(c.asset, c.check, c.passed, c.message) for c in first.checks] == [
+        (c.asset, c.check, c.passed, c.message) for c in outcome.checks
+    ]
+    for table in ("model_evaluation", "fairness_audit", "linkage_quality"):
+        _same_up_to_keys(before[table], after[table], {}, {})
+    people, families = _key_maps(first.data_dir, outcome.data_dir)
+    for table in ("people", "families", "family_snapshots", "training_frame"):
+        _same_up_to_keys(before[table], after[table], people, families)
 
 
 def _digest(path: Path, table: str) -> str:
