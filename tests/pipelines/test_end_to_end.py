@@ -259,7 +259,8 @@ def _same_up_to_keys(
     by = list(a.columns)
     a = a.sort_values(by, ignore_index=True)
     b = b[by].sort_values(by, ignore_index=True)
-    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    # equal to the last bits but for float sums in another order (the blocking coverage)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False, check_exact=False, rtol=1e-12, atol=0)
 
 
 def test_another_pseudonym_key_gives_the_same_figures(
