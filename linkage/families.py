@@ -33,8 +33,9 @@ Rules, in order (each is a choice a reviewer can question, so each is written do
 8. **Ties.** Every remaining tie (children born in the same month, two addresses seen
    equally often on one tenancy or on one day by one source, two equally supported moves)
    goes to the person or address seen first: earliest ``event_date``, then the most
-   authoritative source, then the order of the caller's rows. Never to the smaller key: keys are keyed pseudonyms, so that would let the
-   secret choose, and the same records would form different families under another key.
+   authoritative source, then the order of the caller's rows. Never to the smaller key:
+   keys are keyed pseudonyms, so that would let the secret choose, and the same records
+   would form different families under another key.
    Callers pass rows in an order that does not depend on the key (the pipeline: source by
    source, each in the order of its drop).
 
@@ -110,10 +111,10 @@ class _Encoded:
 
     Arrow string columns made every sort, merge and take of the formation slow, so keys are
     integer codes. The codes are numbered by the first observation of each key (earliest
-    ``event_date``, most authoritative source, then the caller's row order), not by the key strings: keys are keyed
-    pseudonyms, and ordering by them would let the secret decide every tie (which twin
-    anchors a family, which of two equally-seen addresses is a tenancy's home), so the same
-    records would form different families under another key. See :func:`_first_seen`.
+    ``event_date``, most authoritative source, then the caller's row order), not by the key
+    strings: keys are keyed pseudonyms, and ordering by them would let the secret decide
+    every tie (which twin anchors a family, which of two equally-seen addresses is a
+    tenancy's home), so the same records would form different families under another key.
     """
 
     residence: pd.DataFrame  # person_key, address_key, group_key (codes), event_date, rank
