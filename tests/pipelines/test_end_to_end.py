@@ -11,6 +11,12 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import warnings
 from datetime import date
 from pathlib import Path
@@ -280,6 +286,86 @@ def test_another_pseudonym_key_gives_the_same_figures(
     people, families = _key_maps(first.data_dir, outcome.data_dir)
     for table in ("people", "families", "family_snapshots", "training_frame"):
         _same_up_to_keys(before[table], after[table], people, families)
+
+
+def dagster_asset_page(data_dir: Path, landing: Path, asset: str, shot: Path) -> str:
+    """Screenshot of one asset's page in the Dagster UI of a materialised run, in Debian
+    chromium with every request off this machine blocked; returns the page's text.
+
+    Starts ``dagster-webserver`` on the run's instance (as ``safeguard dev`` does) on a free
+    local port, and stops it (and its code server) afterwards.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "SAFEGUARD_DATA_DIR": str(data_dir), "SAFEGUARD_LANDING": str(landing),
+           "DAGSTER_HOME": str(data_dir / "dagster_home")}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dagster_webserver", "-m", "pipelines.definitions",
+         "-h", "127.0.0.1", "-p", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    asked_network: list[str] = []
+
+    def route(r) -> None:
+        if r.request.url.startswith(base):
+            r.continue_()
+        else:
+            asked_network.append(r.request.url)
+            r.abort()
+
+    try:
+        for _ in range(300):  # the code server loads the definitions first
+            try:
+                with urllib.request.urlopen(f"{base}/server_info", timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None, "dagster-webserver exited"
+                time.sleep(1)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )  # fmt: skip
+            try:
+                page = browser.new_page(viewport={"width": 1300, "height": 900})
+                page.route("**/*", route)
+                page.goto(f"{base}/assets/{asset}", wait_until="networkidle", timeout=180_000)
+                page.get_by_text("Children and the adults they live with").first.wait_for(
+                    timeout=180_000
+                )
+                page.wait_for_load_state("networkidle")
+                skip = page.get_by_role("button", name="Skip")  # Dagster's newsletter prompt
+                if skip.count():
+                    skip.first.click()
+                shot.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shot))
+                text = page.inner_text("body")
+            finally:
+                browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    assert asked_network == [], asked_network
+    return text
+
+
+@pytest.mark.browser
+def test_a_dagster_asset_page_renders_offline(
+    first_run: RunOutcome, estate: tuple[Path, Path]
+) -> None:
+    """The families asset in the Dagster UI of the run: its description and DPIA owner, with
+    nothing fetched from the internet; the screenshot goes to test-artefacts/dagster/."""
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian chromium not installed at /usr/bin/chromium (runs in CI)")
+    shot = Path(__file__).resolve().parents[2] / "test-artefacts" / "dagster" / "families.png"
+    text = dagster_asset_page(first_run.data_dir, estate[0], "families", shot)
+    assert "Children and the adults they live with" in text
+    assert "dpia/personal_data" in text  # the register's tags on the asset
+    assert shot.read_bytes()[:4] == b"\x89PNG"
 
 
 def _digest(path: Path, table: str) -> str:
