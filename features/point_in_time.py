@@ -11,8 +11,9 @@ exclusions, the fairness audit's group attributes and explanations cannot disagr
 * **What was recorded by this date.** A fact dated on or after the as-of date does not exist
   at it: the same cut as the features (events strictly before the as-of date).
 * **Where a family lives on this date.** The postcode district of the family's latest located
-  event before the date; ties on the date go to the highest ``record_pseudo`` (one rule, so
-  routing and the fairness audit's deprivation quintile cannot disagree, and reruns agree).
+  event before the date; ties on the date go to the highest district (one rule, so routing
+  and the fairness audit's deprivation quintile cannot disagree, and reruns agree). Never to a
+  pseudonym: those are keyed, and another key would then move a family to another district.
 
 ``linkage/`` imports nothing of ours, so ``linkage.families.form_families_at`` and
 ``linkage.quality`` state the same half-open spell rule inline; a test checks they agree.
@@ -117,11 +118,12 @@ def districts_sql(members: str = "members", events: str = "events") -> str:
     ``members`` has ``as_of, family_key, person_key`` (as from :func:`members_sql`) and
     ``events`` has ``record_pseudo, person_key, event_date, postcode_district``. The district is
     that of the family's latest located event strictly before ``as_of``; ties on the date go to
-    the highest ``record_pseudo``. Families with no located event are absent.
+    the highest district (content, not the keyed ``record_pseudo``: the pseudonym key must not
+    decide). Families with no located event are absent.
     """
     return f"""
   SELECT m.as_of, m.family_key,
-         first(e.postcode_district::VARCHAR ORDER BY e.event_date DESC, e.record_pseudo DESC)
+         first(e.postcode_district::VARCHAR ORDER BY e.event_date DESC, e.postcode_district DESC)
            AS postcode_district
   FROM {members} m JOIN {events} e ON e.person_key::VARCHAR = m.person_key
   WHERE e.event_date < m.as_of AND e.postcode_district IS NOT NULL

@@ -225,7 +225,9 @@ def build_sensitive_features_many(
     m["disability"] = m["disability"].fillna(UNKNOWN)
     m["age"] = (m["as_of_date"] - m["birth_month"]).dt.days / 365.25
     children = m.loc[m["role"] == "child"]
-    adults = m.loc[m["role"] == "adult"].sort_values([*_KEYS, "birth_month", "person_key"])
+    # the eldest adult leads; between adults born in one month the recorded sex decides, never
+    # the keyed person_key, so another pseudonym key cannot change the family's group
+    adults = m.loc[m["role"] == "adult"].sort_values([*_KEYS, "birth_month", "sex", "person_key"])
 
     out = children[_KEYS].drop_duplicates().set_index(_KEYS)
     out["ethnicity_group"] = _modal(children, "ethnicity_group").reindex(out.index)

@@ -156,7 +156,7 @@ def family_districts(events: pd.DataFrame, families: pd.DataFrame, as_of: date) 
     """Each current family's postcode district: that of its latest located event before ``as_of``.
 
     Returns a ``string`` Series indexed by ``family_key`` (families with no located event are
-    absent). The rule (ties on the date broken by ``record_pseudo``) is
+    absent). The rule (ties on the date go to the highest district) is
     :func:`features.point_in_time.districts_at`'s.
     """
     for table, frame, cols in (
@@ -217,7 +217,8 @@ def score_families(
     -------
     pandas.DataFrame
         One row per family, sorted by ``rank`` (1 = highest probability; ties broken by the
-        booster's log-odds, then by ``family_key``, so ranks are unique and reproducible).
+        booster's log-odds, then by the features, then by ``family_key``, so ranks are unique,
+        reproducible and the same under another pseudonym key but for identical families).
     """
     config = config or FlagConfig()
     ts = pd.Timestamp(as_of).normalize()
@@ -252,8 +253,13 @@ def score_families(
     )
     districts = _districts_by_family(postcode_districts)
     scores["postcode_district"] = scores["family_key"].map(districts)
+    # Equal scores: the features decide, then the key (a keyed pseudonym, so another key only
+    # reorders families identical in every feature).
+    content = rows.drop(columns=[c for c in ("family_key", "as_of_date") if c in rows.columns])
+    ranks = content.reset_index(drop=True).rank(method="dense", na_option="bottom")
+    scores["content"] = ranks.groupby(list(ranks.columns), sort=True).ngroup().to_numpy()
     scores = scores.sort_values(
-        ["probability", "log_odds", "family_key"], ascending=[False, False, True]
+        ["probability", "log_odds", "content", "family_key"], ascending=[False, False, True, True]
     ).reset_index(drop=True)
     scores["rank"] = np.arange(1, len(scores) + 1)
     return scores.astype(SCORE_DTYPES)[list(SCORE_COLUMNS)]

@@ -135,8 +135,10 @@ def global_explanations(
         raise ValueError("global_explanations needs at least one family_features row")
     n_population = len(family_features_sample)
     sample = family_features_sample
-    if n_population > sample_size:
-        sample = family_features_sample.sample(n=sample_size, random_state=seed)
+    if n_population > sample_size:  # drawn in content order: family keys are keyed pseudonyms
+        by = [c for c in sample.columns if c != "family_key"] + ["family_key"]
+        sample = sample.sort_values([c for c in by if c in sample.columns], ignore_index=True)
+        sample = sample.sample(n=sample_size, random_state=seed)
     attrs = attribute(model, sample)
     points, logit = attrs.contributions, attrs.log_odds
     table = pd.DataFrame(

@@ -187,14 +187,23 @@ def unlinkables_chart(
 
 
 def parameter_estimates_chart(
-    linker: Any, out_dir: Path, name: str = "chart_linkage_parameter_estimates.png"
+    estimates: pd.DataFrame, out_dir: Path, name: str = "chart_linkage_parameter_estimates.png"
 ) -> dict:
-    """Splink's parameter-estimate comparison: each m (and u) estimate from every training
-    session (EM per blocking rule, random sampling), beside the final model's value."""
-    data = _chart_data(linker.visualisations.parameter_estimate_comparisons_chart())
+    """Splink's parameter-estimate comparison: each m estimate from every EM training
+    session (one per blocking rule), side by side.
+
+    ``estimates`` is the chart's data captured when the model was trained
+    (:func:`linkage.model.session_estimates`): the linker that scores may be a fresh one
+    without the sessions.
+    """
+    data = estimates.rename(columns={"estimated_probability": "probability"})
     if data.empty or "m_or_u" not in data.columns:
-        raise ValueError("this linker holds no training sessions (scored from a saved model)")
+        raise ValueError("no training session's estimates (scored with the shipped model)")
     data = data.loc[data["m_or_u"] == "m"].copy()
+    # a level no match in a session's sample fell in has no estimate there (Splink says so in
+    # words); it is left out of that session's points
+    data["probability"] = pd.to_numeric(data["probability"], errors="coerce")
+    data = data.dropna(subset=["probability"])
     data["label"] = data["comparison_name"] + ": " + data["comparison_level_label"]
     labels = sorted(data["label"].unique())
     ypos = {label: i for i, label in enumerate(labels)}
@@ -231,6 +240,7 @@ def draw_linkage_charts(
     threshold: float,
     distribution: pd.DataFrame | None,
     linker: Any | None = None,
+    estimates: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Draw every linkage chart it has the numbers for into ``out_dir`` with ``charts.json``.
 
@@ -252,8 +262,9 @@ def draw_linkage_charts(
         jobs.append(("cluster_size_chart", lambda: cluster_size_chart(distribution, out_dir)))
     if linker is not None:
         jobs.append(("unlinkables_chart", lambda: unlinkables_chart(linker, out_dir)))
+    if estimates is not None and len(estimates):
         jobs.append(
-            ("parameter_estimates_chart", lambda: parameter_estimates_chart(linker, out_dir))
+            ("parameter_estimates_chart", lambda: parameter_estimates_chart(estimates, out_dir))
         )
     charts, written = [], {}
     for key, job in jobs:

@@ -246,6 +246,9 @@ def cluster_records(
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
         return ClusteringOutcome(empty, np.zeros(0), 0, 0, 0)
+    # Pairs in id order: the database returns scored pairs in whatever order its threads
+    # finish, and every sum over them (cohesion, confidence) would differ in its last bits.
+    edges = edges.sort_values(["unique_id_l", "unique_id_r"], kind="stable", ignore_index=True)
     left, right, p, veto = _arrays(edges)
     cross = groups[left] != groups[right]
     left, right, p, veto = left[cross], right[cross], p[cross], veto[cross]
@@ -300,7 +303,9 @@ def cluster_records(
                 missing.extend(_missing_pairs(members[c], groups, scored))
         if missing:
             frame = pd.DataFrame(missing, columns=["unique_id_l", "unique_id_r"])
-            extra = score_missing(frame)
+            extra = score_missing(frame).sort_values(
+                ["unique_id_l", "unique_id_r"], kind="stable", ignore_index=True
+            )
             if constraint is not None:
                 extra = extra.assign(
                     cannot_link=constraint(

@@ -30,6 +30,14 @@ Rules, in order (each is a choice a reviewer can question, so each is written do
    has a baby keeps its key; it changes when the eldest child leaves or turns 18 (a new
    spell starts). Spells are half-open ``[valid_from, valid_to)``; the spell
    current at ``as_of`` has ``valid_to`` missing.
+8. **Ties.** Every remaining tie (children born in the same month, two addresses seen
+   equally often on one tenancy or on one day by one source, two equally supported moves)
+   goes to the person or address seen first: earliest ``event_date``, then the most
+   authoritative source, then the order of the caller's rows. Never to the smaller key:
+   keys are keyed pseudonyms, so that would let the secret choose, and the same records
+   would form different families under another key.
+   Callers pass rows in an order that does not depend on the key (the pipeline: source by
+   source, each in the order of its drop).
 
 Co-residence is only as good as ``address_key``: build it from raw address lines and
 postcodes with :func:`linkage.addresses.resolve_addresses` (before pseudonymising), so that
@@ -99,10 +107,14 @@ def _differs(values: pd.Series) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Encoded:
-    """Residence and births with keys as integer codes (sorted like the strings they stand for).
+    """Residence and births with keys as integer codes, numbered in order of first sighting.
 
-    Arrow string columns made every sort, merge and take of the formation slow; codes from a
-    sorted factorisation order exactly like the strings, so every tie-break is unchanged.
+    Arrow string columns made every sort, merge and take of the formation slow, so keys are
+    integer codes. The codes are numbered by the first observation of each key (earliest
+    ``event_date``, most authoritative source, then the caller's row order), not by the key
+    strings: keys are keyed pseudonyms, and ordering by them would let the secret decide
+    every tie (which twin anchors a family, which of two equally-seen addresses is a
+    tenancy's home), so the same records would form different families under another key.
     """
 
     residence: pd.DataFrame  # person_key, address_key, group_key (codes), event_date, rank
@@ -116,16 +128,22 @@ def _codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
     return categories.get_indexer(values.astype("string").to_numpy(dtype=object, na_value=None))
 
 
+def _first_seen(*columns: pd.Series) -> pd.Index:
+    """Distinct non-missing values of ``columns`` (one after another) in order of appearance."""
+    values = pd.concat(columns, ignore_index=True).astype("string").dropna()
+    return pd.Index(values.unique())
+
+
 def _encode(residence: pd.DataFrame, people: pd.DataFrame, rules: FamilyRules) -> _Encoded:
-    persons = pd.Index(
-        pd.concat([residence["person_key"], people["person_key"]])
-        .astype("string")
-        .dropna()
-        .unique()
-    ).sort_values()
-    addresses = pd.Index(residence["address_key"].astype("string").dropna().unique()).sort_values()
-    groups = pd.Index(residence["group_key"].astype("string").dropna().unique()).sort_values()
+    # Codes in order of first sighting (date, source, row order), never of the keyed strings:
+    # the ties they break must not depend on the pseudonym key (see _Encoded).
+    when = pd.to_datetime(residence["event_date"]).dt.normalize().astype("datetime64[ns]")
     rank = {s: i for i, s in enumerate(rules.source_priority)}
+    authority = residence["source"].astype("string").map(rank).fillna(len(rank)).astype(int)
+    seen = residence.iloc[np.lexsort((authority.to_numpy(), when.to_numpy()))]
+    persons = _first_seen(seen["person_key"], people["person_key"])
+    addresses = _first_seen(seen["address_key"])
+    groups = _first_seen(seen["group_key"])
     encoded = pd.DataFrame(
         {
             "person_key": _codes(residence["person_key"], persons),
@@ -135,7 +153,7 @@ def _encode(residence: pd.DataFrame, people: pd.DataFrame, rules: FamilyRules) -
             .astype("datetime64[ns]")
             .to_numpy(),
             "group_key": _codes(residence["group_key"], groups),
-            "rank": residence["source"].astype("string").map(rank).fillna(len(rank)).astype(int),
+            "rank": authority.to_numpy(),
         }
     )
     encoded = encoded[(encoded["person_key"] >= 0) & encoded["event_date"].notna()]
@@ -159,7 +177,7 @@ def _observations(encoded: _Encoded, as_of: pd.Timestamp) -> pd.DataFrame:
     dates = res["event_date"].to_numpy()[:k]
     rank = res["rank"].to_numpy()[:k]
     tenancy = (group >= 0) & (address >= 0)
-    if tenancy.any():  # rule 2: the tenancy's usual address (most seen; ties: smallest key)
+    if tenancy.any():  # rule 2: the tenancy's usual address (most seen; ties: first seen)
         width = np.int64(address.max()) + 1
         pairs, n = np.unique(group[tenancy] * width + address[tenancy], return_counts=True)
         pair_group, pair_address = pairs // width, pairs % width
@@ -397,6 +415,7 @@ def _form(
     )
     out["valid_from"] = out["valid_from"].astype("datetime64[ns]")
     out["valid_to"] = out["valid_to"].astype("datetime64[ns]")
+    out = out.sort_values(["person_key", "valid_from"], kind="stable", ignore_index=True)
     return out[list(FAMILY_COLUMNS)]
 
 

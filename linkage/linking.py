@@ -149,6 +149,7 @@ class _Scoring:
     notes: list[str] = field(default_factory=list)
     people: pa.Table | None = None
     blocking: BlockingPlan | None = None
+    estimates: pd.DataFrame | None = None  # every training session's m and u (for a chart)
 
     @classmethod
     def run(cls, model_table: pd.DataFrame, config: LinkageConfig, *, summarise: bool) -> _Scoring:
@@ -168,6 +169,7 @@ class _Scoring:
             table_name="linkage_records",
         )
         notes: list[str] = []
+        estimates: list[pd.DataFrame] = []
         trained = len(model_table) >= config.min_identities_to_train
         if trained:
             coverage = {
@@ -175,7 +177,9 @@ class _Scoring:
                 for c in (*OPTIONAL_COMPARISONS, "postcode_district")
             }
             settings = build_settings(coverage, config)
-            linker, notes = train_linker(records_sdf, settings, config, model_table)
+            linker, notes = train_linker(
+                records_sdf, settings, config, model_table, estimates=estimates
+            )
             if em_failed(notes):
                 trained = False
                 notes.append("no EM session succeeded: the shipped model was used instead")
@@ -222,6 +226,7 @@ class _Scoring:
             records_sdf,
             notes,
             blocking=plan,
+            estimates=estimates[0] if estimates and trained else None,
         )
 
     def cannot_link(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -355,6 +360,7 @@ def link_with_details(
                 threshold=config.threshold_match_probability,
                 distribution=distribution,
                 linker=scoring.linker,
+                estimates=scoring.estimates,
             )
         )
     group_sizes = np.bincount(prepared.record_groups, minlength=1)

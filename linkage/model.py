@@ -395,11 +395,29 @@ def _pairs(n: int) -> float:
     return n * (n - 1) / 2
 
 
+def session_estimates(linker: Linker) -> pd.DataFrame:
+    """m and u estimates of every training session of ``linker`` and of its final model.
+
+    The records behind Splink's ``parameter_estimate_comparisons_chart``: ``comparison_name,
+    comparison_level_label, m_or_u, estimated_probability, estimate_description`` (aggregates
+    of the model, no record values). Empty when the linker holds no training session.
+    """
+    chart = linker.visualisations.parameter_estimate_comparisons_chart()
+    spec = chart.chart_dict if hasattr(chart, "chart_dict") else chart.to_dict()
+    datasets = spec.get("datasets") or {}
+    values = next(iter(datasets.values())) if datasets else spec.get("data", {}).get("values", [])
+    columns = ["comparison_name", "comparison_level_label", "m_or_u", "estimated_probability",
+               "estimate_description"]  # fmt: skip
+    return pd.DataFrame(values).reindex(columns=columns)
+
+
 def train_linker(
     records: SplinkDataFrame,
     settings: SettingsCreator,
     config: LinkageConfig,
     table: pd.DataFrame,
+    *,
+    estimates: list[pd.DataFrame] | None = None,
 ) -> tuple[Linker, list[str]]:
     """Train the model on the registered standardised records (prior, u by sampling, m by EM).
 
@@ -416,7 +434,10 @@ def train_linker(
     :data:`SEED_RULE_RECALL` to seed EM, then again with that rule's recall as the trained
     model predicts it (:func:`linkage.blocking.expected_coverage`).
 
-    ``table`` is the pandas copy of ``records`` (for the share of null comparisons).
+    ``table`` is the pandas copy of ``records`` (for the share of null comparisons). Given
+    ``estimates``, the m and u estimates of every training session (the data of Splink's
+    parameter-estimate comparison chart) are appended to it as one frame: the linker
+    returned may be a fresh one without the sessions (:func:`settle_rare_levels`).
     Returns the linker and notes on anything that could not be estimated. No exact
     name-and-dob agreements at all: Splink's default prior is kept (EM re-estimates it).
     An EM session in which the prior collapses (the sample holds no matches) is discarded;
@@ -469,6 +490,11 @@ def train_linker(
         notes.append(
             f"prior: the exact name-and-dob rule's recall, from the trained model, is {recall:.3f}"
         )
+    if estimates is not None:  # a chart's data: never a reason to fail training
+        try:
+            estimates.append(session_estimates(linker))
+        except Exception as exc:
+            notes.append(f"chart: the training sessions' estimates were not kept ({exc})")
     if not em_failed(notes):
         linker, raised = settle_rare_levels(linker, records, config.u_max_pairs, n)
         if raised:

@@ -97,7 +97,11 @@ class Bootstrap:
             clusters = np.asarray(clusters)
             if len(clusters) != n:
                 raise ValueError(f"clusters has {len(clusters)} entries for {n} rows")
-            uniques, codes = np.unique(clusters, return_inverse=True)
+            # Clusters numbered in order of first appearance, not by sorting their labels: the
+            # labels are keyed pseudonyms (family keys), and sorted they would let the key
+            # decide which family each draw picks. Rows given in an order that does not
+            # depend on the key give the same resamples under any key.
+            codes, uniques = pd.factorize(pd.Series(clusters), sort=False, use_na_sentinel=False)
             self._codes, self.n_clusters = codes.astype(np.int64), len(uniques)
 
     def subset(self, mask: np.ndarray) -> Bootstrap:

@@ -107,7 +107,10 @@ def build_inputs(
         reference = training_frame.loc[
             pd.to_datetime(training_frame["as_of_date"]).isin(train_months)
         ]
-        if len(reference) > MAX_REFERENCE_ROWS:
+        if len(reference) > MAX_REFERENCE_ROWS:  # drawn in content order, not keyed family order
+            by = [c for c in reference.columns if c != "family_key"]
+            by += ["family_key"] if "family_key" in reference.columns else []
+            reference = reference.sort_values(by, ignore_index=True)
             reference = reference.sample(MAX_REFERENCE_ROWS, random_state=0)
         if len(reference):
             reference_probability = np.asarray(

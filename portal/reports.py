@@ -19,11 +19,14 @@ import numpy as np
 from portal.db import ManagedDatabase
 from portal.identity import SOURCES
 
-REVIEW_ROOTS = ("reports", "artefacts")
+REVIEW_ROOTS = ("reports", "artefacts", "data_docs")
+#: GX Data Docs (made readable offline by ``expectations.data_docs.make_offline``): only the
+#: site's index is listed; its pages are reached through it.
+DATA_DOCS_INDEX = "data_docs/index.html"
 # Case packs carry the allocated worker's view; models are binary. Neither is for reviewers.
 EXCLUDED_DIRS = frozenset({"case_packs", "models"})
 DOCUMENT_SUFFIXES = frozenset({".html", ".htm", ".md"})
-ASSET_SUFFIXES = frozenset({".png", ".svg", ".css"})
+ASSET_SUFFIXES = frozenset({".png", ".svg", ".css", ".otf"})
 TEXT_SUFFIXES = frozenset({".html", ".htm", ".md", ".svg", ".css"})
 MAX_NGRAM = 8
 MIN_PHRASE_CHARS = 4
@@ -37,7 +40,7 @@ class ReviewDocument:
 
     rel_path: str
     title: str
-    kind: str  # review_pack | model_card | fairness | monitoring | other
+    kind: str  # review_pack | model_card | fairness | monitoring | data_docs | other
 
 
 def _kind(rel_path: str) -> str:
@@ -50,6 +53,8 @@ def _kind(rel_path: str) -> str:
         return "fairness"
     if Path(name).stem == "monitoring":
         return "monitoring"
+    if name == DATA_DOCS_INDEX:
+        return "data_docs"
     return "other"
 
 
@@ -77,7 +82,8 @@ def resolve_review_file(data_dir: Path, rel_path: str) -> Path | None:
 
 def list_review_documents(data_dir: Path) -> list[ReviewDocument]:
     """Every report document a reviewer may open, review pack first."""
-    order = {"review_pack": 0, "model_card": 1, "fairness": 2, "monitoring": 3, "other": 4}
+    order = {"review_pack": 0, "model_card": 1, "fairness": 2, "monitoring": 3, "data_docs": 4,
+             "other": 5}  # fmt: skip
     found = []
     for root in REVIEW_ROOTS:
         base = data_dir / root
@@ -85,8 +91,11 @@ def list_review_documents(data_dir: Path) -> list[ReviewDocument]:
             continue
         for path in sorted(base.rglob("*")):
             rel = path.relative_to(data_dir).as_posix()
+            if root == "data_docs" and rel != DATA_DOCS_INDEX:
+                continue
             if path.suffix.lower() in DOCUMENT_SUFFIXES and resolve_review_file(data_dir, rel):
-                found.append(ReviewDocument(rel, _title(path), _kind(rel)))
+                title = "Data quality checks (GX Data Docs)" if rel == DATA_DOCS_INDEX else None
+                found.append(ReviewDocument(rel, title or _title(path), _kind(rel)))
     # Prefer HTML over a Markdown twin of the same report.
     html_stems = {Path(d.rel_path).with_suffix("") for d in found if not d.rel_path.endswith(".md")}
     found = [

@@ -34,6 +34,7 @@ MEDIA_TYPES = {
     ".svg": "image/svg+xml",
     ".css": "text/css; charset=utf-8",
     ".png": "image/png",
+    ".otf": "font/otf",
 }
 
 

@@ -110,6 +110,30 @@ def test_data_docs_carry_no_values(outcomes: list[SuiteOutcome], tmp_path: Path)
             assert _leaks(path.read_text(encoding="utf-8", errors="replace")) == [], path
 
 
+def test_data_docs_render_offline_without_script(
+    outcomes: list[SuiteOutcome], tmp_path: Path
+) -> None:
+    """Councils' networks often have no internet: no page may load a remote stylesheet, script,
+    image or font, every page links the local stylesheet, and the index lists every page."""
+    import re
+
+    index = build_data_docs(outcomes, tmp_path / "site")
+    remote = re.compile(r"<(?:script|link|img)\b[^>]*(?:src|href)=[\"']https?://", re.I)
+    pages = list((tmp_path / "site").rglob("*.html"))
+    assert len(pages) >= 2 * len(outcomes)  # a validation page and a suite page each
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not remote.search(text), page
+        assert "<script" not in text.lower(), page
+        assert "safeguard_offline.css" in text, page
+    for sheet in (tmp_path / "site" / "static" / "styles").glob("*.css"):
+        assert "https://" not in sheet.read_text(encoding="utf-8"), sheet
+    listing = index.read_text(encoding="utf-8")
+    for page in pages:
+        if page != index:
+            assert page.relative_to(tmp_path / "site").as_posix() in listing, page
+
+
 def test_data_docs_from_outcome_json_files(outcomes: list[SuiteOutcome], tmp_path: Path) -> None:
     # What the asset checks write: json.dumps(outcome.as_dict(), default=str).
     files = []

@@ -32,16 +32,16 @@ def test_spells_are_half_open_and_sql_agrees_with_pandas() -> None:
     assert sorted(day_after) == ["a", "b", "d"]
 
 
-def test_district_is_the_latest_located_event_with_ties_to_the_highest_record() -> None:
+def test_district_is_the_latest_located_event_with_ties_to_the_highest_district() -> None:
     spells = _spells()
     events = events_frame(
         [
             {"person_key": "a", "event_type": "housing.asb_complaint", "event_date": "2024-01-05",
              "postcode_district": "AB1"},
             {"person_key": "b", "event_type": "police.asb", "event_date": "2024-03-01",
-             "postcode_district": "AB2"},
-            {"person_key": "a", "event_type": "police.asb", "event_date": "2024-03-01",
              "postcode_district": "AB3"},
+            {"person_key": "a", "event_type": "police.asb", "event_date": "2024-03-01",
+             "postcode_district": "AB2"},
             # on the as-of date: not yet known
             {"person_key": "a", "event_type": "police.asb", "event_date": "2024-07-01",
              "postcode_district": "ZZ9"},
@@ -53,7 +53,8 @@ def test_district_is_the_latest_located_event_with_ties_to_the_highest_record() 
         ]
     )  # fmt: skip
     out = districts_at(events, spells, [AS_OF])
-    # r1 (AB2) and r2 (AB3) tie on 2024-03-01: the higher record_pseudo r2 wins, every time
+    # AB3 and AB2 tie on 2024-03-01: the higher district wins, whichever record_pseudo (a keyed
+    # pseudonym) is higher, so another pseudonym key gives the same district
     assert out[["family_key", "postcode_district"]].values.tolist() == [["F1", "AB3"]]
     assert family_districts(events, spells, AS_OF).to_dict() == {"F1": "AB3"}
     snapshot = members_at(spells, [AS_OF])

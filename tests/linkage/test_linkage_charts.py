@@ -19,6 +19,7 @@ def test_linkage_charts_are_static_files_with_alt_text_and_tables(
         "chart_linkage_match_weights.png",
         "chart_linkage_cluster_sizes.png",
         "chart_linkage_unlinkables.png",
+        "chart_linkage_parameter_estimates.png",  # captured at training time
     } <= names
     for chart in index:
         png = artefacts["charts_index"].parent / chart["file"]
@@ -29,6 +30,11 @@ def test_linkage_charts_are_static_files_with_alt_text_and_tables(
     histogram = next(c for c in index if c["file"] == "chart_linkage_match_weights.png")
     total = sum(int(r[2].replace(",", "")) for r in histogram["rows"])
     assert total == int(estate_result.match_weight_histogram["pairs"].sum())
+    # one row per m estimate of every EM session
+    estimates = next(c for c in index if c["file"] == "chart_linkage_parameter_estimates.png")
+    sessions = {row[1] for row in estimates["rows"]}
+    assert len(sessions) == 2, sessions  # the two EM sessions: blocked on dob, on names
+    assert all(0.0 <= float(row[2]) <= 1.0 for row in estimates["rows"])
     # no identity value of any record in any chart's text
     text = json.dumps(index).lower()
     values = set()

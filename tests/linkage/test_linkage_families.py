@@ -237,3 +237,57 @@ def test_snapshots_only_know_what_was_recorded_by_each_date() -> None:
     # reusing a formation for later dates never adds what was only recorded later
     reused = form_families_at(residence, PEOPLE, dates, keys=KEYS, reuse_months=3)
     assert set(reused.loc[reused["as_of_date"] == pd.Timestamp("2023-04-01"), "person_key"]) == feb
+
+
+def _formed_under(names: dict[str, str], rows: list[tuple], people: pd.DataFrame) -> pd.DataFrame:
+    """Families of ``rows`` with every person and address renamed by ``names`` (another key),
+    read back in the original names: the family is named by its anchor person."""
+    residence = _residence(
+        [(names[p], names.get(a, a), d, s, names.get(g, g)) for p, a, d, s, g in rows]
+    )
+    renamed = people.assign(person_key=people["person_key"].map(names))
+    families = form_families(residence, renamed, dt.date(2026, 1, 1), keys=KEYS)
+    back = {v: k for k, v in names.items()}
+    anchor_of = dict(zip(KEYS("family", list(back)), back.values(), strict=True))
+    out = families.assign(
+        person_key=families["person_key"].map(back),
+        family_key=families["family_key"].map(anchor_of),
+    )
+    return out.sort_values(["person_key", "valid_from"], ignore_index=True)
+
+
+def test_ties_never_depend_on_the_pseudonym_key() -> None:
+    """Twins (one birth month) and a tenancy seen equally at two spellings: the first seen
+    wins under any key, so another key forms the same families (here: swapped key order)."""
+    people = pd.DataFrame(
+        {
+            "person_key": ["mum", "dad", "twin_seen_first", "twin_seen_later"],
+            "birth_month": pd.to_datetime(["1985-01-01", "1984-01-01", "2015-05-01", "2015-05-01"]),
+        }
+    )
+    rows = [
+        ("mum", "home", "2020-01-10", "housing", None),
+        ("dad", "home", "2020-01-10", "housing", None),
+        ("twin_seen_first", "home", "2020-02-01", "education", None),
+        ("twin_seen_later", "home", "2020-03-01", "education", None),
+        # mum moves out with the twin seen later; the other twin stays with dad
+        ("mum", "flat", "2023-06-01", "housing", "T1"),
+        ("twin_seen_later", "flat-typo", "2023-06-01", "housing", "T1"),
+        ("twin_seen_later", "flat", "2024-01-01", "education", None),
+        ("twin_seen_first", "home", "2024-01-01", "education", None),
+        ("dad", "home", "2024-01-01", "police", None),
+    ]
+    first_low = {
+        "mum": "k3", "dad": "k4", "twin_seen_first": "k1", "twin_seen_later": "k2",
+        "home": "a1", "flat": "a2", "flat-typo": "a3", "T1": "g1",
+    }  # fmt: skip
+    first_high = {
+        "mum": "k3", "dad": "k4", "twin_seen_first": "k2", "twin_seen_later": "k1",
+        "home": "a1", "flat": "a3", "flat-typo": "a2", "T1": "g1",
+    }  # fmt: skip
+    one = _formed_under(first_low, rows, people)
+    other = _formed_under(first_high, rows, people)
+    pd.testing.assert_frame_equal(one, other)
+    # the twin seen first anchors the home's family before the move, under either key
+    before = one[one["valid_from"] < pd.Timestamp("2023-06-01")]
+    assert set(before["family_key"]) == {"twin_seen_first"}

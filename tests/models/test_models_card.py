@@ -96,3 +96,45 @@ def test_model_card_reports_measured_figures(tmp_path: Path) -> None:
     before = {n: (tmp_path / n).read_bytes() for n in charts}
     write_model_card(fitted, evaluation, audit, tmp_path, version=record.version)
     assert {n: (tmp_path / n).read_bytes() for n in charts} == before
+    _screenshot_offline(html_path, charts)
+
+
+def _screenshot_offline(card: Path, charts: list[str]) -> None:
+    """The card in Debian chromium with the network blocked: every chart renders from the
+    files beside it, nothing is asked of the internet; the screenshot goes to
+    test-artefacts/models/ for CI to keep. Skipped where chromium is not installed."""
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        return
+    from playwright.sync_api import sync_playwright
+
+    asked_network: list[str] = []
+
+    def route(r) -> None:
+        if r.request.url.startswith("file:"):
+            r.continue_()
+        else:
+            asked_network.append(r.request.url)
+            r.abort()
+
+    out = Path(__file__).resolve().parents[2] / "test-artefacts" / "models"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )  # fmt: skip
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.route("**/*", route)
+            page.goto(card.as_uri())
+            page.wait_for_load_state("load")
+            images = page.eval_on_selector_all(
+                "img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth])"
+            )
+            out.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out / "model_card.png"), full_page=True)
+        finally:
+            browser.close()
+    assert asked_network == []
+    assert {src for src, _ in images} == set(charts)
+    assert all(width > 0 for _, width in images), images

@@ -99,6 +99,20 @@ def test_bootstrap_is_seeded_and_covers_the_point() -> None:
     assert a.upper - a.lower < 0.1
 
 
+def test_cluster_resamples_do_not_depend_on_the_cluster_labels() -> None:
+    """Family keys are keyed pseudonyms: relabelling the families (another key) must draw the
+    same families, so clusters are numbered by first appearance, not by sorted label."""
+    rng = np.random.default_rng(2)
+    families = rng.integers(0, 300, size=900)
+    y = (rng.random(900) < 0.2).astype(int)
+    score = y + rng.normal(size=900)
+    one = np.array([f"k{f:04d}" for f in families])  # labels sort like the families...
+    other = np.array([f"k{999 - f:04d}" for f in families])  # ...and here in reverse
+    a = m.Bootstrap(900, n_boot=50, seed=3, clusters=one).estimate(m.auc_roc(y, score))
+    b = m.Bootstrap(900, n_boot=50, seed=3, clusters=other).estimate(m.auc_roc(y, score))
+    assert a == b
+
+
 def test_capacity_scaling() -> None:
     assert capacity_k(120, 5000) == 120
     assert capacity_k(120, 5000, population_size=20000) == 30
@@ -213,3 +227,35 @@ def test_summary_is_plain_json() -> None:
     assert "fam0" not in text  # no family identifiers
     assert json.dumps(fitted.summary())
     assert isinstance(result.calibration_curve, pd.DataFrame) and len(result.calibration_curve) >= 5
+
+
+def test_rows_are_ordered_by_content_not_by_family_key() -> None:
+    """Another pseudonym key renames (and so reorders) the families; the order the models see
+    must come out the same, ties between identical rows included."""
+    from models.release import content_order
+
+    rng = np.random.default_rng(5)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "family_key": [f"f{i:03d}" for i in range(n)],
+            "as_of_date": pd.to_datetime("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 3, n) * 30, "D"),
+            "x": rng.integers(0, 3, n).astype(float),  # few values: many ties
+            "label": rng.random(n) < 0.3,
+        }
+    )
+    side = frame[["as_of_date", "family_key"]].assign(group=rng.choice(["a", "b"], n))
+    renamed = {k: f"z{n - i:03d}" for i, k in enumerate(frame["family_key"])}  # reversed order
+    one = content_order(frame, side)
+    other = content_order(
+        frame.assign(family_key=frame["family_key"].map(renamed)).iloc[::-1],
+        side.assign(family_key=side["family_key"].map(renamed)),
+    )
+    back = {v: k for k, v in renamed.items()}
+    pd.testing.assert_frame_equal(one.drop(columns="family_key"), other.drop(columns="family_key"))
+    # and each row keeps its group: the families at each position carry the same attributes
+    groups = side.set_index("family_key")["group"]
+    assert (
+        one["family_key"].map(groups).tolist() == other["family_key"].map(back).map(groups).tolist()
+    )

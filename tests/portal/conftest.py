@@ -38,9 +38,20 @@ def _cheap_password_hashing() -> Iterator[None]:
     portal.users._dummy_hash.cache_clear()
 
 
+def _data_docs(data_dir: Path) -> None:
+    """Real GX Data Docs (one small suite run), as the pipeline publishes them."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "expectations"))
+    from gx_frames import workers_frame
+
+    from expectations import build_data_docs, run_suite
+
+    build_data_docs([run_suite("workers", workers_frame())], data_dir / "data_docs")
+
+
 @pytest.fixture(scope="session")
 def portal_template(tmp_path_factory: pytest.TempPathFactory) -> PortalFixture:
     fixture = build_portal_data(tmp_path_factory.mktemp("portal-template") / "data")
+    _data_docs(fixture.data_dir)
     add_fixture_users(fixture.data_dir)
     return fixture
 

@@ -74,6 +74,13 @@ def test_reviewer_never_receives_an_identity_on_any_reachable_page(
     assert statuses["/review/overrides"] == 200
     assert statuses["/review/files/reports/leaky_appendix.html"] == 500
     assert statuses["/review/files/artefacts/case_packs/W01.html"] == 404
+    # GX Data Docs are served inside the portal, every page and stylesheet they link included
+    docs = {p: s for p, s in statuses.items() if p.startswith("/review/files/data_docs/")}
+    assert docs["/review/files/data_docs/index.html"] == 200
+    assert any("/validations/workers/" in p for p in docs)
+    assert any("/expectations/workers" in p for p in docs)
+    assert docs["/review/files/data_docs/static/styles/safeguard_offline.css"] == 200
+    assert set(docs.values()) == {200}, {p: s for p, s in docs.items() if s != 200}
     assert len(seen) >= 12
 
 
