@@ -13,6 +13,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from contracts.landing import AGENCY_SOURCES
+
 __all__ = [
     "AGENCY_SOURCES",
     "AUDIT_PATH",
@@ -32,7 +34,6 @@ PORTAL_FILE = "portal.duckdb"
 AUDIT_PATH = Path("audit") / "audit.jsonl"
 #: Where ``linkage.link_with_details(artefact_dir=DIR/artefacts/linkage)`` saves the model.
 LINKAGE_MODEL_PATH = Path("artefacts") / "linkage" / "linkage_model.json"
-AGENCY_SOURCES = ("social_care", "education", "housing", "police", "revenues_benefits")
 
 
 def list_tables(con: duckdb.DuckDBPyConnection) -> list[str]:

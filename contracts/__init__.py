@@ -1,0 +1,7 @@
+"""Typed definitions shared by every package (the bottom of the import graph, over ``dpia``).
+
+- :mod:`contracts.landing`: the landing contract (agency sources, their columns, each
+  source's event-date column), read from ``contracts/landing_contract.yaml`` once.
+
+It holds definitions only (no pipeline logic) and imports nothing of ours but ``dpia``.
+"""
