@@ -37,6 +37,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from contracts.layout import ARTEFACTS_DIR, DATA_DOCS_DIR, REPORTS_DIR
 from dpia.audit import AuditLog
 from dpia.pseudonymise import (
     KEY_ENV_VAR,
@@ -75,7 +76,7 @@ PSEUDONYM_COLUMNS = frozenset(
 )
 _TOKEN = re.compile(r"(?<![0-9a-f])(?:flag-)?[0-9a-f]{16}(?![0-9a-f])")
 _TEXT_SUFFIXES = frozenset({".html", ".htm", ".md", ".json", ".csv", ".txt", ".svg"})
-_TEXT_ROOTS = ("artefacts", "reports", "data_docs")
+_TEXT_ROOTS = (ARTEFACTS_DIR, REPORTS_DIR, DATA_DOCS_DIR)
 _DATABASES = (VAULT_FILE, WAREHOUSE_FILE, PORTAL_FILE)
 _READY = "READY"
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 
 from contracts.landing import Source, sources
+from contracts.layout import DataDir
 from dpia.audit import AuditError, AuditLog
 from dpia.register import DpiaRegister
 from governance.store import (
@@ -404,7 +405,7 @@ def purge_expired(
         _transaction(vault, lambda c: _purge_key_history(c, register, report))
         _rewrite(vault, "vault", report)
     tokens = set(plan.records) | {k for k in plan.record_keys if k and len(k) >= 6}
-    roots = (data_dir / "artefacts", data_dir / "reports")
+    roots = (DataDir(data_dir).artefacts, DataDir(data_dir).reports)
     files = _purge_files(roots, tokens, data_dir) if tokens else ()
     report.stores["artefacts/ and reports/"] = (
         f"{len(files)} text file(s) quoting an expired record removed (rebuilt by the next run)"
@@ -428,7 +429,7 @@ def purge_expired(
 
     _transaction(warehouse, warehouse_work)
     _rewrite(warehouse, "warehouse", report)
-    landing = landing if landing is not None else data_dir / "landing"
+    landing = landing if landing is not None else DataDir(data_dir).landing
     dropped = _purge_landing(landing, register, report) if landing.is_dir() else ()
     if not landing.is_dir():
         report.stores["landing"] = f"{landing}: absent (drops not purged here)"

@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 import yaml
 
+from contracts.layout import VAULT_FILE, WAREHOUSE_FILE, DataDir
 from dpia.audit import AuditLog
 from dpia.pseudonymise import Pseudonymiser, load_or_create_key
 from expectations.settings import SuiteSettings
@@ -26,9 +27,6 @@ from pipelines.council import CouncilConfig, load_config, parse_config
 from pipelines.layout import LANDING_FILES, table_of
 from pipelines.lineage import LineageNode, nodes_from_json
 from pipelines.storage import RecoveryReport, StagedWrite, is_internal_table, recover
-
-WAREHOUSE_FILE = "warehouse.duckdb"
-VAULT_FILE = "vault.duckdb"
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -96,7 +94,7 @@ class Warehouse(dg.ConfigurableResource):
             root=self.root,
             warehouse_path=self.root / WAREHOUSE_FILE,
             vault_path=self.root / VAULT_FILE,
-            artefacts=self.root / "artefacts",
+            artefacts=DataDir(self.root).artefacts,
         )
 
     def stage(self, name: str) -> StagedWrite:
@@ -107,7 +105,7 @@ class Warehouse(dg.ConfigurableResource):
         """
         self.recover()
         return StagedWrite(
-            name, connect=self.connect, root=self.root, artefacts=self.root / "artefacts"
+            name, connect=self.connect, root=self.root, artefacts=DataDir(self.root).artefacts
         )
 
     def write_table(self, name: str, df: pd.DataFrame, *, vault: bool = False) -> int:
@@ -149,7 +147,7 @@ class Warehouse(dg.ConfigurableResource):
         return [r[0] for r in rows if not is_internal_table(r[0])]
 
     def artefact_dir(self, *parts: str) -> Path:
-        path = self.root.joinpath("artefacts", *parts)
+        path = DataDir(self.root).artefact(*parts)
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -157,7 +155,7 @@ class Warehouse(dg.ConfigurableResource):
         return Pseudonymiser(load_or_create_key(self.root))
 
     def audit_log(self) -> AuditLog:
-        path = self.root / "audit" / "audit.jsonl"
+        path = DataDir(self.root).audit_log
         path.parent.mkdir(parents=True, exist_ok=True)
         return AuditLog(path)
 

@@ -41,13 +41,13 @@ from types import TracebackType
 import duckdb
 import pandas as pd
 
+from contracts.layout import STAGING_DIR
 from pipelines.faults import fault_point
 
 JOURNAL = "_safeguard_staged"
 COMMITS = "_safeguard_commits"
 STAGED_PREFIX = "_staged_"
 INTERNAL_PREFIXES = (JOURNAL, COMMITS, STAGED_PREFIX)
-STAGING_DIR = ".staging"
 MANIFEST = "MANIFEST.json"
 
 _JOURNAL_DDL = (

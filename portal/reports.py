@@ -16,10 +16,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from contracts.layout import ARTEFACTS_DIR, REPORTS_DIR
 from portal.db import ManagedDatabase
 from portal.identity import SOURCES
 
-REVIEW_ROOTS = ("reports", "artefacts")
+REVIEW_ROOTS = (REPORTS_DIR, ARTEFACTS_DIR)
 # Case packs carry the allocated worker's view; models are binary. Neither is for reviewers.
 EXCLUDED_DIRS = frozenset({"case_packs", "models"})
 DOCUMENT_SUFFIXES = frozenset({".html", ".htm", ".md"})

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from contracts.layout import DataDir
 from safeguard.common import (
     DATA_DIR_HELP,
     audit,
@@ -75,7 +76,7 @@ def audit_verify(
     reordered entry, or the missing tail. Exit 0 intact, 1 broken, 2 not checkable."""
     from dpia.audit import AuditError, AuditLog
 
-    path = data_dir / "audit" / "audit.jsonl"
+    path = DataDir(data_dir).audit_log
     if not path.exists():
         console.print(f"[red]no audit trail at {path}[/red]")
         raise typer.Exit(2)

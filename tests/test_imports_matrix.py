@@ -46,7 +46,7 @@ NARROW: dict[str, frozenset[str]] = {
     # holds the publish function and the snapshot format only (no web code)
     "pipelines": frozenset({"portal.snapshot"}),
     # the portal validates the one settings model at start-up and logs as the command line
-    # does (safeguard.settings and safeguard.logs import nothing of ours)
+    # does (safeguard.settings and safeguard.logs import nothing of ours but contracts.layout)
     "portal": frozenset({"safeguard.settings", "safeguard.logs"}),
 }
 # third-party frameworks confined to one package
