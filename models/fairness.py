@@ -30,6 +30,7 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import precision_score
 
+from contracts.gates import DEFAULT_GATES, DEFAULT_THRESHOLD
 from models.evaluation import GateResult, distinct_outcome_factor, operating_ks, per_date_top_k
 from models.fairness_gate import (
     FairnessDecision,
@@ -46,7 +47,6 @@ from models.fairness_stats import (
     replicate_sums,
 )
 from models.fairness_truth import at_equal_need, need_strata, proxy_check
-from models.flagging import DEFAULT_THRESHOLD
 from models.metrics import Bootstrap, single_threaded_blas
 from models.training import FittedRisk, labels
 
@@ -139,7 +139,7 @@ class FairnessConfig:
     proxy_flag_auc: float = 0.7
     fairlearn_max_rows: int = 50_000
     horizon_months: int = 12
-    max_leakage_share: float = 0.01
+    max_leakage_share: float = DEFAULT_GATES.fairness.max_leakage_share
     gate: FairnessGate = field(default_factory=FairnessGate)
 
 
@@ -161,7 +161,7 @@ class FairnessAudit:
     n_test_dates: int
     verdict_counts: dict[str, int] = field(default_factory=dict)
     settings: FairnessGate = field(default_factory=FairnessGate)
-    max_leakage_share: float = 0.01
+    max_leakage_share: float = DEFAULT_GATES.fairness.max_leakage_share
 
     def summary(self) -> dict[str, Any]:
         """Plain JSON-able aggregates for Dagster metadata and the model card."""
