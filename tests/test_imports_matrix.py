@@ -44,7 +44,9 @@ ALLOWED: dict[str, frozenset[str]] = {
 NARROW: dict[str, frozenset[str]] = {
     # the pipeline publishes the portal's serving snapshot at the end of a run; the module
     # holds the publish function and the snapshot format only (no web code)
-    "pipelines": frozenset({"portal.snapshot"}),
+    # the code location feeds its resources from the one settings model (safeguard.settings
+    # imports nothing of ours but contracts.layout); see docs/DESIGN.md, "Settings"
+    "pipelines": frozenset({"portal.snapshot", "safeguard.settings"}),
     # the portal validates the one settings model at start-up and logs as the command line
     # does (safeguard.settings and safeguard.logs import nothing of ours but contracts.layout)
     "portal": frozenset({"safeguard.settings", "safeguard.logs"}),
