@@ -21,10 +21,8 @@ PACKAGES = (
 KNOWN_READS = Counter({
     # dpia imports nothing of ours, so it cannot reach the settings model: the callers will
     # pass these values in (issue 16); the variables are fields of SafeguardSettings already
-    "dpia/register.py": 1,  # SAFEGUARD_DPIA_REGISTER
     "dpia/audit_anchor.py": 4,  # SAFEGUARD_AUDIT_KEY, _AUDIT_KEY_FILE, _AUDIT_ANCHOR_DIR, XDG_*
     "dpia/pseudonymise.py": 1,  # SAFEGUARD_PSEUDONYM_KEY
-    "governance/profile.py": 1,  # SAFEGUARD_GOVERNANCE_PROFILE
     "governance/rekey.py": 1,  # whether the key comes from SAFEGUARD_PSEUDONYM_KEY
     # test-only fault injection, deliberately outside the settings model (OTHER_KNOWN_VARIABLES)
     "pipelines/faults.py": 1,

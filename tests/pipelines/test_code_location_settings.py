@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from pipelines import definitions
+from dpia.register import default_register_path
+from governance.profile import default_profile_path
+from pipelines import definitions, dpia_metadata
 
 
 @pytest.fixture
@@ -41,3 +44,24 @@ def test_environment_and_settings_file_feed_the_resources(
     assert built["as_of"] == "2026-04-01"
     assert built["council"] == ("council", str(tmp_path / "council.yaml"))
     assert built["council_source"] == str(tmp_path / "council.yaml")
+
+
+def test_the_register_and_profile_settings_select_a_councils_copies(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("SAFEGUARD_SETTINGS_FILE", raising=False)
+    register, profile = tmp_path / "register.yaml", tmp_path / "profile.yaml"
+    raw = yaml.safe_load(default_register_path().read_text(encoding="utf-8"))
+    raw["controller"]["name"] = "Southby Council"
+    register.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    raw = yaml.safe_load(default_profile_path().read_text(encoding="utf-8"))
+    raw["region"] = "Elsewhere"
+    profile.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("SAFEGUARD_DPIA_REGISTER", str(register))
+    monkeypatch.setenv("SAFEGUARD_GOVERNANCE_PROFILE", str(profile))
+    # __wrapped__: the uncached loaders (the cached ones serve the whole test session)
+    chosen = dpia_metadata.register.__wrapped__()
+    assert chosen.asset_metadata("flags")["dpia/controller"] == "Southby Council"
+    assert dpia_metadata.governance_profile.__wrapped__().region == "Elsewhere"
+    monkeypatch.delenv("SAFEGUARD_DPIA_REGISTER")
+    assert dpia_metadata.register.__wrapped__().source_path == str(default_register_path())
