@@ -41,6 +41,7 @@ __all__ = [
     "ContractError",
     "FileSpec",
     "LandingContract",
+    "ReferenceFile",
     "Source",
     "default_contract_path",
     "event_date_column",
@@ -49,6 +50,7 @@ __all__ = [
     "reference_files",
     "source",
     "sources",
+    "sources_of",
 ]
 
 ColumnType = Literal["string", "date", "int", "decimal", "enum", "bool"]
