@@ -27,6 +27,7 @@ from pipelines.council import CouncilConfig, load_config, parse_config
 from pipelines.layout import LANDING_FILES, table_of
 from pipelines.lineage import LineageNode, nodes_from_json
 from pipelines.storage import RecoveryReport, StagedWrite, is_internal_table, recover
+from safeguard.settings import raw_setting
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -152,7 +153,7 @@ class Warehouse(dg.ConfigurableResource):
         return path
 
     def pseudonymiser(self) -> Pseudonymiser:
-        return Pseudonymiser(load_or_create_key(self.root))
+        return Pseudonymiser(load_or_create_key(self.root, raw_setting("pseudonym_key")))
 
     def audit_log(self) -> AuditLog:
         path = DataDir(self.root).audit_log

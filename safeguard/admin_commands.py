@@ -154,6 +154,7 @@ def keys_rotate(
     from dpia.audit import AuditError
     from dpia.pseudonymise import PseudonymKeyError
     from governance.rekey import KeyRotationError, rotate_keys
+    from safeguard.settings import raw_setting
 
     private(data_dir)
     new_key = None
@@ -164,7 +165,9 @@ def keys_rotate(
             console.print(f"[red]{new_key_env} must hold the new key in hex[/red]")
             raise typer.Exit(2) from exc
     try:
-        report = rotate_keys(data_dir, actor="data_team", new_key=new_key)
+        report = rotate_keys(
+            data_dir, actor="data_team", new_key=new_key, key_hex=raw_setting("pseudonym_key")
+        )
     except (KeyRotationError, PseudonymKeyError, AuditError) as exc:
         console.print(f"[red]key rotation:[/red] {exc}")
         raise typer.Exit(2) from exc
