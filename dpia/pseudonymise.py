@@ -134,18 +134,22 @@ class Pseudonymiser:
         return pd.Series(pd.array(pseudonyms, dtype="string"), index=values.index, name=values.name)
 
 
-def load_or_create_key(data_dir: Path) -> bytes:
+def load_or_create_key(data_dir: Path, key_hex: str | None = None) -> bytes:
     """Return the pseudonymisation key, creating it on first run.
 
     Parameters
     ----------
     data_dir : pathlib.Path
         The pipeline's data directory; the key lives at ``data_dir/pseudonym.key``.
+    key_hex : str, optional
+        The key from the ``pseudonym_key`` setting (``SAFEGUARD_PSEUDONYM_KEY``), passed in by
+        the caller (dpia reads no environment: ``pipelines.resources.Warehouse`` and the
+        command line take it from ``safeguard/settings.py``).
 
     Returns
     -------
     bytes
-        ``SAFEGUARD_PSEUDONYM_KEY`` (hex) when set, so that a council can hold the key in a
+        ``key_hex`` (the setting, hex) when given, so that a council can hold the key in a
         secret store; otherwise the key file, created with 32 random bytes and mode 0600
         (created atomically with ``os.open`` so it is never readable by others, not even briefly).
 
@@ -160,7 +164,7 @@ def load_or_create_key(data_dir: Path) -> bytes:
             f"a key rotation in {data_dir} did not finish: run `safeguard keys rotate "
             f"--data-dir {data_dir}` to complete it before anything else uses the key"
         )
-    from_env = os.environ.get(KEY_ENV_VAR)
+    from_env = key_hex
     if from_env is not None:
         try:
             key = bytes.fromhex(from_env.strip())

@@ -9,7 +9,6 @@ has one record; :meth:`DpiaRegister.asset_metadata` flattens it into ``dpia/*`` 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Mapping
 from datetime import date
 from importlib import resources
@@ -438,10 +437,8 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 
 def default_register_path() -> Path:
-    """The register in use: ``$SAFEGUARD_DPIA_REGISTER`` when set, else the packaged YAML."""
-    from_env = os.environ.get(REGISTER_ENV_VAR)
-    if from_env:
-        return Path(from_env)
+    """The packaged register (a council's own copy is passed in by the caller: the code
+    location takes it from the ``dpia_register`` setting, ``$SAFEGUARD_DPIA_REGISTER``)."""
     return Path(str(resources.files("dpia") / "register.yaml"))
 
 
@@ -458,8 +455,9 @@ def load_register(path: Path | None = None) -> DpiaRegister:
     Parameters
     ----------
     path : pathlib.Path, optional
-        The YAML file. Default: ``$SAFEGUARD_DPIA_REGISTER`` when set (a council keeps its own
-        register outside the package), else ``dpia/register.yaml`` shipped with the code.
+        The YAML file. Default: ``dpia/register.yaml`` shipped with the code. A council keeps
+        its own register outside the package and names it in the ``dpia_register`` setting
+        (``$SAFEGUARD_DPIA_REGISTER``); ``pipelines.dpia_metadata.register`` passes it here.
 
     Returns
     -------

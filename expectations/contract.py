@@ -2,38 +2,37 @@
 
 The suites validate the *warehouse* tables, not the CSV drops: ingest replaces identity columns
 with pseudonyms and derived fields (docs/DESIGN.md, "Ingest"), so this module maps each
-contract source onto the pseudonymised table the warehouse actually holds.
+contract source onto the pseudonymised table the warehouse actually holds. The contract is
+read by :mod:`contracts.landing` (its one reader); this module only maps its typed sources.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
+from contracts.landing import AGENCY_SOURCES, REFERENCE_FILES, Column, ContractError
+from contracts.landing import reference_files as _reference_files
+from contracts.landing import source as _source
+
+__all__ = [
+    "AGENCY_SOURCES",
+    "PSEUDONYMISED_IN_PLACE",
+    "REFERENCE_TABLES",
+    "ColumnSpec",
+    "ContractError",
+    "TableSpec",
+    "records_table_spec",
+    "reference_table_spec",
+]
 
 Kind = Literal["string", "date", "int", "decimal", "enum", "bool"]
-KINDS: frozenset[str] = frozenset({"string", "date", "int", "decimal", "enum", "bool"})
 
-AGENCY_SOURCES: tuple[str, ...] = (
-    "social_care",
-    "education",
-    "housing",
-    "police",
-    "revenues_benefits",
-)
-REFERENCE_TABLES: tuple[str, ...] = ("workers", "areas")
+# The reference files that land in the warehouse as they are (objections go to the vault).
+REFERENCE_TABLES: tuple[str, ...] = tuple(r for r in REFERENCE_FILES if r != "objections")
 
 # Event ids that ingest pseudonymises in place (DESIGN.md): they must look like pseudonyms.
 PSEUDONYMISED_IN_PLACE: frozenset[str] = frozenset({"tenancy_ref", "incident_ref"})
-
-
-class ContractError(ValueError):
-    """The landing contract cannot be turned into a table specification."""
 
 
 @dataclass(frozen=True)
@@ -83,66 +82,34 @@ class TableSpec:
         raise KeyError(f"{self.dataset}: no column {name!r} in the table specification")
 
 
-def default_contract_path() -> Path:
-    """The project's copy of the landing contract, shipped inside the ``ingest`` package."""
-    return Path(str(resources.files("ingest").joinpath("landing_contract.yaml")))
-
-
-@cache
-def load_contract(path: Path | None = None) -> Mapping[str, Any]:
-    """Parse the landing contract YAML (cached per path: it is read once per process)."""
-    source = path or default_contract_path()
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ContractError(f"{source}: cannot read the landing contract ({exc})") from exc
-    if not isinstance(data, dict) or "sources" not in data or "reference" not in data:
-        raise ContractError(f"{source}: expected top-level 'sources' and 'reference' sections")
-    return data
-
-
-def _column(
-    table: str, name: str, raw: Mapping[str, Any], *, pseudonym: bool = False
-) -> ColumnSpec:
-    kind = raw.get("type")
-    if kind not in KINDS:
-        raise ContractError(
-            f"{table}.{name}: unknown contract type {kind!r} (expected {sorted(KINDS)})"
-        )
-    values = raw.get("values")
-    if kind == "enum" and not values:
-        raise ContractError(f"{table}.{name}: enum column without 'values'")
+def _column(column: Column, *, pseudonym: bool = False) -> ColumnSpec:
     return ColumnSpec(
-        name=name,
-        kind=kind,
-        required=bool(raw.get("required", False)),
-        values=tuple(str(v) for v in values) if values else None,
+        name=column.name,
+        kind=column.type,
+        required=column.required,
+        values=column.values,
         pseudonym=pseudonym,
     )
 
 
-def records_table_spec(source: str, contract: Mapping[str, Any] | None = None) -> TableSpec:
+def records_table_spec(source: str) -> TableSpec:
     """Specification of ``<source>_records``: pseudonyms, event and protected columns, derived fields.
 
     Identity columns are deliberately absent: the suite's exact column-set check then fails if
     a name, date of birth, address or agency id ever reaches the warehouse.
     """
-    contract = contract or load_contract()
-    try:
-        declared: Mapping[str, Mapping[str, Any]] = contract["sources"][source]["columns"]
-    except KeyError as exc:
-        raise ContractError(f"source {source!r} is not in the landing contract") from exc
-    table = f"{source}_records"
+    spec = _source(source)
     columns = [
         ColumnSpec("record_pseudo", "string", required=True, pseudonym=True),
         ColumnSpec("agency_person_pseudo", "string", required=True, pseudonym=True),
     ]
-    for name, raw in declared.items():
-        if raw.get("role") in ("event", "protected"):
-            columns.append(_column(table, name, raw, pseudonym=name in PSEUDONYMISED_IN_PLACE))
+    columns += [
+        _column(c, pseudonym=c.name in PSEUDONYMISED_IN_PLACE)
+        for c in spec.role_columns("event", "protected")
+    ]
 
     def required(name: str) -> bool:
-        return bool(declared.get(name, {}).get("required", False))
+        return name in spec.names and spec.column(name).required
 
     columns += [
         # Missing when the postcode is not UK-shaped, so never strictly required.
@@ -151,16 +118,12 @@ def records_table_spec(source: str, contract: Mapping[str, Any] | None = None) -
         ColumnSpec("birth_month", "date", required=required("dob")),
         ColumnSpec("extract_date", "date", required=True),
     ]
-    return TableSpec(dataset=table, columns=tuple(columns))
+    return TableSpec(dataset=spec.table, columns=tuple(columns))
 
 
-def reference_table_spec(name: str, contract: Mapping[str, Any] | None = None) -> TableSpec:
+def reference_table_spec(name: str) -> TableSpec:
     """Specification of a reference table (``workers``, ``areas``), typed as in the contract."""
-    contract = contract or load_contract()
-    try:
-        declared: Mapping[str, Mapping[str, Any]] = contract["reference"][name]["columns"]
-    except KeyError as exc:
-        raise ContractError(f"reference table {name!r} is not in the landing contract") from exc
-    return TableSpec(
-        dataset=name, columns=tuple(_column(name, col, raw) for col, raw in declared.items())
-    )
+    for reference in _reference_files():
+        if reference.name == name:
+            return TableSpec(dataset=name, columns=tuple(_column(c) for c in reference.columns))
+    raise ContractError(f"reference table {name!r} is not in the landing contract")

@@ -14,6 +14,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from contracts.landing import source as contract_source
+
 EVENT_COLUMNS: tuple[str, ...] = (
     "record_pseudo", "source", "person_key", "event_type", "event_date", "end_date", "role",
     "dash_risk", "sessions_possible", "sessions_missed_authorised", "sessions_missed_unauthorised",
@@ -54,20 +56,28 @@ class EventsSchemaError(ValueError):
 
 @dataclass(frozen=True)
 class _SourceMap:
-    """Where each ``events`` column comes from in one agency's records."""
+    """Where each ``events`` column comes from in one agency's records.
+
+    ``event_date`` and ``end_date`` come from the landing contract's date columns of the
+    source (:mod:`contracts.landing`); the other columns are mapped here.
+    """
 
     type_col: str
-    date_col: str
-    renames: Mapping[str, str]  # events column -> records column
+    mapped: Mapping[str, str]  # events column -> records column (dates excepted)
+
+    def date_col(self, source: str) -> str:
+        return contract_source(source).event_date
+
+    def renames(self, source: str) -> dict[str, str]:
+        end = contract_source(source).end_date
+        return {**self.mapped, **({"end_date": end} if end is not None else {})}
 
 
 SOURCE_MAPS: dict[str, _SourceMap] = {
-    "social_care": _SourceMap("episode_type", "start_date", {"end_date": "end_date"}),
+    "social_care": _SourceMap("episode_type", {}),
     "education": _SourceMap(
         "record_type",
-        "period_start",
         {
-            "end_date": "period_end",
             "sessions_possible": "sessions_possible",
             "sessions_missed_authorised": "sessions_missed_authorised",
             "sessions_missed_unauthorised": "sessions_missed_unauthorised",
@@ -78,35 +88,34 @@ SOURCE_MAPS: dict[str, _SourceMap] = {
     ),
     "housing": _SourceMap(
         "event_type",
-        "event_date",
         {"role": "tenancy_role", "group_pseudo": "tenancy_ref", "amount_gbp": "arrears_gbp"},
     ),
     "police": _SourceMap(
         "incident_type",
-        "incident_date",
         {"role": "role", "group_pseudo": "incident_ref", "dash_risk": "dash_risk"},
     ),
-    "revenues_benefits": _SourceMap("event_type", "event_date", {"amount_gbp": "amount_gbp"}),
+    "revenues_benefits": _SourceMap("event_type", {"amount_gbp": "amount_gbp"}),
 }
 _SHARED = ("address_key", "postcode_district")
 
 
 def _select_for(source: str, view: str, columns: set[str]) -> str:
     spec = SOURCE_MAPS[source]
-    for needed in ("record_pseudo", spec.type_col, spec.date_col):
+    date_col = spec.date_col(source)
+    for needed in ("record_pseudo", spec.type_col, date_col):
         if needed not in columns:
             raise EventsSchemaError(
                 f"{source}_records has no column {needed!r}: events need record_pseudo, "
-                f"{spec.type_col} and {spec.date_col} (docs/DESIGN.md, table {source}_records)"
+                f"{spec.type_col} and {date_col} (docs/DESIGN.md, table {source}_records)"
             )
     parts = [
         "r.record_pseudo::VARCHAR AS record_pseudo",
         f"'{source}' AS source",
         "l.person_key::VARCHAR AS person_key",
         f"'{source}.' || r.{spec.type_col}::VARCHAR AS event_type",
-        f"r.{spec.date_col}::TIMESTAMP AS event_date",
+        f"r.{date_col}::TIMESTAMP AS event_date",
     ]
-    renames = {**{c: c for c in _SHARED}, **spec.renames}
+    renames = {**{c: c for c in _SHARED}, **spec.renames(source)}
     for col, sql_type in _SQL_TYPES.items():
         src = renames.get(col)
         expr = f"r.{src}" if src is not None and src in columns else "NULL"

@@ -21,6 +21,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from contracts.landing import event_date_column
 from features.build import require_columns
 from features.point_in_time import as_of_frame, districts_at, members_at
 
@@ -57,7 +58,7 @@ def ethnicity_group(code: object) -> str:
 def characteristic_observations(
     records: Mapping[str, pd.DataFrame],
     record_links: pd.DataFrame,
-    date_columns: Mapping[str, str],
+    date_columns: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Dated statements of sex, ethnicity and disability per linked person.
 
@@ -65,7 +66,8 @@ def characteristic_observations(
     ----------
     records : ``{source: <source>_records}`` for the sources in :data:`CHARACTERISTIC_SOURCES`.
     record_links : ``record_pseudo, person_key``.
-    date_columns : the event-date column of each source (when the record was made).
+    date_columns : the event-date column of each source (when the record was made); by
+        default the landing contract's (:func:`contracts.landing.event_date_column`).
 
     Returns
     -------
@@ -74,6 +76,8 @@ def characteristic_observations(
         missing, and rows stating nothing are dropped.
     """
     require_columns(record_links, "record_links", ("record_pseudo", "person_key"))
+    if date_columns is None:
+        date_columns = {s: event_date_column(s) for s in CHARACTERISTIC_SOURCES}
     frames = []
     for source, columns in CHARACTERISTIC_SOURCES.items():
         if source not in records:

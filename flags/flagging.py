@@ -18,10 +18,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from contracts.gates import DEFAULT_THRESHOLD
 from dpia.pseudonymise import Pseudonymiser
 from features.point_in_time import districts_at
 from models.estimator import ScoringModel
-from models.evaluation import DEFAULT_THRESHOLD
+
+# DEFAULT_THRESHOLD (contracts.gates): operating threshold on the calibrated probability (a
+# proportionality floor: capacity decides within it). The one default used by evaluation, the
+# fairness audit, flagging and the council configuration, so the figures the gates judge are
+# those of the flags.
 
 FLAG_ROLES: tuple[str, ...] = ("social_worker", "early_help_practitioner")
 BANDS: tuple[str, ...] = ("low", "medium", "high", "very high")

@@ -10,7 +10,6 @@ the YAML path of the bad field.
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -179,10 +178,11 @@ class GovernanceProfile(_Model):
 
 
 def default_profile_path() -> Path:
-    """``$SAFEGUARD_GOVERNANCE_PROFILE`` when set, else the packaged ``profile.yaml``."""
-    from_env = os.environ.get(PROFILE_ENV_VAR)
-    if from_env:
-        return Path(from_env)
+    """The packaged ``profile.yaml``.
+
+    A council's own copy is passed in by the caller: the code location takes it from the
+    ``governance_profile`` setting (``$SAFEGUARD_GOVERNANCE_PROFILE``).
+    """
     return Path(str(resources.files("governance") / "profile.yaml"))
 
 

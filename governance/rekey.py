@@ -37,6 +37,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from contracts.layout import ARTEFACTS_DIR, DATA_DOCS_DIR, REPORTS_DIR
 from dpia.audit import AuditLog
 from dpia.pseudonymise import (
     KEY_ENV_VAR,
@@ -75,7 +76,7 @@ PSEUDONYM_COLUMNS = frozenset(
 )
 _TOKEN = re.compile(r"(?<![0-9a-f])(?:flag-)?[0-9a-f]{16}(?![0-9a-f])")
 _TEXT_SUFFIXES = frozenset({".html", ".htm", ".md", ".json", ".csv", ".txt", ".svg"})
-_TEXT_ROOTS = ("artefacts", "reports", "data_docs")
+_TEXT_ROOTS = (ARTEFACTS_DIR, REPORTS_DIR, DATA_DOCS_DIR)
 _DATABASES = (VAULT_FILE, WAREHOUSE_FILE, PORTAL_FILE)
 _READY = "READY"
 
@@ -360,7 +361,9 @@ def _finish(data_dir: Path, staging: Path) -> None:
     shutil.rmtree(staging)
 
 
-def rotate_keys(data_dir: Path, *, actor: str, new_key: bytes | None = None) -> RotationReport:
+def rotate_keys(
+    data_dir: Path, *, actor: str, new_key: bytes | None = None, key_hex: str | None = None
+) -> RotationReport:
     """Re-key the whole data directory under a new pseudonymisation key (module docstring).
 
     Parameters
@@ -373,6 +376,9 @@ def rotate_keys(data_dir: Path, *, actor: str, new_key: bytes | None = None) -> 
         The new key; 32 random bytes by default. Required when the current key comes from
         ``SAFEGUARD_PSEUDONYM_KEY`` (then no key file is written: put the new key in the
         secret store before the next run).
+    key_hex
+        The current key when it comes from the ``pseudonym_key`` setting
+        (``SAFEGUARD_PSEUDONYM_KEY``, hex), passed in by the command line.
     """
     data_dir = Path(data_dir)
     staging = data_dir / ROTATION_DIR_NAME
@@ -383,7 +389,7 @@ def rotate_keys(data_dir: Path, *, actor: str, new_key: bytes | None = None) -> 
             "rotate once more"
         )
     shutil.rmtree(staging, ignore_errors=True)  # half-prepared staging is discarded
-    from_env = os.environ.get(KEY_ENV_VAR) is not None
+    from_env = key_hex is not None
     if not from_env and not (data_dir / KEY_FILE_NAME).exists():
         raise KeyRotationError(f"no pseudonymisation key in {data_dir}: nothing to rotate")
     if from_env and new_key is None:
@@ -391,7 +397,7 @@ def rotate_keys(data_dir: Path, *, actor: str, new_key: bytes | None = None) -> 
             f"the key comes from {KEY_ENV_VAR}: pass the new key (e.g. safeguard keys rotate "
             f"--new-key-env VAR) and put it in the secret store after the rotation"
         )
-    old_key = load_or_create_key(data_dir)
+    old_key = load_or_create_key(data_dir, key_hex)
     new_key = new_key or os.urandom(32)
     if new_key == old_key:
         raise KeyRotationError("the new key is the current key")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from contracts.layout import DataDir
 from dpia.register import DpiaRegister
 from governance.atrs import build_transparency_record
 from governance.checklist import ARTEFACTS, IncompleteArtefactError, check_artefact
@@ -119,7 +120,7 @@ def build_report(
         Further reviewer documents for the review pack (label -> path), linked if present.
     """
     profile = profile or load_profile()
-    out_dir = Path(data_dir) / "reports"
+    out_dir = DataDir(Path(data_dir)).reports
     document = build_document(
         name,
         register,

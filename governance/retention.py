@@ -33,6 +33,8 @@ from pathlib import Path
 
 import duckdb
 
+from contracts.landing import Source, sources
+from contracts.layout import DataDir
 from dpia.audit import AuditError, AuditLog
 from dpia.register import DpiaRegister
 from governance.store import (
@@ -55,14 +57,24 @@ __all__ = [
     "purge_expired",
 ]
 
+
+def _expiry_sql(source: Source) -> str:
+    """SQL for the date a ``<source>_records`` row expires from (NULL = keep).
+
+    Taken from the landing contract's date columns: the event date, or the later of the event
+    and end dates for a record spanning a period; an open-ended record (no end date yet, e.g.
+    a social-care episode still open) never expires.
+    """
+    if source.end_date is None:
+        return source.event_date
+    span = f"greatest({source.event_date}, {source.end_date})"
+    if source.open_ended:
+        return f"CASE WHEN {source.end_date} IS NULL THEN NULL ELSE {span} END"
+    return span
+
+
 #: The date a source record expires from (SQL on its ``<source>_records`` row; NULL = keep).
-EVENT_DATE_SQL = {
-    "social_care": "CASE WHEN end_date IS NULL THEN NULL ELSE greatest(start_date, end_date) END",
-    "education": "greatest(period_start, period_end)",
-    "housing": "event_date",
-    "police": "incident_date",
-    "revenues_benefits": "event_date",
-}
+EVENT_DATE_SQL = {source.name: _expiry_sql(source) for source in sources()}
 #: Tables that expire by a date of their own, under their own asset's policy.
 OWN_DATE_COLUMNS = {
     "quarantine": "extract_date",
@@ -393,7 +405,7 @@ def purge_expired(
         _transaction(vault, lambda c: _purge_key_history(c, register, report))
         _rewrite(vault, "vault", report)
     tokens = set(plan.records) | {k for k in plan.record_keys if k and len(k) >= 6}
-    roots = (data_dir / "artefacts", data_dir / "reports")
+    roots = (DataDir(data_dir).artefacts, DataDir(data_dir).reports)
     files = _purge_files(roots, tokens, data_dir) if tokens else ()
     report.stores["artefacts/ and reports/"] = (
         f"{len(files)} text file(s) quoting an expired record removed (rebuilt by the next run)"
@@ -417,7 +429,7 @@ def purge_expired(
 
     _transaction(warehouse, warehouse_work)
     _rewrite(warehouse, "warehouse", report)
-    landing = landing if landing is not None else data_dir / "landing"
+    landing = landing if landing is not None else DataDir(data_dir).landing
     dropped = _purge_landing(landing, register, report) if landing.is_dir() else ()
     if not landing.is_dir():
         report.stores["landing"] = f"{landing}: absent (drops not purged here)"

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from statistics import median
 
+from contracts.layout import ARTEFACTS_DIR, DATA_DOCS_DIR, DataDir
 from dpia.register import DpiaRegister
 from governance.blocks import (
     NOT_RUN,
@@ -79,8 +80,8 @@ def discover_reviewer_documents(data_dir: Path) -> list[tuple[str, Path]]:
     for label, pattern in _REVIEWER_GLOBS:
         roots = (
             [data_dir]
-            if pattern.startswith("data_docs")
-            else [data_dir / "reports", data_dir / "artefacts"]
+            if pattern.startswith(DATA_DOCS_DIR)
+            else [DataDir(data_dir).reports, DataDir(data_dir).artefacts]
         )
         for root in roots:
             for path in sorted(root.glob(pattern)) if root.exists() else []:
@@ -209,8 +210,8 @@ def _audit(facts: RunFacts) -> tuple[Fields | Table | Paragraph, ...]:
     )
 
 
-MODEL_CHARTS = Path("artefacts") / "model" / "charts.json"
-LINKAGE_CHARTS = Path("artefacts") / "linkage" / "charts.json"
+MODEL_CHARTS = Path(ARTEFACTS_DIR) / "model" / "charts.json"
+LINKAGE_CHARTS = Path(ARTEFACTS_DIR) / "linkage" / "charts.json"
 
 
 def chart_blocks(data_dir: Path, out_dir: Path, kind: str) -> tuple[Block, ...]:

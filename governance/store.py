@@ -13,6 +13,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from contracts.landing import AGENCY_SOURCES
+from contracts.layout import AUDIT_LOG, LINKAGE_MODEL, PORTAL_FILE, VAULT_FILE, WAREHOUSE_FILE
+
 __all__ = [
     "AGENCY_SOURCES",
     "AUDIT_PATH",
@@ -26,13 +29,9 @@ __all__ = [
     "table_columns",
 ]
 
-WAREHOUSE_FILE = "warehouse.duckdb"
-VAULT_FILE = "vault.duckdb"
-PORTAL_FILE = "portal.duckdb"
-AUDIT_PATH = Path("audit") / "audit.jsonl"
+AUDIT_PATH = AUDIT_LOG
 #: Where ``linkage.link_with_details(artefact_dir=DIR/artefacts/linkage)`` saves the model.
-LINKAGE_MODEL_PATH = Path("artefacts") / "linkage" / "linkage_model.json"
-AGENCY_SOURCES = ("social_care", "education", "housing", "police", "revenues_benefits")
+LINKAGE_MODEL_PATH = LINKAGE_MODEL
 
 
 def list_tables(con: duckdb.DuckDBPyConnection) -> list[str]:

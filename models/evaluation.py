@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from contracts.gates import DEFAULT_GATES, DEFAULT_THRESHOLD
 from models import metrics as m
 from models.estimator import as_matrix
 from models.harm_validation import validate_against_harm
@@ -29,10 +30,6 @@ from models.training import FittedRisk, labels
 
 WWCSC_PRECISION = 0.65  # What Works for Children's Social Care (2020) bar, set in advance
 
-DEFAULT_THRESHOLD = 0.05
-"""Operating threshold on the calibrated probability (a proportionality floor: capacity decides
-within it). The one default used by evaluation, the fairness audit, flagging and the council
-configuration, so the figures the gates judge are those of the flags."""
 
 
 @dataclass(frozen=True)
@@ -63,13 +60,16 @@ class PerformanceGate:
         Also block unless precision at capacity reaches the WWCSC bar of 0.65 (always reported).
     """
 
-    min_precision_lift: float = 3.0
-    baseline_metric: Literal["precision_at_capacity", "auc_pr", "auc_roc"] = "precision_at_capacity"
-    baseline_margin: float = 0.0
-    calibration_band: tuple[float, float] = (0.75, 1.33)
-    slope_band: tuple[float, float] = (0.75, 1.33)
+    # defaults: contracts.gates (the council configuration's defaults too)
+    min_precision_lift: float = DEFAULT_GATES.performance.min_precision_lift
+    baseline_metric: Literal["precision_at_capacity", "auc_pr", "auc_roc"] = (
+        DEFAULT_GATES.performance.baseline_metric
+    )
+    baseline_margin: float = DEFAULT_GATES.performance.baseline_margin
+    calibration_band: tuple[float, float] = DEFAULT_GATES.performance.calibration_band
+    slope_band: tuple[float, float] = DEFAULT_GATES.performance.slope_band
     calibration_confidence: float = 0.90
-    require_wwcsc: bool = False
+    require_wwcsc: bool = DEFAULT_GATES.performance.require_wwcsc
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class EvaluationConfig:
         Sum of workers' capacities: families practitioners can review per run (per date).
     population_size : int, optional
         Families scored in a real run; by default each test date is one run (k = capacity).
-    threshold : float, default ``DEFAULT_THRESHOLD``
+    threshold : float, default ``contracts.gates.DEFAULT_THRESHOLD``
         Operating threshold on the calibrated probability.
     horizon_months : int, default 12
         Outcome window, used to count distinct outcome events over pooled dates.

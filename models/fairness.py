@@ -29,13 +29,8 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import precision_score
 
-from models.evaluation import (
-    DEFAULT_THRESHOLD,
-    GateResult,
-    distinct_outcome_factor,
-    operating_ks,
-    per_date_top_k,
-)
+from contracts.gates import DEFAULT_GATES, DEFAULT_THRESHOLD
+from models.evaluation import GateResult, distinct_outcome_factor, operating_ks, per_date_top_k
 from models.fairness_gate import (
     FairnessDecision,
     FairnessGate,
@@ -143,7 +138,7 @@ class FairnessConfig:
     proxy_flag_auc: float = 0.7
     fairlearn_max_rows: int = 50_000
     horizon_months: int = 12
-    max_leakage_share: float = 0.01
+    max_leakage_share: float = DEFAULT_GATES.fairness.max_leakage_share
     gate: FairnessGate = field(default_factory=FairnessGate)
 
 
@@ -165,7 +160,7 @@ class FairnessAudit:
     n_test_dates: int
     verdict_counts: dict[str, int] = field(default_factory=dict)
     settings: FairnessGate = field(default_factory=FairnessGate)
-    max_leakage_share: float = 0.01
+    max_leakage_share: float = DEFAULT_GATES.fairness.max_leakage_share
 
     def summary(self) -> dict[str, Any]:
         """Plain JSON-able aggregates for Dagster metadata and the model card."""

@@ -40,6 +40,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from contracts.gates import DEFAULT_GATES
 from models.evaluation import GateResult
 
 PASS, FAIL, INCONCLUSIVE, NOT_ASSESSABLE = "pass", "fail", "inconclusive", "not assessable"
@@ -124,14 +125,15 @@ class FairnessGate:
     today : date used to decide whether a sign-off has expired (default: today).
     """
 
-    band: tuple[float, float] = (0.8, 1.25)
-    fail_confidence: float = 0.95
-    equivalence_confidence: float = 0.90
-    min_expected_outcomes: float = 30.0
+    # defaults: contracts.gates (the council configuration's defaults too)
+    band: tuple[float, float] = DEFAULT_GATES.fairness.band
+    fail_confidence: float = DEFAULT_GATES.fairness.fail_confidence
+    equivalence_confidence: float = DEFAULT_GATES.fairness.equivalence_confidence
+    min_expected_outcomes: float = DEFAULT_GATES.fairness.min_expected_outcomes
     metrics: tuple[str, ...] = ("recall_ratio", "oe_ratio", "selection_ratio_at_equal_need")
     sign_offs: tuple[SignOff, ...] = ()
-    block_on_proxy: bool = False
-    sign_off_needs_point_in_band: bool = False
+    block_on_proxy: bool = DEFAULT_GATES.fairness.block_on_proxy
+    sign_off_needs_point_in_band: bool = DEFAULT_GATES.fairness.sign_off_needs_point_in_band
     today: date | None = None
 
     def __post_init__(self) -> None:

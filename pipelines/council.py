@@ -16,6 +16,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from contracts.gates import DEFAULT_GATES, FairnessTolerances, GateSettings, PerformanceTolerances
+
+_PERF, _FAIR = DEFAULT_GATES.performance, DEFAULT_GATES.fairness
+
 DEFAULT_CONFIG = "council.yaml"
 #: ``safeguard demo``'s configuration: the default plus demonstration sign-offs (see its header).
 DEMO_CONFIG = "council-demo.yaml"
@@ -44,7 +48,7 @@ class CouncilInfo(_Strict):
 
 
 class FlaggingSettings(_Strict):
-    threshold: float = Field(0.05, gt=0, lt=1)  # = models.evaluation.DEFAULT_THRESHOLD
+    threshold: float = Field(DEFAULT_GATES.threshold, gt=0, lt=1)
     capacity: int | None = Field(None, ge=1)
     approved_model: Literal["risk_model", "logistic_baseline"] = "risk_model"
 
@@ -69,12 +73,13 @@ class TrainingSettings(_Strict):
 
 
 class PerformanceGateSettings(_Strict):
-    min_precision_lift: float = Field(3.0, ge=0)
-    baseline_metric: Literal["precision_at_capacity", "auc_pr", "auc_roc"] = "precision_at_capacity"
-    baseline_margin: float = Field(0.0, ge=0)
-    calibration_band: tuple[float, float] = (0.75, 1.33)
-    slope_band: tuple[float, float] = (0.75, 1.33)
-    require_wwcsc: bool = False
+    # defaults: contracts.gates.DEFAULT_GATES (the one place they are written)
+    min_precision_lift: float = Field(_PERF.min_precision_lift, ge=0)
+    baseline_metric: Literal["precision_at_capacity", "auc_pr", "auc_roc"] = _PERF.baseline_metric
+    baseline_margin: float = Field(_PERF.baseline_margin, ge=0)
+    calibration_band: tuple[float, float] = _PERF.calibration_band
+    slope_band: tuple[float, float] = _PERF.slope_band
+    require_wwcsc: bool = _PERF.require_wwcsc
 
     _bands = field_validator("calibration_band")(_band)
     _slope = field_validator("slope_band")(_slope_band)
@@ -91,13 +96,14 @@ class SignOffSettings(_Strict):
 
 
 class FairnessGateSettings(_Strict):
-    band: tuple[float, float] = (0.8, 1.25)
-    fail_confidence: float = Field(0.95, gt=0.5, lt=1)
-    equivalence_confidence: float = Field(0.90, gt=0.5, lt=1)
-    min_expected_outcomes: float = Field(30, ge=1)
-    max_leakage_share: float = Field(0.01, ge=0, le=1)
-    block_on_proxy: bool = False
-    sign_off_needs_point_in_band: bool = False
+    # defaults: contracts.gates.DEFAULT_GATES (the one place they are written)
+    band: tuple[float, float] = _FAIR.band
+    fail_confidence: float = Field(_FAIR.fail_confidence, gt=0.5, lt=1)
+    equivalence_confidence: float = Field(_FAIR.equivalence_confidence, gt=0.5, lt=1)
+    min_expected_outcomes: float = Field(_FAIR.min_expected_outcomes, ge=1)
+    max_leakage_share: float = Field(_FAIR.max_leakage_share, ge=0, le=1)
+    block_on_proxy: bool = _FAIR.block_on_proxy
+    sign_off_needs_point_in_band: bool = _FAIR.sign_off_needs_point_in_band
     sign_offs: tuple[SignOffSettings, ...] = ()
 
     _bands = field_validator("band")(_band)
@@ -171,10 +177,20 @@ class CouncilConfig(_Strict):
     monitoring: MonitoringSection = MonitoringSection()
 
     # -- domain objects -------------------------------------------------------------------
+    def gates(self) -> GateSettings:
+        """The operating threshold and both gates' tolerances, typed (``contracts.gates``)."""
+        perf = self.performance_gate.model_dump()
+        fair = self.fairness_gate.model_dump(exclude={"sign_offs"})
+        return GateSettings(
+            threshold=self.flagging.threshold,
+            performance=PerformanceTolerances(**perf),
+            fairness=FairnessTolerances(**fair),
+        )
+
     def performance_gate_object(self):
         from models import PerformanceGate
 
-        g = self.performance_gate
+        g = self.gates().performance
         return PerformanceGate(
             min_precision_lift=g.min_precision_lift, baseline_metric=g.baseline_metric,
             baseline_margin=g.baseline_margin, calibration_band=g.calibration_band,
@@ -184,13 +200,14 @@ class CouncilConfig(_Strict):
     def fairness_gate_object(self, today: date | None = None):
         from models.fairness_gate import FairnessGate, SignOff
 
-        g = self.fairness_gate
+        g = self.gates().fairness
         return FairnessGate(
             band=g.band, fail_confidence=g.fail_confidence,
             equivalence_confidence=g.equivalence_confidence,
             min_expected_outcomes=g.min_expected_outcomes, block_on_proxy=g.block_on_proxy,
             sign_off_needs_point_in_band=g.sign_off_needs_point_in_band,
-            sign_offs=tuple(SignOff(**s.model_dump()) for s in g.sign_offs), today=today,
+            sign_offs=tuple(SignOff(**s.model_dump()) for s in self.fairness_gate.sign_offs),
+            today=today,
         )  # fmt: skip
 
     def monitoring_settings(self):

@@ -7,11 +7,11 @@ Definitions with explicit settings. The wiring holds no logic: see the domain pa
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import dagster as dg
 
+from contracts.layout import DataDir
 from dpia.private_files import secure_data_dir
 from pipelines.assets.flags import score_and_flag
 from pipelines.assets.governance import governance_reports
@@ -49,6 +49,7 @@ from pipelines.operations import (
 )
 from pipelines.resources import CouncilSettings, LocationGraph, RunSettings, Warehouse
 from pipelines.run_context import parse_as_of
+from safeguard.settings import SafeguardSettings, raw_setting
 
 
 def scaffolded() -> dg.Definitions:
@@ -141,11 +142,27 @@ def build_definitions(
     )
 
 
-defs = build_definitions(
-    data_dir=os.environ.get("SAFEGUARD_DATA_DIR", "data"),
-    landing_dir=os.environ.get("SAFEGUARD_LANDING", os.path.join("data", "landing")),
-    truth_dir=os.environ.get("SAFEGUARD_TRUTH_DIR") or None,
-    as_of=os.environ.get("SAFEGUARD_AS_OF") or None,
-    council=load_config(os.environ.get("SAFEGUARD_CONFIG") or None),
-    council_source=os.environ.get("SAFEGUARD_CONFIG") or "default council.yaml",
-)
+def definitions_from_settings() -> dg.Definitions:
+    """The code location that ``dagster dev``, the webserver and the daemon load.
+
+    Its resources (warehouse, run settings, council) are fed from the one settings model,
+    ``safeguard/settings.py``: ``SAFEGUARD_*`` variables, then the optional settings file, then
+    the model's defaults (``data``, ``DATA/landing``, the shipped council file). Each value is
+    read on its own (:func:`safeguard.settings.raw_setting`) so that a bad setting of another
+    process (a portal one) cannot stop the code location; the as-of date is validated by
+    :func:`build_definitions` and the council file by :func:`load_config`, and
+    ``python -m safeguard.settings`` validates everything at a service's start-up.
+    """
+    data_dir = raw_setting("data_dir") or str(SafeguardSettings.model_fields["data_dir"].default)
+    config = raw_setting("config") or None
+    return build_definitions(
+        data_dir=data_dir,
+        landing_dir=raw_setting("landing") or str(DataDir(Path(data_dir)).landing),
+        truth_dir=raw_setting("truth_dir") or None,
+        as_of=raw_setting("as_of") or None,
+        council=load_config(config),
+        council_source=config or "default council.yaml",
+    )
+
+
+defs = definitions_from_settings()

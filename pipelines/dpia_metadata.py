@@ -9,15 +9,31 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
 
 import dagster as dg
 
 from dpia.register import DpiaRegister, load_register
+from governance.profile import GovernanceProfile, load_profile
+from safeguard.settings import raw_setting
+
+
+def _configured(name: str) -> Path | None:
+    """A file named by a setting (``safeguard/settings.py``), or None for the packaged one."""
+    value = raw_setting(name)
+    return Path(value) if value else None
 
 
 @cache
 def register() -> DpiaRegister:
-    return load_register()
+    """The DPIA register in use: the ``dpia_register`` setting, else the packaged YAML."""
+    return load_register(_configured("dpia_register"))
+
+
+@cache
+def governance_profile() -> GovernanceProfile:
+    """The governance profile in use: the ``governance_profile`` setting, else the packaged one."""
+    return load_profile(_configured("governance_profile"))
 
 
 def with_dpia_metadata(

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from contracts.layout import DataDir
+
 # Dagster's console logger would print every step event; the CLI prints its own progress and the
 # full log stays in the run's event log (visible in `safeguard dev`).
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -27,7 +29,7 @@ def step_errors(result: dg.ExecuteInProcessResult) -> str:
 
 
 def _instance(data_dir: Path) -> dg.DagsterInstance:
-    home = data_dir / "dagster_home"
+    home = DataDir(data_dir).dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():

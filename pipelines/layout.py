@@ -1,12 +1,14 @@
 """Names shared by the wiring: landing files, warehouse tables, artefact files (no logic).
 
 The one place the pipeline's assets take these lists from, so that no asset module imports
-another. Imports nothing of ours.
+another. The agency sources and their date columns come from the landing contract
+(:mod:`contracts.landing`); imports nothing else of ours.
 """
 
 from __future__ import annotations
 
-AGENCY_SOURCES = ("social_care", "education", "housing", "police", "revenues_benefits")
+from contracts.landing import AGENCY_SOURCES, event_date_column
+
 REFERENCE_FILES = ("workers", "areas", "objections")
 LANDING_FILES = AGENCY_SOURCES + REFERENCE_FILES
 LEDGERS = ("quarantine", "firewall_log", "row_accounting")
@@ -17,15 +19,6 @@ OBJECTIONS_SOURCE = "objections"
 # The approval pointer: written only when a model passes both blocking gates.
 APPROVED = "approved.json"
 
-# The column that dates each agency's record (what was recorded when).
-DATE_COLUMNS = {
-    "social_care": "start_date",
-    "education": "period_start",
-    "housing": "event_date",
-    "police": "incident_date",
-    "revenues_benefits": "event_date",
-}
-
 
 def table_of(name: str) -> str:
     """Warehouse table of a landing file (``police`` -> ``police_records``, ``workers``)."""
@@ -33,8 +26,8 @@ def table_of(name: str) -> str:
 
 
 def date_column(source: str) -> str:
-    """The column that dates a record of ``source``."""
-    return DATE_COLUMNS[source]
+    """The column that dates a record of ``source`` (the contract's ``event_date``)."""
+    return event_date_column(source)
 
 
 # Asset groups that the monthly scoring job leaves out (they run as their own jobs).

@@ -17,6 +17,7 @@ import dagster as dg
 import pandas as pd
 from rich.console import Console
 
+from contracts.layout import DataDir
 from pipelines.council import CouncilConfig
 from pipelines.definitions import build_definitions
 from pipelines.instance import QUIET_RUN_CONFIG, _instance, step_errors
@@ -99,7 +100,7 @@ def run_monitoring(
         defs.resolve_job_def("governance_reports").execute_in_process(
             instance=instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False
         )
-    page = data_dir / "reports" / "monitoring.html"
+    page = DataDir(data_dir).reports / "monitoring.html"
     outcome.report = page if page.exists() else None
     outcome.duration_s = time.perf_counter() - started
     return outcome

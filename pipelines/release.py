@@ -82,7 +82,8 @@ def truth_frame(
 
 def release_config(config: CouncilConfig, capacity: int, random_state: int) -> models.ReleaseConfig:
     """The domain settings of one release, from the council configuration."""
-    t, threshold = config.training, config.flagging.threshold
+    t, gates = config.training, config.gates()
+    threshold = gates.threshold
     return models.ReleaseConfig(
         risk=models.RiskModelConfig(
             random_state=random_state, embargo_months=t.embargo_months,
@@ -94,7 +95,7 @@ def release_config(config: CouncilConfig, capacity: int, random_state: int) -> m
         ),
         fairness=models.FairnessConfig(
             total_capacity=capacity, threshold=threshold, gate=config.fairness_gate_object(),
-            max_leakage_share=config.fairness_gate.max_leakage_share,
+            max_leakage_share=gates.fairness.max_leakage_share,
         ),
     )  # fmt: skip
 

@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 import yaml
 
+from contracts.layout import DataDir
 from dpia.audit import AuditLog
 from dpia.pseudonymise import Pseudonymiser, load_or_create_key
 from expectations.settings import SuiteSettings
@@ -33,6 +34,7 @@ from pipelines.storage import (
     is_internal_table,
     recover_data_dir,
 )
+from safeguard.settings import raw_setting
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -95,7 +97,7 @@ class Warehouse(dg.ConfigurableResource):
             name,
             connect=self.connect,
             root=self.root,
-            artefacts=self.root / "artefacts",
+            artefacts=DataDir(self.root).artefacts,
             fault=fault_point,
         )
 
@@ -138,15 +140,15 @@ class Warehouse(dg.ConfigurableResource):
         return [r[0] for r in rows if not is_internal_table(r[0])]
 
     def artefact_dir(self, *parts: str) -> Path:
-        path = self.root.joinpath("artefacts", *parts)
+        path = DataDir(self.root).artefact(*parts)
         path.mkdir(parents=True, exist_ok=True)
         return path
 
     def pseudonymiser(self) -> Pseudonymiser:
-        return Pseudonymiser(load_or_create_key(self.root))
+        return Pseudonymiser(load_or_create_key(self.root, raw_setting("pseudonym_key")))
 
     def audit_log(self) -> AuditLog:
-        path = self.root / "audit" / "audit.jsonl"
+        path = DataDir(self.root).audit_log
         path.parent.mkdir(parents=True, exist_ok=True)
         return AuditLog(path)
 

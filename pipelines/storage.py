@@ -41,11 +41,12 @@ from types import TracebackType
 import duckdb
 import pandas as pd
 
+from contracts.layout import STAGING_DIR, VAULT_FILE, WAREHOUSE_FILE, DataDir
+
 JOURNAL = "_safeguard_staged"
 COMMITS = "_safeguard_commits"
 STAGED_PREFIX = "_staged_"
 INTERNAL_PREFIXES = (JOURNAL, COMMITS, STAGED_PREFIX)
-STAGING_DIR = ".staging"
 MANIFEST = "MANIFEST.json"
 
 _JOURNAL_DDL = (
@@ -65,10 +66,6 @@ FaultPoint = Callable[..., None]
 
 def _no_fault(stage: str, phase: str, *, data_dir: Path) -> None:
     return None
-
-
-WAREHOUSE_FILE = "warehouse.duckdb"
-VAULT_FILE = "vault.duckdb"
 
 
 def database_path(root: Path, *, vault: bool) -> Path:
@@ -492,5 +489,5 @@ def recover_data_dir(root: Path, connect: Connect | None = None) -> RecoveryRepo
         root=root,
         warehouse_path=root / WAREHOUSE_FILE,
         vault_path=root / VAULT_FILE,
-        artefacts=root / "artefacts",
+        artefacts=DataDir(root).artefacts,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from contracts.layout import DataDir
 from expectations import build_data_docs
 
 if TYPE_CHECKING:
@@ -16,4 +17,4 @@ GX_CHECK = "gx_suite"
 def publish_data_docs(warehouse: Warehouse) -> Path:
     """Static GX Data Docs for reviewers, from the aggregate-only results on disk."""
     results = sorted(warehouse.artefact_dir("validation").glob("*.json"))
-    return build_data_docs(results, warehouse.root / "data_docs")
+    return build_data_docs(results, DataDir(warehouse.root).data_docs)

@@ -26,11 +26,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.ddl.impl import DefaultImpl
 
+from contracts.layout import PORTAL_FILE
 from portal.db import DataUnavailableError
 from portal.schema import revision as revision_table
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-DEFAULT_FILE = "portal.duckdb"
+DEFAULT_FILE = PORTAL_FILE
 
 
 _REQUEST_STAMPS: ContextVar[dict[int, tuple[int, ...]] | None] = ContextVar(

@@ -13,10 +13,11 @@ from datetime import date
 
 import duckdb
 
+from contracts.landing import AGENCY_SOURCES
 from portal.db import DataUnavailableError
 from portal.warehouse import Evidence, as_date
 
-SOURCES = ("social_care", "education", "housing", "police", "revenues_benefits")
+SOURCES = AGENCY_SOURCES  # the agency sources of the landing contract
 MEMBERSHIP_SOURCE = "families"  # evidence for family make-up: membership rows, not a record
 SOURCE_NAMES = {
     MEMBERSHIP_SOURCE: "Family membership (linked records)",

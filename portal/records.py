@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
+from contracts.layout import DataDir
 from portal.database import configured_url, default_url, open_portal_database
 from portal.schema import allocations, judgements, metadata
 
@@ -25,7 +26,7 @@ DATE_COLUMNS = {"judgements": judgements.c.decided_at, "allocations": allocation
 def portal_database_exists(data_dir: Path) -> bool:
     """False only for the embedded default file that was never created (portal not started)."""
     url = configured_url(Path(data_dir))
-    return url != default_url(Path(data_dir)) or (Path(data_dir) / "portal.duckdb").exists()
+    return url != default_url(Path(data_dir)) or DataDir(Path(data_dir)).portal_db.exists()
 
 
 def read_portal_table(

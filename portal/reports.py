@@ -16,13 +16,14 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from contracts.layout import ARTEFACTS_DIR, DATA_DOCS_DIR, REPORTS_DIR
 from portal.db import ManagedDatabase
 from portal.identity import SOURCES
 
-REVIEW_ROOTS = ("reports", "artefacts", "data_docs")
+REVIEW_ROOTS = (REPORTS_DIR, ARTEFACTS_DIR, DATA_DOCS_DIR)
 #: GX Data Docs (made readable offline by ``expectations.data_docs.make_offline``): only the
 #: site's index is listed; its pages are reached through it.
-DATA_DOCS_INDEX = "data_docs/index.html"
+DATA_DOCS_INDEX = f"{DATA_DOCS_DIR}/index.html"
 # Case packs carry the allocated worker's view; models are binary. Neither is for reviewers.
 EXCLUDED_DIRS = frozenset({"case_packs", "models"})
 DOCUMENT_SUFFIXES = frozenset({".html", ".htm", ".md"})

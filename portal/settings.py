@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from contracts.layout import AUDIT_LOG, PORTAL_FILE, VAULT_FILE, WAREHOUSE_FILE
+
 if TYPE_CHECKING:
     from portal.oidc import OidcSettings
     from safeguard.settings import SafeguardSettings
@@ -20,10 +22,7 @@ DECISIONS = {
     "not_enough_info": "Not enough information to decide",
 }
 
-WAREHOUSE_FILE = "warehouse.duckdb"
-VAULT_FILE = "vault.duckdb"
-PORTAL_FILE = "portal.duckdb"
-AUDIT_FILE = Path("audit") / "audit.jsonl"
+AUDIT_FILE = AUDIT_LOG
 
 
 def utc_now() -> datetime:

@@ -22,11 +22,10 @@ from pathlib import Path
 
 import duckdb
 
+from contracts.layout import SERVING_DIR, WAREHOUSE_FILE
 from portal.db import DataUnavailableError, ManagedDatabase
 
-SERVING_DIR = "serving"
 POINTER = "CURRENT"
-WAREHOUSE_FILE = "warehouse.duckdb"
 #: Table -> rows the portal needs (None: the whole table). Everything here is pseudonymous.
 SERVED_TABLES: dict[str, str | None] = {
     "flags": None,

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from contracts.layout import DataDir
 from safeguard.common import (
     DATA_DIR_HELP,
     audit,
@@ -75,7 +76,7 @@ def audit_verify(
     reordered entry, or the missing tail. Exit 0 intact, 1 broken, 2 not checkable."""
     from dpia.audit import AuditError, AuditLog
 
-    path = data_dir / "audit" / "audit.jsonl"
+    path = DataDir(data_dir).audit_log
     if not path.exists():
         console.print(f"[red]no audit trail at {path}[/red]")
         raise typer.Exit(2)
@@ -153,6 +154,7 @@ def keys_rotate(
     from dpia.audit import AuditError
     from dpia.pseudonymise import PseudonymKeyError
     from governance.rekey import KeyRotationError, rotate_keys
+    from safeguard.settings import raw_setting
 
     private(data_dir)
     new_key = None
@@ -163,7 +165,9 @@ def keys_rotate(
             console.print(f"[red]{new_key_env} must hold the new key in hex[/red]")
             raise typer.Exit(2) from exc
     try:
-        report = rotate_keys(data_dir, actor="data_team", new_key=new_key)
+        report = rotate_keys(
+            data_dir, actor="data_team", new_key=new_key, key_hex=raw_setting("pseudonym_key")
+        )
     except (KeyRotationError, PseudonymKeyError, AuditError) as exc:
         console.print(f"[red]key rotation:[/red] {exc}")
         raise typer.Exit(2) from exc

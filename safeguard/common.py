@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from contracts.layout import DataDir
+
 # `--config` of the commands that run under the council's configuration (run, monitor)
 CouncilConfigOption = Annotated[
     Path | None,
@@ -64,7 +66,7 @@ def audit_log(data_dir: Path):
     from dpia.audit import AuditLog
 
     private(data_dir)
-    path = data_dir / "audit" / "audit.jsonl"
+    path = DataDir(data_dir).audit_log
     path.parent.mkdir(parents=True, exist_ok=True)
     return AuditLog(path)
 
@@ -78,7 +80,7 @@ def require_completed_run(data_dir: Path, command: str) -> None:
     warehouse whose first run stopped before writing its row accounting)."""
     import duckdb
 
-    path = data_dir / "warehouse.duckdb"
+    path = DataDir(data_dir).warehouse
     ready = False
     if path.exists():
         with duckdb.connect(str(path), read_only=True) as con:

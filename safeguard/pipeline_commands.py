@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from contracts.layout import DataDir
 from safeguard.common import (
     DATA_DIR_HELP,
     CouncilConfigOption,
@@ -117,7 +118,7 @@ def _fresh_trail_for_demo(data_dir: Path) -> None:
     recorded as such; anywhere else the trail must be writable as it is."""
     from dpia.audit import AUDIT_RELATIVE_PATH, AuditError, AuditLog, AuditTrailRemoved
 
-    if (data_dir / "warehouse.duckdb").exists():
+    if DataDir(data_dir).warehouse.exists():
         refuse_unwritable_trail(data_dir, "demo")
         return
     try:
@@ -198,7 +199,7 @@ def dev(
     port: Annotated[int, typer.Option("--port", help="port for the Dagster UI")] = 3000,
 ) -> None:
     """Start the Dagster UI on the same data directory as `safeguard run`."""
-    env = _pipeline_env(data_dir, landing or data_dir / "landing", None)
+    env = _pipeline_env(data_dir, landing or DataDir(data_dir).landing, None)
     cmd = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-p", str(port)]
     console.print(f"Dagster UI on http://127.0.0.1:{port} (data dir {data_dir})")
     raise typer.Exit(subprocess.call(cmd, env=env))
@@ -210,7 +211,7 @@ def _pipeline_env(data_dir: Path, landing: Path, truth: Path | None) -> dict[str
     env["SAFEGUARD_LANDING"] = str(landing.resolve())
     if truth is not None:
         env["SAFEGUARD_TRUTH_DIR"] = str(truth.resolve())
-    dagster_home = data_dir.resolve() / "dagster_home"
+    dagster_home = DataDir(data_dir.resolve()).dagster_home
     dagster_home.mkdir(parents=True, exist_ok=True)
     env["DAGSTER_HOME"] = str(dagster_home)
     return env
@@ -242,7 +243,7 @@ def demo(
     config = config or demo_config_path()
     council = load_council(config)
     _fresh_trail_for_demo(data_dir)
-    landing, truth = data_dir / "landing", data_dir / "truth"
+    landing, truth = DataDir(data_dir).landing, DataDir(data_dir).truth
     console.rule("1. synthetic estate (synthetic data only)")
     summary = generate_estate(
         EstateConfig(people=people, seed=seed), out=landing, truth_out=truth, progress=True
@@ -274,7 +275,7 @@ def _print_demo_summary(data_dir: Path) -> None:
     import duckdb
     from rich.table import Table
 
-    path = data_dir / "warehouse.duckdb"
+    path = DataDir(data_dir).warehouse
     if not path.exists():
         return
     with duckdb.connect(str(path), read_only=True) as con:
@@ -318,7 +319,7 @@ def _print_demo_summary(data_dir: Path) -> None:
 def _print_demo_accounts(data_dir: Path, withheld_by: list[str]) -> None:
     import duckdb
 
-    path = data_dir / "warehouse.duckdb"
+    path = DataDir(data_dir).warehouse
     with duckdb.connect(str(path), read_only=True) as con:
         has_flags = bool(con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'flags'"

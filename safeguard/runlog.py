@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-RUN_LOG = Path("logs") / "safeguard.log"
+from contracts.layout import RUN_LOG
+
 # Loggers whose records belong in the run log, not on the console.
 LIBRARY_LOGGERS = (
     "py.warnings", "splink", "great_expectations", "pyspark", "py4j", "lightgbm",

@@ -26,6 +26,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from contracts.layout import DataDir
+
 PREFIX = "SAFEGUARD_"
 SETTINGS_FILE_ENV = "SAFEGUARD_SETTINGS_FILE"
 # Read by code outside this model on purpose (test-only fault injection), so not a typo.
@@ -205,13 +207,13 @@ class SafeguardSettings(BaseSettings):
 
     @property
     def landing_dir(self) -> Path:
-        return self.landing if self.landing is not None else self.data_dir / "landing"
+        return self.landing if self.landing is not None else DataDir(self.data_dir).landing
 
     def portal_database(self) -> str:
         """The portal database URL, defaulting to the embedded file in the data directory."""
         if self.portal_database_url is not None:
             return self.portal_database_url.get_secret_value()
-        return f"duckdb:///{(self.data_dir / 'portal.duckdb').absolute()}"
+        return f"duckdb:///{DataDir(self.data_dir).portal_db.absolute()}"
 
     def oidc_role_pairs(self) -> tuple[tuple[str, str], ...]:
         """``oidc_role_groups`` as (group, role) pairs, checked against the portal's roles."""

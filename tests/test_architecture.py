@@ -10,11 +10,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = [
-    "safeguard", "dpia", "ingest", "linkage", "features", "expectations",
+    "safeguard", "dpia", "contracts", "ingest", "linkage", "features", "expectations",
     "models", "flags", "portal", "synth", "pipelines", "governance", "monitoring",
 ]  # fmt: skip
 FRAMEWORK_FREE = [
     "dpia",
+    "contracts",
     "ingest",
     "linkage",
     "features",

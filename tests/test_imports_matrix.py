@@ -18,22 +18,24 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = (
-    "dpia", "ingest", "linkage", "expectations", "features", "models", "flags", "monitoring",
+    "dpia", "contracts", "ingest", "linkage", "expectations", "features", "models", "flags", "monitoring",
     "governance", "portal", "synth", "pipelines", "safeguard",
 )  # fmt: skip
 
 # package -> the packages of ours it may import (docs/DESIGN.md, "Packages")
 ALLOWED: dict[str, frozenset[str]] = {
     "dpia": frozenset(),
-    "ingest": frozenset({"dpia"}),
+    # the shared typed definitions (landing contract): everyone but linkage and synth may use them
+    "contracts": frozenset({"dpia"}),
+    "ingest": frozenset({"dpia", "contracts"}),
     "linkage": frozenset(),
-    "expectations": frozenset({"dpia", "ingest"}),
-    "features": frozenset({"dpia"}),
-    "models": frozenset({"features", "dpia"}),
-    "flags": frozenset({"models", "features", "dpia"}),
-    "monitoring": frozenset({"features", "models", "dpia"}),
-    "governance": frozenset({"dpia", "linkage"}),
-    "portal": frozenset({"dpia"}),
+    "expectations": frozenset({"dpia", "contracts", "ingest"}),
+    "features": frozenset({"dpia", "contracts"}),
+    "models": frozenset({"features", "dpia", "contracts"}),
+    "flags": frozenset({"models", "features", "dpia", "contracts"}),
+    "monitoring": frozenset({"features", "models", "dpia", "contracts"}),
+    "governance": frozenset({"dpia", "contracts", "linkage"}),
+    "portal": frozenset({"dpia", "contracts"}),
     "synth": frozenset(),
     "pipelines": frozenset(PACKAGES) - {"pipelines", "safeguard", "portal", "synth"},
     "safeguard": frozenset(PACKAGES) - {"safeguard"},
@@ -42,9 +44,11 @@ ALLOWED: dict[str, frozenset[str]] = {
 NARROW: dict[str, frozenset[str]] = {
     # the pipeline publishes the portal's serving snapshot at the end of a run; the module
     # holds the publish function and the snapshot format only (no web code)
-    "pipelines": frozenset({"portal.snapshot"}),
+    # the code location feeds its resources from the one settings model (safeguard.settings
+    # imports nothing of ours but contracts.layout); see docs/DESIGN.md, "Settings"
+    "pipelines": frozenset({"portal.snapshot", "safeguard.settings"}),
     # the portal validates the one settings model at start-up and logs as the command line
-    # does (safeguard.settings and safeguard.logs import nothing of ours)
+    # does (safeguard.settings and safeguard.logs import nothing of ours but contracts.layout)
     "portal": frozenset({"safeguard.settings", "safeguard.logs"}),
 }
 # third-party frameworks confined to one package

@@ -19,7 +19,7 @@ from governance import (
     build_governance_reports,
     collect_run_facts,
 )
-from pipelines.dpia_metadata import register
+from pipelines.dpia_metadata import governance_profile, register
 from pipelines.layout import GOVERNANCE_GROUP
 from pipelines.resources import (
     CouncilSettings,
@@ -160,7 +160,9 @@ def governance_reports(
         as_of_date=as_of,
     )
     lineage = graph.lineage()
-    files = build_governance_reports(register(), facts, lineage, Path(warehouse.data_dir))
+    files = build_governance_reports(
+        register(), facts, lineage, Path(warehouse.data_dir), profile=governance_profile()
+    )
     for name in REPORTS:
         yield dg.MaterializeResult(
             asset_key=name,

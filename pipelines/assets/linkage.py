@@ -206,9 +206,7 @@ def protected_characteristics(
         )
         for source, columns in CHARACTERISTIC_SOURCES.items()
     }
-    table = characteristic_observations(
-        records, record_links, {s: date_column(s) for s in CHARACTERISTIC_SOURCES}
-    )
+    table = characteristic_observations(records, record_links)
     warehouse.write_table("protected_characteristics", table)
     return dg.MaterializeResult(
         metadata={**row_count(len(table)), "people": int(table["person_key"].nunique())}

@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 
 import monitoring
+from contracts.layout import ARTEFACTS_DIR, DataDir
 from features.point_in_time import members_at
 from governance.document import Document, render_html, render_markdown
 from governance.monitoring_page import ChartFile, build_monitoring_page, build_status_page
@@ -264,7 +265,7 @@ def _write_report(warehouse: Warehouse, config: CouncilConfig, result: monitorin
         "drift": chart.drift_chart(result.drift, out, rules.severe_drift.volume_band, rules.severe_drift.psi_severe),
         "overrides": chart.override_chart(overrides, out),
     }  # fmt: skip
-    charts = {k: ChartFile(Path("..", "artefacts", "monitoring", c.path.name).as_posix(), c.title, c.alt)
+    charts = {k: ChartFile(Path("..", ARTEFACTS_DIR, "monitoring", c.path.name).as_posix(), c.title, c.alt)
               for k, c in drawn.items() if c is not None}  # fmt: skip
     report = result.triggers
     months = report.months
@@ -280,7 +281,7 @@ def _write_report(warehouse: Warehouse, config: CouncilConfig, result: monitorin
 
 
 def _write_page(warehouse: Warehouse, document: Document) -> Path:
-    reports = Path(warehouse.data_dir) / "reports"
+    reports = DataDir(Path(warehouse.data_dir)).reports
     reports.mkdir(parents=True, exist_ok=True)
     html, md = reports / "monitoring.html", reports / "monitoring.md"
     html.write_text(render_html(document), encoding="utf-8")

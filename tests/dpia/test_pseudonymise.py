@@ -63,16 +63,16 @@ def test_key_file_created_once_with_0600(tmp_path, monkeypatch):
     assert list((tmp_path / "data").iterdir()) == [path]  # no temporary file left behind
 
 
-def test_environment_key_wins(tmp_path, monkeypatch):
-    monkeypatch.setenv(KEY_ENV_VAR, KEY.hex())
-    assert load_or_create_key(tmp_path) == KEY
+def test_the_configured_key_wins_and_is_passed_in(tmp_path, monkeypatch):
+    # the setting (SAFEGUARD_PSEUDONYM_KEY) is read by safeguard/settings.py and passed in
+    monkeypatch.setenv(KEY_ENV_VAR, "not hex")  # dpia reads no environment
+    assert load_or_create_key(tmp_path, KEY.hex()) == KEY
     assert not (tmp_path / "pseudonym.key").exists()
-    monkeypatch.setenv(KEY_ENV_VAR, "not hex")
     with pytest.raises(PseudonymKeyError, match=KEY_ENV_VAR):
-        load_or_create_key(tmp_path)
-    monkeypatch.setenv(KEY_ENV_VAR, "abcd")
+        load_or_create_key(tmp_path, "not hex")
     with pytest.raises(PseudonymKeyError, match="at least 16"):
-        load_or_create_key(tmp_path)
+        load_or_create_key(tmp_path, "abcd")
+    assert len(load_or_create_key(tmp_path)) == 32  # no setting: the key file
 
 
 def test_truncated_key_file_is_refused(tmp_path, monkeypatch):

@@ -241,9 +241,12 @@ def test_duplicate_keys_and_broken_yaml_are_refused(tmp_path):
         load_register(tmp_path / "missing.yaml")
 
 
-def test_environment_variable_selects_the_register(tmp_path, monkeypatch):
+def test_a_councils_register_is_passed_in_not_read_from_the_environment(tmp_path, monkeypatch):
+    # the setting (SAFEGUARD_DPIA_REGISTER) is read by the settings model and passed in by the
+    # code location (tests/pipelines/test_code_location_settings.py); dpia reads no environment
     path = _write(tmp_path, lambda r: r["controller"].update(name="Southby Council"))
     monkeypatch.setenv(REGISTER_ENV_VAR, str(path))
-    register = load_register()
+    assert load_register().source_path == str(default_register_path())
+    register = load_register(path)
     assert register.asset_metadata("flags")["dpia/controller"] == "Southby Council"
     assert register.source_path == str(path)

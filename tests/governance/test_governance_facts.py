@@ -71,7 +71,10 @@ def test_profile_errors_name_the_yaml_path(tmp_path):
         load_profile(tmp_path / "missing.yaml")
 
 
-def test_profile_env_var_selects_a_councils_copy(tmp_path, monkeypatch):
+def test_a_councils_profile_is_passed_in_not_read_from_the_environment(tmp_path, monkeypatch):
+    # the setting is read by the settings model and passed in by the code location
+    # (tests/pipelines/test_code_location_settings.py); governance reads no environment
     path = _profile_with(tmp_path, lambda raw: raw.update(region="Elsewhere"))
     monkeypatch.setenv("SAFEGUARD_GOVERNANCE_PROFILE", str(path))
-    assert load_profile().region == "Elsewhere"
+    assert load_profile().region != "Elsewhere"
+    assert load_profile(path).region == "Elsewhere"

@@ -173,3 +173,14 @@ def test_keys_rotate_command_is_audited(keyed_estate: Path) -> None:
     entry = log.query(action="keys_rotated")[-1]
     assert entry.details["recomputed"]["record"] > 0 and log.verify().ok
     assert KEY.hex() not in (keyed_estate / "audit" / "audit.jsonl").read_text()
+
+
+def test_a_key_from_the_settings_needs_the_new_key_passed_in(tmp_path: Path, monkeypatch) -> None:
+    # the current key comes from the pseudonym_key setting, passed in by the command line;
+    # the environment is not read here (no key file, no variable: nothing to rotate)
+    monkeypatch.delenv("SAFEGUARD_PSEUDONYM_KEY", raising=False)
+    with pytest.raises(KeyRotationError, match="comes from SAFEGUARD_PSEUDONYM_KEY"):
+        rotate_keys(tmp_path, actor="data_team", key_hex="00" * 32)
+    monkeypatch.setenv("SAFEGUARD_PSEUDONYM_KEY", "00" * 32)
+    with pytest.raises(KeyRotationError, match="nothing to rotate"):
+        rotate_keys(tmp_path, actor="data_team")

@@ -10,7 +10,7 @@ from pathlib import Path
 from synth import EstateSummary
 
 REPO = Path(__file__).resolve().parents[2]
-CONTRACT_PATH = REPO / "ingest" / "landing_contract.yaml"
+CONTRACT_PATH = REPO / "contracts" / "landing_contract.yaml"
 AGENCY_FILES = ("social_care", "education", "housing", "police", "revenues_benefits")
 ALL_FILES = (*AGENCY_FILES, "workers", "objections", "areas")
 
