@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 from contracts.gates import DEFAULT_GATES, DEFAULT_THRESHOLD, GateSettings
+from flags.flagging import FlagConfig
 from models import PerformanceGate
 from models.fairness import FairnessConfig
 from models.fairness_gate import FairnessGate
-from models.flagging import FlagConfig
 from pipelines.council import CouncilConfig, load_config, parse_config
 
 
