@@ -98,7 +98,7 @@ class SafeguardSettings(BaseSettings):
     audit_anchor_dir: Path | None = Field(None, description="Audit anchors, outside DATA.")
     # --- portal -------------------------------------------------------------------------------
     portal_database_url: SecretStr | None = Field(
-        None, description="SQLAlchemy URL of the portal database (default: DATA/portal.duckdb)."
+        None, description="SQLAlchemy URL of the portal database (default: DATA/portal.sqlite)."
     )
     portal_host: str = Field("127.0.0.1", description="Interface the portal listens on.")
     portal_port: int = Field(8000, ge=1, le=65535, description="Portal TCP port.")
@@ -211,7 +211,7 @@ class SafeguardSettings(BaseSettings):
         """The portal database URL, defaulting to the embedded file in the data directory."""
         if self.portal_database_url is not None:
             return self.portal_database_url.get_secret_value()
-        return f"duckdb:///{(self.data_dir / 'portal.duckdb').absolute()}"
+        return f"sqlite:///{(self.data_dir / 'portal.sqlite').absolute()}"
 
     def oidc_role_pairs(self) -> tuple[tuple[str, str], ...]:
         """``oidc_role_groups`` as (group, role) pairs, checked against the portal's roles."""

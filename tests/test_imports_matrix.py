@@ -42,7 +42,11 @@ ALLOWED: dict[str, frozenset[str]] = {
 NARROW: dict[str, frozenset[str]] = {
     # the pipeline publishes the portal's serving snapshot at the end of a run; the module
     # holds the publish function and the snapshot format only (no web code)
-    "pipelines": frozenset({"portal.snapshot"}),
+    # (and reads the practitioners' judgements for monitoring through portal.records)
+    "pipelines": frozenset({"portal.snapshot", "portal.records"}),
+    # governance reads, purges and re-keys the portal database only through portal.records,
+    # whatever its backend (SQLite, PostgreSQL, DuckDB); no web code
+    "governance": frozenset({"portal.records"}),
     # the portal validates the one settings model at start-up and logs as the command line
     # does (safeguard.settings and safeguard.logs import nothing of ours)
     "portal": frozenset({"safeguard.settings", "safeguard.logs"}),

@@ -12,6 +12,7 @@ from governance_estate import EXPIRED_NAME, PLANTED, TODAY
 from dpia.audit import AuditError, AuditLog
 from governance.retention import months_before, purge_expired
 from governance.store import list_tables
+from portal.records import read_portal_table, read_practitioner_tables
 
 
 def _cells(path: Path) -> dict[str, str]:
@@ -31,11 +32,14 @@ def _cells(path: Path) -> dict[str, str]:
 def _everywhere(data_dir: Path, needles: set[str]) -> list[str]:
     """Where any needle still occurs: tables of the three databases and every text file."""
     hits = []
-    for db in ("warehouse.duckdb", "vault.duckdb", "portal.duckdb"):
+    for db in ("warehouse.duckdb", "vault.duckdb"):
         for table, text in _cells(data_dir / db).items():
             hits += [f"{db}:{table}:{n}" for n in needles if n in text]
+    for table, frame in read_practitioner_tables(data_dir).items():
+        text = " ".join(str(v) for v in frame.to_numpy().ravel())
+        hits += [f"portal:{table}:{n}" for n in needles if n in text]
     for path in data_dir.rglob("*"):
-        if path.is_file() and path.suffix != ".duckdb":
+        if path.is_file() and path.suffix not in (".duckdb", ".sqlite"):
             text = path.read_text(encoding="utf-8", errors="replace")
             hits += [f"{path.relative_to(data_dir)}:{n}" for n in needles if n in text]
     return hits
@@ -93,9 +97,8 @@ def test_purge_keeps_current_records_and_purges_old_flags_quarantine(estate_copy
         )
         == 1
     )
-    assert (
-        _count(estate_copy, "portal.duckdb", "SELECT count(*) FROM judgements") == 1
-    )  # went with its flag
+    judged = read_portal_table(estate_copy, "judgements")
+    assert list(judged["flag_id"]) == [PLANTED.flag_id]  # the old one went with its flag
     assert _count(estate_copy, "warehouse.duckdb", "SELECT count(*) FROM quarantine") == 1
     assert report.deleted["warehouse.families"] == 1  # the expired person's membership
     assert report.deleted["warehouse.people"] == 1
@@ -156,7 +159,7 @@ def test_purged_values_are_not_left_in_the_bytes_of_any_file(estate_copy, regist
 def test_purge_report_lists_every_store_touched(estate_copy, register):
     report = purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
     assert set(report.stores) >= {
-        "vault.duckdb", "warehouse.duckdb", "portal.duckdb", "artefacts/ and reports/",
+        "vault.duckdb", "warehouse.duckdb", "portal database", "artefacts/ and reports/",
         "landing", "audit trail", "dagster_home",
     }  # fmt: skip
     assert "rewritten" in report.stores["vault.duckdb"]

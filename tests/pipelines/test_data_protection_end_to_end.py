@@ -182,7 +182,7 @@ def purged(run: RunOutcome) -> tuple[set[str], dict[str, list[str]]]:
         app, ["purge", "--data-dir", str(data_dir), "--today", today.isoformat()]
     )
     assert result.exit_code == 0, result.output
-    for store in ("vault.duckdb", "warehouse.duckdb", "portal.duckdb", "landing", "audit trail"):
+    for store in ("vault.duckdb", "warehouse.duckdb", "portal database", "landing", "audit trail"):
         assert store in result.output
     kept = {r[0] for r in _query(vault, identifiers)}
     # A purged value that is part of a kept one (police person P00000062 inside social care
