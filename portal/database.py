@@ -33,6 +33,9 @@ from portal.schema import revision as revision_table
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_FILE = "portal.sqlite"
+#: The embedded default before SQLite: a data directory that has it (and no SQLite file) keeps
+#: using it, so an upgrade never starts an empty portal beside the council's accounts.
+LEGACY_FILE = "portal.duckdb"
 
 
 _REQUEST_STAMPS: ContextVar[dict[int, tuple[int, ...]] | None] = ContextVar(
@@ -58,8 +61,16 @@ class _DuckDBImpl(DefaultImpl):
 
 
 def default_url(data_dir: Path) -> str:
-    """The embedded default: a SQLite file in the data directory (WAL, owner-only)."""
-    return f"sqlite:///{(Path(data_dir) / DEFAULT_FILE).absolute()}"
+    """The embedded default: a SQLite file in the data directory (WAL, owner-only).
+
+    A data directory from before SQLite became the default keeps its ``portal.duckdb``
+    (accounts, judgements) until the deployment names a URL.
+    """
+    data_dir = Path(data_dir)
+    legacy = data_dir / LEGACY_FILE
+    if legacy.exists() and not (data_dir / DEFAULT_FILE).exists():
+        return f"duckdb:///{legacy.absolute()}"
+    return f"sqlite:///{(data_dir / DEFAULT_FILE).absolute()}"
 
 
 def configured_url(data_dir: Path) -> str:

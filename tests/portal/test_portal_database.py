@@ -1,6 +1,6 @@
 """The portal database on every backend: migrations, decisions, sessions surviving a restart.
 
-Runs on the embedded DuckDB default and on SQLite always, and on PostgreSQL when
+Runs on the embedded SQLite default and on DuckDB always, and on PostgreSQL when
 ``TEST_POSTGRES_URL`` names a server (CI starts Debian's PostgreSQL and sets it).
 """
 
@@ -64,9 +64,9 @@ def _postgres_url() -> str:
 @pytest.fixture(params=["duckdb", "sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "duckdb":
-        return default_url(tmp_path / "data")
+        return f"duckdb:///{tmp_path / 'data' / 'portal.duckdb'}"
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'data' / 'portal.sqlite3'}"
+        return default_url(tmp_path / "data")
     return _postgres_url()
 
 
@@ -157,7 +157,7 @@ def test_sessions_survive_a_restart_and_are_stored_hashed(database_url: str) -> 
 def test_a_logged_in_practitioner_stays_logged_in_across_a_portal_restart(
     portal_data: PortalFixture, database_url: str
 ) -> None:
-    if not database_url.startswith("duckdb"):
+    if database_url != default_url(portal_data.data_dir):
         # The fixture's accounts live in the default database; copy them to this backend.
         with portal_cursor(portal_data.data_dir) as source:
             accounts = store.list_users(source)
@@ -200,8 +200,11 @@ def test_a_portal_duckdb_from_before_migrations_is_adopted(tmp_path: Path) -> No
     con.execute("INSERT INTO judgements VALUES ('j1', 'flag-1', 'fam-1', 'W01', 'alex', "
                 "'agree_act', 'kept reason', TIMESTAMP '2026-03-01 10:00:00', 'm1')")  # fmt: skip
     con.close()
+    # SQLite is the default now, but a data directory with the old DuckDB file keeps it.
+    assert default_url(tmp_path) == f"duckdb:///{path.absolute()}"
     users = list_users(tmp_path)  # opening it through the portal migrates it
     assert users == [_user()]
+    assert not (tmp_path / "portal.sqlite").exists()
     with portal_cursor(tmp_path) as conn:
         assert store.latest_decisions(conn) == {"flag-1": "agree_act"}
         _judge(conn, "disagree")  # newer clock reading than the adopted row
