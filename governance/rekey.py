@@ -53,6 +53,7 @@ from governance.store import (
     table_columns,
 )
 from portal.records import read_practitioner_tables, replace_practitioner_tables
+from portal.snapshot import republish_serving_snapshot
 
 __all__ = ["PSEUDONYM_COLUMNS", "RotationReport", "rotate_keys"]
 
@@ -394,6 +395,8 @@ def _finish(data_dir: Path, staging: Path) -> None:
     if key.exists():
         os.replace(key, data_dir / KEY_FILE_NAME)
     shutil.rmtree(staging)
+    # The portal serves the re-keyed warehouse at once; no snapshot under the old key is left.
+    republish_serving_snapshot(data_dir)
 
 
 def rotate_keys(data_dir: Path, *, actor: str, new_key: bytes | None = None) -> RotationReport:

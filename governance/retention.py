@@ -45,6 +45,7 @@ from governance.store import (
     table_columns,
 )
 from portal.records import portal_database_exists, portal_location, purge_practitioner_records
+from portal.snapshot import republish_serving_snapshot
 
 __all__ = [
     "EVENT_DATE_SQL",
@@ -425,6 +426,12 @@ def purge_expired(
 
     _transaction(warehouse, warehouse_work)
     _rewrite(warehouse, "warehouse", report)
+    served = republish_serving_snapshot(data_dir)  # purged families leave the portal now
+    report.stores["serving snapshot"] = (
+        f"republished from the purged warehouse ({served.name}); older snapshots removed"
+        if served is not None
+        else "none published (the portal has not been served from this directory)"
+    )
     landing = landing if landing is not None else data_dir / "landing"
     dropped = _purge_landing(landing, register, report) if landing.is_dir() else ()
     if not landing.is_dir():

@@ -17,6 +17,7 @@ from dpia.pseudonymise import KEY_FILE_NAME, Pseudonymiser, PseudonymKeyError, l
 from governance.rekey import PSEUDONYM_COLUMNS, KeyRotationError, rotate_keys
 from governance.sar import subject_access
 from portal.records import read_portal_table, read_practitioner_tables
+from portal.snapshot import current_snapshot, publish_serving_snapshot, serving_dir
 from safeguard.cli import app
 
 DATABASES = ("vault.duckdb", "warehouse.duckdb")  # and the portal's, through portal.records
@@ -175,3 +176,21 @@ def test_keys_rotate_command_is_audited(keyed_estate: Path) -> None:
     entry = log.query(action="keys_rotated")[-1]
     assert entry.details["recomputed"]["record"] > 0 and log.verify().ok
     assert KEY.hex() not in (keyed_estate / "audit" / "audit.jsonl").read_text()
+
+
+def test_rotation_republishes_the_serving_snapshot_under_the_new_key(keyed_estate: Path) -> None:
+    publish_serving_snapshot(keyed_estate)
+    publish_serving_snapshot(keyed_estate)  # the current one and the previous one on disk
+
+    def served() -> set[str]:
+        snapshot = current_snapshot(keyed_estate)
+        assert snapshot is not None
+        return {r[0] for r in _query(snapshot, "SELECT flag_id FROM flags")}
+
+    before = served()
+    rotate_keys(keyed_estate, actor="data_team")
+    warehouse = {
+        r[0] for r in _query(keyed_estate / "warehouse.duckdb", "SELECT flag_id FROM flags")
+    }
+    assert served() == warehouse and not served() & before  # the portal matches the warehouse
+    assert len(list(serving_dir(keyed_estate).glob("snapshot-*"))) == 1  # none under the old key

@@ -13,6 +13,7 @@ from dpia.audit import AuditError, AuditLog
 from governance.retention import months_before, purge_expired
 from governance.store import list_tables
 from portal.records import read_portal_table, read_practitioner_tables
+from portal.snapshot import current_snapshot, publish_serving_snapshot, serving_dir
 
 
 def _cells(path: Path) -> dict[str, str]:
@@ -202,3 +203,31 @@ def test_purge_does_not_start_when_the_audit_trail_is_broken(estate_copy, regist
     with pytest.raises(AuditError, match="does not verify"):
         purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
     assert _count(estate_copy, "warehouse.duckdb", "SELECT count(*) FROM flags") == 2
+
+
+def _served_flags(data_dir: Path) -> set[str]:
+    snapshot = current_snapshot(data_dir)
+    assert snapshot is not None
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        return {r[0] for r in con.execute("SELECT flag_id FROM flags").fetchall()}
+
+
+def test_a_purge_republishes_the_serving_snapshot_and_removes_the_older_ones(estate_copy, register):
+    publish_serving_snapshot(estate_copy)
+    publish_serving_snapshot(estate_copy)  # the current one and the previous one on disk
+    folder = serving_dir(estate_copy)
+    assert len(list(folder.glob("snapshot-*.duckdb"))) == 2
+    assert "flag-old-2023" in _served_flags(estate_copy)
+
+    report = purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
+
+    assert _served_flags(estate_copy) == {PLANTED.flag_id}  # the portal stops serving it now
+    assert [p.name for p in folder.glob("snapshot-*")] == [current_snapshot(estate_copy).name]
+    assert not [p for p in folder.rglob("*") if p.is_file() and b"flag-old-2023" in p.read_bytes()]
+    assert "republished" in report.stores["serving snapshot"]
+
+
+def test_a_purge_publishes_nothing_where_the_portal_was_never_served(estate_copy, register):
+    report = purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
+    assert not serving_dir(estate_copy).exists()
+    assert report.stores["serving snapshot"].startswith("none published")
