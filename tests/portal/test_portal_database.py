@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 import sqlalchemy as sa
-from portal_client import fixed_clock, login, make_client
-from portal_fixture import PortalFixture
+from portal_client import csrf_token, fixed_clock, login, make_client
+from portal_fixture import PortalFixture, password_for
 
 from portal import store
 from portal.database import PortalDatabase, default_url
@@ -27,9 +27,10 @@ from portal.users import disable_user, list_users, portal_cursor
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 # CI sets this so that an unreachable server fails the tests instead of skipping them.
 REQUIRED_ENV = "TEST_POSTGRES_REQUIRED"
-HEAD = "0003"
+HEAD = "0004"
 NOW = datetime(2026, 3, 21, 9, 30)
 TABLES = (
+    "login_failures",
     "oidc_logins",
     "sessions",
     "judgements",
@@ -154,9 +155,7 @@ def test_sessions_survive_a_restart_and_are_stored_hashed(database_url: str) -> 
     second.close()
 
 
-def test_a_logged_in_practitioner_stays_logged_in_across_a_portal_restart(
-    portal_data: PortalFixture, database_url: str
-) -> None:
+def _accounts_on(portal_data: PortalFixture, database_url: str) -> None:
     if database_url != default_url(portal_data.data_dir):
         # The fixture's accounts live in the default database; copy them to this backend.
         with portal_cursor(portal_data.data_dir) as source:
@@ -167,6 +166,12 @@ def test_a_logged_in_practitioner_stays_logged_in_across_a_portal_restart(
             for account in accounts:
                 store.insert_user(conn, account)
         target.close()
+
+
+def test_a_logged_in_practitioner_stays_logged_in_across_a_portal_restart(
+    portal_data: PortalFixture, database_url: str
+) -> None:
+    _accounts_on(portal_data, database_url)
     fixture = portal_data
     with make_client(fixture, clock=fixed_clock(NOW), database_url=database_url) as client:
         login(client, "alex")
@@ -179,6 +184,31 @@ def test_a_logged_in_practitioner_stays_logged_in_across_a_portal_restart(
             store.set_disabled(conn, "alex", True)
         response = client.get("/my-families")
         assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_two_portal_workers_share_one_login_throttle(
+    portal_data: PortalFixture, database_url: str
+) -> None:
+    """Guesses spread over two worker processes (two apps, one database) are counted together."""
+    _accounts_on(portal_data, database_url)
+    clock = fixed_clock(NOW)
+    first = make_client(portal_data, clock=clock, database_url=database_url)
+    second = make_client(portal_data, clock=clock, database_url=database_url)
+    with first, second:
+        for attempt in range(5):  # alternate workers, as a load balancer would
+            worker = (first, second)[attempt % 2]
+            token = csrf_token(worker.get("/login").text)
+            form = {"username": "alex", "password": "not-the-password", "csrf_token": token}
+            assert worker.post("/login", data=form).status_code == 401
+        for worker in (first, second):
+            token = csrf_token(worker.get("/login").text)
+            form = {"username": "alex", "password": password_for("alex"), "csrf_token": token}
+            assert worker.post("/login", data=form).status_code == 429  # on both workers
+        with PortalDatabase(database_url).reader() as conn:  # the pair is stored hashed only
+            stored = repr(conn.execute(sa.text("SELECT * FROM login_failures")).fetchall())
+        assert "alex" not in stored and "testclient" not in stored
+        clock.now += timedelta(minutes=16)  # type: ignore[attr-defined]
+        login(second, "alex")
 
 
 def test_a_portal_duckdb_from_before_migrations_is_adopted(tmp_path: Path) -> None:
