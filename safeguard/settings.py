@@ -136,6 +136,9 @@ class SafeguardSettings(BaseSettings):
     alert_email_from: str | None = Field(None, description="Sender of alert e-mails.")
     alert_email_to: TextList = Field(default_factory=list, description="Data team addresses.")
     alert_teams_webhook: SecretStr | None = Field(None, description="Teams incoming webhook URL.")
+    alert_drop_due_day: int | None = Field(
+        None, ge=1, le=28, description="Day of the month a drop is due by (late-drop alert)."
+    )
 
     @classmethod
     def settings_customise_sources(
