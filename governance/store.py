@@ -1,8 +1,8 @@
 """Where things live in a data directory (docs/DESIGN.md) and small read helpers.
 
-Governance reads the warehouse, the vault and the portal database directly with DuckDB (it
-runs outside Dagster: from the CLI for subject access and from the retention job), so the
-file names are pinned here once.
+Governance reads the warehouse and the vault directly with DuckDB (it runs outside Dagster:
+from the CLI for subject access and from the retention job), so the file names are pinned here
+once. The portal database is reached only through :mod:`portal.records` (any backend).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ __all__ = [
     "AGENCY_SOURCES",
     "AUDIT_PATH",
     "LINKAGE_MODEL_PATH",
-    "PORTAL_FILE",
     "VAULT_FILE",
     "WAREHOUSE_FILE",
     "list_tables",
@@ -28,7 +27,6 @@ __all__ = [
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 VAULT_FILE = "vault.duckdb"
-PORTAL_FILE = "portal.duckdb"
 AUDIT_PATH = Path("audit") / "audit.jsonl"
 #: Where ``linkage.link_with_details(artefact_dir=DIR/artefacts/linkage)`` saves the model.
 LINKAGE_MODEL_PATH = Path("artefacts") / "linkage" / "linkage_model.json"
