@@ -208,7 +208,7 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=120.0, help="cap on the timed phase")
     parser.add_argument("--think-ms", type=float, default=0.0, help="mean pause between pages")
     parser.add_argument(
-        "--database-url", default=None, help="portal database (default: DIR/portal.duckdb)"
+        "--database-url", default=None, help="portal database (default: DIR/portal.sqlite)"
     )
     args = parser.parse_args()
 
@@ -232,7 +232,7 @@ def main() -> int:
             run_load(base, accounts, args.requests_per_user, args.max_seconds, args.think_ms / 1000)
         )
         print(f"think time {args.think_ms:.0f} ms (mean); portal database "
-              f"{args.database_url or 'DIR/portal.duckdb'}")  # fmt: skip
+              f"{args.database_url or 'DIR/portal.sqlite'}")  # fmt: skip
         status = report(samples, logins, wall, len(accounts))
         return status or verify_audit(tmp / "data")
     finally:

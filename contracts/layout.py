@@ -23,6 +23,7 @@ __all__ = [
     "KEY_FILE",
     "KEY_ROTATION_DIR",
     "LANDING_DIR",
+    "LEGACY_PORTAL_FILE",
     "LINKAGE_MODEL",
     "LOGS_DIR",
     "PORTAL_FILE",
@@ -40,8 +41,12 @@ __all__ = [
 WAREHOUSE_FILE = "warehouse.duckdb"
 #: The identity vault (restricted store, mode 0600): identifiers only.
 VAULT_FILE = "vault.duckdb"
-#: The portal's accounts, sessions, judgements and reallocations (default DuckDB URL).
-PORTAL_FILE = "portal.duckdb"
+#: The portal's accounts, sessions, judgements, reallocations and login throttle (the embedded
+#: default SQLite URL; PostgreSQL in production).
+PORTAL_FILE = "portal.sqlite"
+#: The embedded default before SQLite: a data directory that has it (and no SQLite file) keeps
+#: using it, so an upgrade never starts an empty portal beside the council's accounts.
+LEGACY_PORTAL_FILE = "portal.duckdb"
 #: The HMAC pseudonym key, generated on first run (mode 0600).
 KEY_FILE = "pseudonym.key"
 #: Exists only while ``safeguard keys rotate`` runs.
@@ -94,6 +99,10 @@ class DataDir:
     @property
     def portal_db(self) -> Path:
         return self.root / PORTAL_FILE
+
+    @property
+    def legacy_portal_db(self) -> Path:
+        return self.root / LEGACY_PORTAL_FILE
 
     @property
     def key_file(self) -> Path:

@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from dpia.audit import AuditLog
-from governance.store import AUDIT_PATH, PORTAL_FILE, WAREHOUSE_FILE, read_table
+from governance.store import AUDIT_PATH, WAREHOUSE_FILE, read_table
+from portal.records import read_portal_table
 
 __all__ = [
     "AuditFacts",
@@ -275,8 +276,8 @@ def collect_run_facts(
     per_worker = read_table(
         warehouse, "flags", sql="SELECT count(*) AS n FROM flags GROUP BY worker_id ORDER BY n"
     )
-    decisions = read_table(
-        data_dir / PORTAL_FILE,
+    decisions = read_portal_table(
+        data_dir,
         "judgements",
         sql="SELECT decision, count(*) AS n FROM judgements GROUP BY decision ORDER BY decision",
     )

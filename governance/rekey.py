@@ -48,12 +48,13 @@ from dpia.pseudonymise import (
 )
 from governance.store import (
     AUDIT_PATH,
-    PORTAL_FILE,
     VAULT_FILE,
     WAREHOUSE_FILE,
     list_tables,
     table_columns,
 )
+from portal.records import read_practitioner_tables, replace_practitioner_tables
+from portal.snapshot import republish_serving_snapshot
 
 __all__ = ["PSEUDONYM_COLUMNS", "RotationReport", "rotate_keys"]
 
@@ -77,8 +78,11 @@ PSEUDONYM_COLUMNS = frozenset(
 _TOKEN = re.compile(r"(?<![0-9a-f])(?:flag-)?[0-9a-f]{16}(?![0-9a-f])")
 _TEXT_SUFFIXES = frozenset({".html", ".htm", ".md", ".json", ".csv", ".txt", ".svg"})
 _TEXT_ROOTS = (ARTEFACTS_DIR, REPORTS_DIR, DATA_DOCS_DIR)
-_DATABASES = (VAULT_FILE, WAREHOUSE_FILE, PORTAL_FILE)
+_DATABASES = (VAULT_FILE, WAREHOUSE_FILE)
 _READY = "READY"
+#: The portal database's re-keyed rows, staged as Parquet and swapped in through
+#: :mod:`portal.records` (it may be SQLite, PostgreSQL or DuckDB: never a file moved here).
+_PORTAL_STAGE = "portal-records"
 
 
 class KeyRotationError(RuntimeError):
@@ -189,7 +193,7 @@ class _Mapping:
         return _TOKEN.sub(lambda m: self.map.get(m.group(0), m.group(0)), text)
 
 
-def _build_mapping(data_dir: Path, mapping: _Mapping) -> None:
+def _build_mapping(data_dir: Path, mapping: _Mapping, portal: dict[str, pd.DataFrame]) -> None:
     vault, warehouse = data_dir / VAULT_FILE, data_dir / WAREHOUSE_FILE
     vault_tables = set(list_tables_at(vault))
     for table in sorted(t for t in vault_tables if t.startswith("identity_")):
@@ -243,16 +247,21 @@ def _build_mapping(data_dir: Path, mapping: _Mapping) -> None:
                 continue
             pairs.append((flag, _flag(mapping.new, mapping.remap(family), day, version)))
         mapping.derived("flag", pairs)
+    columns: list[tuple[str, pd.Series]] = []
     for db in _DATABASES:  # every other pseudonym is wrapped, before any text is rewritten
         for column in sorted(PSEUDONYM_COLUMNS):
             for table in _tables_with(data_dir / db, column):
                 values = _read(
                     data_dir / db, f'SELECT DISTINCT "{column}"::VARCHAR AS v FROM "{table}"'
                 )
-                for value in values["v"].dropna():
-                    mapping.remap(str(value))
-                    if column in ("person_key", "family_key", "flag_id"):
-                        mapping.subjects.add((column, str(value)))
+                columns.append((column, values["v"]))
+    for frame in portal.values():
+        columns += [(c, frame[c]) for c in sorted(PSEUDONYM_COLUMNS & set(frame.columns))]
+    for column, values in columns:
+        for value in values.dropna().unique():
+            mapping.remap(str(value))
+            if column in ("person_key", "family_key", "flag_id"):
+                mapping.subjects.add((column, str(value)))
 
 
 def _tables_columns(path: Path, table: str) -> list[str]:
@@ -321,6 +330,30 @@ def _rekey_database(source: Path, target: Path, mapping: _Mapping) -> dict[str, 
     return rows
 
 
+def _rekey_portal(
+    frames: dict[str, pd.DataFrame], staging: Path, mapping: _Mapping
+) -> dict[str, int]:
+    """Stage the portal's rows with every pseudonym re-keyed (swapped in by :func:`_finish`)."""
+    rows: dict[str, int] = {}
+    for table, frame in frames.items():
+        rekeyed = frame.copy()
+        for column in frame.columns:
+            if not pd.api.types.is_object_dtype(frame[column]) and not (
+                pd.api.types.is_string_dtype(frame[column])
+            ):
+                continue  # dates, numbers, flags
+            apply = mapping.remap if column in PSEUDONYM_COLUMNS else mapping.substitute
+            rekeyed[column] = frame[column].map(
+                lambda v, fn=apply: v if v is None or not isinstance(v, str) else fn(v)
+            )
+        target = staging / _PORTAL_STAGE / f"{table}.parquet"
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        rekeyed.to_parquet(target, index=False)
+        os.chmod(target, 0o600)
+        rows[f"portal.{table}"] = len(frame)
+    return rows
+
+
 def _text_files(data_dir: Path) -> list[Path]:
     files = []
     for root in _TEXT_ROOTS:
@@ -349,16 +382,22 @@ def _finish(data_dir: Path, staging: Path) -> None:
     """Move every staged file into place, the key last (idempotent: safe to rerun)."""
     for staged in sorted(p for p in staging.rglob("*") if p.is_file()):
         relative = staged.relative_to(staging)
-        if relative.as_posix() in (_READY, KEY_FILE_NAME):
+        if relative.as_posix() in (_READY, KEY_FILE_NAME) or relative.parts[0] == _PORTAL_STAGE:
             continue
         target = data_dir / relative
         os.replace(staged, target)
         if target.suffix == ".duckdb":
             target.with_name(target.name + ".wal").unlink(missing_ok=True)
+    portal = staging / _PORTAL_STAGE
+    if portal.exists():  # one transaction: a rerun after a crash writes the same rows again
+        frames = {p.stem: pd.read_parquet(p) for p in sorted(portal.glob("*.parquet"))}
+        replace_practitioner_tables(data_dir, frames)
     key = staging / KEY_FILE_NAME
     if key.exists():
         os.replace(key, data_dir / KEY_FILE_NAME)
     shutil.rmtree(staging)
+    # The portal serves the re-keyed warehouse at once; no snapshot under the old key is left.
+    republish_serving_snapshot(data_dir)
 
 
 def rotate_keys(
@@ -369,7 +408,8 @@ def rotate_keys(
     Parameters
     ----------
     data_dir
-        The data directory. The portal must be stopped (it holds ``portal.duckdb``).
+        The data directory. The portal must be stopped (its sessions would hold old keys);
+        its database is re-keyed through :mod:`portal.records`, wherever it is.
     actor
         Who rotates (the audit entry's actor).
     new_key
@@ -405,12 +445,14 @@ def rotate_keys(
     audit = AuditLog(data_dir / AUDIT_PATH)
     if not audit.verify().ok:
         raise KeyRotationError("the audit trail does not verify; the rotation was not started")
-    _build_mapping(data_dir, mapping)
+    portal = read_practitioner_tables(data_dir)
+    _build_mapping(data_dir, mapping, portal)
     staging.mkdir(mode=0o700)
     rows: dict[str, int] = {}
     for name in _DATABASES:
         if (data_dir / name).exists():
             rows.update(_rekey_database(data_dir / name, staging / name, mapping))
+    rows.update(_rekey_portal(portal, staging, mapping))
     _record_history(staging / VAULT_FILE, mapping)
     files = []
     for path in _text_files(data_dir):

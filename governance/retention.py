@@ -40,13 +40,14 @@ from dpia.register import DpiaRegister
 from governance.store import (
     AGENCY_SOURCES,
     AUDIT_PATH,
-    PORTAL_FILE,
     VAULT_FILE,
     WAREHOUSE_FILE,
     list_tables,
     rewrite_database,
     table_columns,
 )
+from portal.records import portal_database_exists, portal_location, purge_practitioner_records
+from portal.snapshot import republish_serving_snapshot
 
 __all__ = [
     "EVENT_DATE_SQL",
@@ -87,6 +88,8 @@ OWN_DATE_COLUMNS = {
 }
 #: Portal tables (written by practitioners) and the date each row expires from.
 PORTAL_DATE_COLUMNS = {"judgements": "decided_at", "allocations": "reallocated_at"}
+#: The portal database's line in the purge report, whatever its backend.
+PORTAL_STORE = "portal database"
 _PERSON_TABLES = ("people", "protected_characteristics", "families")
 _TEXT_SUFFIXES = frozenset({".html", ".htm", ".md", ".json", ".csv", ".txt", ".svg"})
 _PSEUDONYM = r"[0-9a-f]{16}"
@@ -225,23 +228,38 @@ def _purge_orphans(con: duckdb.DuckDBPyConnection, report: _Tally) -> None:
                 report.deleted[f"warehouse.{table}"] = count
 
 
-def _purge_portal_dates(
-    con: duckdb.DuckDBPyConnection, register: DpiaRegister, report: _Tally
-) -> None:
-    """Judgements and reallocations expire by their own date, even after their flag is gone."""
+def _purge_portal(data_dir: Path, plan: _Plan, register: DpiaRegister, report: _Tally) -> None:
+    """Judgements and reallocations of expired flags, and those past their own date.
+
+    Through :mod:`portal.records`, wherever the portal database is (SQLite by default,
+    PostgreSQL, DuckDB); an embedded DuckDB file is rewritten afterwards like the others.
+    """
+    where = portal_location(data_dir)
+    if not portal_database_exists(data_dir):
+        report.stores[PORTAL_STORE] = "absent (the portal has not been started)"
+        return
     policy = register.retention_for("practitioner_records")
+    cutoff = None
     if policy.action != "delete" or policy.period_months is None:
         report.skipped["portal"] = f"policy {policy.name} is {policy.action}"
-        return
-    cutoff = months_before(report.today, policy.period_months)
-    for table, column in PORTAL_DATE_COLUMNS.items():
-        if table not in list_tables(con) or column not in table_columns(con, table):
-            continue
-        report.cutoffs[f"portal.{table}"] = cutoff
-        count = _delete(con, table, f'"{column}" < ?', [cutoff])
+    else:
+        day = months_before(report.today, policy.period_months)
+        cutoff = datetime(day.year, day.month, day.day)
+        for table in PORTAL_DATE_COLUMNS:
+            report.cutoffs[f"portal.{table}"] = day
+    removed = purge_practitioner_records(data_dir, cutoff, flags=plan.flags)
+    for table, count in removed.items():
         if count:
-            key = f"portal.{table}"
-            report.deleted[key] = report.deleted.get(key, 0) + count
+            report.deleted[f"portal.{table}"] = report.deleted.get(f"portal.{table}", 0) + count
+    rows = report.rows_in("portal")
+    if where.backend == "duckdb" and where.path is not None:
+        size = rewrite_database(where.path)
+        done = f"file rewritten from its live rows ({size:,} bytes), WAL removed"
+    elif where.backend == "sqlite":
+        done = "file vacuumed, WAL truncated"
+    else:
+        done = "tables vacuumed"
+    report.stores[PORTAL_STORE] = f"{where.label}: {rows:,} rows deleted; {done}"
 
 
 def _purge_key_history(
@@ -350,8 +368,9 @@ def purge_expired(
     Parameters
     ----------
     data_dir
-        The data directory (``warehouse.duckdb``, ``vault.duckdb``, optional
-        ``portal.duckdb``, ``artefacts/``, ``reports/``, ``audit/audit.jsonl``).
+        The data directory (``warehouse.duckdb``, ``vault.duckdb``, ``artefacts/``,
+        ``reports/``, ``audit/audit.jsonl``); the portal database is reached through
+        :mod:`portal.records` (``SAFEGUARD_PORTAL_DATABASE_URL``).
     register
         The DPIA register: retention periods per dataset.
     today
@@ -410,17 +429,7 @@ def purge_expired(
     report.stores["artefacts/ and reports/"] = (
         f"{len(files)} text file(s) quoting an expired record removed (rebuilt by the next run)"
     )
-    portal = data_dir / PORTAL_FILE
-    if portal.exists():
-
-        def portal_work(c: duckdb.DuckDBPyConnection) -> None:
-            _purge_records(c, "portal", plan, report)
-            _purge_portal_dates(c, register, report)
-
-        _transaction(portal, portal_work)
-        _rewrite(portal, "portal", report)
-    else:
-        report.stores[PORTAL_FILE] = "absent (the portal has not been started)"
+    _purge_portal(data_dir, plan, register, report)
 
     def warehouse_work(c: duckdb.DuckDBPyConnection) -> None:
         _purge_records(c, "warehouse", plan, report)
@@ -429,6 +438,12 @@ def purge_expired(
 
     _transaction(warehouse, warehouse_work)
     _rewrite(warehouse, "warehouse", report)
+    served = republish_serving_snapshot(data_dir)  # purged families leave the portal now
+    report.stores["serving snapshot"] = (
+        f"republished from the purged warehouse ({served.name}); older snapshots removed"
+        if served is not None
+        else "none published (the portal has not been served from this directory)"
+    )
     landing = landing if landing is not None else DataDir(data_dir).landing
     dropped = _purge_landing(landing, register, report) if landing.is_dir() else ()
     if not landing.is_dir():

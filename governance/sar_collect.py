@@ -28,7 +28,6 @@ import pandas as pd
 from dpia.audit import AuditLog
 from governance.store import (
     AUDIT_PATH,
-    PORTAL_FILE,
     VAULT_FILE,
     WAREHOUSE_FILE,
     list_tables,
@@ -36,6 +35,7 @@ from governance.store import (
     table_columns,
 )
 from linkage import standardise_dob, standardise_name
+from portal.records import read_portal_table, read_practitioner_tables
 
 __all__ = ["FREE_TEXT_WITHHELD", "collect_subject_data"]
 
@@ -114,6 +114,22 @@ class _Scope:
                 break  # person-level tables: only the person's own rows, not their family's
         return (" OR ".join(parts), params) if parts else None
 
+    def mask(self, frame: pd.DataFrame) -> pd.Series:
+        """:meth:`where` on rows already read (the portal database, any backend)."""
+        selected = pd.Series(False, index=frame.index)
+        for column, values in (
+            ("record_pseudo", self.records),
+            ("person_key", {self.person_key}),
+            ("family_key", self.families),
+            ("flag_id", self.flags),
+            ("objection_pseudo", self.objections),
+        ):
+            if column in frame and values:
+                selected |= frame[column].isin(sorted(values))
+            if column in frame and column in ("record_pseudo", "person_key"):
+                break
+        return selected
+
 
 def _staff_role(value: Any, roles: Mapping[str, str]) -> Any:
     return None if value is None else roles.get(str(value), "member of staff")
@@ -185,6 +201,20 @@ def _collect_db(
     return sections
 
 
+def _collect_portal(
+    data_dir: Path, scope: _Scope, redacted: str, roles: Mapping[str, str]
+) -> dict[str, tuple[dict[str, Any], ...]]:
+    """The practitioners' records about the person, read through :mod:`portal.records`."""
+    sections: dict[str, tuple[dict[str, Any], ...]] = {}
+    for table, frame in sorted(read_practitioner_tables(data_dir).items()):
+        if table in _SKIP_TABLES or frame.empty:
+            continue
+        rows = _rows(frame[scope.mask(frame)], scope, redacted, roles)
+        if rows:
+            sections[f"Practitioners' records: {table}"] = rows
+    return sections
+
+
 def _family_members(path: Path, scope: _Scope, redacted: str) -> tuple[dict[str, Any], ...]:
     """The other members of the person's families: role and dates only."""
     if not path.exists() or not scope.families:
@@ -244,7 +274,7 @@ def _earlier_keys(vault: Path, keys: set[str]) -> set[str]:
 def _staff_roles(data_dir: Path) -> dict[str, str]:
     """Username and worker id -> role, from the portal's accounts and the workers table."""
     roles: dict[str, str] = {}
-    users = read_table(Path(data_dir) / PORTAL_FILE, "users")
+    users = read_portal_table(Path(data_dir), "users")
     if users is not None:
         for username, role, worker in users[["username", "role", "worker_id"]].itertuples(
             index=False
@@ -308,9 +338,7 @@ def collect_subject_data(
     members = _family_members(warehouse, scope, redacted)
     if members:
         sections["Other members of your family (third parties, redacted)"] = members
-    sections.update(
-        _collect_db(Path(data_dir) / PORTAL_FILE, "Practitioners' records", scope, redacted, roles)
-    )
+    sections.update(_collect_portal(Path(data_dir), scope, redacted, roles))
     keys = {person_key} | scope.families | scope.flags
     keys |= _earlier_keys(vault, keys)  # audit entries written before a key rotation
     subjects = {

@@ -1,8 +1,8 @@
 """Where things live in a data directory (docs/DESIGN.md) and small read helpers.
 
-Governance reads the warehouse, the vault and the portal database directly with DuckDB (it
-runs outside Dagster: from the CLI for subject access and from the retention job), so the
-file names are pinned here once.
+Governance reads the warehouse and the vault directly with DuckDB (it runs outside Dagster:
+from the CLI for subject access and from the retention job), so the file names are pinned here
+once. The portal database is reached only through :mod:`portal.records` (any backend).
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ import duckdb
 import pandas as pd
 
 from contracts.landing import AGENCY_SOURCES
-from contracts.layout import AUDIT_LOG, LINKAGE_MODEL, PORTAL_FILE, VAULT_FILE, WAREHOUSE_FILE
+from contracts.layout import AUDIT_LOG, LINKAGE_MODEL, VAULT_FILE, WAREHOUSE_FILE
 
 __all__ = [
     "AGENCY_SOURCES",
     "AUDIT_PATH",
     "LINKAGE_MODEL_PATH",
-    "PORTAL_FILE",
     "VAULT_FILE",
     "WAREHOUSE_FILE",
     "list_tables",

@@ -38,9 +38,11 @@ from pipelines.council import CouncilConfig, load_config
 from pipelines.dpia_metadata import register, with_dpia_metadata
 from pipelines.lineage import graph_specs, lineage_nodes_of, nodes_to_json
 from pipelines.operations import (
+    alert_on_failed_run,
     governance_after_failure,
     governance_after_success,
     governance_job,
+    late_drop_sensor,
     monthly_scoring_schedule,
     new_drop_sensor,
     pipeline_job,
@@ -136,6 +138,8 @@ def build_definitions(
             new_drop_sensor,
             governance_after_success,
             governance_after_failure,
+            alert_on_failed_run,
+            late_drop_sensor,
             *(extra.sensors or []),
         ],
         executor=dg.in_process_executor,

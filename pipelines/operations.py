@@ -3,6 +3,10 @@
 Agencies deliver early in the month; the schedule scores on the 3rd at 06:00 London time, and
 the sensor starts a run as soon as a new *complete and settled* drop lands (the contract has no
 completion marker, so a drop whose files changed in the last minutes may still be copying).
+
+The data team hears of what needs a person (:mod:`safeguard.alerts`, channels from the settings):
+a failed scoring run (its failed gates named), a sensor that raised, and a month whose drop has
+not landed by ``SAFEGUARD_ALERT_DROP_DUE_DAY`` (once per month).
 """
 
 import time
@@ -15,6 +19,7 @@ from ingest.drops import scan_drops
 from pipelines.layout import GOVERNANCE_GROUP, HISTORY_GROUP
 from pipelines.resources import RunSettings, Warehouse
 from pipelines.retention import run_retention_purge
+from safeguard.alerts import alert_data_team, drop_due_day, late_drop_alert, run_alert, sensor_alert
 
 pipeline_job = dg.define_asset_job(
     "monthly_scoring",
@@ -53,6 +58,14 @@ def settled(path: Path, now: float, settle_seconds: float = SETTLE_SECONDS) -> b
     description="Starts a run when a new complete drop has landed; ignores incomplete or still-copying drops.",
 )
 def new_drop_sensor(context: dg.SensorEvaluationContext, settings: RunSettings):
+    try:
+        return _new_drop(context, settings)
+    except Exception as exc:  # the daemon only logs a sensor error: tell the data team
+        alert_data_team(sensor_alert("new_drop_sensor", f"{type(exc).__name__}: {exc}"))
+        raise
+
+
+def _new_drop(context: dg.SensorEvaluationContext, settings: RunSettings):
     landing = Path(settings.landing_dir)
     if not landing.is_dir():
         return dg.SkipReason(f"landing folder {landing} does not exist")
@@ -97,6 +110,55 @@ def governance_after_success(context: dg.RunStatusSensorContext):
 def governance_after_failure(context: dg.RunFailureSensorContext):
     """A failed gate is shown in the review pack, not hidden by a missing rebuild."""
     return dg.RunRequest(run_key=f"governance-{context.dagster_run.run_id}")
+
+
+def failed_gates_of_run(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str]]:
+    """(asset, check) of every blocking check that failed in the run (aggregates only)."""
+    failed = []
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = entry.dagster_event.event_specific_data if entry.dagster_event else None
+        if evaluation is None or evaluation.passed:
+            continue
+        if evaluation.severity != dg.AssetCheckSeverity.ERROR:
+            continue
+        failed.append((evaluation.asset_key.to_user_string(), evaluation.check_name))
+    return sorted(set(failed))
+
+
+@dg.run_failure_sensor(
+    name="alert_on_failed_run",
+    monitored_jobs=[pipeline_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def alert_on_failed_run(context: dg.RunFailureSensorContext) -> None:
+    """A scheduled or sensor-launched run that failed (a gate or an error) reaches the data team."""
+    run_id = context.dagster_run.run_id
+    gates = failed_gates_of_run(context.instance, run_id)
+    error = None
+    if not gates and context.failure_event.message:
+        error = context.failure_event.message.splitlines()[0]
+    alert_data_team(run_alert(run_id=run_id, success=False, failed_gates=gates, error=error))
+
+
+@dg.sensor(
+    name="late_drop_sensor",
+    minimum_interval_seconds=3600,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Alerts the data team, once a month, when no drop has landed by its due day.",
+)
+def late_drop_sensor(context: dg.SensorEvaluationContext, settings: RunSettings):
+    due = drop_due_day()
+    if due is None:
+        return dg.SkipReason("SAFEGUARD_ALERT_DROP_DUE_DAY is not set: late drops are not alerted")
+    today = date.today()
+    if context.cursor == f"{today:%Y-%m}":
+        return dg.SkipReason(f"already alerted for {today:%Y-%m}")
+    alert = late_drop_alert(Path(settings.landing_dir), today, due)
+    if alert is None:
+        return dg.SkipReason(f"the {today:%Y-%m} drop is not late (due by day {due})")
+    alert_data_team(alert)
+    context.update_cursor(f"{today:%Y-%m}")
+    return dg.SkipReason(f"alerted: {alert.subject}")
 
 
 @dg.op(

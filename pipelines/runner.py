@@ -30,6 +30,7 @@ from pipelines.resources import Warehouse
 from pipelines.run_context import AsOfError, check_as_of
 from pipelines.storage import StorageRecoveryError
 from portal.snapshot import publish_serving_snapshot
+from safeguard.alerts import alert_data_team, run_alert
 
 
 @dataclass(frozen=True)
@@ -342,7 +343,38 @@ def run_pipeline(
     """Materialise every asset for the newest complete drop under ``landing``.
 
     ``progress`` receives each step, materialisation and check as it happens (by default a
-    line per finished step on ``console``)."""
+    line per finished step on ``console``). A failed gate or a failed run is sent to the data
+    team on the channels the settings name (``SAFEGUARD_ALERT_*``; aggregates only)."""
+    try:
+        outcome = _run_pipeline(
+            landing=landing, data_dir=data_dir, as_of=as_of, truth_dir=truth_dir,
+            console=console, council=council, council_source=council_source, progress=progress,
+        )  # fmt: skip
+    except Exception as exc:
+        alert_data_team(run_alert(run_id="(not started)", success=False, error=type(exc).__name__))
+        raise
+    alert_data_team(
+        run_alert(
+            run_id=outcome.run_id,
+            success=outcome.success,
+            failed_gates=[(g.asset, g.check) for g in outcome.failed_gates],
+            error=outcome.error,
+        )
+    )
+    return outcome
+
+
+def _run_pipeline(
+    *,
+    landing: Path,
+    data_dir: Path,
+    as_of: str | None,
+    truth_dir: Path | None,
+    console: Console | None,
+    council: CouncilConfig | None,
+    council_source: str,
+    progress: RunProgress | None,
+) -> RunOutcome:
     console = console or Console(quiet=True)
     progress = progress or RunProgress(console)
     # Splink reports training progress through logging; the run log keeps what matters.

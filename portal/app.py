@@ -57,7 +57,7 @@ def create_app(
     Parameters
     ----------
     data_dir
-        The pipeline's data directory; ``portal.duckdb`` is created there (mode 0600).
+        The pipeline's data directory; the embedded ``portal.sqlite`` is created there (0600).
     secure_cookies
         Send the session cookie only over HTTPS (the default). Turn off only for a plain-HTTP
         loopback demo or test client.
@@ -65,7 +65,7 @@ def create_app(
         Full settings (overrides ``data_dir`` and ``secure_cookies``), e.g. a test clock.
     """
     settings = settings or PortalSettings(data_dir=Path(data_dir), secure_cookies=secure_cookies)
-    secure_data_dir(settings.data_dir)  # owner-only files: portal.duckdb, its WAL, the audit trail
+    secure_data_dir(settings.data_dir)  # owner-only files: portal.sqlite, its WAL, the audit trail
     portal = PortalState.build(settings)
     routes_auth.ensure_portal_db(portal)
 

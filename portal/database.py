@@ -1,9 +1,11 @@
 """The portal's own database through SQLAlchemy: embedded file by default, PostgreSQL in production.
 
 One URL decides where users, sessions, judgements and allocations live
-(``SAFEGUARD_PORTAL_DATABASE_URL``): ``duckdb:///DIR/portal.duckdb`` (the default, which the
-governance jobs read directly), ``sqlite:///...`` or ``postgresql+psycopg://...``. Alembic
-migrations (``portal/migrations``) bring any of them to the current schema at start-up.
+(``SAFEGUARD_PORTAL_DATABASE_URL``): ``sqlite:///DIR/portal.sqlite`` (the embedded default),
+``postgresql+psycopg://...`` in production, or ``duckdb:///...``. Alembic migrations
+(``portal/migrations``) bring any of them to the current schema at start-up. Everything else
+(governance, monitoring, retention, key rotation) reads and writes these tables through
+:mod:`portal.records`, never by opening the file.
 
 A file database is created owner-only (0600) before anything is written into it. DuckDB lets one
 process write a file at a time: the portal closes its connections after a few idle seconds, and
@@ -26,12 +28,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.ddl.impl import DefaultImpl
 
-from contracts.layout import PORTAL_FILE
+from contracts.layout import LEGACY_PORTAL_FILE, PORTAL_FILE
 from portal.db import DataUnavailableError
 from portal.schema import revision as revision_table
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_FILE = PORTAL_FILE
+#: The embedded default before SQLite: a data directory that has it (and no SQLite file) keeps
+#: using it, so an upgrade never starts an empty portal beside the council's accounts.
+LEGACY_FILE = LEGACY_PORTAL_FILE
 
 
 _REQUEST_STAMPS: ContextVar[dict[int, tuple[int, ...]] | None] = ContextVar(
@@ -57,7 +62,16 @@ class _DuckDBImpl(DefaultImpl):
 
 
 def default_url(data_dir: Path) -> str:
-    return f"duckdb:///{(Path(data_dir) / DEFAULT_FILE).absolute()}"
+    """The embedded default: a SQLite file in the data directory (WAL, owner-only).
+
+    A data directory from before SQLite became the default keeps its ``portal.duckdb``
+    (accounts, judgements) until the deployment names a URL.
+    """
+    data_dir = Path(data_dir)
+    legacy = data_dir / LEGACY_FILE
+    if legacy.exists() and not (data_dir / DEFAULT_FILE).exists():
+        return f"duckdb:///{legacy.absolute()}"
+    return f"sqlite:///{(data_dir / DEFAULT_FILE).absolute()}"
 
 
 def configured_url(data_dir: Path) -> str:

@@ -150,7 +150,7 @@ def record_judgement(
             decided_at=portal.settings.clock(),
             model_version=flag.model_version,
         )
-    # The free-text reason stays in portal.duckdb: it may name people, the audit trail must not.
+    # The free-text reason stays in the portal database: it may name people, the audit trail must not.
     portal.audit.record_family(
         user.username,
         "decision",

@@ -83,6 +83,18 @@ revision = sa.Table(
     sa.Column("revision", sa.BigInteger, nullable=False),
 )
 
+# Failed logins per (username, client address), shared by every portal worker: only a hash of
+# the pair is kept (no address or mistyped name is stored), for the throttle's window at most.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # random: DuckDB has no autoincrement
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("failed_at", sa.DateTime, nullable=False),
+    sa.Index("ix_login_failures_key", "key_hash", "failed_at"),
+    sa.Index("ix_login_failures_at", "failed_at"),
+)
+
 # A sign-in started at the council's OpenID Connect provider and not yet finished (10 minutes
 # at most): bound to the browser's pre-login session, used once.
 oidc_logins = sa.Table(

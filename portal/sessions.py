@@ -2,8 +2,9 @@
 
 The browser holds only a random session id; who is logged in and the CSRF token stay on the
 server, so nothing in a cookie can be forged or replayed after logout. Sessions live in the
-portal database, so a restart or a second worker process keeps everyone logged in; the login
-throttle is per process (memory), which a reverse proxy's rate limit complements.
+portal database, so a restart or a second worker process keeps everyone logged in. The login
+throttle counts failures there too, so several workers share one count (a reverse proxy's rate
+limit still complements it).
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from portal.schema import sessions
+from portal.schema import login_failures, sessions
 
 if TYPE_CHECKING:
     from portal.database import PortalDatabase
@@ -170,33 +169,57 @@ class LoginThrottle:
     """Counts failed logins per (username, client address) in a sliding window.
 
     Keyed on the pair so one attacker cannot lock a colleague out from another desk, while
-    password guessing against one account from one address stops after ``max_failures``.
+    password guessing against one account from one address stops after ``max_failures``. The
+    failures are rows of the portal database (``login_failures``, the pair stored as a SHA-256
+    only), so every worker process sees them: guessing cannot be spread over workers.
     """
 
     def __init__(
-        self, clock: Callable[[], datetime], *, max_failures: int, window: timedelta
+        self,
+        database: PortalDatabase,
+        clock: Callable[[], datetime],
+        *,
+        max_failures: int,
+        window: timedelta,
     ) -> None:
+        self._db = database
         self._clock = clock
         self._max = max_failures
         self._window = window
-        self._failures: dict[tuple[str, str], deque[datetime]] = {}
-        self._lock = threading.Lock()
 
-    def _recent(self, key: tuple[str, str], now: datetime) -> deque[datetime]:
-        stamps = self._failures.setdefault(key, deque())
-        while stamps and now - stamps[0] > self._window:
-            stamps.popleft()
-        return stamps
+    @staticmethod
+    def _key(username: str, client: str) -> str:
+        return hashlib.sha256(f"{username.lower()}\x1f{client}".encode()).hexdigest()
 
     def blocked(self, username: str, client: str) -> bool:
-        with self._lock:
-            return len(self._recent((username.lower(), client), self._clock())) >= self._max
+        since = self._clock() - self._window
+        with self._db.reader() as conn:
+            count = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(login_failures)
+                .where(
+                    login_failures.c.key_hash == self._key(username, client),
+                    login_failures.c.failed_at >= since,
+                )
+            ).scalar()
+        return int(count or 0) >= self._max
 
     def record_failure(self, username: str, client: str) -> None:
         now = self._clock()
-        with self._lock:
-            self._recent((username.lower(), client), now).append(now)
+        with self._db.cursor() as conn:
+            conn.execute(
+                login_failures.delete().where(login_failures.c.failed_at < now - self._window)
+            )
+            conn.execute(
+                login_failures.insert().values(
+                    id=secrets.token_hex(16), key_hash=self._key(username, client), failed_at=now
+                )
+            )
 
     def reset(self, username: str, client: str) -> None:
-        with self._lock:
-            self._failures.pop((username.lower(), client), None)
+        with self._db.cursor() as conn:
+            conn.execute(
+                login_failures.delete().where(
+                    login_failures.c.key_hash == self._key(username, client)
+                )
+            )

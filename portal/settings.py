@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from contracts.layout import AUDIT_LOG, PORTAL_FILE, VAULT_FILE, WAREHOUSE_FILE
+from contracts.layout import AUDIT_LOG, VAULT_FILE, WAREHOUSE_FILE
 
 if TYPE_CHECKING:
     from portal.oidc import OidcSettings
@@ -62,7 +62,7 @@ class PortalSettings:
         The council's OpenID Connect provider (None: local accounts only).
     database_url
         SQLAlchemy URL of the portal database (users, sessions, judgements, allocations);
-        None: the embedded ``DIR/portal.duckdb``.
+        None: the embedded ``DIR/portal.sqlite``.
     clock
         Source of "now" (UTC, naive); tests inject a fixed clock.
     """
@@ -87,10 +87,6 @@ class PortalSettings:
     @property
     def vault_path(self) -> Path:
         return self.data_dir / VAULT_FILE
-
-    @property
-    def portal_path(self) -> Path:
-        return self.data_dir / PORTAL_FILE
 
     @property
     def portal_database_url(self) -> str:
@@ -128,7 +124,11 @@ class PortalSettings:
             throttle_max_failures=settings.portal_throttle_max_failures,
             throttle_window_s=settings.portal_throttle_window_s,
             idle_release_s=settings.portal_idle_release_s,
-            database_url=settings.portal_database(),
+            database_url=(
+                settings.portal_database_url.get_secret_value()
+                if settings.portal_database_url is not None
+                else None  # the embedded default (portal.database.default_url)
+            ),
             oidc=oidc,
         )
 

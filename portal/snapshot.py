@@ -10,6 +10,11 @@ warehouse never waits for, or fails on, a portal holding it open.
 A run whose gate failed publishes too: the warehouse keeps the last good flags (and records
 withdrawals), and the snapshot must follow it. Older snapshots are removed, keeping the previous
 one for a portal request still reading it.
+
+A retention purge and a key rotation change the warehouse outside a run: they call
+:func:`republish_serving_snapshot`, which publishes afresh and removes *every* older snapshot, so
+purged families vanish from the portal at once (and from the bytes under ``serving/``) and the
+portal's pseudonyms match the re-keyed warehouse and portal database.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def publish_serving_snapshot(data_dir: Path) -> Path | None:
+def publish_serving_snapshot(data_dir: Path, *, keep_previous: bool = True) -> Path | None:
     """Copy what the portal reads out of the warehouse and point the portal at the copy.
 
     Parameters
@@ -68,6 +73,9 @@ def publish_serving_snapshot(data_dir: Path) -> Path | None:
     data_dir
         The data directory holding ``warehouse.duckdb``. The caller (the pipeline's runner)
         has closed its own connections to the warehouse.
+    keep_previous
+        Keep the snapshot the pointer named before, for a portal request still reading it.
+        False after a purge or key rotation: what it holds must not outlive the change.
 
     Returns
     -------
@@ -123,12 +131,24 @@ def publish_serving_snapshot(data_dir: Path) -> Path | None:
         os.fsync(handle.fileno())
     os.replace(pointer_tmp, folder / POINTER)
     _fsync_dir(folder)
-    keep = {name, previous.name if previous else ""}
+    keep = {name, previous.name if previous and keep_previous else ""}
     for old in folder.glob("snapshot-*.duckdb*"):
         if old.name.removesuffix(".wal") not in keep:
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()
     return snapshot
+
+
+def republish_serving_snapshot(data_dir: Path) -> Path | None:
+    """Publish afresh after the warehouse changed outside a run (purge, key rotation).
+
+    Every older snapshot is removed. Nothing happens where no snapshot was ever published
+    (no portal is served from this data directory yet).
+    """
+    folder = serving_dir(data_dir)
+    if not folder.is_dir():
+        return None
+    return publish_serving_snapshot(data_dir, keep_previous=False)
 
 
 class ServingSnapshot(ManagedDatabase):

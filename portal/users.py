@@ -61,7 +61,7 @@ class UserAdminError(ValueError):
 def portal_cursor(data_dir: Path) -> Iterator[sa.Connection]:
     """A short-lived transaction on the configured portal database (migrated first).
 
-    The database is ``SAFEGUARD_PORTAL_DATABASE_URL`` when set, else ``DIR/portal.duckdb``
+    The database is ``SAFEGUARD_PORTAL_DATABASE_URL`` when set, else ``DIR/portal.sqlite``
     (created 0600).
     """
     with open_portal_database(Path(data_dir)) as database, database.cursor() as cur:
@@ -164,7 +164,7 @@ def add_user(
     Parameters
     ----------
     data_dir
-        The data directory holding ``portal.duckdb``.
+        The data directory (the portal database is wherever the settings say).
     username
         Login name (lower case).
     role

@@ -97,6 +97,7 @@ class PortalState:
                 absolute=timedelta(hours=settings.session_absolute_hours),
             ),
             throttle=LoginThrottle(
+                portal_db,
                 settings.clock,
                 max_failures=settings.throttle_max_failures,
                 window=timedelta(seconds=settings.throttle_window_s),

@@ -5,6 +5,11 @@ and/or a Microsoft Teams incoming webhook. Alerts carry aggregates only (gate na
 dates, the run id): never a row, a name or an identifier, because e-mail and chat leave the
 controlled environment. A channel that fails is logged and the others still get the alert;
 alerting never stops a run.
+
+Who calls it: the runner (:func:`pipelines.runner.run_pipeline`: a failed gate or a failed run),
+and the Dagster sensors the daemon ticks (:mod:`pipelines.operations`: a failed scoring run, a
+sensor error, a drop not arrived by ``SAFEGUARD_ALERT_DROP_DUE_DAY``). They go through
+:func:`alert_data_team`, which reads the channels from this process's settings.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Literal, Protocol
 
 import httpx
 
-from safeguard.settings import SafeguardSettings
+from safeguard.settings import SafeguardSettings, SettingsError, load_settings
 
 LOG = logging.getLogger("safeguard.alerts")
 Kind = Literal["failed_gate", "run_failed", "sensor_error", "late_drop"]
@@ -132,6 +137,31 @@ def notify(alert: Alert, channels: Iterable[AlertChannel]) -> list[str]:
             LOG.error("alert not sent by %s: %s", channel.name, error)
             failed.append(channel.name)
     return failed
+
+
+def alert_data_team(alert: Alert | None) -> list[str]:
+    """Send ``alert`` (None: nothing to say) on the channels this process's settings name.
+
+    Returns the channels that failed; settings that cannot be read count as a failed
+    ``settings`` channel (logged; the process validated them at start-up, so this is rare).
+    """
+    if alert is None:
+        return []
+    try:
+        channels = channels_from_settings(load_settings(strict=False))
+    except SettingsError as error:
+        LOG.error("alert (%s) not sent: the alert settings are invalid: %s", alert.kind, error)
+        return ["settings"]
+    return notify(alert, channels)
+
+
+def drop_due_day() -> int | None:
+    """The day of the month by which a drop is due (None: late drops are not alerted)."""
+    try:
+        return load_settings(strict=False).alert_drop_due_day
+    except SettingsError as error:
+        LOG.error("late-drop alerts off: the settings are invalid: %s", error)
+        return None
 
 
 def run_alert(

@@ -100,7 +100,7 @@ class SafeguardSettings(BaseSettings):
     audit_anchor_dir: Path | None = Field(None, description="Audit anchors, outside DATA.")
     # --- portal -------------------------------------------------------------------------------
     portal_database_url: SecretStr | None = Field(
-        None, description="SQLAlchemy URL of the portal database (default: DATA/portal.duckdb)."
+        None, description="SQLAlchemy URL of the portal database (default: DATA/portal.sqlite)."
     )
     portal_host: str = Field("127.0.0.1", description="Interface the portal listens on.")
     portal_port: int = Field(8000, ge=1, le=65535, description="Portal TCP port.")
@@ -138,6 +138,9 @@ class SafeguardSettings(BaseSettings):
     alert_email_from: str | None = Field(None, description="Sender of alert e-mails.")
     alert_email_to: TextList = Field(default_factory=list, description="Data team addresses.")
     alert_teams_webhook: SecretStr | None = Field(None, description="Teams incoming webhook URL.")
+    alert_drop_due_day: int | None = Field(
+        None, ge=1, le=28, description="Day of the month a drop is due by (late-drop alert)."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -213,7 +216,11 @@ class SafeguardSettings(BaseSettings):
         """The portal database URL, defaulting to the embedded file in the data directory."""
         if self.portal_database_url is not None:
             return self.portal_database_url.get_secret_value()
-        return f"duckdb:///{DataDir(self.data_dir).portal_db.absolute()}"
+        layout = DataDir(self.data_dir)
+        if layout.legacy_portal_db.exists() and not layout.portal_db.exists():
+            # before SQLite was the default (portal.database.default_url, the same rule)
+            return f"duckdb:///{layout.legacy_portal_db.absolute()}"
+        return f"sqlite:///{layout.portal_db.absolute()}"
 
     def oidc_role_pairs(self) -> tuple[tuple[str, str], ...]:
         """``oidc_role_groups`` as (group, role) pairs, checked against the portal's roles."""

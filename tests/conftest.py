@@ -7,6 +7,7 @@ at a private temporary folder so nothing is written to the home directory.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -29,3 +30,43 @@ def _audit_key_and_anchors_outside_data(
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+class Inbox:
+    """What a loopback SMTP server received: (sender, recipients, raw message) per mail."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[int, Inbox]]:
+    """A real SMTP server (aiosmtpd) on a free loopback port."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def alert_mail(smtp_server: tuple[int, Inbox], monkeypatch: pytest.MonkeyPatch) -> Inbox:
+    """Alert e-mail configured through the settings (environment), to the loopback server."""
+    port, inbox = smtp_server
+    for name, value in {
+        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port),
+        "EMAIL_FROM": "safeguard@council.example", "EMAIL_TO": "data-team@council.example",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(f"SAFEGUARD_ALERT_{name}", value)
+    return inbox

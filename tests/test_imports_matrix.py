@@ -45,8 +45,16 @@ NARROW: dict[str, frozenset[str]] = {
     # the pipeline publishes the portal's serving snapshot at the end of a run; the module
     # holds the publish function and the snapshot format only (no web code)
     # the code location feeds its resources from the one settings model (safeguard.settings
-    # imports nothing of ours but contracts.layout); see docs/DESIGN.md, "Settings"
-    "pipelines": frozenset({"portal.snapshot", "safeguard.settings"}),
+    # imports nothing of ours but contracts.layout; see docs/DESIGN.md, "Settings"), reads the
+    # practitioners' judgements for monitoring through portal.records, and tells the data team
+    # of a failed gate, run or sensor, or a late drop (safeguard.alerts imports safeguard.settings)
+    "pipelines": frozenset(
+        {"portal.snapshot", "portal.records", "safeguard.settings", "safeguard.alerts"}
+    ),
+    # governance reads, purges and re-keys the portal database only through portal.records,
+    # whatever its backend (SQLite, PostgreSQL, DuckDB), and republishes the serving snapshot
+    # after a purge or key rotation (portal.snapshot); no web code
+    "governance": frozenset({"portal.records", "portal.snapshot"}),
     # the portal validates the one settings model at start-up and logs as the command line
     # does (safeguard.settings and safeguard.logs import nothing of ours but contracts.layout)
     "portal": frozenset({"safeguard.settings", "safeguard.logs"}),

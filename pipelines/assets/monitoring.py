@@ -16,7 +16,6 @@ from contracts.layout import ARTEFACTS_DIR, DataDir
 from features.point_in_time import members_at
 from governance.document import Document, render_html, render_markdown
 from governance.monitoring_page import ChartFile, build_monitoring_page, build_status_page
-from governance.store import PORTAL_FILE, read_table
 from monitoring import charts as chart
 from monitoring.inputs import build_inputs, monitored_scores
 from monitoring.overrides import attach_flags, override_analytics
@@ -29,6 +28,7 @@ from pipelines.readers import optional_table as _optional
 from pipelines.release import total_capacity, truth_frame
 from pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
 from pipelines.run_context import approved_model, run_dates
+from portal.records import read_portal_table
 
 DECOMMISSION_CHECK = "decommission_triggers"
 TABLES = ("monitoring_performance", "monitoring_fairness", "monitoring_drift",
@@ -207,8 +207,8 @@ def _overrides(warehouse: Warehouse, events, families, people, history, horizon)
     from features.outcomes import outcome_labels
     from features.protected import build_sensitive_features_many
 
-    judgements = read_table(Path(warehouse.data_dir) / PORTAL_FILE, "judgements",
-                            sql="SELECT flag_id, family_key, decision, decided_at FROM judgements")  # fmt: skip
+    judgements = read_portal_table(Path(warehouse.data_dir), "judgements",
+                                   sql="SELECT flag_id, family_key, decision, decided_at FROM judgements")  # fmt: skip
     if judgements is None or judgements.empty:
         return override_analytics(pd.DataFrame(columns=["flag_id", "family_key", "decision", "decided_at"]),
                                   None, history, pd.DataFrame(columns=["as_of_date", "family_key", "label", "label_complete"]))  # fmt: skip

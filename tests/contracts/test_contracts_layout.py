@@ -17,7 +17,7 @@ PACKAGES = (
 )  # fmt: skip
 # file names that only contracts/layout.py may write (dpia names its own key and audit trail)
 PINNED = {
-    layout.WAREHOUSE_FILE: (), layout.VAULT_FILE: (), layout.PORTAL_FILE: (),
+    layout.WAREHOUSE_FILE: (), layout.VAULT_FILE: (), layout.PORTAL_FILE: (), layout.LEGACY_PORTAL_FILE: (),
     layout.SERVING_DIR: (), layout.STAGING_DIR: (), "safeguard.log": (),
     "audit.jsonl": ("dpia",), layout.KEY_FILE: ("dpia",), layout.KEY_ROTATION_DIR: ("dpia",),
 }  # fmt: skip
@@ -66,7 +66,8 @@ def test_data_dir_paths(tmp_path: Path) -> None:
     assert data.root == tmp_path
     assert data.warehouse == tmp_path / "warehouse.duckdb"
     assert data.vault == tmp_path / "vault.duckdb"
-    assert data.portal_db == tmp_path / "portal.duckdb"
+    assert data.portal_db == tmp_path / "portal.sqlite"
+    assert data.legacy_portal_db == tmp_path / "portal.duckdb"
     assert data.audit_log == tmp_path / "audit" / "audit.jsonl"
     assert data.artefact("model", "charts.json") == tmp_path / "artefacts" / "model" / "charts.json"
     assert data.linkage_model == tmp_path / "artefacts" / "linkage" / "linkage_model.json"

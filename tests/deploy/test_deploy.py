@@ -94,3 +94,6 @@ def test_dagster_yaml_opens_an_instance_on_postgresql(
         assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         assert instance.get_runs_count() >= 0  # the schema was created and answers
+        # An event is written (psycopg 3 under a bare postgresql:// broke every event write).
+        instance.report_runless_asset_event(dg.AssetMaterialization("deploy_probe"))
+        assert instance.get_latest_materialization_event(dg.AssetKey("deploy_probe"))

@@ -29,6 +29,7 @@ import pandas as pd
 import linkage
 from dpia.audit import AuditLog
 from dpia.pseudonymise import Pseudonymiser
+from portal.records import replace_practitioner_tables
 
 KEY = b"governance-test-key-0123456789ab"
 SOURCES = ("social_care", "education", "housing", "police", "revenues_benefits")
@@ -208,7 +209,7 @@ def build_estate(data_dir: Path) -> dict[str, str]:
         "dob": [pd.Timestamp(OBJECTOR["dob"])], "postcode": [OBJECTOR["postcode"]]})  # fmt: skip
     _write(data_dir / "vault.duckdb", vault_tables)
     _write(data_dir / "warehouse.duckdb", _warehouse(vault, links, key_of, pseudo_of, rng))
-    _write_portal(data_dir / "portal.duckdb")
+    _write_portal(data_dir)
     _write_files_and_audit(data_dir, key_of, pseudo_of)
     return pseudo_of
 
@@ -249,7 +250,8 @@ def _warehouse(vault, links, key_of, pseudo_of, rng) -> dict[str, pd.DataFrame]:
     }  # fmt: skip
 
 
-def _write_portal(path: Path) -> None:
+def _write_portal(data_dir: Path) -> None:
+    """Through portal.records, into whichever portal database the settings name."""
     judgements = pd.DataFrame({
         "judgement_id": ["j1", "j2"], "flag_id": [PLANTED.flag_id, "flag-old-2023"],
         "family_key": [PLANTED.family_key, "0ther0family0001"], "worker_id": ["W01", "W02"],
@@ -262,7 +264,7 @@ def _write_portal(path: Path) -> None:
         "role": ["practitioner", "practitioner", "admin"], "worker_id": ["W01", "W02", None],
         "team": [None, None, None], "password_hash": "$argon2id$not-a-real-hash",
         "disabled": False, "created_at": datetime(2026, 1, 1)})  # fmt: skip
-    _write(path, {"judgements": judgements, "users": users})
+    replace_practitioner_tables(data_dir, {"judgements": judgements, "users": users})
 
 
 def _write_files_and_audit(

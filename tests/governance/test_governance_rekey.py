@@ -16,9 +16,11 @@ from dpia.audit import AuditLog
 from dpia.pseudonymise import KEY_FILE_NAME, Pseudonymiser, PseudonymKeyError, load_or_create_key
 from governance.rekey import PSEUDONYM_COLUMNS, KeyRotationError, rotate_keys
 from governance.sar import subject_access
+from portal.records import read_portal_table, read_practitioner_tables
+from portal.snapshot import current_snapshot, publish_serving_snapshot, serving_dir
 from safeguard.cli import app
 
-DATABASES = ("vault.duckdb", "warehouse.duckdb", "portal.duckdb")
+DATABASES = ("vault.duckdb", "warehouse.duckdb")  # and the portal's, through portal.records
 
 
 def _query(path: Path, sql: str) -> list[tuple]:
@@ -32,6 +34,9 @@ def _query(path: Path, sql: str) -> list[tuple]:
 def _pseudonyms(data_dir: Path) -> set[str]:
     """Every value of every pseudonym column in the three databases."""
     values: set[str] = set()
+    for frame in read_practitioner_tables(data_dir).values():
+        for column in PSEUDONYM_COLUMNS & set(frame.columns):
+            values |= set(frame[column].dropna())
     for db in DATABASES:
         for table, column in _query(
             data_dir / db,
@@ -100,10 +105,8 @@ def test_rotation_keeps_every_reference_consistent(keyed_estate: Path) -> None:
     pseudos = {r[0] for r in _query(vault, "SELECT record_pseudo FROM identity_vault")}
     assert {r[0] for r in _query(warehouse, "SELECT record_pseudo FROM events")} <= pseudos
     flags = {r[0] for r in _query(warehouse, "SELECT flag_id FROM flags")}
-    judged = {
-        r[0] for r in _query(keyed_estate / "portal.duckdb", "SELECT flag_id FROM judgements")
-    }
-    assert judged <= flags
+    judged = set(read_portal_table(keyed_estate, "judgements")["flag_id"])
+    assert judged and judged <= flags
     cited = [
         item
         for (text,) in _query(warehouse, "SELECT evidence FROM flag_explanations")
@@ -184,3 +187,21 @@ def test_a_key_from_the_settings_needs_the_new_key_passed_in(tmp_path: Path, mon
     monkeypatch.setenv("SAFEGUARD_PSEUDONYM_KEY", "00" * 32)
     with pytest.raises(KeyRotationError, match="nothing to rotate"):
         rotate_keys(tmp_path, actor="data_team")
+
+
+def test_rotation_republishes_the_serving_snapshot_under_the_new_key(keyed_estate: Path) -> None:
+    publish_serving_snapshot(keyed_estate)
+    publish_serving_snapshot(keyed_estate)  # the current one and the previous one on disk
+
+    def served() -> set[str]:
+        snapshot = current_snapshot(keyed_estate)
+        assert snapshot is not None
+        return {r[0] for r in _query(snapshot, "SELECT flag_id FROM flags")}
+
+    before = served()
+    rotate_keys(keyed_estate, actor="data_team")
+    warehouse = {
+        r[0] for r in _query(keyed_estate / "warehouse.duckdb", "SELECT flag_id FROM flags")
+    }
+    assert served() == warehouse and not served() & before  # the portal matches the warehouse
+    assert len(list(serving_dir(keyed_estate).glob("snapshot-*"))) == 1  # none under the old key

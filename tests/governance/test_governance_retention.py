@@ -12,6 +12,8 @@ from governance_estate import EXPIRED_NAME, PLANTED, TODAY
 from dpia.audit import AuditError, AuditLog
 from governance.retention import months_before, purge_expired
 from governance.store import list_tables
+from portal.records import read_portal_table, read_practitioner_tables
+from portal.snapshot import current_snapshot, publish_serving_snapshot, serving_dir
 
 
 def _cells(path: Path) -> dict[str, str]:
@@ -31,11 +33,14 @@ def _cells(path: Path) -> dict[str, str]:
 def _everywhere(data_dir: Path, needles: set[str]) -> list[str]:
     """Where any needle still occurs: tables of the three databases and every text file."""
     hits = []
-    for db in ("warehouse.duckdb", "vault.duckdb", "portal.duckdb"):
+    for db in ("warehouse.duckdb", "vault.duckdb"):
         for table, text in _cells(data_dir / db).items():
             hits += [f"{db}:{table}:{n}" for n in needles if n in text]
+    for table, frame in read_practitioner_tables(data_dir).items():
+        text = " ".join(str(v) for v in frame.to_numpy().ravel())
+        hits += [f"portal:{table}:{n}" for n in needles if n in text]
     for path in data_dir.rglob("*"):
-        if path.is_file() and path.suffix != ".duckdb":
+        if path.is_file() and path.suffix not in (".duckdb", ".sqlite"):
             text = path.read_text(encoding="utf-8", errors="replace")
             hits += [f"{path.relative_to(data_dir)}:{n}" for n in needles if n in text]
     return hits
@@ -93,9 +98,8 @@ def test_purge_keeps_current_records_and_purges_old_flags_quarantine(estate_copy
         )
         == 1
     )
-    assert (
-        _count(estate_copy, "portal.duckdb", "SELECT count(*) FROM judgements") == 1
-    )  # went with its flag
+    judged = read_portal_table(estate_copy, "judgements")
+    assert list(judged["flag_id"]) == [PLANTED.flag_id]  # the old one went with its flag
     assert _count(estate_copy, "warehouse.duckdb", "SELECT count(*) FROM quarantine") == 1
     assert report.deleted["warehouse.families"] == 1  # the expired person's membership
     assert report.deleted["warehouse.people"] == 1
@@ -156,7 +160,7 @@ def test_purged_values_are_not_left_in_the_bytes_of_any_file(estate_copy, regist
 def test_purge_report_lists_every_store_touched(estate_copy, register):
     report = purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
     assert set(report.stores) >= {
-        "vault.duckdb", "warehouse.duckdb", "portal.duckdb", "artefacts/ and reports/",
+        "vault.duckdb", "warehouse.duckdb", "portal database", "artefacts/ and reports/",
         "landing", "audit trail", "dagster_home",
     }  # fmt: skip
     assert "rewritten" in report.stores["vault.duckdb"]
@@ -199,3 +203,31 @@ def test_purge_does_not_start_when_the_audit_trail_is_broken(estate_copy, regist
     with pytest.raises(AuditError, match="does not verify"):
         purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
     assert _count(estate_copy, "warehouse.duckdb", "SELECT count(*) FROM flags") == 2
+
+
+def _served_flags(data_dir: Path) -> set[str]:
+    snapshot = current_snapshot(data_dir)
+    assert snapshot is not None
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        return {r[0] for r in con.execute("SELECT flag_id FROM flags").fetchall()}
+
+
+def test_a_purge_republishes_the_serving_snapshot_and_removes_the_older_ones(estate_copy, register):
+    publish_serving_snapshot(estate_copy)
+    publish_serving_snapshot(estate_copy)  # the current one and the previous one on disk
+    folder = serving_dir(estate_copy)
+    assert len(list(folder.glob("snapshot-*.duckdb"))) == 2
+    assert "flag-old-2023" in _served_flags(estate_copy)
+
+    report = purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
+
+    assert _served_flags(estate_copy) == {PLANTED.flag_id}  # the portal stops serving it now
+    assert [p.name for p in folder.glob("snapshot-*")] == [current_snapshot(estate_copy).name]
+    assert not [p for p in folder.rglob("*") if p.is_file() and b"flag-old-2023" in p.read_bytes()]
+    assert "republished" in report.stores["serving snapshot"]
+
+
+def test_a_purge_publishes_nothing_where_the_portal_was_never_served(estate_copy, register):
+    report = purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
+    assert not serving_dir(estate_copy).exists()
+    assert report.stores["serving snapshot"].startswith("none published")

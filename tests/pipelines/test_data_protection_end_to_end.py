@@ -182,7 +182,7 @@ def purged(run: RunOutcome) -> tuple[set[str], dict[str, list[str]]]:
         app, ["purge", "--data-dir", str(data_dir), "--today", today.isoformat()]
     )
     assert result.exit_code == 0, result.output
-    for store in ("vault.duckdb", "warehouse.duckdb", "portal.duckdb", "landing", "audit trail"):
+    for store in ("vault.duckdb", "warehouse.duckdb", "portal database", "landing", "audit trail"):
         assert store in result.output
     kept = {r[0] for r in _query(vault, identifiers)}
     # A purged value that is part of a kept one (police person P00000062 inside social care
@@ -192,13 +192,18 @@ def purged(run: RunOutcome) -> tuple[set[str], dict[str, list[str]]]:
     return planted | purged_only, seen_before
 
 
+DATABASES = (".duckdb", ".sqlite")
+
+
 def test_the_scan_sees_the_values_while_they_are_held(
     purged: tuple[set[str], dict[str, list[str]]],
 ) -> None:
     needles, seen_before = purged
     assert set(seen_before) >= needles  # in the drops at least
     # ...and in the database files themselves, where a byte scan is the attacker's tool.
-    in_databases = {n for n, files in seen_before.items() if any(".duckdb" in f for f in files)}
+    in_databases = {
+        n for n, files in seen_before.items() if any(db in f for f in files for db in DATABASES)
+    }  # the warehouse, vault and snapshots (DuckDB) and the portal's (SQLite by default)
     assert {PLANTED["last_name"], JUDGEMENT_TEXT} <= in_databases
     assert len(in_databases & needles) > 0.5 * len(needles)
 

@@ -22,6 +22,7 @@ from pipelines.council import CouncilConfig, parse_config
 from pipelines.definitions import build_definitions
 from pipelines.monitoring_run import MonitoringOutcome, run_monitoring
 from pipelines.runner import QUIET_RUN_CONFIG, RunOutcome, _instance, run_pipeline
+from portal.records import read_portal_table
 from synth import EstateConfig, generate_estate
 
 # This branch's base (8e5e4d5) overflows in the calibration slope's Newton step on this small
@@ -148,8 +149,7 @@ def test_a_backfill_produces_the_monitoring_tables_charts_and_pages(
     assert {"realised_precision", "estimated_precision", "severe_drift"} <= set(triggers["trigger"])
     overrides = _table(data_dir, "monitoring_overrides")
     assert {"by_month", "by_band", "outcome_by_decision"} <= set(overrides["view"])
-    with duckdb.connect(str(data_dir / "portal.duckdb"), read_only=True) as con:
-        judged = con.execute("SELECT count(DISTINCT flag_id) FROM judgements").fetchall()[0][0]
+    judged = read_portal_table(data_dir, "judgements")["flag_id"].nunique()
     by_decision = overrides.loc[overrides["view"] == "outcome_by_decision"]
     assert by_decision["judgements"].sum() == judged >= 10
     assert overrides.loc[overrides["view"] == "by_band", "band"].ne("unknown").all()

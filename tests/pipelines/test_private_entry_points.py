@@ -61,7 +61,7 @@ def test_the_portal_tightens_its_data_dir(tmp_path: Path) -> None:
         str(data_dir),
     )
     assert _loose(data_dir) == []
-    assert stat.S_IMODE((data_dir / "portal.duckdb").stat().st_mode) == 0o600
+    assert stat.S_IMODE((data_dir / "portal.sqlite").stat().st_mode) == 0o600
 
 
 def test_the_cli_tightens_the_data_dir_it_is_given(tmp_path: Path) -> None:

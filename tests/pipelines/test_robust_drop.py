@@ -16,7 +16,9 @@ from __future__ import annotations
 import csv
 import shutil
 from datetime import date
+from email import message_from_bytes
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -26,6 +28,9 @@ from lax_run import FLAG_THRESHOLD, run_lax
 
 from pipelines.runner import RunOutcome
 from synth import EstateConfig, generate_estate
+
+if TYPE_CHECKING:
+    from conftest import Inbox  # the loopback SMTP server's inbox (tests/conftest.py)
 
 PEOPLE = 3000
 AREA_MARKER = "MALFORMED-AREA-CODES-5e1c"
@@ -180,7 +185,7 @@ def test_families_in_the_quarantined_workers_districts_are_reported_unrouted(
 
 
 def test_table_level_problems_stop_the_run_by_name_and_keep_the_flags(
-    run: RunOutcome, drop: dict[str, object]
+    run: RunOutcome, drop: dict[str, object], alert_mail: Inbox
 ) -> None:
     landing, newest = drop["landing"], drop["newest"]
     later = landing / (date.fromisoformat(newest.name) + relativedelta(months=1)).isoformat()
@@ -194,8 +199,11 @@ def test_table_level_problems_stop_the_run_by_name_and_keep_the_flags(
         for row in rows[: len(rows) // 10]:
             row["event_date"] = "2099-01-01"
 
-    _rewrite(later / "police.csv", blank_required)
-    _rewrite(later / "housing.csv", break_many)
+    police = _rewrite(later / "police.csv", blank_required)
+    housing = _rewrite(later / "housing.csv", break_many)
+    identifying = ("event_id", "involvement_id", "tenancy_ref", "incident_ref", "person_ref",
+                   "first_name", "last_name", "dob", "address_line", "postcode")  # fmt: skip
+    held = {row[c] for row in police + housing for c in identifying if len(row.get(c) or "") >= 4}
     before = _table(run.data_dir, "flags")
     try:
         outcome = run_lax(landing, run.data_dir)
@@ -210,6 +218,13 @@ def test_table_level_problems_stop_the_run_by_name_and_keep_the_flags(
     assert "housing.csv" in failed[("housing_records", "quarantine_within_limits")]
     assert "flags" not in outcome.materialised
     pd.testing.assert_frame_equal(_table(run.data_dir, "flags"), before)
+    # The data team got one e-mail (SAFEGUARD_ALERT_* settings) naming the gates, no values.
+    ((_, recipients, raw),) = alert_mail.messages
+    mail = message_from_bytes(raw)
+    assert recipients == ["data-team@council.example"]
+    assert mail["X-Safeguard-Alert"] == "failed_gate" and outcome.run_id in mail.get_payload()
+    assert "police_records/required_columns_filled" in mail["Subject"]
+    assert [v for v in held if v in raw.decode("utf-8", errors="replace")] == []
 
 
 def test_the_person_named_in_the_malformed_objection_is_never_scored_or_flagged(

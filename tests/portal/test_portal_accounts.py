@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import duckdb
 import pytest
 import uvicorn
 from portal_client import TestClient, login, make_client
@@ -12,6 +11,7 @@ from portal_fixture import PortalFixture, build_portal_data
 
 from portal import create_app, serve, store
 from portal.demo import create_demo_accounts
+from portal.records import read_portal_table
 from portal.store import User
 from portal.users import (
     PRODUCTION_HASHER,
@@ -35,12 +35,10 @@ def test_production_password_hashing_meets_owasp_argon2id_minimums() -> None:
 def test_passwords_are_stored_as_argon2_hashes_only(portal_data: PortalFixture) -> None:
     user = add_user(portal_data.data_dir, "newbie", "reviewer", "a-long-enough-passphrase")
     assert user.password_hash.startswith("$argon2id$")
-    con = duckdb.connect(str(portal_data.data_dir / "portal.duckdb"))
-    try:
-        stored = con.execute("SELECT password_hash FROM users WHERE username = 'newbie'").fetchall()
-    finally:
-        con.close()
-    assert stored[0][0] != "a-long-enough-passphrase" and "passphrase" not in stored[0][0]
+    users = read_portal_table(portal_data.data_dir, "users")
+    assert users is not None
+    stored = users.loc[users["username"] == "newbie", "password_hash"].tolist()
+    assert stored[0] != "a-long-enough-passphrase" and "passphrase" not in stored[0]
     assert verify_password(user, "a-long-enough-passphrase")
     assert not verify_password(user, "a-long-enough-passphrasE")
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import duckdb
 import pytest
 from portal_client import audit_entries, live_server
 from portal_fixture import PortalFixture, password_for
 
 from portal import create_app
+from portal.records import read_portal_table
 from portal.settings import PortalSettings
 
 pytestmark = pytest.mark.browser
@@ -105,12 +105,11 @@ def test_practitioner_opens_a_flag_and_records_a_judgement(
         finally:
             browser.close()
 
-    con = duckdb.connect(str(portal_data.data_dir / "portal.duckdb"))
-    try:
-        saved = con.execute("SELECT flag_id, username, decision FROM judgements").fetchall()
-    finally:
-        con.close()
-    assert saved == [(flag, "alex", "disagree")]
+    saved = read_portal_table(portal_data.data_dir, "judgements")
+    assert saved is not None
+    assert saved[["flag_id", "username", "decision"]].to_records(index=False).tolist() == [
+        (flag, "alex", "disagree")
+    ]
     actions = [(e["action"], e["actor"]) for e in audit_entries(portal_data.data_dir)]
     assert ("decision", "alex") in actions and ("case_view", "alex") in actions
     assert all(

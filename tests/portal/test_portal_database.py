@@ -1,6 +1,6 @@
 """The portal database on every backend: migrations, decisions, sessions surviving a restart.
 
-Runs on the embedded DuckDB default and on SQLite always, and on PostgreSQL when
+Runs on the embedded SQLite default and on DuckDB always, and on PostgreSQL when
 ``TEST_POSTGRES_URL`` names a server (CI starts Debian's PostgreSQL and sets it).
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 import sqlalchemy as sa
-from portal_client import fixed_clock, login, make_client
-from portal_fixture import PortalFixture
+from portal_client import csrf_token, fixed_clock, login, make_client
+from portal_fixture import PortalFixture, password_for
 
 from portal import store
 from portal.database import PortalDatabase, default_url
@@ -27,9 +27,10 @@ from portal.users import disable_user, list_users, portal_cursor
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 # CI sets this so that an unreachable server fails the tests instead of skipping them.
 REQUIRED_ENV = "TEST_POSTGRES_REQUIRED"
-HEAD = "0003"
+HEAD = "0004"
 NOW = datetime(2026, 3, 21, 9, 30)
 TABLES = (
+    "login_failures",
     "oidc_logins",
     "sessions",
     "judgements",
@@ -64,9 +65,9 @@ def _postgres_url() -> str:
 @pytest.fixture(params=["duckdb", "sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "duckdb":
-        return default_url(tmp_path / "data")
+        return f"duckdb:///{tmp_path / 'data' / 'portal.duckdb'}"
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'data' / 'portal.sqlite3'}"
+        return default_url(tmp_path / "data")
     return _postgres_url()
 
 
@@ -154,10 +155,8 @@ def test_sessions_survive_a_restart_and_are_stored_hashed(database_url: str) -> 
     second.close()
 
 
-def test_a_logged_in_practitioner_stays_logged_in_across_a_portal_restart(
-    portal_data: PortalFixture, database_url: str
-) -> None:
-    if not database_url.startswith("duckdb"):
+def _accounts_on(portal_data: PortalFixture, database_url: str) -> None:
+    if database_url != default_url(portal_data.data_dir):
         # The fixture's accounts live in the default database; copy them to this backend.
         with portal_cursor(portal_data.data_dir) as source:
             accounts = store.list_users(source)
@@ -167,6 +166,12 @@ def test_a_logged_in_practitioner_stays_logged_in_across_a_portal_restart(
             for account in accounts:
                 store.insert_user(conn, account)
         target.close()
+
+
+def test_a_logged_in_practitioner_stays_logged_in_across_a_portal_restart(
+    portal_data: PortalFixture, database_url: str
+) -> None:
+    _accounts_on(portal_data, database_url)
     fixture = portal_data
     with make_client(fixture, clock=fixed_clock(NOW), database_url=database_url) as client:
         login(client, "alex")
@@ -179,6 +184,31 @@ def test_a_logged_in_practitioner_stays_logged_in_across_a_portal_restart(
             store.set_disabled(conn, "alex", True)
         response = client.get("/my-families")
         assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_two_portal_workers_share_one_login_throttle(
+    portal_data: PortalFixture, database_url: str
+) -> None:
+    """Guesses spread over two worker processes (two apps, one database) are counted together."""
+    _accounts_on(portal_data, database_url)
+    clock = fixed_clock(NOW)
+    first = make_client(portal_data, clock=clock, database_url=database_url)
+    second = make_client(portal_data, clock=clock, database_url=database_url)
+    with first, second:
+        for attempt in range(5):  # alternate workers, as a load balancer would
+            worker = (first, second)[attempt % 2]
+            token = csrf_token(worker.get("/login").text)
+            form = {"username": "alex", "password": "not-the-password", "csrf_token": token}
+            assert worker.post("/login", data=form).status_code == 401
+        for worker in (first, second):
+            token = csrf_token(worker.get("/login").text)
+            form = {"username": "alex", "password": password_for("alex"), "csrf_token": token}
+            assert worker.post("/login", data=form).status_code == 429  # on both workers
+        with PortalDatabase(database_url).reader() as conn:  # the pair is stored hashed only
+            stored = repr(conn.execute(sa.text("SELECT * FROM login_failures")).fetchall())
+        assert "alex" not in stored and "testclient" not in stored
+        clock.now += timedelta(minutes=16)  # type: ignore[attr-defined]
+        login(second, "alex")
 
 
 def test_a_portal_duckdb_from_before_migrations_is_adopted(tmp_path: Path) -> None:
@@ -200,8 +230,11 @@ def test_a_portal_duckdb_from_before_migrations_is_adopted(tmp_path: Path) -> No
     con.execute("INSERT INTO judgements VALUES ('j1', 'flag-1', 'fam-1', 'W01', 'alex', "
                 "'agree_act', 'kept reason', TIMESTAMP '2026-03-01 10:00:00', 'm1')")  # fmt: skip
     con.close()
+    # SQLite is the default now, but a data directory with the old DuckDB file keeps it.
+    assert default_url(tmp_path) == f"duckdb:///{path.absolute()}"
     users = list_users(tmp_path)  # opening it through the portal migrates it
     assert users == [_user()]
+    assert not (tmp_path / "portal.sqlite").exists()
     with portal_cursor(tmp_path) as conn:
         assert store.latest_decisions(conn) == {"flag-1": "agree_act"}
         _judge(conn, "disagree")  # newer clock reading than the adopted row

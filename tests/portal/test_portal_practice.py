@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 from portal_client import TestClient, audit_entries, login, make_client, post_form
 from portal_fixture import MODEL_VERSION, PortalFixture
 
 from portal.audit import family_subject
+from portal.records import read_portal_table
 
 
 def _judgements(fixture: PortalFixture) -> list[tuple]:
-    con = duckdb.connect(str(fixture.data_dir / "portal.duckdb"))  # the app holds it read-write
-    try:
-        return con.execute(
-            "SELECT flag_id, family_key, worker_id, username, decision, reason, model_version FROM judgements"
-        ).fetchall()
-    finally:
-        con.close()
+    frame = read_portal_table(fixture.data_dir, "judgements")  # the app holds it read-write
+    assert frame is not None
+    columns = ["flag_id", "family_key", "worker_id", "username", "decision", "reason"]
+    return frame[[*columns, "model_version"]].astype(object).to_records(index=False).tolist()
 
 
 def test_my_families_lists_only_current_flags_allocated_to_me(

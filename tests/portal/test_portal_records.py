@@ -15,10 +15,10 @@ from portal.users import portal_cursor
 OLD_REASON = "synthetic reason recorded long ago, to be purged"
 
 
-@pytest.fixture(params=["duckdb", "sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "duckdb", "postgresql"])
 def data_dir(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch) -> Path:
-    if request.param == "sqlite":
-        monkeypatch.setenv("SAFEGUARD_PORTAL_DATABASE_URL", f"sqlite:///{tmp_path / 'p.sqlite3'}")
+    if request.param == "duckdb":  # sqlite: the embedded default, in the data directory
+        monkeypatch.setenv("SAFEGUARD_PORTAL_DATABASE_URL", f"duckdb:///{tmp_path / 'p.duckdb'}")
     elif request.param == "postgresql":
         monkeypatch.setenv("SAFEGUARD_PORTAL_DATABASE_URL", _postgres_url())
     return tmp_path / "data"

@@ -10,6 +10,7 @@ from portal_client import TestClient, audit_entries, csrf_token, login, make_cli
 from portal_fixture import PortalFixture, password_for
 
 from portal.audit import family_subject
+from portal.records import portal_location
 from portal.users import disable_user
 
 PROTECTED = [
@@ -284,5 +285,6 @@ def test_pages_carry_security_headers(client: TestClient, portal_data: PortalFix
 
 
 def test_portal_database_is_private(client: TestClient, portal_data: PortalFixture) -> None:
-    mode = stat.S_IMODE((portal_data.data_dir / "portal.duckdb").stat().st_mode)
-    assert mode == 0o600
+    where = portal_location(portal_data.data_dir)
+    assert where.backend == "sqlite" and where.path is not None  # the embedded default
+    assert stat.S_IMODE(where.path.stat().st_mode) == 0o600

@@ -5,21 +5,24 @@ from __future__ import annotations
 import io
 import json
 import logging
-import socket
 import threading
 from collections.abc import Iterator
 from datetime import date
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import dagster as dg
 import pytest
-from aiosmtpd.controller import Controller
 
+from pipelines import operations
+from pipelines.resources import RunSettings
 from safeguard.alerts import (
     Alert,
     SmtpChannel,
     TeamsChannel,
+    alert_data_team,
     channels_from_settings,
     late_drop_alert,
     notify,
@@ -28,28 +31,8 @@ from safeguard.alerts import (
 from safeguard.logs import JsonFormatter, configure_logging
 from safeguard.settings import load_settings
 
-
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[int, _Inbox]]:
-    inbox = _Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, inbox
-    finally:
-        controller.stop()
+if TYPE_CHECKING:
+    from conftest import Inbox  # the loopback SMTP server's inbox (tests/conftest.py)
 
 
 @pytest.fixture
@@ -77,7 +60,7 @@ def webhook() -> Iterator[tuple[str, list[dict]]]:
 
 
 def test_a_failed_gate_reaches_the_data_team_by_email_and_teams(
-    smtp_server: tuple[int, _Inbox], webhook: tuple[str, list[dict]]
+    smtp_server: tuple[int, Inbox], webhook: tuple[str, list[dict]]
 ) -> None:
     port, inbox = smtp_server
     url, posted = webhook
@@ -105,7 +88,7 @@ def test_a_failed_gate_reaches_the_data_team_by_email_and_teams(
 
 
 def test_a_channel_that_fails_is_reported_and_the_others_still_send(
-    smtp_server: tuple[int, _Inbox], caplog: pytest.LogCaptureFixture
+    smtp_server: tuple[int, Inbox], caplog: pytest.LogCaptureFixture
 ) -> None:
     port, inbox = smtp_server
     alert = Alert("run_failed", "pipeline run failed", "Run r1 failed")
@@ -148,3 +131,50 @@ def test_json_logs_are_one_object_per_line_with_extras() -> None:
     assert first["time"].endswith("+00:00")
     assert second["level"] == "ERROR" and "ValueError: boom" in second["exception"]
     assert isinstance(JsonFormatter().format(logging.makeLogRecord({"msg": "x"})), str)
+
+
+def test_a_successful_run_sends_nothing(alert_mail: Inbox) -> None:
+    assert alert_data_team(run_alert(run_id="r1", success=True)) == []
+    assert alert_mail.messages == []
+
+
+def test_a_sensor_error_reaches_the_data_team_and_still_raises(
+    alert_mail: Inbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(landing: Path) -> list[object]:
+        raise PermissionError("landing folder not readable")
+
+    monkeypatch.setattr(operations, "scan_drops", broken)
+    tmp_path.joinpath("landing").mkdir()
+    context = dg.build_sensor_context(
+        resources={"settings": RunSettings(landing_dir=str(tmp_path / "landing"))}
+    )
+    with pytest.raises(PermissionError):
+        operations.new_drop_sensor(context)
+    ((_, _, raw),) = alert_mail.messages
+    message = message_from_bytes(raw)
+    assert message["X-Safeguard-Alert"] == "sensor_error"
+    assert "new_drop_sensor" in message["Subject"] and "not readable" in message.get_payload()
+
+
+def test_a_late_drop_is_alerted_once_a_month_by_the_sensor(
+    alert_mail: Inbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing = tmp_path / "landing"
+    (landing / "2020-01-01").mkdir(parents=True)  # an old drop; none this month
+    resources = {"settings": RunSettings(landing_dir=str(landing))}
+    context = dg.build_sensor_context(resources=resources)
+    skipped = operations.late_drop_sensor(context)
+    assert "not set" in skipped.skip_message and alert_mail.messages == []  # off by default
+
+    monkeypatch.setenv("SAFEGUARD_ALERT_DROP_DUE_DAY", "1")  # due by the 1st: late every day
+    operations.late_drop_sensor(context)
+    ((_, _, raw),) = alert_mail.messages
+    assert message_from_bytes(raw)["X-Safeguard-Alert"] == "late_drop"
+    again = operations.late_drop_sensor(
+        dg.build_sensor_context(cursor=context.cursor, resources=resources)
+    )
+    assert "already alerted" in again.skip_message and len(alert_mail.messages) == 1
+    (landing / f"{date.today():%Y-%m}-01").mkdir()  # this month's drop has landed
+    arrived = operations.late_drop_sensor(dg.build_sensor_context(resources=resources))
+    assert "not late" in arrived.skip_message and len(alert_mail.messages) == 1

@@ -104,7 +104,7 @@ def test_the_portal_takes_its_part_of_the_settings(tmp_path: Path) -> None:
     portal = PortalSettings.from_settings(settings)
     assert portal.data_dir == tmp_path and portal.session_idle_minutes == 12
     assert portal.trusted_proxies == ("10.1.1.1",)
-    assert portal.portal_database_url == f"duckdb:///{tmp_path.absolute()}/portal.duckdb"
+    assert portal.portal_database_url == f"sqlite:///{tmp_path.absolute()}/portal.sqlite"
 
 
 def test_the_portal_does_not_start_on_bad_settings(
