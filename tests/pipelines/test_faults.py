@@ -24,16 +24,19 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import lax_run
 import pandas as pd
 import pytest
 from data_dirs import adopt_copy, copy_data_dir, trail_anchor
@@ -116,23 +119,37 @@ def _add_drop(landing: Path) -> date:
     return extract
 
 
-def _child(
-    landing: Path, data: Path, fault: str | None, tmp_path: Path
-) -> subprocess.CompletedProcess:
-    """A pipeline run in its own process, as in production (warnings are not errors there)."""
+@dataclass(frozen=True)
+class _Child:
+    returncode: int  # negative: killed by that signal, as subprocess reports it
+    stderr: str
+
+
+# Each pipeline run is its own process, as in production, forked from one server that imported
+# lax_run (and with it Dagster, DuckDB, Splink, LightGBM) once: no pytest in it (warnings are not
+# errors there), its own memory, a real SIGKILL; only the interpreter start and the imports
+# (about 5 s of CPU a run on 2 cores) are not repeated.
+_CHILDREN = multiprocessing.get_context("forkserver")
+_CHILDREN.set_forkserver_preload(["fork_server_main", "lax_run"])
+
+
+def _child(landing: Path, data: Path, fault: str | None, tmp_path: Path) -> _Child:
+    """A pipeline run in its own process, with the fault asked for (if any) in its environment."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop(faults.ENV_VAR, None)
     if fault:
         env[faults.ENV_VAR] = fault
     (tmp_path / "outcome.json").unlink(missing_ok=True)
-    return subprocess.run(
-        [sys.executable, str(LAX_RUN), str(landing), str(data), str(tmp_path / "outcome.json")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    log = tmp_path / "child.log"
+    args = (str(landing), str(data), str(tmp_path / "outcome.json"), env, str(log))
+    process = _CHILDREN.Process(target=lax_run.child, args=args)
+    process.start()
+    process.join(timeout=600)
+    if process.exitcode is None:
+        process.kill()
+        process.join()
+        pytest.fail(f"the run with {fault} did not finish in 10 minutes")
+    return _Child(process.exitcode, log.read_text(errors="replace"))
 
 
 def _outcome(landing: Path, data: Path, fault: str | None, tmp_path: Path) -> dict:
