@@ -10,13 +10,9 @@ same, so the copy is trusted explicitly, never silently.
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
 
 from dpia.audit import AUDIT_RELATIVE_PATH, AuditLog
-
-Outcome = TypeVar("Outcome")
 
 
 def trail_anchor(data_dir: Path) -> Path:
@@ -34,10 +30,3 @@ def copy_data_dir(source: Path, target: Path) -> None:
     """Copy a run's data directory and adopt its audit trail."""
     shutil.copytree(source, target)
     adopt_copy(source, target)
-
-
-def copy_of_run(outcome: Outcome, target: Path) -> Outcome:
-    """A shared run's outcome (``pipelines.runner.RunOutcome``) with its data directory copied
-    to ``target`` (trail adopted), for a test that writes to it."""
-    copy_data_dir(outcome.data_dir, target)  # type: ignore[attr-defined]
-    return replace(outcome, data_dir=target)  # type: ignore[type-var]

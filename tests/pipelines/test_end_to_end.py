@@ -17,17 +17,46 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from data_dirs import copy_of_run
 from dateutil.relativedelta import relativedelta
-from small_estate import MARKER
 
 from pipelines.runner import RunOutcome, run_pipeline
+from synth import EstateConfig, generate_estate
+
+MARKER = "PLANTED-IMMIGRATION-MARKER-7f3a"
+PEOPLE = 3000
+
+
+def _plant_prohibited_marker(drop: Path) -> int:
+    """Put a unique marker in every prohibited cell of police.csv; return the rows touched."""
+    path = drop / "police.csv"
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    header = rows[0]
+    targets = [
+        i
+        for i, name in enumerate(header)
+        if name.strip().lower() in ("immigration_status", "nationality")
+    ]
+    assert targets, "the generator is expected to put prohibited columns in police.csv"
+    for row in rows[1:]:
+        for i in targets:
+            if i < len(row):
+                row[i] = f"{MARKER}-{row[i]}"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    return len(rows) - 1
 
 
 @pytest.fixture(scope="module")
-def estate(small_estate: tuple[Path, Path]) -> tuple[Path, Path]:
-    """The shared estate (tests/pipelines/conftest.py), prohibited marker planted."""
-    return small_estate
+def estate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("estate")
+    landing, truth = root / "landing", root / "truth"
+    generate_estate(
+        EstateConfig(people=PEOPLE, seed=11, history_months=1), out=landing, truth_out=truth
+    )
+    newest = sorted(p for p in landing.iterdir() if p.is_dir())[-1]
+    _plant_prohibited_marker(newest)
+    return landing, truth
 
 
 @pytest.fixture(scope="module")
@@ -201,12 +230,14 @@ def test_data_loss_stops_at_the_gate_and_keeps_downstream_outputs(
 
 
 @pytest.fixture(scope="module")
-def flagged_run(
-    lax_run_template: RunOutcome, tmp_path_factory: pytest.TempPathFactory
-) -> RunOutcome:
-    """A run where the council has set lax performance thresholds, so a small estate gets flags
-    (the session's shared run, copied: the tests below add accounts and history to it)."""
-    return copy_of_run(lax_run_template, tmp_path_factory.mktemp("flagged") / "data")
+def flagged_run(estate: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
+    """A run where the council has set lax performance thresholds, so a small estate gets flags."""
+    from lax_council import LAX as lax
+
+    landing, truth = estate
+    return run_pipeline(
+        landing=landing, data_dir=tmp_path_factory.mktemp("flagged"), truth_dir=truth, council=lax
+    )
 
 
 def test_flags_respect_routing_capacity_and_objections(flagged_run: RunOutcome) -> None:

@@ -16,13 +16,13 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
-from data_dirs import copy_of_run
 
 from monitoring.promise import PROMISED_METRICS
 from pipelines.council import CouncilConfig, parse_config
 from pipelines.definitions import build_definitions
 from pipelines.monitoring_run import MonitoringOutcome, run_monitoring
-from pipelines.runner import QUIET_RUN_CONFIG, RunOutcome, _instance
+from pipelines.runner import QUIET_RUN_CONFIG, RunOutcome, _instance, run_pipeline
+from synth import EstateConfig, generate_estate
 
 # This branch's base (8e5e4d5) overflows in the calibration slope's Newton step on this small
 # estate (tests/pipelines/test_end_to_end.py fails the same way there); main fixed it in
@@ -55,16 +55,15 @@ QUIET_RULES = {name: {"enabled": False} for name in
 
 
 @pytest.fixture(scope="module")
-def run(
-    lax_run_template: RunOutcome,
-    small_estate: tuple[Path, Path],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[RunOutcome, Path]:
-    # The session's run of the small estate with truth and lax performance thresholds
-    # (tests/pipelines/conftest.py), copied: monitoring, flags and judgements are written to it.
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunOutcome, Path]:
     root = tmp_path_factory.mktemp("monitored")
-    outcome = copy_of_run(lax_run_template, root / "data")
-    truth = small_estate[1]
+    landing, truth = root / "landing", root / "truth"
+    generate_estate(
+        EstateConfig(people=3000, seed=11, history_months=1), out=landing, truth_out=truth
+    )
+    outcome = run_pipeline(
+        landing=landing, data_dir=root / "data", truth_dir=truth, council=_config()
+    )
     _approve(outcome)
     # first flags, with every rule switched off, so practitioners have something to judge
     first = _monitor_then_flag(outcome.data_dir, _config({"monitoring": QUIET_RULES}))
