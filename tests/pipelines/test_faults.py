@@ -25,11 +25,13 @@ import csv
 import hashlib
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -116,27 +118,61 @@ def _add_drop(landing: Path) -> date:
     return extract
 
 
+@dataclass(frozen=True)
+class _Child:
+    returncode: int  # negative: killed by that signal, as subprocess reports it
+    stderr: str
+
+
+@pytest.fixture(scope="module")
+def runs(_fixed_pseudonym_key: None) -> Iterator[subprocess.Popen]:
+    """The fault tests' pipeline runs, each its own process as in production, forked from one
+    server (``lax_run.py --serve``) that imported the pipeline (Dagster, DuckDB, Splink,
+    LightGBM) once: no pytest in them (warnings are not errors there), their own memory, a real
+    SIGKILL; only the interpreter start and the imports (about 5 s of CPU a run) are shared."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop(faults.ENV_VAR, None)
+    server = subprocess.Popen(
+        [sys.executable, str(LAX_RUN), "--serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+        start_new_session=True,
+    )
+    yield server
+    server.stdin.close()
+    os.killpg(server.pid, signal.SIGKILL)  # idle between runs: nothing of it to keep
+    server.wait()
+
+
 def _child(
-    landing: Path, data: Path, fault: str | None, tmp_path: Path
-) -> subprocess.CompletedProcess:
-    """A pipeline run in its own process, as in production (warnings are not errors there)."""
+    runs: subprocess.Popen, landing: Path, data: Path, fault: str | None, tmp_path: Path
+) -> _Child:
+    """A pipeline run in its own process, with the fault asked for (if any) in its environment."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop(faults.ENV_VAR, None)
     if fault:
         env[faults.ENV_VAR] = fault
     (tmp_path / "outcome.json").unlink(missing_ok=True)
-    return subprocess.run(
-        [sys.executable, str(LAX_RUN), str(landing), str(data), str(tmp_path / "outcome.json")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    log = tmp_path / "child.log"
+    request = {"landing": str(landing), "data_dir": str(data), "env": env, "log": str(log),
+               "outcome": str(tmp_path / "outcome.json")}  # fmt: skip
+    runs.stdin.write(json.dumps(request) + "\n")
+    runs.stdin.flush()
+    if not select.select([runs.stdout], [], [], 600)[0]:
+        os.killpg(runs.pid, signal.SIGKILL)
+        pytest.fail(f"the run with {fault} did not finish in 10 minutes")
+    answer = runs.stdout.readline()
+    assert answer, f"the fork server stopped (exit {runs.poll()}); see {log}"
+    stderr = log.read_text(errors="replace") if log.exists() else ""
+    return _Child(json.loads(answer)["returncode"], stderr)
 
 
-def _outcome(landing: Path, data: Path, fault: str | None, tmp_path: Path) -> dict:
-    child = _child(landing, data, fault, tmp_path)
+def _outcome(
+    runs: subprocess.Popen, landing: Path, data: Path, fault: str | None, tmp_path: Path
+) -> dict:
+    child = _child(runs, landing, data, fault, tmp_path)
     path = tmp_path / "outcome.json"
     assert path.exists(), child.stderr[-3000:]
     return json.loads(path.read_text())
@@ -215,14 +251,14 @@ def _recover_and_check_consistent(data: Path) -> None:
 
 
 def test_a_run_killed_in_each_stage_write_is_recovered_by_the_next(
-    estate: dict[str, Path], tmp_path: Path
+    estate: dict[str, Path], runs: subprocess.Popen, tmp_path: Path
 ) -> None:
     landing, data = _copy(estate, tmp_path)
     served, approved = _served(data), _approved(data)
     before = {t: _digest(_table(data, t)) for t in ("record_links", "family_features")}
     for stage, phase in CHAIN:
         extract = _add_drop(landing)
-        child = _child(landing, data, f"kill@{stage}:{phase}", tmp_path)
+        child = _child(runs, landing, data, f"kill@{stage}:{phase}", tmp_path)
         assert child.returncode == -signal.SIGKILL, (stage, child.stderr[-3000:])
         assert _pending(data), f"{stage}: the kill should have interrupted a staged write"
         assert _served(data) == served, f"{stage}: the last good flags must stay served"
@@ -244,7 +280,7 @@ def test_a_run_killed_in_each_stage_write_is_recovered_by_the_next(
 
     # The next run recovers the killed flags write, then meets an ENOSPC injected at the write
     # seam in the middle of ingest (the everywhere-available stand-in for a full disk).
-    outcome = _outcome(landing, data, "enospc@ingest_drop:staged", tmp_path)
+    outcome = _outcome(runs, landing, data, "enospc@ingest_drop:staged", tmp_path)
     assert outcome["recovered"] and "score_and_flag" in outcome["recovered"]
     assert not outcome["success"]
     assert "is full" in (outcome["error"] or "") and "Free space and run again" in outcome["error"]
@@ -253,7 +289,7 @@ def test_a_run_killed_in_each_stage_write_is_recovered_by_the_next(
     _audit_verifies(data)
     _recover_and_check_consistent(data)
 
-    outcome = _outcome(landing, data, None, tmp_path)
+    outcome = _outcome(runs, landing, data, None, tmp_path)
     assert outcome["success"], outcome["error"]
     _recover_and_check_consistent(data)
     assert _served(data) != served  # flags for the newest drop
@@ -291,7 +327,7 @@ cp -a "$MNT/." "$OUT/data/"
 
 
 def test_a_full_disk_during_the_flags_write_on_a_real_tmpfs(
-    estate: dict[str, Path], tmp_path: Path
+    estate: dict[str, Path], runs: subprocess.Popen, tmp_path: Path
 ) -> None:
     if not _namespaces_work(tmp_path):
         pytest.skip("unprivileged user and mount namespaces are not available here")
@@ -324,7 +360,7 @@ def test_a_full_disk_during_the_flags_write_on_a_real_tmpfs(
     assert _served(data) == _served(estate["base"])
     _approved(data)  # whole (this run approved a new model before its flags write)
     _audit_verifies(data)
-    outcome = _outcome(landing, data, None, tmp_path)
+    outcome = _outcome(runs, landing, data, None, tmp_path)
     assert outcome["success"], outcome["error"]
     _recover_and_check_consistent(data)
     assert _served(data) != _served(estate["base"])

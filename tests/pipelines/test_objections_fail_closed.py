@@ -144,11 +144,23 @@ def _broken_run(base: dict, tmp_path: Path, kind: str) -> tuple[dict, Path, RunO
     return state, drop, _run(state["landing"], state["data_dir"]), served_before
 
 
+@pytest.fixture(scope="module")
+def headerless(
+    first: tuple[RunOutcome, dict], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict, Path, RunOutcome, set[str]]:
+    """The run with a headerless register, shared by the two tests that start from it (never
+    written to: the fixed-register test copies it)."""
+    return _broken_run(first[1], tmp_path_factory.mktemp("headerless"), "headerless")
+
+
 @pytest.mark.parametrize("kind", ["headerless", "dd/mm/yyyy", "empty", "zero_bytes", "nameless"])
 def test_untrustworthy_register_stops_scoring_and_withdraws_flags(
-    first: tuple[RunOutcome, dict], tmp_path: Path, kind: str
+    first: tuple[RunOutcome, dict], tmp_path: Path, kind: str, request: pytest.FixtureRequest
 ) -> None:
-    state, _, outcome, served_before = _broken_run(first[1], tmp_path, kind)
+    if kind == "headerless":
+        state, _, outcome, served_before = request.getfixturevalue("headerless")
+    else:
+        state, _, outcome, served_before = _broken_run(first[1], tmp_path, kind)
 
     assert not outcome.success
     failed = {(g.asset, g.check) for g in outcome.failed_gates}
@@ -205,9 +217,13 @@ def test_a_malformed_objection_still_protects_the_person_it_names(
 
 
 def test_fixed_register_serves_flags_again_but_never_the_objectors_family(
-    first: tuple[RunOutcome, dict], tmp_path: Path
+    headerless: tuple[dict, Path, RunOutcome, set[str]], tmp_path: Path
 ) -> None:
-    state, broken, outcome, _ = _broken_run(first[1], tmp_path, "headerless")
+    shared, shared_broken, outcome, _ = headerless
+    state = {**shared, "data_dir": tmp_path / "data", "landing": tmp_path / "landing"}
+    copy_data_dir(shared["data_dir"], state["data_dir"])
+    shutil.copytree(shared["landing"], state["landing"])
+    broken = state["landing"] / shared_broken.name
     assert not outcome.success and _served(state["data_dir"]) == set()
 
     # Fixed: the register arrives with its header and ISO dates; the objector is honoured.
