@@ -142,7 +142,9 @@ class Rewriter:
             rf"(?<![\w./\-])({alt})((?:\.[A-Za-z_]\w*)+)(?=:[A-Za-z_]\w*|(?![\w\-]))"
         )
         start = r"(?:(?<=^)|(?<=[\"';`])|(?<=\\n))"
-        self.from_line = re.compile(rf"(?m){start}([ \t]*)from[ \t]+({alt})((?:\.\w+)*)[ \t]+import\b")
+        self.from_line = re.compile(
+            rf"(?m){start}([ \t]*)from[ \t]+({alt})((?:\.\w+)*)[ \t]+import\b"
+        )
         self.import_line = re.compile(
             rf"(?m){start}([ \t]*)import[ \t]+({alt})((?:\.\w+)*)([ \t]+as[ \t]+\w+)?(?=[ \t]*(?:$|\\n|[\"'`#;]))"
         )
@@ -163,7 +165,11 @@ class Rewriter:
 
         def import_sub(m: re.Match[str]) -> str:
             alias = m[4] or ""
-            new = f"{m[1]}import {NS}.{m[2]}{m[3]}{alias}" if m[3] else f"{m[1]}from {NS} import {m[2]}{alias}"
+            new = (
+                f"{m[1]}import {NS}.{m[2]}{m[3]}{alias}"
+                if m[3]
+                else f"{m[1]}from {NS} import {m[2]}{alias}"
+            )
             return note(m[0], new)
 
         def dotted_sub(m: re.Match[str]) -> str:
@@ -223,9 +229,16 @@ class Rewriter:
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 if node.module.split(".")[0] not in self.pkgs:
                     continue
-                start, end = pos(node.lineno, node.col_offset), pos(node.end_lineno, node.end_col_offset)
+                start, end = (
+                    pos(node.lineno, node.col_offset),
+                    pos(node.end_lineno, node.end_col_offset),
+                )
                 segment = source[start:end]
-                new = re.sub(rf"^from(\s+){re.escape(node.module)}\b", rf"from\g<1>{NS}.{node.module}", segment)
+                new = re.sub(
+                    rf"^from(\s+){re.escape(node.module)}\b",
+                    rf"from\g<1>{NS}.{node.module}",
+                    segment,
+                )
                 edits.append((start, end, new))
             elif isinstance(node, ast.Import):
                 ours = [a for a in node.names if a.name.split(".")[0] in self.pkgs]
@@ -234,7 +247,10 @@ class Rewriter:
                 if len(node.names) > 1:
                     raise SystemExit(f"namespace: {where}:{node.lineno}: split `import a, b` first")
                 alias = node.names[0]
-                start, end = pos(node.lineno, node.col_offset), pos(node.end_lineno, node.end_col_offset)
+                start, end = (
+                    pos(node.lineno, node.col_offset),
+                    pos(node.end_lineno, node.end_col_offset),
+                )
                 suffix = f" as {alias.asname}" if alias.asname else ""
                 if "." not in alias.name:
                     new = f"from {NS} import {alias.name}{suffix}"
@@ -245,12 +261,25 @@ class Rewriter:
                 edits.append((start, end, new))
         # strings and comments, and the uses of `import a.b`
         tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
-        code = [t for t in tokens if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT,
-                                                    tokenize.INDENT, tokenize.DEDENT,
-                                                    tokenize.ENDMARKER)]
+        code = [
+            t
+            for t in tokens
+            if t.type
+            not in (
+                tokenize.NL,
+                tokenize.NEWLINE,
+                tokenize.COMMENT,
+                tokenize.INDENT,
+                tokenize.DEDENT,
+                tokenize.ENDMARKER,
+            )
+        ]
         import_spans = [(s, e) for s, e, _ in edits]
         for i, tok in enumerate(code):
-            start, end = offsets[tok.start[0] - 1] + tok.start[1], offsets[tok.end[0] - 1] + tok.end[1]
+            start, end = (
+                offsets[tok.start[0] - 1] + tok.start[1],
+                offsets[tok.end[0] - 1] + tok.end[1],
+            )
             if any(s <= start < e for s, e in import_spans):
                 continue
             if tok.type == tokenize.STRING:
@@ -266,7 +295,11 @@ class Rewriter:
                     self.changes.append(f"{where}: {tok.string} -> {new}")
                 if new != tok.string:
                     edits.append((start, end, new))
-            elif tok.type == tokenize.NAME and dotted_imports and (i == 0 or code[i - 1].string != "."):
+            elif (
+                tok.type == tokenize.NAME
+                and dotted_imports
+                and (i == 0 or code[i - 1].string != ".")
+            ):
                 for dotted in sorted(dotted_imports, key=len, reverse=True):
                     parts = dotted.split(".")
                     window = [t.string for t in code[i : i + 2 * len(parts) - 1]]
@@ -305,7 +338,10 @@ def setuptools_tables(root: Path = ROOT) -> str:
 def _tables(text: str) -> list[tuple[str, int, int]]:
     """(header, start, end) of every TOML table; a table runs to the next header."""
     heads = [(m[1], m.start()) for m in re.finditer(r"(?m)^\[([^\]\n]+)\]\s*$", text)]
-    return [(h, s, heads[i + 1][1] if i + 1 < len(heads) else len(text)) for i, (h, s) in enumerate(heads)]
+    return [
+        (h, s, heads[i + 1][1] if i + 1 < len(heads) else len(text))
+        for i, (h, s) in enumerate(heads)
+    ]
 
 
 def pyproject(text: str, rw: Rewriter, root: Path = ROOT) -> str:
@@ -319,10 +355,12 @@ def pyproject(text: str, rw: Rewriter, root: Path = ROOT) -> str:
             text = text[:s] + text[e:]
         text = text[:first] + block + text[first:]
     else:
-        anchor = re.search(r"(?m)^\[tool\.setuptools\.package-data\]", text) or re.search(r"(?m)^\[tool\.", text)
+        anchor = re.search(r"(?m)^\[tool\.setuptools\.package-data\]", text) or re.search(
+            r"(?m)^\[tool\.", text
+        )
         at = anchor.start() if anchor else len(text)
         text = text[:at] + block + text[at:]
-    for head, s, e in _tables(text):
+    for head, s, e in reversed(_tables(text)):
         body = text[s:e]
         if head == "tool.setuptools.package-data":
             new = re.sub(rf'(?m)^"({rw.alt})"(\s*=)', rf'"{NS}.\1"\2', body)
@@ -332,9 +370,17 @@ def pyproject(text: str, rw: Rewriter, root: Path = ROOT) -> str:
                 lambda m: m[1] + re.sub(rf'"({rw.alt})"', rf'"{NS}.\1"', m[2]) + "]",
                 body,
             )
+        elif head == "tool.ruff.lint.isort" and "known-first-party" not in body:
+            new = body.replace(f"[{head}]\n", f'[{head}]\nknown-first-party = ["{NS}"]\n', 1)
         else:
             continue
         text = text[:s] + new + text[e:]
+    if not re.search(r"(?m)^\[tool\.ruff\.lint\.isort\]", text):
+        # ruff would sort `safeguard.pipelines` as third-party (no safeguard/pipelines/ folder)
+        lint = next(((s, e) for h, s, e in _tables(text) if h == "tool.ruff.lint"), None)
+        at = lint[1] if lint else len(text)
+        block = f'[tool.ruff.lint.isort]\nknown-first-party = ["{NS}"]\n\n'
+        text = text[:at] + block + text[at:]
     return text
 
 
@@ -375,14 +421,20 @@ def ruff(paths: list[Path], root: Path = ROOT) -> None:
         print("namespace: ruff not found; sort imports and format the changed files yourself")
         return
     names = [str(p) for p in paths]
-    subprocess.run([exe, "check", "--quiet", "--select", "I", "--fix", *names], cwd=root, check=False)
+    subprocess.run(
+        [exe, "check", "--quiet", "--select", "I", "--fix", *names], cwd=root, check=False
+    )
     subprocess.run([exe, "format", "--quiet", *names], cwd=root, check=False)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
-    parser.add_argument("--verbose", action="store_true", help="print every rewrite outside imports")
+    parser.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if a file would change"
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="print every rewrite outside imports"
+    )
     parser.add_argument("--no-ruff", action="store_true", help="do not sort imports or format")
     args = parser.parse_args(argv)
     rw = Rewriter(ROOT)
@@ -403,7 +455,9 @@ def main(argv: list[str] | None = None) -> int:
     py = [p for p in changed if p.suffix == ".py"]
     if py and not args.no_ruff:
         ruff(py, ROOT)
-    print(f"namespace: packages {', '.join(packages(ROOT))} under {NS}; {len(changed)} files changed")
+    print(
+        f"namespace: packages {', '.join(packages(ROOT))} under {NS}; {len(changed)} files changed"
+    )
     return 0
 
 
