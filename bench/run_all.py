@@ -29,7 +29,14 @@ STAGES = {
     "linkage": ("link_records", "people", "protected_characteristics", "families"),
     "features": ("events", "family_features_at_as_of", "training_frame"),
     "model + gates": ("train_and_gate_model",),
-    "flags + explanations": ("score_and_flag", "family_scores", "flags", "flag_explanations", "global_explanations", "caseloads"),
+    "flags + explanations": (
+        "score_and_flag",
+        "family_scores",
+        "flags",
+        "flag_explanations",
+        "global_explanations",
+        "caseloads",
+    ),
 }
 
 
@@ -42,13 +49,15 @@ def _stage_of(step: str) -> str:
 
 def run_one(people: int, seed: int, work: Path) -> dict:
     """Generate and run one estate in this process; return timings (called in a subprocess)."""
-    from pipelines.runner import run_pipeline
-    from synth import EstateConfig, generate_estate
+    from safeguard.pipelines.runner import run_pipeline
+    from safeguard.synth import EstateConfig, generate_estate
 
     landing, truth, data = work / "landing", work / "truth", work / "data"
     councils = max(1, round(people / 75_000))
     started = time.perf_counter()
-    generate_estate(EstateConfig(people=people, seed=seed, councils=councils), out=landing, truth_out=truth)
+    generate_estate(
+        EstateConfig(people=people, seed=seed, councils=councils), out=landing, truth_out=truth
+    )
     generate_s = time.perf_counter() - started
     generate_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu_before = time.process_time()
@@ -68,8 +77,14 @@ def run_one(people: int, seed: int, work: Path) -> dict:
         "pipeline_peak_mb": round(max((s.peak_rss_mb for s in outcome.steps), default=0.0)),
         "success": outcome.success,
         "failed_gates": [f"{g.asset}/{g.check}" for g in outcome.failed_gates],
-        "stages": {k: {"seconds": round(v["seconds"], 1), "peak_rss_mb": round(v["peak_rss_mb"])} for k, v in stages.items()},
-        "steps": [{"step": s.step, "seconds": round(s.seconds, 2), "peak_rss_mb": round(s.peak_rss_mb)} for s in outcome.steps],
+        "stages": {
+            k: {"seconds": round(v["seconds"], 1), "peak_rss_mb": round(v["peak_rss_mb"])}
+            for k, v in stages.items()
+        },
+        "steps": [
+            {"step": s.step, "seconds": round(s.seconds, 2), "peak_rss_mb": round(s.peak_rss_mb)}
+            for s in outcome.steps
+        ],
         "materialised": {k: v for k, v in outcome.materialised.items() if v is not None},
     }
 
@@ -79,17 +94,22 @@ def _markdown(results: list[dict]) -> str:
     lines = [
         f"# End-to-end benchmark ({date.today().isoformat()}, {results[0].get('machine', '2 cores')})",
         "",
-        "| people | " + " | ".join(f"{s} s / MB" for s in stages) + " | pipeline s | pipeline peak MB | generate s | gates |",
+        "| people | "
+        + " | ".join(f"{s} s / MB" for s in stages)
+        + " | pipeline s | pipeline peak MB | generate s | gates |",
         "|---" * (len(stages) + 5) + "|",
     ]
     for r in results:
         cells = [
-            f"{r['stages'][s]['seconds']} / {r['stages'][s]['peak_rss_mb']}" if s in r["stages"] else "-"
+            f"{r['stages'][s]['seconds']} / {r['stages'][s]['peak_rss_mb']}"
+            if s in r["stages"]
+            else "-"
             for s in stages
         ]
         gates = "all passed" if r["success"] else "failed: " + ", ".join(r["failed_gates"])
         lines.append(
-            f"| {r['people']:,} | " + " | ".join(cells)
+            f"| {r['people']:,} | "
+            + " | ".join(cells)
             + f" | {r['pipeline_s']} | {r['pipeline_peak_mb']:,} | {r['generate_s']} | {gates} |"
         )
     if len(results) > 1:
@@ -110,7 +130,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: run one size
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--keep", type=Path, help="keep each size's landing/truth/data under this folder (for bench_stages)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep each size's landing/truth/data under this folder (for bench_stages)",
+    )
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one, args.seed, args.work)))
@@ -128,8 +152,19 @@ def main() -> None:
             if proc.returncode != 0:
                 raise SystemExit(f"{people:,} people failed:\n{proc.stderr[-3000:]}")
             results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-            results[-1]["load_average_1m"] = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
-            print(json.dumps({k: results[-1][k] for k in ("people", "pipeline_s", "pipeline_peak_mb", "success")}), file=sys.stderr)
+            results[-1]["load_average_1m"] = {
+                "before": round(load_before, 2),
+                "after": round(os.getloadavg()[0], 2),
+            }
+            print(
+                json.dumps(
+                    {
+                        k: results[-1][k]
+                        for k in ("people", "pipeline_s", "pipeline_peak_mb", "success")
+                    }
+                ),
+                file=sys.stderr,
+            )
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / f"e2e-{date.today().isoformat()}"
     stem.with_suffix(".json").write_text(json.dumps(results, indent=2))

@@ -31,7 +31,7 @@ __all__ = [
 
 KEY_ENV_VAR = "SAFEGUARD_PSEUDONYM_KEY"
 KEY_FILE_NAME = "pseudonym.key"
-#: Staging folder of a key rotation (``governance.rekey``); while it exists the key is refused.
+#: Staging folder of a key rotation (``safeguard.governance.rekey``); while it exists the key is refused.
 ROTATION_DIR_NAME = ".key-rotation"
 PSEUDONYM_HEX_CHARS = 16
 _KEY_BYTES = 32
@@ -86,7 +86,7 @@ class Pseudonymiser:
         """``keys(namespace, values)`` for :mod:`linkage` (person and family keys).
 
         The same pseudonyms as :meth:`pseudonym`, so that linkage, the pipeline and key
-        rotation (:mod:`governance.rekey`) derive ``person_key`` and ``family_key`` alike.
+        rotation (:mod:`safeguard.governance.rekey`) derive ``person_key`` and ``family_key`` alike.
         """
 
         def keys(namespace: str, values: Sequence[str]) -> list[str]:

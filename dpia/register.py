@@ -442,7 +442,7 @@ def default_register_path() -> Path:
     from_env = os.environ.get(REGISTER_ENV_VAR)
     if from_env:
         return Path(from_env)
-    return Path(str(resources.files("dpia") / "register.yaml"))
+    return Path(str(resources.files("safeguard.dpia") / "register.yaml"))
 
 
 def _yaml_path(location: tuple[int | str, ...]) -> str:

@@ -85,7 +85,7 @@ class TableSpec:
 
 def default_contract_path() -> Path:
     """The project's copy of the landing contract, shipped inside the ``ingest`` package."""
-    return Path(str(resources.files("ingest").joinpath("landing_contract.yaml")))
+    return Path(str(resources.files("safeguard.ingest").joinpath("landing_contract.yaml")))
 
 
 @cache

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from dpia.audit import AuditLog
-from governance.store import AUDIT_PATH, PORTAL_FILE, WAREHOUSE_FILE, read_table
+from safeguard.dpia.audit import AuditLog
+from safeguard.governance.store import AUDIT_PATH, PORTAL_FILE, WAREHOUSE_FILE, read_table
 
 __all__ = [
     "AuditFacts",

@@ -19,11 +19,11 @@ import pandas as pd
 import pyarrow as pa
 from splink import Linker
 
-from governance.store import LINKAGE_MODEL_PATH, VAULT_FILE, read_table
-from linkage import DuckDBBackend, LinkageConfig
-from linkage.config import OPTIONAL_COLUMNS
-from linkage.model import MODEL_COLUMNS
-from linkage.standardise import standardise_records
+from safeguard.governance.store import LINKAGE_MODEL_PATH, VAULT_FILE, read_table
+from safeguard.linkage import DuckDBBackend, LinkageConfig
+from safeguard.linkage.config import OPTIONAL_COLUMNS
+from safeguard.linkage.model import MODEL_COLUMNS
+from safeguard.linkage.standardise import standardise_records
 
 __all__ = [
     "DEFAULT_MATCH_THRESHOLD",
@@ -35,7 +35,7 @@ __all__ = [
     "score_candidates",
 ]
 
-#: A request matches a person at the linkage's own link threshold (see ``linkage.linking``).
+#: A request matches a person at the linkage's own link threshold (see ``safeguard.linkage.linking``).
 DEFAULT_MATCH_THRESHOLD = LinkageConfig().threshold_match_probability
 IDENTITY_COLUMNS = ("first_name", "last_name", "dob")
 _OPTIONAL_QUERY = ("postcode", "address_line", "sex", "upn", "nhs_number")

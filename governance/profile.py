@@ -183,7 +183,7 @@ def default_profile_path() -> Path:
     from_env = os.environ.get(PROFILE_ENV_VAR)
     if from_env:
         return Path(from_env)
-    return Path(str(resources.files("governance") / "profile.yaml"))
+    return Path(str(resources.files("safeguard.governance") / "profile.yaml"))
 
 
 def load_profile(path: Path | None = None) -> GovernanceProfile:

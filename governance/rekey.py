@@ -18,7 +18,7 @@ kind is re-keyed from what the vault holds, and checked against the old key firs
 Everything is first written to ``DIR/.key-rotation/`` (fresh database files, re-keyed text
 files, the new key), then swapped in, the key last. An interrupted rotation is finished by
 running the command again; until then the pipeline refuses to start (see
-:func:`dpia.pseudonymise.load_or_create_key`). The audit trail is append-only and keeps the
+:func:`safeguard.dpia.pseudonymise.load_or_create_key`). The audit trail is append-only and keeps the
 old subjects: the vault's ``key_rotations`` table maps old person, family and flag keys to
 the current ones so subject access still finds them, and expires with the audit trail.
 """
@@ -37,15 +37,15 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from dpia.audit import AuditLog
-from dpia.pseudonymise import (
+from safeguard.dpia.audit import AuditLog
+from safeguard.dpia.pseudonymise import (
     KEY_ENV_VAR,
     KEY_FILE_NAME,
     ROTATION_DIR_NAME,
     Pseudonymiser,
     load_or_create_key,
 )
-from governance.store import (
+from safeguard.governance.store import (
     AUDIT_PATH,
     PORTAL_FILE,
     VAULT_FILE,

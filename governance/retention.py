@@ -33,9 +33,9 @@ from pathlib import Path
 
 import duckdb
 
-from dpia.audit import AuditError, AuditLog
-from dpia.register import DpiaRegister
-from governance.store import (
+from safeguard.dpia.audit import AuditError, AuditLog
+from safeguard.dpia.register import DpiaRegister
+from safeguard.governance.store import (
     AGENCY_SOURCES,
     AUDIT_PATH,
     PORTAL_FILE,

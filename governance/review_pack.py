@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from statistics import median
 
-from dpia.register import DpiaRegister
-from governance.blocks import (
+from safeguard.dpia.register import DpiaRegister
+from safeguard.governance.blocks import (
     NOT_RUN,
     fairness_fields,
     fairness_lists,
@@ -31,7 +31,7 @@ from governance.blocks import (
     model_fields,
     quarantine_table,
 )
-from governance.document import (
+from safeguard.governance.document import (
     Block,
     Document,
     Fields,
@@ -41,7 +41,7 @@ from governance.document import (
     Section,
     Table,
 )
-from governance.facts import RunFacts
+from safeguard.governance.facts import RunFacts
 
 __all__ = [
     "GOVERNANCE_DOCUMENTS",
@@ -253,7 +253,7 @@ def build_review_pack(
     out_dir: Path,
     extra_links: Mapping[str, Path] | None = None,
 ) -> Document:
-    """The review pack as a :class:`~governance.document.Document`; links are relative to
+    """The review pack as a :class:`~safeguard.governance.document.Document`; links are relative to
     ``out_dir`` (where the pack is written)."""
 
     def rel(path: Path) -> str:

@@ -25,8 +25,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dpia.audit import AuditLog
-from governance.store import (
+from safeguard.dpia.audit import AuditLog
+from safeguard.governance.store import (
     AUDIT_PATH,
     PORTAL_FILE,
     VAULT_FILE,
@@ -35,7 +35,7 @@ from governance.store import (
     read_table,
     table_columns,
 )
-from linkage.standardise import standardise_dob, standardise_name
+from safeguard.linkage.standardise import standardise_dob, standardise_name
 
 __all__ = ["FREE_TEXT_WITHHELD", "collect_subject_data"]
 

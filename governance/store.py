@@ -30,7 +30,7 @@ WAREHOUSE_FILE = "warehouse.duckdb"
 VAULT_FILE = "vault.duckdb"
 PORTAL_FILE = "portal.duckdb"
 AUDIT_PATH = Path("audit") / "audit.jsonl"
-#: Where ``linkage.link_with_details(artefact_dir=DIR/artefacts/linkage)`` saves the model.
+#: Where ``safeguard.linkage.link_with_details(artefact_dir=DIR/artefacts/linkage)`` saves the model.
 LINKAGE_MODEL_PATH = Path("artefacts") / "linkage" / "linkage_model.json"
 AGENCY_SOURCES = ("social_care", "education", "housing", "police", "revenues_benefits")
 

@@ -16,8 +16,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dpia.firewall import is_prohibited
-from ingest.formats import FORMATS
+from safeguard.dpia.firewall import is_prohibited
+from safeguard.ingest.formats import FORMATS
 
 __all__ = [
     "ColumnSpec",
@@ -70,7 +70,7 @@ class ColumnSpec(_Model):
 
         Only event columns of a parsed type (dates, numbers, Y/N flags) qualify, and then only
         when the bad value is made of digits and separators (``31/02/2011``, ``12.0``; see
-        :func:`ingest.rules.describe_failure`). Text, enum, identity, protected, key and
+        :func:`safeguard.ingest.rules.describe_failure`). Text, enum, identity, protected, key and
         reference-file columns are never quoted: a bad enum value can be any word.
         """
         return self.role == "event" and self.type in ("date", "int", "decimal", "bool")
@@ -175,7 +175,7 @@ class LandingContract(_Model):
 
 def default_contract_path() -> Path:
     """The project's copy of the contract, shipped inside the ``ingest`` package."""
-    return Path(str(resources.files("ingest") / "landing_contract.yaml"))
+    return Path(str(resources.files("safeguard.ingest") / "landing_contract.yaml"))
 
 
 def load_contract(path: Path | None = None) -> LandingContract:

@@ -5,21 +5,21 @@ groups people into families over time (keys are always made with the caller's se
 ``evaluate_links``, ``evaluate_families`` and ``plausibility_findings`` judge the result. Imports nothing of this project: usable on any people table.
 """
 
-from linkage.addresses import resolve_addresses
-from linkage.backends import Backend, DuckDBBackend
-from linkage.blocking import BlockingPlan
-from linkage.config import DEFAULT_BLOCKING_RULES, LinkageConfig, LinkageInputError
-from linkage.families import FAMILY_COLUMNS, FamilyRules, form_families
-from linkage.keys import KeyFunction, keyed
-from linkage.linking import LINK_COLUMNS, LinkageResult, link, link_with_details
-from linkage.quality import (
+from safeguard.linkage.addresses import resolve_addresses
+from safeguard.linkage.backends import Backend, DuckDBBackend
+from safeguard.linkage.blocking import BlockingPlan
+from safeguard.linkage.config import DEFAULT_BLOCKING_RULES, LinkageConfig, LinkageInputError
+from safeguard.linkage.families import FAMILY_COLUMNS, FamilyRules, form_families
+from safeguard.linkage.keys import KeyFunction, keyed
+from safeguard.linkage.linking import LINK_COLUMNS, LinkageResult, link, link_with_details
+from safeguard.linkage.quality import (
     LinkageScores,
     PlausibilityFinding,
     evaluate_families,
     evaluate_links,
     plausibility_findings,
 )
-from linkage.spark import SparkBackend, spark_available
+from safeguard.linkage.spark import SparkBackend, spark_available
 
 __all__ = [
     "DEFAULT_BLOCKING_RULES",

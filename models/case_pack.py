@@ -22,7 +22,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from models.flagging import FLAG_ROLES, FlaggingInputError
+from safeguard.models.flagging import FLAG_ROLES, FlaggingInputError
 
 CASELOAD_COLUMNS = (
     "worker_id",

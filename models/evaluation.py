@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from models import metrics as m
-from models.estimator import as_matrix
-from models.flagging import DEFAULT_THRESHOLD
-from models.harm_validation import validate_against_harm
-from models.training import FittedRisk, labels
+from safeguard.models import metrics as m
+from safeguard.models.estimator import as_matrix
+from safeguard.models.flagging import DEFAULT_THRESHOLD
+from safeguard.models.harm_validation import validate_against_harm
+from safeguard.models.training import FittedRisk, labels
 
 WWCSC_PRECISION = 0.65  # What Works for Children's Social Care (2020) bar, set in advance
 
@@ -78,7 +78,7 @@ class EvaluationConfig:
         Sum of workers' capacities: families practitioners can review per run (per date).
     population_size : int, optional
         Families scored in a real run; by default each test date is one run (k = capacity).
-    threshold : float, default ``models.flagging.DEFAULT_THRESHOLD``
+    threshold : float, default ``safeguard.models.flagging.DEFAULT_THRESHOLD``
         Operating threshold on the calibrated probability.
     horizon_months : int, default 12
         Outcome window, used to count distinct outcome events over pooled dates.

@@ -40,7 +40,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from models.evaluation import GateResult
+from safeguard.models.evaluation import GateResult
 
 PASS, FAIL, INCONCLUSIVE, NOT_ASSESSABLE = "pass", "fail", "inconclusive", "not assessable"
 SIGNED_OFF = "inconclusive, signed off"

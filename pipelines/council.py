@@ -1,8 +1,8 @@
 """The council configuration: one validated YAML file for every gate, threshold and sign-off.
 
 Parsed once at the edge (``safeguard run --config FILE``) into typed settings that are turned
-into the domain packages' own frozen settings objects (``models.PerformanceGate``,
-``models.FairnessGate``, ...). Unknown keys are errors, and every error names the file and the
+into the domain packages' own frozen settings objects (``safeguard.models.PerformanceGate``,
+``safeguard.models.FairnessGate``, ...). Unknown keys are errors, and every error names the file and the
 key, so a typo never silently falls back to a default.
 """
 
@@ -44,7 +44,7 @@ class CouncilInfo(_Strict):
 
 
 class FlaggingSettings(_Strict):
-    threshold: float = Field(0.05, gt=0, lt=1)  # = models.flagging.DEFAULT_THRESHOLD
+    threshold: float = Field(0.05, gt=0, lt=1)  # = safeguard.models.flagging.DEFAULT_THRESHOLD
     capacity: int | None = Field(None, ge=1)
     approved_model: Literal["risk_model", "logistic_baseline"] = "risk_model"
 
@@ -172,7 +172,7 @@ class CouncilConfig(_Strict):
 
     # -- domain objects -------------------------------------------------------------------
     def performance_gate_object(self):
-        from models import PerformanceGate
+        from safeguard.models import PerformanceGate
 
         g = self.performance_gate
         return PerformanceGate(
@@ -182,7 +182,7 @@ class CouncilConfig(_Strict):
         )  # fmt: skip
 
     def fairness_gate_object(self, today: date | None = None):
-        from models.fairness_gate import FairnessGate, SignOff
+        from safeguard.models.fairness_gate import FairnessGate, SignOff
 
         g = self.fairness_gate
         return FairnessGate(
@@ -194,8 +194,8 @@ class CouncilConfig(_Strict):
         )  # fmt: skip
 
     def monitoring_settings(self):
-        """The decommission rules and resume decisions (``monitoring.MonitoringSettings``)."""
-        import monitoring as mon
+        """The decommission rules and resume decisions (``safeguard.monitoring.MonitoringSettings``)."""
+        from safeguard import monitoring as mon
 
         m = self.monitoring
         return mon.MonitoringSettings(
@@ -221,12 +221,14 @@ class ConfigError(ValueError):
 
 def default_config_text() -> str:
     """The shipped default configuration, with its comments."""
-    return resources.files("pipelines").joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
+    return (
+        resources.files("safeguard.pipelines").joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
+    )
 
 
 def demo_config_path() -> Path:
     """Where the demonstration configuration is installed (``safeguard demo`` uses it)."""
-    return Path(str(resources.files("pipelines").joinpath(DEMO_CONFIG)))
+    return Path(str(resources.files("safeguard.pipelines").joinpath(DEMO_CONFIG)))
 
 
 def parse_config(text: str, source: str = "configuration") -> CouncilConfig:

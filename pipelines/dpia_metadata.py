@@ -12,7 +12,7 @@ from functools import cache
 
 import dagster as dg
 
-from dpia.register import DpiaRegister, load_register
+from safeguard.dpia.register import DpiaRegister, load_register
 
 
 @cache

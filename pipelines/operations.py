@@ -11,11 +11,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from governance import PurgeReport, purge_expired
-from ingest.drops import scan_drops
-from pipelines.dpia_metadata import register
-from pipelines.layout import GOVERNANCE_GROUP, HISTORY_GROUP
-from pipelines.resources import RunSettings, Warehouse
+from safeguard.governance import PurgeReport, purge_expired
+from safeguard.ingest.drops import scan_drops
+from safeguard.pipelines.dpia_metadata import register
+from safeguard.pipelines.layout import GOVERNANCE_GROUP, HISTORY_GROUP
+from safeguard.pipelines.resources import RunSettings, Warehouse
 
 pipeline_job = dg.define_asset_job(
     "monthly_scoring",

@@ -15,20 +15,20 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-import models
-from models.case_pack import build_caseloads, write_case_packs
-from models.flagging import (
+from safeguard import models
+from safeguard.models.case_pack import build_caseloads, write_case_packs
+from safeguard.models.flagging import (
     FlagConfig,
     FlagSelection,
     family_districts,
     score_families,
     select_flags,
 )
-from models.global_explain import GlobalExplanation, global_explanations
-from models.reasons import explain_flags
+from safeguard.models.global_explain import GlobalExplanation, global_explanations
+from safeguard.models.reasons import explain_flags
 
 if TYPE_CHECKING:
-    from pipelines.resources import Warehouse
+    from safeguard.pipelines.resources import Warehouse
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.ddl.impl import DefaultImpl
 
-from portal.db import DataUnavailableError
-from portal.schema import revision as revision_table
+from safeguard.portal.db import DataUnavailableError
+from safeguard.portal.schema import revision as revision_table
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_FILE = "portal.duckdb"

@@ -13,8 +13,8 @@ from datetime import date
 
 import duckdb
 
-from portal.db import DataUnavailableError
-from portal.warehouse import Evidence, as_date
+from safeguard.portal.db import DataUnavailableError
+from safeguard.portal.warehouse import Evidence, as_date
 
 SOURCES = ("social_care", "education", "housing", "police", "revenues_benefits")
 MEMBERSHIP_SOURCE = "families"  # evidence for family make-up: membership rows, not a record

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from portal.database import configured_url, default_url, open_portal_database
-from portal.schema import allocations, judgements, metadata
+from safeguard.portal.database import configured_url, default_url, open_portal_database
+from safeguard.portal.schema import allocations, judgements, metadata
 
 #: Practitioners' records that expire by their own date (the DPIA register's policy).
 DATE_COLUMNS = {"judgements": judgements.c.decided_at, "allocations": allocations.c.reallocated_at}
@@ -33,7 +33,7 @@ def read_portal_table(
 ) -> pd.DataFrame | None:
     """``sql`` (default: the whole ``table``) as a frame; None when there is no portal database.
 
-    The drop-in for ``governance.store.read_table(DIR / "portal.duckdb", table, sql=...)``;
+    The drop-in for ``safeguard.governance.store.read_table(DIR / "portal.duckdb", table, sql=...)``;
     parameters are named (``:name``), as SQLAlchemy writes them on every backend.
     """
     if table not in metadata.tables:

@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from portal.db import ManagedDatabase
-from portal.identity import SOURCES
+from safeguard.portal.db import ManagedDatabase
+from safeguard.portal.identity import SOURCES
 
 REVIEW_ROOTS = ("reports", "artefacts")
 # Case packs carry the allocated worker's view; models are binary. Neither is for reviewers.

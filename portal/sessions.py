@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from portal.schema import sessions
+from safeguard.portal.schema import sessions
 
 if TYPE_CHECKING:
-    from portal.database import PortalDatabase
+    from safeguard.portal.database import PortalDatabase
 
 TOUCH_EVERY = timedelta(minutes=1)
 _COLUMNS = (

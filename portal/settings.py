@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from portal.oidc import OidcSettings
+    from safeguard.portal.oidc import OidcSettings
     from safeguard.settings import SafeguardSettings
 
 ROLES = ("practitioner", "team_manager", "reviewer", "admin")
@@ -95,7 +95,7 @@ class PortalSettings:
 
     @property
     def portal_database_url(self) -> str:
-        from portal.database import default_url
+        from safeguard.portal.database import default_url
 
         return self.database_url or default_url(self.data_dir)
 
@@ -104,7 +104,7 @@ class PortalSettings:
         """The portal's part of the deployment settings (validated by :mod:`safeguard.settings`)."""
         oidc = None
         if settings.oidc_issuer is not None:
-            from portal.oidc import OidcSettings
+            from safeguard.portal.oidc import OidcSettings
 
             assert settings.oidc_client_id and settings.oidc_client_secret  # validated
             oidc = OidcSettings(

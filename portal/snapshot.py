@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from portal.db import DataUnavailableError, ManagedDatabase
+from safeguard.portal.db import DataUnavailableError, ManagedDatabase
 
 SERVING_DIR = "serving"
 POINTER = "CURRENT"

@@ -16,7 +16,7 @@ RUN_LOG = Path("logs") / "safeguard.log"
 # Loggers whose records belong in the run log, not on the console.
 LIBRARY_LOGGERS = (
     "py.warnings", "splink", "great_expectations", "pyspark", "py4j", "lightgbm",
-    "linkage.charts",  # a chart that could not be drawn: for the data team, not the console
+    "safeguard.linkage.charts",  # a chart that could not be drawn: for the data team, not the console
 )  # fmt: skip
 
 

@@ -42,7 +42,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 NARROW: dict[str, frozenset[str]] = {
     # the pipeline publishes the portal's serving snapshot at the end of a run; the module
     # holds the publish function and the snapshot format only (no web code)
-    "pipelines": frozenset({"portal.snapshot"}),
+    "pipelines": frozenset({"safeguard.portal.snapshot"}),
     # the portal validates the one settings model at start-up and logs as the command line
     # does (safeguard.settings and safeguard.logs import nothing of ours)
     "portal": frozenset({"safeguard.settings", "safeguard.logs"}),
@@ -53,12 +53,12 @@ CONFINED = {"dagster": "pipelines", "dagster_duckdb": "pipelines", "splink": "li
 KNOWN_DRIFT = {
     # issue 15: a public linkage matching function so nothing outside linkage/ imports splink
     ("governance/matching.py", "splink"),
-    ("governance/matching.py", "linkage.config"),
-    ("governance/matching.py", "linkage.model"),
-    ("governance/matching.py", "linkage.standardise"),
-    ("governance/pending_objections.py", "linkage.standardise"),
-    ("governance/sar.py", "linkage.standardise"),
-    ("governance/sar_collect.py", "linkage.standardise"),
+    ("governance/matching.py", "safeguard.linkage.config"),
+    ("governance/matching.py", "safeguard.linkage.model"),
+    ("governance/matching.py", "safeguard.linkage.standardise"),
+    ("governance/pending_objections.py", "safeguard.linkage.standardise"),
+    ("governance/sar.py", "safeguard.linkage.standardise"),
+    ("governance/sar_collect.py", "safeguard.linkage.standardise"),
 }
 
 
@@ -119,12 +119,12 @@ def test_each_package_imports_only_what_the_matrix_allows(package: str) -> None:
 def test_the_matrix_scan_catches_a_forbidden_import(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text(
-        "from typing import TYPE_CHECKING\nimport models.flagging\n"
-        "if TYPE_CHECKING:\n    import pipelines\n"
+        "from typing import TYPE_CHECKING\nimport safeguard.models.flagging\n"
+        "if TYPE_CHECKING:\n    from safeguard import pipelines\n"
         "def late():\n    from dagster import asset\n"
     )
     modules = {m for m, _ in runtime_imports(probe, names=True)}
-    assert {"models.flagging", "dagster", "dagster.asset"} <= modules
+    assert {"safeguard.models.flagging", "dagster", "dagster.asset"} <= modules
     assert "pipelines" not in modules  # never runs
 
 
@@ -132,22 +132,27 @@ def test_the_matrix_scan_catches_a_forbidden_import(tmp_path: Path) -> None:
 
 LAYERS = {
     # 1 foundation: plain modules the definitions use (acyclic among themselves)
-    "pipelines.layout": 1, "pipelines.council": 1, "pipelines.faults": 1, "pipelines.storage": 1,
-    "pipelines.dpia_metadata": 1, "pipelines.lineage": 1, "pipelines.instance": 1,
-    "pipelines.validation": 1, "pipelines.resources": 1, "pipelines.readers": 1,
-    "pipelines.release": 1, "pipelines.run_context": 1, "pipelines.objections": 1,
-    "pipelines.catalogue": 1, "pipelines.linking": 1, "pipelines.serving": 1,
-    "pipelines.ingesting": 1,
+    "safeguard.pipelines.layout": 1, "safeguard.pipelines.council": 1, "safeguard.pipelines.faults": 1, "safeguard.pipelines.storage": 1,
+    "safeguard.pipelines.dpia_metadata": 1, "safeguard.pipelines.lineage": 1, "safeguard.pipelines.instance": 1,
+    "safeguard.pipelines.validation": 1, "safeguard.pipelines.resources": 1, "safeguard.pipelines.readers": 1,
+    "safeguard.pipelines.release": 1, "safeguard.pipelines.run_context": 1, "safeguard.pipelines.objections": 1,
+    "safeguard.pipelines.catalogue": 1, "safeguard.pipelines.linking": 1, "safeguard.pipelines.serving": 1,
+    "safeguard.pipelines.ingesting": 1,
     # 2 definitions: assets, checks, jobs, schedules and sensors (never import each other)
-    "pipelines.operations": 2,
+    "safeguard.pipelines.operations": 2,
     # 3 the code location
-    "pipelines.definitions": 3,
+    "safeguard.pipelines.definitions": 3,
     # 4 entry points for the command line (never import each other)
-    "pipelines.runner": 4, "pipelines.monitoring_run": 4,
+    "safeguard.pipelines.runner": 4, "safeguard.pipelines.monitoring_run": 4,
 }  # fmt: skip
 
 
-PACKAGE_INITS = ("pipelines", "pipelines.assets", "pipelines.checks", "pipelines.defs")
+PACKAGE_INITS = (
+    "pipelines",
+    "safeguard.pipelines.assets",
+    "safeguard.pipelines.checks",
+    "safeguard.pipelines.defs",
+)
 
 
 def _module_name(path: Path) -> str:
@@ -156,7 +161,9 @@ def _module_name(path: Path) -> str:
 
 
 def _layer(module: str) -> int:
-    if module.startswith(("pipelines.assets.", "pipelines.checks.", "pipelines.defs.")):
+    if module.startswith(
+        ("safeguard.pipelines.assets.", "safeguard.pipelines.checks.", "safeguard.pipelines.defs.")
+    ):
         return 2
     return LAYERS[module]
 
@@ -220,10 +227,10 @@ def test_pipelines_has_four_layers_and_imports_only_downwards() -> None:
 
 def test_no_asset_module_imports_another_and_only_the_code_location_imports_them() -> None:
     graph = pipelines_graph()
-    definitions = {m for m in graph if _layer(m) == 2 and m != "pipelines.operations"}
+    definitions = {m for m in graph if _layer(m) == 2 and m != "safeguard.pipelines.operations"}
     offenders = {
         (m, t) for m, imported in graph.items() for t in imported & definitions
-        if m != "pipelines.definitions"
+        if m != "safeguard.pipelines.definitions"
     }  # fmt: skip
     assert offenders == set()
 
@@ -234,9 +241,9 @@ def test_pipelines_has_no_import_cycle() -> None:
 
 def test_layer_and_cycle_checks_fail_on_a_bad_graph() -> None:
     bad = {
-        "pipelines.assets.flags": {"pipelines.assets.model"},
-        "pipelines.assets.model": {"pipelines.definitions"},
-        "pipelines.definitions": {"pipelines.assets.model"},
+        "safeguard.pipelines.assets.flags": {"safeguard.pipelines.assets.model"},
+        "safeguard.pipelines.assets.model": {"safeguard.pipelines.definitions"},
+        "safeguard.pipelines.definitions": {"safeguard.pipelines.assets.model"},
     }
     assert len(layer_violations(bad)) == 2
     assert cycles(bad)

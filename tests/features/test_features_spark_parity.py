@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from random_estate import DATES, random_estate
 
-from features.build import build_family_features_many
-from features.engines import DuckDBEngine, SparkEngine, engine_for, to_spark_sql
-from features.outcomes import OUTCOME_EVENT_TYPES, build_training_frame
-from linkage.spark import local_spark_session, spark_available
+from safeguard.features.build import build_family_features_many
+from safeguard.features.engines import DuckDBEngine, SparkEngine, engine_for, to_spark_sql
+from safeguard.features.outcomes import OUTCOME_EVENT_TYPES, build_training_frame
+from safeguard.linkage.spark import local_spark_session, spark_available
 
 pytestmark = pytest.mark.spark
 

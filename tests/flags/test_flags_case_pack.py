@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from flag_tables import AS_OF, PSEUDONYMISER
 
-from models.case_pack import STATEMENT, build_caseloads, write_case_packs
-from models.estimator import RiskModel
-from models.flagging import FlagConfig, FlaggingInputError, score_families, select_flags
-from models.global_explain import global_explanations
-from models.reasons import explain_flags
+from safeguard.models.case_pack import STATEMENT, build_caseloads, write_case_packs
+from safeguard.models.estimator import RiskModel
+from safeguard.models.flagging import FlagConfig, FlaggingInputError, score_families, select_flags
+from safeguard.models.global_explain import global_explanations
+from safeguard.models.reasons import explain_flags
 
 Estate = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
 WORKERS = pd.DataFrame(

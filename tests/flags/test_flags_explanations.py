@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from flag_tables import AS_OF
 
-from features.dictionary import FEATURE_DICTIONARY, FEATURE_NAMES, RECENCY_CAP_DAYS
-from models.estimator import RiskModel
-from models.reasons import (
+from safeguard.features.dictionary import FEATURE_DICTIONARY, FEATURE_NAMES, RECENCY_CAP_DAYS
+from safeguard.models.estimator import RiskModel
+from safeguard.models.reasons import (
     EVIDENCE_RULES,
     ExplanationInputError,
     ReasonConfig,
@@ -184,7 +184,11 @@ def test_evidence_reproduces_every_feature_value_built_from_events(
             records = by_record.loc[[i["record_pseudo"] for i in found if i["record_pseudo"]]]
             value = getattr(row, feature)
             # features that depend on the children's ages cite the children (their ages are shown)
-            if feature in ("edu_attendance_change_6m", "fam_youngest_child_age", "fam_children_under_17"):
+            if feature in (
+                "edu_attendance_change_6m",
+                "fam_youngest_child_age",
+                "fam_children_under_17",
+            ):
                 assert bool(found) == (not pd.isna(value)), (row.family_key, feature)
                 continue
             expected = _recomputed(feature, records, found)

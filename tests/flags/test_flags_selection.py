@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from flag_tables import AS_OF, PSEUDONYMISER
 
-from dpia.pseudonymise import Pseudonymiser
-from models.estimator import RiskModel
-from models.flagging import (
+from safeguard.dpia.pseudonymise import Pseudonymiser
+from safeguard.models.estimator import RiskModel
+from safeguard.models.flagging import (
     FlagConfig,
     FlaggingInputError,
     exclusion_counts,

@@ -1,7 +1,7 @@
 """A small synthetic data directory (docs/DESIGN.md layout) with planted people and markers.
 
 About 150 noisy people in households across the five agencies are linked with the real
-``linkage.link_with_details`` (model saved under ``artefacts/linkage``). Planted on top:
+``safeguard.linkage.link_with_details`` (model saved under ``artefacts/linkage``). Planted on top:
 
 - the **target** child Zephyrine Quillfeather (education, social care, and a housing record
   with the surname typo'd as "Quilfeather" that only the linkage connects), her mother
@@ -26,9 +26,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-import linkage
-from dpia.audit import AuditLog
-from dpia.pseudonymise import Pseudonymiser
+from safeguard import linkage
+from safeguard.dpia.audit import AuditLog
+from safeguard.dpia.pseudonymise import Pseudonymiser
 
 KEY = b"governance-test-key-0123456789ab"
 SOURCES = ("social_care", "education", "housing", "police", "revenues_benefits")

@@ -11,12 +11,17 @@ import pytest
 from governance_estate import KEY, PLANTED, TARGET
 from typer.testing import CliRunner
 
-import governance.rekey
-from dpia.audit import AuditLog
-from dpia.pseudonymise import KEY_FILE_NAME, Pseudonymiser, PseudonymKeyError, load_or_create_key
-from governance.rekey import PSEUDONYM_COLUMNS, KeyRotationError, rotate_keys
-from governance.sar import subject_access
+import safeguard.governance.rekey
 from safeguard.cli import app
+from safeguard.dpia.audit import AuditLog
+from safeguard.dpia.pseudonymise import (
+    KEY_FILE_NAME,
+    Pseudonymiser,
+    PseudonymKeyError,
+    load_or_create_key,
+)
+from safeguard.governance.rekey import PSEUDONYM_COLUMNS, KeyRotationError, rotate_keys
+from safeguard.governance.sar import subject_access
 
 DATABASES = ("vault.duckdb", "warehouse.duckdb", "portal.duckdb")
 
@@ -144,10 +149,10 @@ def test_an_interrupted_rotation_blocks_the_key_until_finished(
             raise OSError("power cut")
         real_replace(src, dst)
 
-    monkeypatch.setattr(governance.rekey.os, "replace", crash_after_two)
+    monkeypatch.setattr(safeguard.governance.rekey.os, "replace", crash_after_two)
     with pytest.raises(OSError, match="power cut"):
         rotate_keys(keyed_estate, actor="data_team")
-    monkeypatch.setattr(governance.rekey.os, "replace", real_replace)
+    monkeypatch.setattr(safeguard.governance.rekey.os, "replace", real_replace)
     with pytest.raises(PseudonymKeyError, match="did not finish"):
         load_or_create_key(keyed_estate)  # the pipeline will not run on half-re-keyed data
     with pytest.raises(KeyRotationError, match="was finished"):

@@ -9,9 +9,9 @@ import duckdb
 import pytest
 from governance_estate import EXPIRED_NAME, PLANTED, TODAY
 
-from dpia.audit import AuditError, AuditLog
-from governance.retention import months_before, purge_expired
-from governance.store import list_tables
+from safeguard.dpia.audit import AuditError, AuditLog
+from safeguard.governance.retention import months_before, purge_expired
+from safeguard.governance.store import list_tables
 
 
 def _cells(path: Path) -> dict[str, str]:

@@ -10,7 +10,7 @@ import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator
 from splink.internals.dialects import SplinkDialect
 
-from linkage.model import SwappedNamesLevel, _collapsed_level, settle_rare_levels
+from safeguard.linkage.model import SwappedNamesLevel, _collapsed_level, settle_rare_levels
 
 
 @pytest.mark.parametrize(

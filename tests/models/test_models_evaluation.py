@@ -8,15 +8,15 @@ import pytest
 from model_tables import training_frame, truth_of
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from models import metrics as m
-from models.evaluation import (
+from safeguard.models import metrics as m
+from safeguard.models.evaluation import (
     EvaluationConfig,
     PerformanceGate,
     capacity_k,
     evaluate_gate,
     evaluate_risk_model,
 )
-from models.training import RiskModelConfig, fit_risk_model
+from safeguard.models.training import RiskModelConfig, fit_risk_model
 
 FAST = RiskModelConfig(
     n_estimators=80, learning_rate=0.1, min_child_samples=40, calibration="sigmoid",

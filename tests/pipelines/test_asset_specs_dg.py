@@ -51,7 +51,7 @@ def test_a_scaffolded_asset_joins_the_location_and_needs_a_dpia_record(tmp_path:
     assert (project / "pipelines" / "defs" / "probe.py").exists()
     script = tmp_path / "load.py"  # a file, not -c: a dependency exits early under -c
     script.write_text(
-        "from pipelines.definitions import build_definitions\n"
+        "from safeguard.pipelines.definitions import build_definitions\n"
         "build_definitions(data_dir='d', landing_dir='.')\n"
     )
     loaded = _run([sys.executable, str(script)], tmp_path, paths, tmp_path)

@@ -24,8 +24,8 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from lax_run import FLAG_THRESHOLD, run_lax
 
-from pipelines.runner import RunOutcome
-from synth import EstateConfig, generate_estate
+from safeguard.pipelines.runner import RunOutcome
+from safeguard.synth import EstateConfig, generate_estate
 
 PEOPLE = 3000
 AREA_MARKER = "MALFORMED-AREA-CODES-5e1c"

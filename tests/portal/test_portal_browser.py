@@ -14,8 +14,8 @@ import pytest
 from portal_client import audit_entries, live_server
 from portal_fixture import PortalFixture, password_for
 
-from portal import create_app
-from portal.settings import PortalSettings
+from safeguard.portal import create_app
+from safeguard.portal.settings import PortalSettings
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ import pytest
 from portal_client import TestClient, audit_entries, login, make_client, post_form
 from portal_fixture import MODEL_VERSION, PortalFixture
 
-from portal.audit import family_subject
+from safeguard.portal.audit import family_subject
 
 
 def _judgements(fixture: PortalFixture) -> list[tuple]:
