@@ -78,10 +78,33 @@ def runtime_imports(path: Path, *, names: bool = False) -> Iterator[tuple[str, i
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.module == "safeguard" and node.level == 0:
+            # `from safeguard import linkage` imports the package safeguard.linkage
+            for alias in node.names:
+                yield (
+                    f"safeguard.{alias.name}" if alias.name in PACKAGES else "safeguard",
+                    node.lineno,
+                )
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             yield node.module, node.lineno
             for alias in node.names if names else ():
                 yield f"{node.module}.{alias.name}", node.lineno
+
+
+def package_of(module: str) -> str:
+    """The package of ours (or the third-party root) a module belongs to: every package of ours
+    is imported as ``safeguard.<package>``; ``safeguard`` alone is the command line's package."""
+    parts = module.split(".")
+    if parts[0] == "safeguard" and len(parts) > 1 and parts[1] in PACKAGES:
+        return parts[1]
+    return parts[0]
+
+
+def bare_imports(path: Path) -> set[str]:
+    """Imports of a package of ours by its bare name (``import pipelines``): an installed
+    safeguard has only the ``safeguard`` name (run tools/namespace.py)."""
+    ours = set(PACKAGES) - {"safeguard"}
+    return {m for m, _ in runtime_imports(path) if m.split(".")[0] in ours}
 
 
 def _files(package: str) -> list[Path]:
@@ -94,7 +117,7 @@ def matrix_violations(package: str) -> set[tuple[str, str]]:
     for path in _files(package):
         rel = path.relative_to(REPO).as_posix()
         for module, _ in runtime_imports(path):
-            root = module.split(".")[0]
+            root = package_of(module)
             narrow = module in NARROW.get(package, ()) or any(
                 module.startswith(f"{m}.") for m in NARROW.get(package, ())
             )
@@ -103,7 +126,7 @@ def matrix_violations(package: str) -> set[tuple[str, str]]:
             if root in CONFINED and CONFINED[root] != package:
                 found.add((rel, root))
             # governance may use linkage through its public package only
-            if package == "governance" and root == "linkage" and module != "linkage":
+            if package == "governance" and root == "linkage" and module != "safeguard.linkage":
                 found.add((rel, module))
     return found
 
@@ -125,7 +148,23 @@ def test_the_matrix_scan_catches_a_forbidden_import(tmp_path: Path) -> None:
     )
     modules = {m for m, _ in runtime_imports(probe, names=True)}
     assert {"safeguard.models.flagging", "dagster", "dagster.asset"} <= modules
-    assert "pipelines" not in modules  # never runs
+    assert "safeguard.pipelines" not in modules  # never runs
+    assert package_of("safeguard.models.flagging") == "models"
+    assert package_of("safeguard.settings") == "safeguard"
+
+
+def test_no_module_imports_a_package_of_ours_by_its_bare_name(tmp_path: Path) -> None:
+    folders = [*PACKAGES, "tests", "bench", "tools"]
+    offenders = {
+        p.relative_to(REPO).as_posix(): sorted(found)
+        for folder in folders
+        for p in _files(folder)
+        if (found := bare_imports(p))
+    }
+    assert offenders == {}, "import these as safeguard.<package> (tools/namespace.py)"
+    probe = tmp_path / "probe.py"
+    probe.write_text("import os\nfrom safeguard.models import x\nfrom features.build import y\n")
+    assert bare_imports(probe) == {"features.build"}
 
 
 # ---- pipelines/: four layers, no cycle, no asset module importing another ----------------
@@ -148,7 +187,7 @@ LAYERS = {
 
 
 PACKAGE_INITS = (
-    "pipelines",
+    "safeguard.pipelines",
     "safeguard.pipelines.assets",
     "safeguard.pipelines.checks",
     "safeguard.pipelines.defs",
@@ -157,7 +196,7 @@ PACKAGE_INITS = (
 
 def _module_name(path: Path) -> str:
     parts = path.relative_to(REPO).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    return ".".join(("safeguard", *(parts[:-1] if parts[-1] == "__init__" else parts)))
 
 
 def _layer(module: str) -> int:
