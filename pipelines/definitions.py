@@ -57,7 +57,10 @@ def scaffolded() -> dg.Definitions:
     added = [p for p in folder.iterdir() if p.name not in ("__init__.py", "__pycache__")]
     if not added:  # nothing scaffolded: no project configuration needed (installed package)
         return dg.Definitions()
-    return dg.load_from_defs_folder(path_within_project=Path(__file__))
+    # by its import name: dg's root_module names the folder (pipelines/), not the import path
+    from safeguard.pipelines import defs
+
+    return dg.ComponentTree.from_module(defs, project_root=Path(__file__).parents[1]).build_defs()
 
 
 def all_assets(extra: dg.Definitions | None = None) -> list[dg.AssetsDefinition | dg.AssetSpec]:

@@ -10,7 +10,7 @@ it and keeps its own sub-packages only.
 
 from pathlib import Path as _Path
 
-_checkout = _Path(__file__).resolve().parent.parent
+_checkout = _Path(__file__).absolute().parent.parent
 if (_checkout / "pyproject.toml").is_file() and (_checkout / "pipelines" / "__init__.py").is_file():
     __path__.append(str(_checkout))
 del _Path, _checkout

@@ -42,12 +42,13 @@ def test_the_distribution_maps_every_package_into_safeguard() -> None:
         p.parent.name for p in REPO.glob("*/__init__.py") if p.parent.name != "safeguard"
     )
     assert setuptools["package-dir"] == {f"safeguard.{f}": f for f in folders}
-    found = {
-        ".".join(("safeguard", *init.parent.relative_to(REPO / top).parts))
+    found = {  # as find_namespace would: data folders (portal/templates) are packages too
+        ".".join(("safeguard", *folder.relative_to(REPO / top).parts))
         if top == "safeguard"
-        else ".".join(("safeguard", *init.parent.relative_to(REPO).parts))
+        else ".".join(("safeguard", *folder.relative_to(REPO).parts))
         for top in ("safeguard", *folders)
-        for init in (REPO / top).rglob("__init__.py")
+        for folder in [REPO / top, *(REPO / top).rglob("*")]
+        if folder.is_dir() and "__pycache__" not in folder.parts
     }
     assert sorted(setuptools["packages"]) == sorted(found)
 

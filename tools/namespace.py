@@ -22,7 +22,8 @@ What it rewrites, in every tracked (or new, not ignored) text file but ``bench/r
   file name, stays); import lines quoted in strings or docs.
 - Bare package names where they name a package: ``resources.files("dpia")``,
   ``PackageLoader("governance", ...)``, ``getLogger("portal")``, ``import_module``, Dagster's
-  ``managed_python_loggers`` list and ``module_name:``/``root_module =`` settings.
+  ``managed_python_loggers`` list and ``module_name:`` settings. (dg's ``root_module`` stays the
+  folder name: dg looks for ``<root_module>/defs`` on disk; nothing imports it by that name.)
 - ``pyproject.toml``: the ``[tool.setuptools]`` package list and ``package-dir`` mapping, written
   from the folders; ``package-data`` keys and the mypy package list.
 """
@@ -63,12 +64,13 @@ def packages(root: Path = ROOT) -> list[str]:
 
 
 def subpackages(root: Path = ROOT) -> list[str]:
-    """Every package of the distribution, by its ``safeguard.`` name."""
+    """Every package of the distribution, by its ``safeguard.`` name: as setuptools'
+    find_namespace would list them, data folders (``portal/templates``) included."""
     found = [NS]
     for top in [NS, *packages(root)]:
         base = root / top
-        for init in sorted(base.rglob("__init__.py")):
-            rel = init.parent.relative_to(base)
+        for folder in sorted(p for p in [base, *base.rglob("*")] if p.is_dir()):
+            rel = folder.relative_to(base)
             if "__pycache__" in rel.parts or not all(p.isidentifier() for p in rel.parts):
                 continue
             name = ".".join((NS, *(() if top == NS else (top,)), *rel.parts))
@@ -150,7 +152,7 @@ class Rewriter:
         )
         self.dash_m = re.compile(rf"(?<=-m )({alt})(?![\w.])")
         self.bare_setting = re.compile(
-            rf"(?m)^([ \t]*(?:module_name|root_module)[ \t]*[:=][ \t]*[\"']?)({alt})(?=[\"']?[ \t]*(?:#.*)?$)"
+            rf"(?m)^([ \t]*module_name[ \t]*[:=][ \t]*[\"']?)({alt})(?=[\"']?[ \t]*(?:#.*)?$)"
         )
         self.changes: list[str] = []
 
