@@ -211,6 +211,33 @@ class Rewriter:
 
     # ---- Python -------------------------------------------------------------------------------
 
+    def fstring(self, string: str, where: str) -> str:
+        """A string literal rewritten as text; in an f-string only the literal parts, never the
+        code in ``{...}`` (``f"{features.columns}"`` names a variable)."""
+        prefix = string[: len(string) - len(string.lstrip("rRbBuUfF"))]
+        if "f" not in prefix.lower():
+            return self.text(string, where)
+        parts, depth, start = [], 0, 0
+        i = 0
+        while i < len(string):
+            c = string[i]
+            if depth == 0 and string.startswith(("{{", "}}"), i):
+                i += 2
+                continue
+            if c == "{":
+                if depth == 0:
+                    parts.append((False, string[start:i]))
+                    start = i
+                depth += 1
+            elif c == "}" and depth:
+                depth -= 1
+                if depth == 0:
+                    parts.append((True, string[start : i + 1]))
+                    start = i + 1
+            i += 1
+        parts.append((depth > 0, string[start:]))
+        return "".join(p if code else self.text(p, where) for code, p in parts)
+
     def python(self, source: str, where: str) -> str:
         try:
             tree = ast.parse(source)
@@ -285,7 +312,7 @@ class Rewriter:
             if any(s <= start < e for s, e in import_spans):
                 continue
             if tok.type == tokenize.STRING:
-                new = self.text(tok.string, where)
+                new = self.fstring(tok.string, where)
                 if (
                     tok.string[1:-1] in self.pkgs
                     and tok.string[0] in "\"'"
