@@ -26,7 +26,7 @@ install: $(STAMP)
 LOCK_VENV ?= /tmp/safeguard-pip-tools
 lock:
 	test -x $(LOCK_VENV)/bin/pip-compile || ($(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet pip-tools)
-	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --no-strip-extras \
 	  --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) \
 	  --extra dev --extra spark --extra browser-tests --extra postgres \
 	  -c constraints.txt -o requirements-lock.txt pyproject.toml
