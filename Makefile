@@ -7,17 +7,29 @@ DATA   ?= data
 PEOPLE ?= 100000
 SEED   ?= 7
 
-.PHONY: install demo test lint bench clean
+.PHONY: install lock demo test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,spark,browser-tests,postgres]"
+# Every dependency at the version and hashes locked in requirements-lock.txt (the extras dev,
+# spark, browser-tests and postgres included), then the project itself, editable.
+$(STAMP): $(BIN)/python pyproject.toml requirements-lock.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-lock.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## refresh requirements-lock.txt from pyproject.toml and constraints.txt (UPGRADE=1: newest allowed)
+LOCK_VENV ?= /tmp/safeguard-pip-tools
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || ($(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet pip-tools)
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --no-strip-extras \
+	  --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) \
+	  --extra dev --extra spark --extra browser-tests --extra postgres \
+	  -c constraints.txt -o requirements-lock.txt pyproject.toml
 
 ## install, generate the default synthetic estate, run the whole pipeline, print the summary
 demo: $(STAMP)

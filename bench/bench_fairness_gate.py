@@ -53,12 +53,12 @@ def _seeds(text: str) -> list[int]:
 def _planted_audit(warehouse_dir: Path, truth_dir: Path, config_path: Path | None,
                    dimension: str, group: str, factor: float) -> tuple[bool, list[str]]:  # fmt: skip
     """The audit of the approved run's model with every family of one group scored up."""
-    from models.fairness import _make_up, audit_predictions, select_flags
-    from models.fairness_truth import need_strata
-    from models.training import fit_risk_model, labels
-    from pipelines.assets.model import audit_inputs, release_config, total_capacity
-    from pipelines.council import load_config
-    from pipelines.resources import Warehouse
+    from safeguard.models.fairness import _make_up, audit_predictions, select_flags
+    from safeguard.models.fairness_truth import need_strata
+    from safeguard.models.training import fit_risk_model, labels
+    from safeguard.pipelines.assets.model import audit_inputs, release_config, total_capacity
+    from safeguard.pipelines.council import load_config
+    from safeguard.pipelines.resources import Warehouse
 
     w = Warehouse(data_dir=str(warehouse_dir))
     config = load_config(config_path)
@@ -98,9 +98,9 @@ def _planted_audit(warehouse_dir: Path, truth_dir: Path, config_path: Path | Non
 def run_seed(
     seed: int, people: int, config_path: Path | None, factor: float, work: Path
 ) -> SeedResult:
-    from pipelines.council import load_config
-    from pipelines.runner import run_pipeline
-    from synth import EstateConfig, RecordingBias, generate_estate
+    from safeguard.pipelines.council import load_config
+    from safeguard.pipelines.runner import run_pipeline
+    from safeguard.synth import EstateConfig, RecordingBias, generate_estate
 
     started = time.perf_counter()
     landing, truth, data = work / "landing", work / "truth", work / "data"
@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results"))
     args = parser.parse_args()
     if args.config is None:
-        from pipelines.council import demo_config_path
+        from safeguard.pipelines.council import demo_config_path
 
         args.config = demo_config_path()
     results = []

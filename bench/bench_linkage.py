@@ -1,10 +1,10 @@
-"""Benchmark ``linkage.link`` against a plain Splink script on the same records.
+"""Benchmark ``safeguard.linkage.link`` against a plain Splink script on the same records.
 
 Both variants standardise the records the same way, build the same Splink model (same
 comparisons, blocking rules and training calls) and predict the same pairs. The plain script
-then clusters with Splink's connected components at the threshold; ``linkage.link`` adds the
+then clusters with Splink's connected components at the threshold; ``safeguard.linkage.link`` adds the
 must-link rules, the chaining guard and person keys. Each variant runs in its own process so
-that its peak memory (max RSS) is its own. Target: ``linkage.link`` within 1.1x the plain
+that its peak memory (max RSS) is its own. Target: ``safeguard.linkage.link`` within 1.1x the plain
 script's time at 377k people.
 
 Usage::
@@ -14,7 +14,7 @@ Usage::
     python bench/bench_linkage.py --people 20000 --quality  # also precision/recall/families
 
 Variants: ``plain`` is Splink on every record; ``plain_collapsed`` is Splink on the distinct
-identities (the same input ``linkage.link`` scores), which isolates the cost of linkage's
+identities (the same input ``safeguard.linkage.link`` scores), which isolates the cost of linkage's
 must-link rules, cannot-link constraints, rescoring and average-linkage clustering.
 
 With ``--quality`` (and a truth folder) the linkage output is scored against the ground truth
@@ -101,16 +101,21 @@ def run_plain_splink(records: pd.DataFrame, *, collapse: bool = False) -> pd.Dat
     """The plain Splink script: same model, default connected-components clustering.
 
     With ``collapse``, records with identical standardised identities are scored once (as
-    ``linkage.link`` does): this variant isolates the cost of linkage's own clustering.
+    ``safeguard.linkage.link`` does): this variant isolates the cost of linkage's own clustering.
     """
     import numpy as np
     import pyarrow as pa
 
-    from linkage import LinkageConfig
-    from linkage.config import OPTIONAL_COLUMNS
-    from linkage.deterministic import collapse_identical
-    from linkage.model import MODEL_COLUMNS, OPTIONAL_COMPARISONS, build_settings, train_linker
-    from linkage.standardise import standardise_records
+    from safeguard.linkage import LinkageConfig
+    from safeguard.linkage.config import OPTIONAL_COLUMNS
+    from safeguard.linkage.deterministic import collapse_identical
+    from safeguard.linkage.model import (
+        MODEL_COLUMNS,
+        OPTIONAL_COMPARISONS,
+        build_settings,
+        train_linker,
+    )
+    from safeguard.linkage.standardise import standardise_records
 
     config = LinkageConfig()
     table = standardise_records(records, OPTIONAL_COLUMNS)
@@ -123,7 +128,7 @@ def run_plain_splink(records: pd.DataFrame, *, collapse: bool = False) -> pd.Dat
     sdf = db_api.register(
         pa.Table.from_pandas(model_table[list(MODEL_COLUMNS)], preserve_index=False)
     )
-    # the same Splink training calls as linkage.link (train_linker is only Splink's API)
+    # the same Splink training calls as safeguard.linkage.link (train_linker is only Splink's API)
     linker, _ = train_linker(sdf, build_settings(coverage, config), config, model_table)
     # connected components only use pairs at or above the threshold: predict only those
     predictions = linker.inference.predict(
@@ -149,7 +154,7 @@ def _child(variant: str, records_path: Path, out_path: Path) -> None:
     if variant.startswith("plain"):
         links = run_plain_splink(records, collapse=variant == "plain_collapsed")
     else:
-        import linkage
+        from safeguard import linkage
 
         links = linkage.link(records, keys=linkage.keyed(BENCH_SECRET))
     seconds = time.perf_counter() - start
@@ -167,10 +172,10 @@ def _run_variant(variant: str, records_path: Path, out_path: Path) -> dict[str, 
 def _family_recovery(
     links: pd.DataFrame, events: pd.DataFrame, truth: Path, as_of: dt.date
 ) -> dict[str, float]:
-    from linkage import keyed
-    from linkage.addresses import resolve_addresses
-    from linkage.families import form_families
-    from linkage.quality import evaluate_families
+    from safeguard.linkage import keyed
+    from safeguard.linkage.addresses import resolve_addresses
+    from safeguard.linkage.families import form_families
+    from safeguard.linkage.quality import evaluate_families
 
     residence = events.merge(
         links[["source", "record_key", "person_key"]], on=["source", "record_key"]
@@ -211,7 +216,7 @@ def main() -> None:
         "--variants",
         default="plain,plain_collapsed,linkage",
         help="comma-separated: plain (Splink on every record), plain_collapsed (Splink on "
-        "distinct identities) and linkage (linkage.link)",
+        "distinct identities) and linkage (safeguard.linkage.link)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each variant")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -233,7 +238,7 @@ def main() -> None:
 
 def _bench(args: argparse.Namespace, work: Path) -> None:
     if args.drop is None:
-        from synth import EstateConfig, generate_estate
+        from safeguard.synth import EstateConfig, generate_estate
 
         args.drop, args.truth = work / "landing", work / "truth"
         start = time.perf_counter()
@@ -265,7 +270,7 @@ def _bench(args: argparse.Namespace, work: Path) -> None:
             )
 
     if args.quality and args.truth is not None:
-        from linkage.quality import evaluate_links
+        from safeguard.linkage.quality import evaluate_links
 
         truth = pd.read_csv(args.truth / "records.csv", dtype=str)
         if "extract_date" in truth.columns:  # truth covers every drop; score the one linked

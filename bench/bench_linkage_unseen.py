@@ -1,4 +1,4 @@
-"""Unseen-data harness: ``linkage.link`` against a plain Splink script, on data it was not tuned on.
+"""Unseen-data harness: ``safeguard.linkage.link`` against a plain Splink script, on data it was not tuned on.
 
 The linkage defaults were developed on the project's own synthetic estate (families, UK
 postcodes, light noise). This harness scores them on data of another shape, side by side
@@ -19,8 +19,8 @@ the same threshold (0.99), in one run:
 Both variants get the same records (``source, record_key, first_name, last_name, dob,
 address_line, postcode``) and deduplicate their union (neither is told that a source has
 no internal duplicates). Scores are pairwise precision, recall and F1 of the clusters
-against the truth (:func:`linkage.quality.evaluate_links`), wall time, the blocking
-coverage the trained model expects (:mod:`linkage.blocking`, the same estimator for both)
+against the truth (:func:`safeguard.linkage.quality.evaluate_links`), wall time, the blocking
+coverage the trained model expects (:mod:`safeguard.linkage.blocking`, the same estimator for both)
 and the blocking coverage actually reached on the true pairs.
 
 Usage::
@@ -189,7 +189,7 @@ def load_estate(people: int = 20_000, seed: int = 7) -> tuple[pd.DataFrame, str]
 
     from bench_linkage import load_drop, newest_drop
 
-    from synth import EstateConfig, generate_estate
+    from safeguard.synth import EstateConfig, generate_estate
 
     work = Path(tempfile.mkdtemp(prefix="linkage_unseen_estate_"))
     generate_estate(
@@ -207,8 +207,8 @@ def load_estate(people: int = 20_000, seed: int = 7) -> tuple[pd.DataFrame, str]
 
 
 def run_link(records: pd.DataFrame) -> dict[str, Any]:
-    """``linkage.link_with_details`` with its defaults."""
-    import linkage
+    """``safeguard.linkage.link_with_details`` with its defaults."""
+    from safeguard import linkage
 
     start = time.perf_counter()
     result = linkage.link_with_details(records[["source", "record_key", *FIELDS]])
@@ -295,7 +295,7 @@ def plain_splink(records: pd.DataFrame, dob_format: str) -> dict[str, Any]:
             "person_key": cluster_of.loc[table["unique_id"]].to_numpy(),
         }
     )
-    from linkage.blocking import (
+    from safeguard.linkage.blocking import (
         comparison_distributions,
         expected_coverage,
         null_shares,
@@ -347,13 +347,13 @@ def reached_coverage(table: pd.DataFrame, truth: pd.DataFrame, rules: list[str])
 
 
 def score(name: str, records: pd.DataFrame, dob_format: str) -> list[dict[str, Any]]:
-    from linkage.quality import evaluate_links
-    from linkage.standardise import standardise_records
+    from safeguard.linkage.quality import evaluate_links
+    from safeguard.linkage.standardise import standardise_records
 
     truth = records[["source", "record_key", "true_person_id"]]
     rows = []
     for variant, run in (
-        ("linkage.link", lambda: run_link(records)),
+        ("safeguard.linkage.link", lambda: run_link(records)),
         ("plain Splink", lambda: plain_splink(records, dob_format)),
     ):
         out = run()
@@ -390,7 +390,7 @@ def score(name: str, records: pd.DataFrame, dob_format: str) -> list[dict[str, A
 
 def _markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
-        f"# linkage.link vs plain Splink on unseen data ({dt.date.today()}, threshold {THRESHOLD})",
+        f"# safeguard.linkage.link vs plain Splink on unseen data ({dt.date.today()}, threshold {THRESHOLD})",
         "",
         "| data set | variant | records | true pairs | precision | recall | F1 | wrong pairs | "
         "wall s | coverage expected | coverage reached |",
@@ -402,9 +402,9 @@ def _markdown(rows: list[dict[str, Any]]) -> str:
             f"{r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f} | {r['wrong_pairs']:,} | "
             f"{r['seconds']:.1f} | {r['expected_coverage']:.3f} | {r['reached_coverage']:.3f} |"
         )
-    lines += ["", "Rules added by linkage.link and its notes:", ""]
+    lines += ["", "Rules added by safeguard.linkage.link and its notes:", ""]
     for r in rows:
-        if r["variant"] == "linkage.link":
+        if r["variant"] == "safeguard.linkage.link":
             lines.append(f"- {r['dataset']}: added {r['rules_added'] or 'none'}")
             lines += [f"  - {note}" for note in r["notes"]]
     return "\n".join(lines) + "\n"

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
-from pipelines.council import demo_config_path, load_config
-from pipelines.monitoring_run import run_monitoring
-from pipelines.runner import run_pipeline
-from synth import EstateConfig, generate_estate
+from safeguard.pipelines.council import demo_config_path, load_config
+from safeguard.pipelines.monitoring_run import run_monitoring
+from safeguard.pipelines.runner import run_pipeline
+from safeguard.synth import EstateConfig, generate_estate
 
 
 def plant_police_halves(landing: Path, day: str, seed: int = 0) -> int:

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "monitori
 
 from monitoring_inputs import Scenario, build
 
-from models.fairness_gate import FairnessGate
-from monitoring import MonitoringSettings, monitor
+from safeguard.models.fairness_gate import FairnessGate
+from safeguard.monitoring import MonitoringSettings, monitor
 
 SCENARIOS = (None, "recording_halves", "outcome_shift", "group_missed")
 

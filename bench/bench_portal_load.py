@@ -41,7 +41,7 @@ sys.path.insert(
 
 # Plain HTTP on loopback, as the demo: a Secure cookie would never come back over http://.
 SERVER = (
-    "import sys, uvicorn; from pathlib import Path; from portal import create_app; "
+    "import sys, uvicorn; from pathlib import Path; from safeguard.portal import create_app; "
     "uvicorn.run(create_app(Path(sys.argv[1]), secure_cookies=False), host='127.0.0.1', "
     "port=int(sys.argv[2]), log_level='warning', access_log=False)"
 )
@@ -66,7 +66,7 @@ def prepare(data_dir: Path, users: int, flags_per_user: int) -> list[Account]:
     """Synthetic estate plus one practitioner account (production argon2 hashing) per worker."""
     from portal_fixture import build_portal_data, scaled_estate
 
-    from portal.users import add_user
+    from safeguard.portal.users import add_user
 
     workers, families, flags = scaled_estate(users, flags_per_user)
     fixture = build_portal_data(data_dir, workers=workers, families=families, flags=flags)
@@ -191,7 +191,7 @@ def report(samples: list[Sample], logins: list[float], wall: float, users: int) 
 
 def verify_audit(data_dir: Path) -> int:
     """The audit trail after the load: every entry chained and anchored (as `audit verify`)."""
-    from dpia.audit import AuditLog
+    from safeguard.dpia.audit import AuditLog
 
     log = AuditLog(data_dir / "audit" / "audit.jsonl")
     result = log.verify(require_anchor=True)

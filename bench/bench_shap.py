@@ -3,7 +3,7 @@
 Builds a synthetic estate directly in the DESIGN shapes (``events``, ``families``, ``people``;
 perfect linkage, no landing files): each family has a latent need that drives how often its
 members appear in each agency's records and whether a child later starts a s47 enquiry or CP
-plan. Family features are then built with ``features.build_family_features`` from those
+plan. Family features are then built with ``safeguard.features.build_family_features`` from those
 events, so every reason's evidence is real. A ``RiskModel`` with the production settings is
 fitted and calibrated, and the script reports:
 
@@ -35,14 +35,14 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from features import build_family_features
-from features.build import USED_EVENT_TYPES
-from features.events import _PANDAS_DTYPES, EVENT_COLUMNS
-from flags.case_pack import build_caseloads, write_case_packs
-from flags.flagging import FlagConfig, family_districts, score_families, select_flags
-from flags.global_explain import global_explanations
-from flags.reasons import attribute, explain_family, explain_flags
-from models.estimator import RiskModel, as_matrix
+from safeguard.features import build_family_features
+from safeguard.features.build import USED_EVENT_TYPES
+from safeguard.features.events import _PANDAS_DTYPES, EVENT_COLUMNS
+from safeguard.flags.case_pack import build_caseloads, write_case_packs
+from safeguard.flags.flagging import FlagConfig, family_districts, score_families, select_flags
+from safeguard.flags.global_explain import global_explanations
+from safeguard.flags.reasons import attribute, explain_family, explain_flags
+from safeguard.models.estimator import RiskModel, as_matrix
 
 AS_OF = date(2025, 11, 1)
 # (event type, events per family over 30 months at average need, need slope, children only)

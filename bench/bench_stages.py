@@ -4,15 +4,15 @@ For each data directory of a finished ``safeguard run`` (its warehouse is opened
 times the real stage functions on that run's tables, and next to each a plain-library version
 of the same work on the same records, and prints the ratio (pipeline / baseline):
 
-* family snapshots: ``linkage.families.form_families_at`` (the families formed again at every
+* family snapshots: ``safeguard.linkage.families.form_families_at`` (the families formed again at every
   training date from the records known then) vs one plain DuckDB query grouping the people
   last seen at each address into households at every date (co-residence only: no tenancy,
   moving-together or spell rules, so a floor, not an equivalent).
-* features: ``features.outcomes.build_training_frame`` (features + labels at every date) vs one
+* features: ``safeguard.features.outcomes.build_training_frame`` (features + labels at every date) vs one
   plain DuckDB query with the same event-count aggregates over the same members and events.
-* fit: ``models.training.fit_risk_model`` (monotone LightGBM + calibration + logistic
+* fit: ``safeguard.models.training.fit_risk_model`` (monotone LightGBM + calibration + logistic
   baseline) vs a plain ``lightgbm.LGBMClassifier`` with the same settings on the same matrix.
-* train + gates: ``models.release.train_and_judge`` (fit, evaluation with bootstraps, fairness
+* train + gates: ``safeguard.models.release.train_and_judge`` (fit, evaluation with bootstraps, fairness
   audit) vs the same plain LightGBM fit.
 
     python -m bench.bench_stages --data-dir /tmp/x/p20000/data /tmp/x/p50000/data
@@ -130,7 +130,7 @@ def _plain_features(
     events: pd.DataFrame, snapshots: pd.DataFrame, dates: list[date]
 ) -> pd.DataFrame:
     """The dictionary's event-count features as one hand-written DuckDB query (no extras)."""
-    from features.dictionary import FEATURE_DICTIONARY
+    from safeguard.features.dictionary import FEATURE_DICTIONARY
 
     counts = []
     for spec in FEATURE_DICTIONARY:
@@ -165,15 +165,15 @@ def bench_one(data_dir: Path) -> dict[str, Any]:
     """Time every stage and its baseline on one finished run's warehouse."""
     import lightgbm as lgb
 
-    import models
-    from features.outcomes import build_training_frame, monthly_as_of_dates
-    from features.point_in_time import members_at
-    from features.protected import attribute_leakage, build_sensitive_features_many
-    from linkage.families import form_families_at
-    from linkage.keys import keyed
-    from models.training import labels
-    from pipelines.assets.model import release_config
-    from pipelines.council import demo_config_path, parse_config
+    from safeguard import models
+    from safeguard.features.outcomes import build_training_frame, monthly_as_of_dates
+    from safeguard.features.point_in_time import members_at
+    from safeguard.features.protected import attribute_leakage, build_sensitive_features_many
+    from safeguard.linkage.families import form_families_at
+    from safeguard.linkage.keys import keyed
+    from safeguard.models.training import labels
+    from safeguard.pipelines.assets.model import release_config
+    from safeguard.pipelines.council import demo_config_path, parse_config
 
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
     t = _tables(con)

@@ -22,7 +22,7 @@ from rich.table import Table
 _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from synth import EstateConfig, generate_estate
+from safeguard.synth import EstateConfig, generate_estate
 people, councils, out = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 t0 = time.perf_counter()
 summary = generate_estate(EstateConfig(people=people, councils=councils), out / "landing", out / "truth")

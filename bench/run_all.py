@@ -49,9 +49,9 @@ def _stage_of(step: str) -> str:
 
 def run_one(people: int, seed: int, work: Path) -> dict:
     """Generate and run one estate in this process; return timings (called in a subprocess)."""
-    from pipelines.council import demo_config_path, load_config
-    from pipelines.runner import run_pipeline
-    from synth import EstateConfig, generate_estate
+    from safeguard.pipelines.council import demo_config_path, load_config
+    from safeguard.pipelines.runner import run_pipeline
+    from safeguard.synth import EstateConfig, generate_estate
 
     landing, truth, data = work / "landing", work / "truth", work / "data"
     councils = max(1, round(people / 75_000))

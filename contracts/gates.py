@@ -1,9 +1,9 @@
 """The operating threshold and the gates' tolerances: one typed object, the defaults once.
 
 :data:`DEFAULT_GATES` holds every default; the council configuration (``pipelines/council.yaml``,
-``pipelines.council.CouncilConfig``) takes its defaults from it and turns a council's file into
+``safeguard.pipelines.council.CouncilConfig``) takes its defaults from it and turns a council's file into
 a :class:`GateSettings` (``CouncilConfig.gates()``), which the pipelines pass to the models
-(``models.PerformanceGate``, ``models.fairness_gate.FairnessGate``, the fairness audit's
+(``safeguard.models.PerformanceGate``, ``safeguard.models.fairness_gate.FairnessGate``, the fairness audit's
 leakage limit) and to flagging (the threshold). The model packages' own dataclass defaults
 are taken from here too, so a library user without a council file gets the same gates.
 

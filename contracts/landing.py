@@ -9,7 +9,7 @@ and each source's event-date column from here (docs/DESIGN.md, "Packages"). It i
 It is loaded strictly (unknown keys are errors: a typo such as ``requird: true`` must not
 silently make a column optional) and checked for internal consistency, including that no
 declared column would itself be caught by the prohibited-column firewall. The value formats
-of text columns are checked by ``ingest.contract.load_contract`` (ingest owns the formats).
+of text columns are checked by ``safeguard.ingest.contract.load_contract`` (ingest owns the formats).
 
 Two views:
 
@@ -31,7 +31,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dpia.firewall import is_prohibited
+from safeguard.dpia.firewall import is_prohibited
 
 __all__ = [
     "AGENCY_SOURCES",
@@ -91,7 +91,7 @@ class ColumnSpec(_Model):
 
         Only event columns of a parsed type (dates, numbers, Y/N flags) qualify, and then only
         when the bad value is made of digits and separators (``31/02/2011``, ``12.0``; see
-        :func:`ingest.rules.describe_failure`). Text, enum, identity, protected, key and
+        :func:`safeguard.ingest.rules.describe_failure`). Text, enum, identity, protected, key and
         reference-file columns are never quoted: a bad enum value can be any word.
         """
         return self.role == "event" and self.type in ("date", "int", "decimal", "bool")

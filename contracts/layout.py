@@ -71,7 +71,7 @@ STAGING_DIR = ".staging"
 #: Delivered drops and the generator's truth files (demo layout; ``--landing`` may differ).
 LANDING_DIR = "landing"
 TRUTH_DIR = "truth"
-#: Where the linkage model is saved (``linkage.link_with_details(artefact_dir=...)``).
+#: Where the linkage model is saved (``safeguard.linkage.link_with_details(artefact_dir=...)``).
 LINKAGE_MODEL = Path(ARTEFACTS_DIR) / "linkage" / "linkage_model.json"
 
 

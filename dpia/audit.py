@@ -1,12 +1,12 @@
 """Append-only, keyed and anchored audit trail of who did what (runs, re-identification, case
 views, decisions, exports, subject access, purges).
 
-One JSON object per line (format in :mod:`dpia.audit_chain`). Each entry carries the keyed
+One JSON object per line (format in :mod:`safeguard.dpia.audit_chain`). Each entry carries the keyed
 hash (HMAC-SHA256 under the audit key) of the previous entry, and its own keyed hash over the
 exact bytes written, so editing, deleting, inserting, reordering or forging any entry breaks
 the chain at that point, and only the holder of the key could re-seal a rewrite. After every
 batch of entries the writer refreshes the trail's *anchor* (its sealed head) in a directory
-outside the data directory (:mod:`dpia.audit_anchor`), so cutting entries off the end, or
+outside the data directory (:mod:`safeguard.dpia.audit_anchor`), so cutting entries off the end, or
 replacing the file with an older or rewritten copy, is caught even by someone holding the key.
 
 Appends are group-committed: concurrent appends of one process share one write and one
@@ -36,7 +36,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from dpia.audit_anchor import (
+from safeguard.dpia.audit_anchor import (
     ANCHOR_DIR_ENV,
     AUDIT_KEY_ENV,
     AUDIT_KEY_FILE_ENV,
@@ -46,7 +46,7 @@ from dpia.audit_anchor import (
     AuditError,
     AuditSettings,
 )
-from dpia.audit_chain import (
+from safeguard.dpia.audit_chain import (
     FIELDS,
     AuditEntry,
     VerifyResult,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dpia.pseudonymise import create_key_file
+from safeguard.dpia.pseudonymise import create_key_file
 
 __all__ = [
     "ANCHOR_DIR_ENV",

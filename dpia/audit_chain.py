@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from dpia.audit_anchor import GENESIS_HASH, Anchor
+from safeguard.dpia.audit_anchor import GENESIS_HASH, Anchor
 
 __all__ = [
     "FIELDS",

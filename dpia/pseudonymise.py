@@ -31,7 +31,7 @@ __all__ = [
 
 KEY_ENV_VAR = "SAFEGUARD_PSEUDONYM_KEY"
 KEY_FILE_NAME = "pseudonym.key"
-#: Staging folder of a key rotation (``governance.rekey``); while it exists the key is refused.
+#: Staging folder of a key rotation (``safeguard.governance.rekey``); while it exists the key is refused.
 ROTATION_DIR_NAME = ".key-rotation"
 PSEUDONYM_HEX_CHARS = 16
 _KEY_BYTES = 32
@@ -86,7 +86,7 @@ class Pseudonymiser:
         """``keys(namespace, values)`` for :mod:`linkage` (person and family keys).
 
         The same pseudonyms as :meth:`pseudonym`, so that linkage, the pipeline and key
-        rotation (:mod:`governance.rekey`) derive ``person_key`` and ``family_key`` alike.
+        rotation (:mod:`safeguard.governance.rekey`) derive ``person_key`` and ``family_key`` alike.
         """
 
         def keys(namespace: str, values: Sequence[str]) -> list[str]:
@@ -143,7 +143,7 @@ def load_or_create_key(data_dir: Path, key_hex: str | None = None) -> bytes:
         The pipeline's data directory; the key lives at ``data_dir/pseudonym.key``.
     key_hex : str, optional
         The key from the ``pseudonym_key`` setting (``SAFEGUARD_PSEUDONYM_KEY``), passed in by
-        the caller (dpia reads no environment: ``pipelines.resources.Warehouse`` and the
+        the caller (dpia reads no environment: ``safeguard.pipelines.resources.Warehouse`` and the
         command line take it from ``safeguard/settings.py``).
 
     Returns

@@ -439,7 +439,7 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 def default_register_path() -> Path:
     """The packaged register (a council's own copy is passed in by the caller: the code
     location takes it from the ``dpia_register`` setting, ``$SAFEGUARD_DPIA_REGISTER``)."""
-    return Path(str(resources.files("dpia") / "register.yaml"))
+    return Path(str(resources.files("safeguard.dpia") / "register.yaml"))
 
 
 def _yaml_path(location: tuple[int | str, ...]) -> str:
@@ -457,7 +457,7 @@ def load_register(path: Path | None = None) -> DpiaRegister:
     path : pathlib.Path, optional
         The YAML file. Default: ``dpia/register.yaml`` shipped with the code. A council keeps
         its own register outside the package and names it in the ``dpia_register`` setting
-        (``$SAFEGUARD_DPIA_REGISTER``); ``pipelines.dpia_metadata.register`` passes it here.
+        (``$SAFEGUARD_DPIA_REGISTER``); ``safeguard.pipelines.dpia_metadata.register`` passes it here.
 
     Returns
     -------

@@ -4,16 +4,16 @@
 quarantine); ``run_suite`` validates one warehouse table and returns aggregates only;
 ``build_data_docs`` renders the sanitised results as static HTML for reviewers. Every
 expectation carries a level (``row``, ``table`` or ``advisory``; see
-:mod:`expectations.levels`). Dagster wiring lives in ``pipelines/``; nothing here imports
+:mod:`safeguard.expectations.levels`). Dagster wiring lives in ``pipelines/``; nothing here imports
 dagster.
 """
 
-from expectations.data_docs import DataDocsError, build_data_docs
-from expectations.levels import ADVISORY, ROW, TABLE, level_of
-from expectations.outcome import FailureSummary, SuiteOutcome
-from expectations.runner import DATASETS, build_suite, run_suite, suite_table_name
-from expectations.screening import RowScreen, screen_rows
-from expectations.settings import FeatureSpec, SuiteConfigError, SuiteSettings
+from safeguard.expectations.data_docs import DataDocsError, build_data_docs
+from safeguard.expectations.levels import ADVISORY, ROW, TABLE, level_of
+from safeguard.expectations.outcome import FailureSummary, SuiteOutcome
+from safeguard.expectations.runner import DATASETS, build_suite, run_suite, suite_table_name
+from safeguard.expectations.screening import RowScreen, screen_rows
+from safeguard.expectations.settings import FeatureSpec, SuiteConfigError, SuiteSettings
 
 __all__ = [
     "ADVISORY",

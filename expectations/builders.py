@@ -15,8 +15,8 @@ import pandas as pd
 from great_expectations.expectations.expectation import Expectation
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-from expectations.contract import TableSpec
-from expectations.settings import SuiteSettings
+from safeguard.expectations.contract import TableSpec
+from safeguard.expectations.settings import SuiteSettings
 
 # expect_column_values_to_be_of_type compares the dtype's scalar type with the name: pandas
 # `string`/`str` -> str, `boolean` -> bool, datetime64[ns] -> datetime64. It cannot accept

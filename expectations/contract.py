@@ -3,7 +3,7 @@
 The suites validate the *warehouse* tables, not the CSV drops: ingest replaces identity columns
 with pseudonyms and derived fields (docs/DESIGN.md, "Ingest"), so this module maps each
 contract source onto the pseudonymised table the warehouse actually holds. The contract is
-read by :mod:`contracts.landing` (its one reader); this module only maps its typed sources.
+read by :mod:`safeguard.contracts.landing` (its one reader); this module only maps its typed sources.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from contracts.landing import AGENCY_SOURCES, REFERENCE_FILES, Column, ContractError
-from contracts.landing import reference_files as _reference_files
-from contracts.landing import source as _source
+from safeguard.contracts.landing import AGENCY_SOURCES, REFERENCE_FILES, Column, ContractError
+from safeguard.contracts.landing import reference_files as _reference_files
+from safeguard.contracts.landing import source as _source
 
 __all__ = [
     "AGENCY_SOURCES",

@@ -27,9 +27,9 @@ from great_expectations.data_context.types.resource_identifiers import (
     ValidationResultIdentifier,
 )
 
-import expectations.custom  # noqa: F401  (registers the custom expectation for rendering)
-from expectations.builders import expectation_from_config
-from expectations.outcome import SuiteOutcome, sanitise_result
+import safeguard.expectations.custom  # noqa: F401  (registers the custom expectation for rendering)
+from safeguard.expectations.builders import expectation_from_config
+from safeguard.expectations.outcome import SuiteOutcome, sanitise_result
 
 SITE_NAME = "safeguard_reviewers"
 #: Our stylesheet for the site, in place of GX's CDN-hosted Bootstrap (site-relative path).

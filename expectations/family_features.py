@@ -5,7 +5,7 @@ people are non-negative whole numbers, rates lie in [0, 1], flags are 0/1, durat
 are non-negative, ages in years are plausible; trends (``signed``) may be negative; only features
 the dictionary marks ``nullable`` may be missing; there is one row per family per as-of date.
 
-Every expectation here is ``table`` level (:mod:`expectations.levels`): the model's input is
+Every expectation here is ``table`` level (:mod:`safeguard.expectations.levels`): the model's input is
 judged as a whole and never has rows removed.
 """
 
@@ -14,10 +14,10 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 
-from expectations import builders as b
-from expectations.custom import ExpectColumnValuesToBeWholeNumbers
-from expectations.levels import TABLE, tag_all
-from expectations.settings import FeatureSpec, SuiteConfigError, SuiteSettings
+from safeguard.expectations import builders as b
+from safeguard.expectations.custom import ExpectColumnValuesToBeWholeNumbers
+from safeguard.expectations.levels import TABLE, tag_all
+from safeguard.expectations.settings import FeatureSpec, SuiteConfigError, SuiteSettings
 
 ROW_KEY = ("family_key", "as_of_date")
 MAX_YEARS = 110

@@ -5,7 +5,7 @@ Every expectation of every suite carries one level in its GX ``meta``:
 ``row``
     A defect of one row (a date in the future, a worker's area code that is not a postcode
     district). Ingest screens the candidate table with these rules before it is written
-    (:func:`expectations.screen_rows`): failing rows go to quarantine with the rule and the
+    (:func:`safeguard.expectations.screen_rows`): failing rows go to quarantine with the rule and the
     column, never the value, and are counted in row accounting. The rule's ``mostly`` is
     the share of rows that must pass; above that share the defect is systemic (a format
     change, swapped columns) and the table is blocked even though every bad row was
@@ -19,7 +19,7 @@ Every expectation of every suite carries one level in its GX ``meta``:
     filled is worth a look but is not a reason to stop every flag.
 
 The level lives in the expectation's ``meta``, so it travels with the GX result into Data
-Docs and into :class:`~expectations.outcome.SuiteOutcome` without a side table.
+Docs and into :class:`~safeguard.expectations.outcome.SuiteOutcome` without a side table.
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ from datetime import date
 import pandas as pd
 from great_expectations.expectations.expectation import Expectation
 
-from expectations import builders as b
-from expectations.contract import ColumnSpec, TableSpec
-from expectations.levels import TABLE, tag_all
-from expectations.settings import SuiteSettings
+from safeguard.expectations import builders as b
+from safeguard.expectations.contract import ColumnSpec, TableSpec
+from safeguard.expectations.levels import TABLE, tag_all
+from safeguard.expectations.settings import SuiteSettings
 
 OBJECTIONS_TABLE = TableSpec(
     dataset="objections",

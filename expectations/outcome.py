@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from expectations.levels import ADVISORY, BLOCKING, TABLE, level_of
+from safeguard.expectations.levels import ADVISORY, BLOCKING, TABLE, level_of
 
 # Counts and shares of a row-wise (map) expectation.
 SAFE_RESULT_KEYS = frozenset(
@@ -69,7 +69,7 @@ class FailureSummary:
     observed_summary : str
         Counts, shares, dtype or numeric min/max: never a value taken from a row.
     level : str
-        ``row``, ``table`` or ``advisory`` (:mod:`expectations.levels`); only advisory
+        ``row``, ``table`` or ``advisory`` (:mod:`safeguard.expectations.levels`); only advisory
         failures leave the gate open.
     """
 
@@ -95,7 +95,7 @@ class SuiteOutcome:
     ``success`` is the gate decision: no ``row`` or ``table`` expectation failed (a row-level
     rule fails when more rows break it than its ``mostly`` allows). Advisory failures are in
     ``failures`` too, and in :attr:`warnings`. ``validation_result`` is the sanitised GX result
-    as JSON-ready dict; it feeds :func:`expectations.build_data_docs` and is left out of
+    as JSON-ready dict; it feeds :func:`safeguard.expectations.build_data_docs` and is left out of
     ``repr`` and comparisons.
     """
 

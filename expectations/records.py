@@ -5,7 +5,7 @@ pseudonym shapes, record-key uniqueness, event-date ranges, plausible ages); wha
 contract cannot say (which columns are sparse by design, session arithmetic, money signs,
 pupils' ages) lives in :data:`SOURCE_RULES`.
 
-Levels (:mod:`expectations.levels`): a defect of one record (an event date in the future, an
+Levels (:mod:`safeguard.expectations.levels`): a defect of one record (an event date in the future, an
 end before its start, a negative session count, an impossible age) is ``row``: the record is
 quarantined. The table's shape, types, keys and pseudonyms, and distributions where single
 rows are legitimate (pupils of school age, money mostly not negative), are ``table``. How
@@ -21,10 +21,10 @@ from datetime import date
 import pandas as pd
 from great_expectations.expectations.expectation import Expectation
 
-from expectations import builders as b
-from expectations.contract import TableSpec, records_table_spec
-from expectations.levels import ADVISORY, ROW, TABLE, tag_all
-from expectations.settings import SuiteSettings
+from safeguard.expectations import builders as b
+from safeguard.expectations.contract import TableSpec, records_table_spec
+from safeguard.expectations.levels import ADVISORY, ROW, TABLE, tag_all
+from safeguard.expectations.settings import SuiteSettings
 
 # Columns that are not events even though they are dates.
 NON_EVENT_DATES = frozenset({"birth_month", "extract_date"})

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from great_expectations.expectations.expectation import Expectation
 
-from expectations import builders as b
-from expectations.contract import reference_table_spec
-from expectations.levels import ROW, TABLE, tag_all
-from expectations.settings import SuiteSettings
+from safeguard.expectations import builders as b
+from safeguard.expectations.contract import reference_table_spec
+from safeguard.expectations.levels import ROW, TABLE, tag_all
+from safeguard.expectations.settings import SuiteSettings
 
 # "NB1;NB2": semicolon-separated outward codes; spaces around separators and either case are
 # tolerated because the file is typed by hand.

@@ -22,14 +22,14 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.datasource.fluent import BatchDefinition, PandasDatasource
 from great_expectations.expectations.expectation import Expectation
 
-from expectations.builders import expectation_from_config
-from expectations.contract import AGENCY_SOURCES, REFERENCE_TABLES
-from expectations.family_features import build_family_features_suite
-from expectations.objections import build_objections_suite
-from expectations.outcome import SuiteOutcome, sanitise_result, summarise
-from expectations.records import build_records_suite
-from expectations.reference import build_areas_suite, build_workers_suite
-from expectations.settings import SuiteConfigError, SuiteSettings
+from safeguard.expectations.builders import expectation_from_config
+from safeguard.expectations.contract import AGENCY_SOURCES, REFERENCE_TABLES
+from safeguard.expectations.family_features import build_family_features_suite
+from safeguard.expectations.objections import build_objections_suite
+from safeguard.expectations.outcome import SuiteOutcome, sanitise_result, summarise
+from safeguard.expectations.records import build_records_suite
+from safeguard.expectations.reference import build_areas_suite, build_workers_suite
+from safeguard.expectations.settings import SuiteConfigError, SuiteSettings
 
 # Two passes. The gate pass uses BOOLEAN_ONLY: GX then computes no unexpected-value metric
 # at all, which is both the privacy default and ~30% less work. Only expectations that failed
@@ -218,7 +218,7 @@ def run_suite(
         Drop date: bounds event dates and anchors ages. Inferred from the ``extract_date``
         column when omitted (then the column is not checked against it).
     **params
-        Fields of :class:`~expectations.settings.SuiteSettings`, e.g.
+        Fields of :class:`~safeguard.expectations.settings.SuiteSettings`, e.g.
         ``null_thresholds={"sex": 0.95}`` or ``feature_dictionary=[{"name": ..., "unit": ...}]``.
 
     Returns

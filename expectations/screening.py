@@ -1,7 +1,7 @@
 """Row-level screening: which rows of a candidate table break a suite's row-level rules.
 
 Ingest calls :func:`screen_rows` on each table before it is written. The suite's ``row``
-expectations (:mod:`expectations.levels`) run through GX with a result format that returns
+expectations (:mod:`safeguard.expectations.levels`) run through GX with a result format that returns
 the failing row positions and never the values (``exclude_unexpected_values``); the
 positions leave this module, the values never exist outside GX. The caller quarantines
 those rows with the rule and column, and the screen's :class:`SuiteOutcome` (aggregates
@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from expectations.levels import ROW, level_of
-from expectations.outcome import SuiteOutcome, sanitise_result, summarise
-from expectations.runner import (
+from safeguard.expectations.levels import ROW, level_of
+from safeguard.expectations.outcome import SuiteOutcome, sanitise_result, summarise
+from safeguard.expectations.runner import (
     _BUILDERS,
     _LOCK,
     _as_nanoseconds,
@@ -30,7 +30,7 @@ from expectations.runner import (
     canonical_dataset,
     suite_table_name,
 )
-from expectations.settings import SuiteSettings
+from safeguard.expectations.settings import SuiteSettings
 
 # Positions of failing rows, no values (GX 1.24 then omits unexpected_list and the partial
 # lists of values; the index lists are all we read, and sanitise_result drops them).
@@ -174,7 +174,7 @@ def screen_rows(
     Parameters
     ----------
     dataset : str
-        As for :func:`expectations.run_suite` (``police``, ``workers``, ...).
+        As for :func:`safeguard.expectations.run_suite` (``police``, ``workers``, ...).
     df : pandas.DataFrame
         The table as it would be written (pseudonymised for agency records). Rows are
         identified by position, so the caller can drop them from aligned frames (the
@@ -182,7 +182,7 @@ def screen_rows(
     extract_date : date, optional
         The drop's extract date (inferred from the ``extract_date`` column when omitted).
     **params
-        Fields of :class:`~expectations.settings.SuiteSettings`.
+        Fields of :class:`~safeguard.expectations.settings.SuiteSettings`.
 
     Returns
     -------

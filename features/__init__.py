@@ -2,8 +2,8 @@
 as-of dates, outcome labels and the training frame, and (separately) audit-only protected
 characteristics. Pure pandas/DuckDB functions (no dagster)."""
 
-from features.build import build_family_features, build_family_features_many
-from features.dictionary import (
+from safeguard.features.build import build_family_features, build_family_features_many
+from safeguard.features.dictionary import (
     FEATURE_DICTIONARY,
     FEATURE_NAMES,
     PROTECTED_COLUMNS,
@@ -11,14 +11,14 @@ from features.dictionary import (
     ProtectedFeatureError,
     assert_no_protected,
 )
-from features.events import build_events
-from features.outcomes import (
+from safeguard.features.events import build_events
+from safeguard.features.outcomes import (
     TimeSplit,
     build_training_frame,
     open_to_social_care,
     time_ordered_split,
 )
-from features.protected import build_sensitive_features
+from safeguard.features.protected import build_sensitive_features
 
 __all__ = [
     "FEATURE_DICTIONARY",

@@ -4,8 +4,8 @@ Every feature is a look-back window (3/6/12/24 months), a trend or a capped rece
 from events dated strictly before the as-of date, so a family's past can fade: there is no
 permanent "ever involved" flag (the ACLU's finding on the Allegheny tool). Computed in one
 DuckDB query (FILTER clauses) for any number of as-of dates at once, generated from each
-feature's :class:`features.dictionary.Aggregate`: adding an event feature is one dictionary
-entry (the SQL here and the evidence rule in ``flags.reasons`` follow from it).
+feature's :class:`safeguard.features.dictionary.Aggregate`: adding an event feature is one dictionary
+entry (the SQL here and the evidence rule in ``safeguard.flags.reasons`` follow from it).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import date
 
 import pandas as pd
 
-from features.dictionary import (
+from safeguard.features.dictionary import (
     FEATURE_DICTIONARY,
     MAX_WINDOW_MONTHS,
     RECENCY_CAP_DAYS,
@@ -23,8 +23,8 @@ from features.dictionary import (
     Aggregate,
     FeatureSpec,
 )
-from features.engines import DuckDBEngine, FeatureEngine
-from features.point_in_time import as_of_frame, is_snapshot, members_sql
+from safeguard.features.engines import DuckDBEngine, FeatureEngine
+from safeguard.features.point_in_time import as_of_frame, is_snapshot, members_sql
 
 EVENT_INPUT_COLUMNS = (
     "record_pseudo", "person_key", "event_type", "event_date", "end_date", "dash_risk",
@@ -239,14 +239,14 @@ def build_family_features_many(
     ----------
     events, families, people : pandas.DataFrame
         Tables ``events``, ``families`` and ``people`` of docs/DESIGN.md. ``families`` may be
-        spells or per-date snapshots (see ``features.point_in_time``).
+        spells or per-date snapshots (see ``safeguard.features.point_in_time``).
     as_of_dates : iterable of date
         Dates at which to take the snapshot; only events dated strictly before each are used.
     children_only : bool, default True
         Keep only families with at least one child at the as-of date: the tool is about
         children's safeguarding, so scoring childless households would be processing beyond need.
     engine : FeatureEngine, optional
-        Where the query runs (``features.engines``); in-process DuckDB by default.
+        Where the query runs (``safeguard.features.engines``); in-process DuckDB by default.
 
     Returns
     -------

@@ -73,7 +73,7 @@ _EVIDENCE_BY_KIND: dict[str, EvidenceKind] = {
 
 @dataclass(frozen=True)
 class Aggregate:
-    """How a feature is computed from the events (``features.build`` generates its SQL).
+    """How a feature is computed from the events (``safeguard.features.build`` generates its SQL).
 
     Attributes
     ----------
@@ -112,7 +112,7 @@ class Aggregate:
 
     @property
     def evidence_kind(self) -> EvidenceKind:
-        """The evidence rule's kind (see ``flags.reasons.EvidenceRule``)."""
+        """The evidence rule's kind (see ``safeguard.flags.reasons.EvidenceRule``)."""
         if self.evidence is not None:
             return self.evidence
         if self.condition:
@@ -160,8 +160,8 @@ class FeatureSpec:
         Missing when there is nothing to measure (e.g. no attendance return); the trees handle
         missing values natively and validation allows them.
     aggregate : Aggregate, optional
-        How the value is computed from the events: the feature SQL (``features.build``) and the
-        evidence behind a reason (``flags.reasons``) are generated from it.
+        How the value is computed from the events: the feature SQL (``safeguard.features.build``) and the
+        evidence behind a reason (``safeguard.flags.reasons``) are generated from it.
     """
 
     name: str

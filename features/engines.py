@@ -1,7 +1,7 @@
 """Where the feature SQL runs: DuckDB on one machine, or Spark when one machine is not enough.
 
 The feature query is written once (generated from the dictionary, in DuckDB's dialect, by
-``features.build.feature_sql``). An engine takes that query and the named input tables and
+``safeguard.features.build.feature_sql``). An engine takes that query and the named input tables and
 returns the result as pandas:
 
 * :class:`DuckDBEngine` (the default) runs it in an in-process DuckDB.

@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from contracts.landing import source as contract_source
+from safeguard.contracts.landing import source as contract_source
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "record_pseudo", "source", "person_key", "event_type", "event_date", "end_date", "role",
@@ -59,7 +59,7 @@ class _SourceMap:
     """Where each ``events`` column comes from in one agency's records.
 
     ``event_date`` and ``end_date`` come from the landing contract's date columns of the
-    source (:mod:`contracts.landing`); the other columns are mapped here.
+    source (:mod:`safeguard.contracts.landing`); the other columns are mapped here.
     """
 
     type_col: str

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from features.dictionary import FEATURE_DICTIONARY
+from safeguard.features.dictionary import FEATURE_DICTIONARY
 
 HISTORY_COLUMNS = (
     "feature", "agency", "window_months", "history_start", "first_complete_as_of",

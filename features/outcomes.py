@@ -14,9 +14,9 @@ from datetime import date
 
 import pandas as pd
 
-from features.build import build_family_features_many, require_columns, require_families
-from features.engines import DuckDBEngine, FeatureEngine
-from features.point_in_time import as_of_frame, is_snapshot, members_sql
+from safeguard.features.build import build_family_features_many, require_columns, require_families
+from safeguard.features.engines import DuckDBEngine, FeatureEngine
+from safeguard.features.point_in_time import as_of_frame, is_snapshot, members_sql
 
 OPEN_EPISODE_TYPES: tuple[str, ...] = (
     "social_care.assessment", "social_care.s47_enquiry", "social_care.cin_plan",
@@ -187,7 +187,7 @@ def build_training_frame(
         who join the family around or after the as-of date (pre-birth and newborn enquiries
         and plans); the features still use ``families`` only.
     engine : FeatureEngine, optional
-        Where the feature and label queries run (``features.engines``); DuckDB by default.
+        Where the feature and label queries run (``safeguard.features.engines``); DuckDB by default.
 
     Returns
     -------

@@ -6,7 +6,7 @@ exclusions, the fairness audit's group attributes and explanations cannot disagr
 * **Who is in this family on this date.** ``families`` comes in two shapes. Spells
   (``valid_from``, ``valid_to``: half-open, missing = open) are formed once, as of the run's
   date. Snapshots carry an ``as_of_date`` column: families formed separately as of each
-  training date from the records known then (``linkage.families.form_families_at``), so a
+  training date from the records known then (``safeguard.linkage.families.form_families_at``), so a
   training row never sees a household that only later records revealed.
 * **What was recorded by this date.** A fact dated on or after the as-of date does not exist
   at it: the same cut as the features (events strictly before the as-of date).
@@ -15,8 +15,8 @@ exclusions, the fairness audit's group attributes and explanations cannot disagr
   and the fairness audit's deprivation quintile cannot disagree, and reruns agree). Never to a
   pseudonym: those are keyed, and another key would then move a family to another district.
 
-``linkage/`` imports nothing of ours, so ``linkage.families.form_families_at`` and
-``linkage.quality`` state the same half-open spell rule inline; a test checks they agree.
+``linkage/`` imports nothing of ours, so ``safeguard.linkage.families.form_families_at`` and
+``safeguard.linkage.quality`` state the same half-open spell rule inline; a test checks they agree.
 """
 
 from __future__ import annotations

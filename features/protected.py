@@ -9,7 +9,7 @@ groups the outcome is compared across, and the audit measures an artefact.
 
 These columns are returned in their own frame keyed by ``as_of_date, family_key`` and passed to
 the audit as fairlearn's ``sensitive_features=``; they never join the feature matrix X
-(``features.dictionary.assert_no_protected`` guards that).
+(``safeguard.features.dictionary.assert_no_protected`` guards that).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from contracts.landing import event_date_column
-from features.build import require_columns
-from features.point_in_time import as_of_frame, districts_at, members_at
+from safeguard.contracts.landing import event_date_column
+from safeguard.features.build import require_columns
+from safeguard.features.point_in_time import as_of_frame, districts_at, members_at
 
 UNKNOWN = "Unknown"
 
@@ -67,7 +67,7 @@ def characteristic_observations(
     records : ``{source: <source>_records}`` for the sources in :data:`CHARACTERISTIC_SOURCES`.
     record_links : ``record_pseudo, person_key``.
     date_columns : the event-date column of each source (when the record was made); by
-        default the landing contract's (:func:`contracts.landing.event_date_column`).
+        default the landing contract's (:func:`safeguard.contracts.landing.event_date_column`).
 
     Returns
     -------

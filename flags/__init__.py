@@ -3,8 +3,8 @@ explain each flag (reasons with their evidence), and write the case packs and th
 explanations. Sits above ``models`` (it uses the approved model, never trains or judges one);
 ``models`` never imports it. Pure library code (no dagster); the pipeline's assets call it."""
 
-from flags.case_pack import CasePackConfig, build_caseloads, write_case_packs
-from flags.flagging import (
+from safeguard.flags.case_pack import CasePackConfig, build_caseloads, write_case_packs
+from safeguard.flags.flagging import (
     EXCLUSION_REASONS,
     FlagConfig,
     FlaggingInputError,
@@ -13,8 +13,13 @@ from flags.flagging import (
     score_families,
     select_flags,
 )
-from flags.global_explain import GlobalExplanation, global_explanations
-from flags.reasons import ExplanationInputError, ReasonConfig, explain_family, explain_flags
+from safeguard.flags.global_explain import GlobalExplanation, global_explanations
+from safeguard.flags.reasons import (
+    ExplanationInputError,
+    ReasonConfig,
+    explain_family,
+    explain_flags,
+)
 
 __all__ = [
     "EXCLUSION_REASONS",

@@ -20,8 +20,8 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from flags.flagging import FLAG_ROLES, FlaggingInputError
-from flags.waterfall import waterfall_svg
+from safeguard.flags.flagging import FLAG_ROLES, FlaggingInputError
+from safeguard.flags.waterfall import waterfall_svg
 
 CASELOAD_COLUMNS = (
     "worker_id",
@@ -122,7 +122,7 @@ def _waterfall_svg(
 ) -> Markup | None:
     """A SHAP waterfall of one family's reasons on the calibrated scale the reasons use
     (percentage points from the typical family's indicator to this family's), as inline SVG:
-    self-contained for printing, no file to lose (:mod:`flags.waterfall` says why it is not
+    self-contained for printing, no file to lose (:mod:`safeguard.flags.waterfall` says why it is not
     drawn through matplotlib). Its numbers are the reasons' points listed beside it."""
     if reasons.empty or base != base:
         return None

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from contracts.gates import DEFAULT_THRESHOLD
-from dpia.pseudonymise import Pseudonymiser
-from features.point_in_time import districts_at
-from models.estimator import ScoringModel
+from safeguard.contracts.gates import DEFAULT_THRESHOLD
+from safeguard.dpia.pseudonymise import Pseudonymiser
+from safeguard.features.point_in_time import districts_at
+from safeguard.models.estimator import ScoringModel
 
-# DEFAULT_THRESHOLD (contracts.gates): operating threshold on the calibrated probability (a
+# DEFAULT_THRESHOLD (safeguard.contracts.gates): operating threshold on the calibrated probability (a
 # proportionality floor: capacity decides within it). The one default used by evaluation, the
 # fairness audit, flagging and the council configuration, so the figures the gates judge are
 # those of the flags.
@@ -39,8 +39,8 @@ EXCLUSION_REASONS: tuple[str, ...] = (
 )
 """Reason keys for ``select_flags(excluded_family_keys=...)``: the Art 21/18 register matched
 through the linkage; people who may be named by a register row quarantined for a defect (same
-name and district, any date of birth: ``governance.pending_objections``) until it is verified;
-families with a child open to children's social care (``features.open_to_social_care``); and
+name and district, any date of birth: ``safeguard.governance.pending_objections``) until it is verified;
+families with a child open to children's social care (``safeguard.features.open_to_social_care``); and
 any other restriction (e.g. a legal hold)."""
 
 SCORE_DTYPES: dict[str, str] = {
@@ -162,7 +162,7 @@ def family_districts(events: pd.DataFrame, families: pd.DataFrame, as_of: date) 
 
     Returns a ``string`` Series indexed by ``family_key`` (families with no located event are
     absent). The rule (ties on the date go to the highest district) is
-    :func:`features.point_in_time.districts_at`'s.
+    :func:`safeguard.features.point_in_time.districts_at`'s.
     """
     for table, frame, cols in (
         ("events", events, ("record_pseudo", "person_key", "event_date", "postcode_district")),
@@ -215,7 +215,7 @@ def score_families(
     excluded_family_keys : mapping of reason -> family keys, or a collection
         Families that are not scored at all (as in :func:`select_flags`): objections and
         restrictions exclude a family from analytics, not only from flags, and families
-        open to social care are not scored (``features.outcomes``). Count them for run
+        open to social care are not scored (``safeguard.features.outcomes``). Count them for run
         metadata with :func:`exclusion_counts`.
 
     Returns

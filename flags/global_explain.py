@@ -16,9 +16,9 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from features.dictionary import feature_spec
-from flags.reasons import attribute
-from models.estimator import ScoringModel
+from safeguard.features.dictionary import feature_spec
+from safeguard.flags.reasons import attribute
+from safeguard.models.estimator import ScoringModel
 
 DEFAULT_SAMPLE = 5000
 """Families sampled: the standard error of a mean |SHAP| is then about 1.4% of its spread, so

@@ -1,6 +1,6 @@
 """Plain-English reasons for a family's indicator, each with the agency records behind it.
 
-Attributions come from :func:`models.shap_explain.explain` (native TreeSHAP on the booster's
+Attributions come from :func:`safeguard.models.shap_explain.explain` (native TreeSHAP on the booster's
 log-odds, mapped through the calibrator), so they are in **probability points** (0.05 = five
 percentage points) and the base probability plus every feature's contribution is exactly the
 calibrated probability shown. Model columns are grouped to the feature dictionary's features,
@@ -18,7 +18,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from features.dictionary import (
+from safeguard.features.dictionary import (
     FEATURE_DICTIONARY,
     FEATURE_NAMES,
     MAX_WINDOW_MONTHS,
@@ -26,9 +26,9 @@ from features.dictionary import (
     FeatureSpec,
     feature_spec,
 )
-from features.point_in_time import SPELL_COLUMNS, spells_at
-from models.estimator import ScoringModel
-from models.shap_explain import explain
+from safeguard.features.point_in_time import SPELL_COLUMNS, spells_at
+from safeguard.models.estimator import ScoringModel
+from safeguard.models.shap_explain import explain
 
 REASON_DTYPES: dict[str, str] = {
     "flag_id": "string", "family_key": "string", "reason_rank": "Int64", "feature": "string",

@@ -5,8 +5,8 @@ Builds on ``dpia`` (register, audit trail), ``linkage`` (the trained model, stan
 and reads the data directory's DuckDB files directly; never imports dagster or ``pipelines``.
 """
 
-from governance.checklist import ARTEFACTS, REQUIRED_SECTIONS, IncompleteArtefactError
-from governance.facts import (
+from safeguard.governance.checklist import ARTEFACTS, REQUIRED_SECTIONS, IncompleteArtefactError
+from safeguard.governance.facts import (
     AuditFacts,
     FairnessFacts,
     FileFacts,
@@ -19,11 +19,11 @@ from governance.facts import (
     RunFacts,
     collect_run_facts,
 )
-from governance.matching import MatchingUnavailable, match_objections, match_people
-from governance.profile import GovernanceProfile, load_profile
-from governance.reports import build_governance_reports, build_report
-from governance.retention import PurgeReport, purge_expired
-from governance.sar import REDACTED, SarExport, subject_access, write_sar
+from safeguard.governance.matching import MatchingUnavailable, match_objections, match_people
+from safeguard.governance.profile import GovernanceProfile, load_profile
+from safeguard.governance.reports import build_governance_reports, build_report
+from safeguard.governance.retention import PurgeReport, purge_expired
+from safeguard.governance.sar import REDACTED, SarExport, subject_access, write_sar
 
 __all__ = [
     "ARTEFACTS",

@@ -7,8 +7,8 @@ the model specification quotes the measured evaluation and fairness headlines.
 
 from __future__ import annotations
 
-from dpia.register import DpiaRegister
-from governance.blocks import (
+from safeguard.dpia.register import DpiaRegister
+from safeguard.governance.blocks import (
     NOT_RUN,
     categories_of,
     fairness_fields,
@@ -16,9 +16,17 @@ from governance.blocks import (
     linkage_table,
     model_fields,
 )
-from governance.document import Bullets, Document, Fields, Links, Paragraph, Section, Table
-from governance.facts import RunFacts
-from governance.profile import GovernanceProfile
+from safeguard.governance.document import (
+    Bullets,
+    Document,
+    Fields,
+    Links,
+    Paragraph,
+    Section,
+    Table,
+)
+from safeguard.governance.facts import RunFacts
+from safeguard.governance.profile import GovernanceProfile
 
 __all__ = ["build_transparency_record"]
 
@@ -85,7 +93,7 @@ def _dataset(register: DpiaRegister, landing: str, facts: RunFacts) -> Section:
 def build_transparency_record(
     register: DpiaRegister, profile: GovernanceProfile, facts: RunFacts
 ) -> Document:
-    """The ATRS record as a :class:`~governance.document.Document`."""
+    """The ATRS record as a :class:`~safeguard.governance.document.Document`."""
     atrs = profile.atrs
     landing = [n for n, a in register.assets.items() if a.external and a.data_sharing_agreement]
     inputs = [n for n in ("family_features",) if n in register.assets]

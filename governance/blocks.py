@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
 
-from dpia.register import DpiaRegister
-from governance.document import (
+from safeguard.dpia.register import DpiaRegister
+from safeguard.governance.document import (
     Block,
     Bullets,
     Fields,
@@ -20,8 +20,8 @@ from governance.document import (
     Table,
     UntrustedText,
 )
-from governance.facts import GateResult, RunFacts
-from governance.profile import GovernanceProfile
+from safeguard.governance.facts import GateResult, RunFacts
+from safeguard.governance.profile import GovernanceProfile
 
 __all__ = [
     "NOT_RUN",

@@ -14,8 +14,8 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 
-from dpia.register import DpiaRegister
-from governance.profile import GovernanceProfile
+from safeguard.dpia.register import DpiaRegister
+from safeguard.governance.profile import GovernanceProfile
 
 __all__ = [
     "ARTEFACTS",

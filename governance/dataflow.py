@@ -1,7 +1,7 @@
 """The data-flow map: which data category flows where, drawn from the real asset lineage.
 
 The lineage arrives as plain nodes (the pipeline builds them from the Dagster asset graph;
-``pipelines.lineage.LineageNode`` fits), so this module never imports dagster. The diagram is
+``safeguard.pipelines.lineage.LineageNode`` fits), so this module never imports dagster. The diagram is
 an inline SVG laid out by depth in the graph: readable in any browser, no JavaScript.
 """
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from html import escape
 from typing import cast
 
-from dpia.register import DpiaRegister
-from governance.blocks import meta_fields, yes_no
-from governance.document import Document, Paragraph, Section, Svg, Table
-from governance.facts import RunFacts
+from safeguard.dpia.register import DpiaRegister
+from safeguard.governance.blocks import meta_fields, yes_no
+from safeguard.governance.document import Document, Paragraph, Section, Svg, Table
+from safeguard.governance.facts import RunFacts
 
 __all__ = ["FlowNode", "build_data_flow_map", "flow_nodes", "render_flow_svg"]
 
@@ -143,7 +143,7 @@ def render_flow_svg(nodes: list[FlowNode]) -> str:
 def build_data_flow_map(
     register: DpiaRegister, lineage: Iterable[object], facts: RunFacts
 ) -> Document:
-    """The data-flow map as a :class:`~governance.document.Document`."""
+    """The data-flow map as a :class:`~safeguard.governance.document.Document`."""
     nodes = flow_nodes(lineage, register)
     by_name = {n.name: n for n in nodes}
     depth = _depths(nodes)

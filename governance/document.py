@@ -159,7 +159,7 @@ def _kind(block: Block) -> str:
 
 
 _ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("governance", "templates"),
+    loader=jinja2.PackageLoader("safeguard.governance", "templates"),
     autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,

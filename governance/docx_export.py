@@ -1,6 +1,6 @@
 """Word copies (python-docx) of the documents information-governance teams edit and file.
 
-The same :class:`~governance.document.Document` that gives the HTML and the Markdown gives the
+The same :class:`~safeguard.governance.document.Document` that gives the HTML and the Markdown gives the
 ``.docx``: the same title, summary, header fields and sections in the same order (Word
 headings, so the navigation pane lists them), tables as Word tables, lists as bullet lists.
 Charts are placed as pictures when their file exists, with their alt text as the picture's
@@ -14,7 +14,7 @@ from pathlib import Path
 from docx import Document as WordDocument
 from docx.shared import Cm
 
-from governance.document import (
+from safeguard.governance.document import (
     Block,
     Bullets,
     Document,

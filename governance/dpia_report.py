@@ -8,8 +8,8 @@ beside it. A residual high risk turns "ICO prior consultation required" to yes (
 
 from __future__ import annotations
 
-from dpia.register import DpiaRegister
-from governance.blocks import (
+from safeguard.dpia.register import DpiaRegister
+from safeguard.governance.blocks import (
     categories_of,
     fmt,
     gate_status,
@@ -17,10 +17,10 @@ from governance.blocks import (
     sign_off_section,
     yes_no,
 )
-from governance.document import Bullets, Document, Fields, Paragraph, Section, Table
-from governance.dpia_steps import describe_processing, necessity_and_proportionality
-from governance.facts import RunFacts
-from governance.profile import GovernanceProfile, Likelihood, Severity
+from safeguard.governance.document import Bullets, Document, Fields, Paragraph, Section, Table
+from safeguard.governance.dpia_steps import describe_processing, necessity_and_proportionality
+from safeguard.governance.facts import RunFacts
+from safeguard.governance.profile import GovernanceProfile, Likelihood, Severity
 
 __all__ = ["build_dpia", "overall_risk", "screening_criteria"]
 
@@ -108,7 +108,7 @@ def _control_evidence(key: str, facts: RunFacts, gate: str | None) -> str:
 
 
 def build_dpia(register: DpiaRegister, profile: GovernanceProfile, facts: RunFacts) -> Document:
-    """The DPIA as a :class:`~governance.document.Document` (ICO template, seven steps)."""
+    """The DPIA as a :class:`~safeguard.governance.document.Document` (ICO template, seven steps)."""
     criteria = screening_criteria(register)
     met = sum(m for _, m, _ in criteria)
     controls = profile.controls

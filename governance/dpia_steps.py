@@ -3,8 +3,8 @@ the governance profile and this run's aggregate facts."""
 
 from __future__ import annotations
 
-from dpia.register import DpiaRegister
-from governance.blocks import (
+from safeguard.dpia.register import DpiaRegister
+from safeguard.governance.blocks import (
     NOT_RUN,
     files_table,
     firewall_table,
@@ -13,9 +13,9 @@ from governance.blocks import (
     quarantine_table,
     yes_no,
 )
-from governance.document import Bullets, Fields, Paragraph, Section, Table
-from governance.facts import RunFacts
-from governance.profile import GovernanceProfile
+from safeguard.governance.document import Bullets, Fields, Paragraph, Section, Table
+from safeguard.governance.facts import RunFacts
+from safeguard.governance.profile import GovernanceProfile
 
 __all__ = ["describe_processing", "necessity_and_proportionality"]
 

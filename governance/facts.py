@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from dpia.audit import AuditLog
-from governance.store import AUDIT_PATH, WAREHOUSE_FILE, read_table
-from portal.records import read_portal_table
+from safeguard.dpia.audit import AuditLog
+from safeguard.governance.store import AUDIT_PATH, WAREHOUSE_FILE, read_table
+from safeguard.portal.records import read_portal_table
 
 __all__ = [
     "AuditFacts",

@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from governance.store import LINKAGE_MODEL_PATH, VAULT_FILE, read_table
-from linkage import LinkageConfig, match_records
+from safeguard.governance.store import LINKAGE_MODEL_PATH, VAULT_FILE, read_table
+from safeguard.linkage import LinkageConfig, match_records
 
 __all__ = [
     "DEFAULT_MATCH_THRESHOLD",
@@ -28,7 +28,7 @@ __all__ = [
     "score_candidates",
 ]
 
-#: A request matches a person at the linkage's own link threshold (see ``linkage.linking``).
+#: A request matches a person at the linkage's own link threshold (see ``safeguard.linkage.linking``).
 DEFAULT_MATCH_THRESHOLD = LinkageConfig().threshold_match_probability
 IDENTITY_COLUMNS = ("first_name", "last_name", "dob")
 _OPTIONAL_QUERY = ("postcode", "address_line", "sex", "upn", "nhs_number")

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from governance.document import Bullets, Document, Fields, Image, Paragraph, Section, Table
+from safeguard.governance.document import (
+    Bullets,
+    Document,
+    Fields,
+    Image,
+    Paragraph,
+    Section,
+    Table,
+)
 
 __all__ = ["ChartFile", "build_monitoring_page", "build_status_page"]
 
@@ -303,7 +311,7 @@ def build_monitoring_page(
     charts: Mapping[str, ChartFile],
     notes: Sequence[str] = (),
 ) -> Document:
-    """The monitoring page as a :class:`~governance.document.Document`.
+    """The monitoring page as a :class:`~safeguard.governance.document.Document`.
 
     Parameters
     ----------

@@ -9,7 +9,7 @@ objector until the register is corrected:
 
 * same standardised first and last name (in either order: given and family names are swapped
   often enough), with the linkage's own standardisation
-  (:func:`linkage.standardise_name`) and spaces then dropped, so case, accents,
+  (:func:`safeguard.linkage.standardise_name`) and spaces then dropped, so case, accents,
   punctuation, hyphens and titles do not hide a match;
 * and, when the objection gives a UK postcode, the same postcode district, or no district on
   the record (a missing postcode cannot rule a person out);
@@ -28,7 +28,7 @@ from collections.abc import Collection
 
 import pandas as pd
 
-from linkage import standardise_name, standardise_postcode
+from safeguard.linkage import standardise_name, standardise_postcode
 
 __all__ = [
     "PENDING_REASON",
@@ -41,7 +41,7 @@ __all__ = [
 PENDING_TABLE = "pending_objections"
 """Vault table: one row per objection pending verification (restricted, never the warehouse)."""
 PENDING_REASON = "objection_pending_verification"
-"""Exclusion reason (``flags.flagging.EXCLUSION_REASONS``) of the candidates' families."""
+"""Exclusion reason (``safeguard.flags.flagging.EXCLUSION_REASONS``) of the candidates' families."""
 
 
 def _names(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -57,7 +57,7 @@ def usable_identity(pending: pd.DataFrame) -> pd.Series:
     """Rows that name someone: a first and a last name that survive standardisation.
 
     A row without both cannot be matched to anyone, so the objection cannot be honoured and
-    the register must not be trusted (``ingest.objections.assess_register``).
+    the register must not be trusted (``safeguard.ingest.objections.assess_register``).
     """
     if pending.empty:
         return pd.Series(False, index=pending.index, dtype=bool)

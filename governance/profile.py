@@ -183,7 +183,7 @@ def default_profile_path() -> Path:
     A council's own copy is passed in by the caller: the code location takes it from the
     ``governance_profile`` setting (``$SAFEGUARD_GOVERNANCE_PROFILE``).
     """
-    return Path(str(resources.files("governance") / "profile.yaml"))
+    return Path(str(resources.files("safeguard.governance") / "profile.yaml"))
 
 
 def load_profile(path: Path | None = None) -> GovernanceProfile:

@@ -18,7 +18,7 @@ kind is re-keyed from what the vault holds, and checked against the old key firs
 Everything is first written to ``DIR/.key-rotation/`` (fresh database files, re-keyed text
 files, the new key), then swapped in, the key last. An interrupted rotation is finished by
 running the command again; until then the pipeline refuses to start (see
-:func:`dpia.pseudonymise.load_or_create_key`). The audit trail is append-only and keeps the
+:func:`safeguard.dpia.pseudonymise.load_or_create_key`). The audit trail is append-only and keeps the
 old subjects: the vault's ``key_rotations`` table maps old person, family and flag keys to
 the current ones so subject access still finds them, and expires with the audit trail.
 """
@@ -37,24 +37,24 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from contracts.layout import ARTEFACTS_DIR, DATA_DOCS_DIR, REPORTS_DIR
-from dpia.audit import AuditLog
-from dpia.pseudonymise import (
+from safeguard.contracts.layout import ARTEFACTS_DIR, DATA_DOCS_DIR, REPORTS_DIR
+from safeguard.dpia.audit import AuditLog
+from safeguard.dpia.pseudonymise import (
     KEY_ENV_VAR,
     KEY_FILE_NAME,
     ROTATION_DIR_NAME,
     Pseudonymiser,
     load_or_create_key,
 )
-from governance.store import (
+from safeguard.governance.store import (
     AUDIT_PATH,
     VAULT_FILE,
     WAREHOUSE_FILE,
     list_tables,
     table_columns,
 )
-from portal.records import read_practitioner_tables, replace_practitioner_tables
-from portal.snapshot import republish_serving_snapshot
+from safeguard.portal.records import read_practitioner_tables, replace_practitioner_tables
+from safeguard.portal.snapshot import republish_serving_snapshot
 
 __all__ = ["PSEUDONYM_COLUMNS", "RotationReport", "rotate_keys"]
 
@@ -81,7 +81,7 @@ _TEXT_ROOTS = (ARTEFACTS_DIR, REPORTS_DIR, DATA_DOCS_DIR)
 _DATABASES = (VAULT_FILE, WAREHOUSE_FILE)
 _READY = "READY"
 #: The portal database's re-keyed rows, staged as Parquet and swapped in through
-#: :mod:`portal.records` (it may be SQLite, PostgreSQL or DuckDB: never a file moved here).
+#: :mod:`safeguard.portal.records` (it may be SQLite, PostgreSQL or DuckDB: never a file moved here).
 _PORTAL_STAGE = "portal-records"
 
 
@@ -409,7 +409,7 @@ def rotate_keys(
     ----------
     data_dir
         The data directory. The portal must be stopped (its sessions would hold old keys);
-        its database is re-keyed through :mod:`portal.records`, wherever it is.
+        its database is re-keyed through :mod:`safeguard.portal.records`, wherever it is.
     actor
         Who rotates (the audit entry's actor).
     new_key

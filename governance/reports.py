@@ -10,18 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from contracts.layout import DataDir
-from dpia.register import DpiaRegister
-from governance.atrs import build_transparency_record
-from governance.checklist import ARTEFACTS, IncompleteArtefactError, check_artefact
-from governance.dataflow import build_data_flow_map
-from governance.document import Document, ReportFiles, render_html, render_markdown
-from governance.docx_export import DOCX_ARTEFACTS, write_docx
-from governance.dpia_report import build_dpia
-from governance.facts import RunFacts
-from governance.profile import GovernanceProfile, load_profile
-from governance.review_pack import build_review_pack
-from governance.ropa import build_record_of_processing
+from safeguard.contracts.layout import DataDir
+from safeguard.dpia.register import DpiaRegister
+from safeguard.governance.atrs import build_transparency_record
+from safeguard.governance.checklist import ARTEFACTS, IncompleteArtefactError, check_artefact
+from safeguard.governance.dataflow import build_data_flow_map
+from safeguard.governance.document import Document, ReportFiles, render_html, render_markdown
+from safeguard.governance.docx_export import DOCX_ARTEFACTS, write_docx
+from safeguard.governance.dpia_report import build_dpia
+from safeguard.governance.facts import RunFacts
+from safeguard.governance.profile import GovernanceProfile, load_profile
+from safeguard.governance.review_pack import build_review_pack
+from safeguard.governance.ropa import build_record_of_processing
 
 __all__ = ["build_document", "build_governance_reports", "build_report", "write_checked"]
 
@@ -37,7 +37,7 @@ def build_document(
     out_dir: Path,
     extra_links: Mapping[str, Path] | None = None,
 ) -> Document:
-    """The :class:`~governance.document.Document` of one artefact, by asset name."""
+    """The :class:`~safeguard.governance.document.Document` of one artefact, by asset name."""
     if name == "dpia_report":
         return build_dpia(register, profile, facts)
     if name == "record_of_processing":
@@ -105,17 +105,17 @@ def build_report(
     Parameters
     ----------
     name
-        One of :data:`governance.checklist.ARTEFACTS` (the asset names).
+        One of :data:`safeguard.governance.checklist.ARTEFACTS` (the asset names).
     register
-        The DPIA register (``dpia.register.load_register()``).
+        The DPIA register (``safeguard.dpia.register.load_register()``).
     facts
-        Aggregate facts of the run (``governance.facts.collect_run_facts``).
+        Aggregate facts of the run (``safeguard.governance.facts.collect_run_facts``).
     lineage
         Lineage nodes (needed by ``data_flow_map`` only).
     data_dir
         The data directory; reports go to ``data_dir/reports``.
     profile
-        Governance profile; :func:`governance.profile.load_profile` when None.
+        Governance profile; :func:`safeguard.governance.profile.load_profile` when None.
     extra_links
         Further reviewer documents for the review pack (label -> path), linked if present.
     """

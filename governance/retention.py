@@ -33,11 +33,11 @@ from pathlib import Path
 
 import duckdb
 
-from contracts.landing import Source, sources
-from contracts.layout import DataDir
-from dpia.audit import AuditError, AuditLog
-from dpia.register import DpiaRegister
-from governance.store import (
+from safeguard.contracts.landing import Source, sources
+from safeguard.contracts.layout import DataDir
+from safeguard.dpia.audit import AuditError, AuditLog
+from safeguard.dpia.register import DpiaRegister
+from safeguard.governance.store import (
     AGENCY_SOURCES,
     AUDIT_PATH,
     VAULT_FILE,
@@ -46,8 +46,12 @@ from governance.store import (
     rewrite_database,
     table_columns,
 )
-from portal.records import portal_database_exists, portal_location, purge_practitioner_records
-from portal.snapshot import republish_serving_snapshot
+from safeguard.portal.records import (
+    portal_database_exists,
+    portal_location,
+    purge_practitioner_records,
+)
+from safeguard.portal.snapshot import republish_serving_snapshot
 
 __all__ = [
     "EVENT_DATE_SQL",
@@ -231,7 +235,7 @@ def _purge_orphans(con: duckdb.DuckDBPyConnection, report: _Tally) -> None:
 def _purge_portal(data_dir: Path, plan: _Plan, register: DpiaRegister, report: _Tally) -> None:
     """Judgements and reallocations of expired flags, and those past their own date.
 
-    Through :mod:`portal.records`, wherever the portal database is (SQLite by default,
+    Through :mod:`safeguard.portal.records`, wherever the portal database is (SQLite by default,
     PostgreSQL, DuckDB); an embedded DuckDB file is rewritten afterwards like the others.
     """
     where = portal_location(data_dir)
@@ -370,7 +374,7 @@ def purge_expired(
     data_dir
         The data directory (``warehouse.duckdb``, ``vault.duckdb``, ``artefacts/``,
         ``reports/``, ``audit/audit.jsonl``); the portal database is reached through
-        :mod:`portal.records` (``SAFEGUARD_PORTAL_DATABASE_URL``).
+        :mod:`safeguard.portal.records` (``SAFEGUARD_PORTAL_DATABASE_URL``).
     register
         The DPIA register: retention periods per dataset.
     today

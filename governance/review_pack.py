@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from statistics import median
 
-from contracts.layout import ARTEFACTS_DIR, DATA_DOCS_DIR, DataDir
-from dpia.register import DpiaRegister
-from governance.blocks import (
+from safeguard.contracts.layout import ARTEFACTS_DIR, DATA_DOCS_DIR, DataDir
+from safeguard.dpia.register import DpiaRegister
+from safeguard.governance.blocks import (
     NOT_RUN,
     fairness_fields,
     fairness_lists,
@@ -32,7 +32,7 @@ from governance.blocks import (
     model_fields,
     quarantine_table,
 )
-from governance.document import (
+from safeguard.governance.document import (
     Block,
     Document,
     Fields,
@@ -42,7 +42,7 @@ from governance.document import (
     Section,
     Table,
 )
-from governance.facts import RunFacts
+from safeguard.governance.facts import RunFacts
 
 __all__ = [
     "GOVERNANCE_DOCUMENTS",
@@ -254,7 +254,7 @@ def build_review_pack(
     out_dir: Path,
     extra_links: Mapping[str, Path] | None = None,
 ) -> Document:
-    """The review pack as a :class:`~governance.document.Document`; links are relative to
+    """The review pack as a :class:`~safeguard.governance.document.Document`; links are relative to
     ``out_dir`` (where the pack is written)."""
 
     def rel(path: Path) -> str:

@@ -8,11 +8,11 @@ policy document, statutory gateways, the assets it produces and their retention.
 
 from __future__ import annotations
 
-from dpia.register import DpiaRegister
-from governance.blocks import categories_of, fmt, meta_fields, processors_section, yes_no
-from governance.document import Bullets, Document, Fields, Section, Table
-from governance.facts import RunFacts
-from governance.profile import GovernanceProfile
+from safeguard.dpia.register import DpiaRegister
+from safeguard.governance.blocks import categories_of, fmt, meta_fields, processors_section, yes_no
+from safeguard.governance.document import Bullets, Document, Fields, Section, Table
+from safeguard.governance.facts import RunFacts
+from safeguard.governance.profile import GovernanceProfile
 
 __all__ = ["build_record_of_processing"]
 
@@ -67,7 +67,7 @@ def _activity(register: DpiaRegister, name: str) -> Section:
 def build_record_of_processing(
     register: DpiaRegister, profile: GovernanceProfile, facts: RunFacts
 ) -> Document:
-    """The Art 30 record as a :class:`~governance.document.Document`."""
+    """The Art 30 record as a :class:`~safeguard.governance.document.Document`."""
     controller = register.controller
     dpo = register.dpo
     subjects = sorted({s for a in register.processing_activities.values() for s in a.data_subjects})

@@ -1,13 +1,13 @@
 """Subject access (UK GDPR Art 15): everything held and derived about one person.
 
-The requester is found through the linkage (:mod:`governance.matching`), never by an exact
+The requester is found through the linkage (:mod:`safeguard.governance.matching`), never by an exact
 search, so records an agency spelt differently are included. Pseudonymised data is personal
 data: the export covers the vault identities, the pseudonymised agency rows, links, family
 membership, family features, scores, flags, explanations, practitioners' judgements and the
 audit entries about them. Other family members are third parties: their keys and record
 references, records and events (nested evidence included) are replaced by
 ``[third party: redacted]``; family-level figures are kept; practitioners' free text is
-withheld for review and staff appear by role (:mod:`governance.sar_collect`). An ambiguous
+withheld for review and staff appear by role (:mod:`safeguard.governance.sar_collect`). An ambiguous
 request exports nothing and asks for manual verification, and so does a fuzzy match whose
 first name or date of birth differs on every record (a twin "Jun" must never receive "Yun"'s
 records because the model thinks the names are a typo apart). Every request,
@@ -26,12 +26,12 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from dpia.audit import AuditLog
-from governance.matching import DEFAULT_MATCH_THRESHOLD, score_candidates
-from governance.sar_collect import collect_subject_data
-from governance.sar_render import render_sar_html
-from governance.store import AUDIT_PATH, VAULT_FILE, read_table
-from linkage import standardise_dob, standardise_name
+from safeguard.dpia.audit import AuditLog
+from safeguard.governance.matching import DEFAULT_MATCH_THRESHOLD, score_candidates
+from safeguard.governance.sar_collect import collect_subject_data
+from safeguard.governance.sar_render import render_sar_html
+from safeguard.governance.store import AUDIT_PATH, VAULT_FILE, read_table
+from safeguard.linkage import standardise_dob, standardise_name
 
 __all__ = ["REDACTED", "SarExport", "SarRequest", "subject_access", "write_sar"]
 

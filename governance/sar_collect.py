@@ -25,8 +25,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dpia.audit import AuditLog
-from governance.store import (
+from safeguard.dpia.audit import AuditLog
+from safeguard.governance.store import (
     AUDIT_PATH,
     VAULT_FILE,
     WAREHOUSE_FILE,
@@ -34,8 +34,8 @@ from governance.store import (
     read_table,
     table_columns,
 )
-from linkage import standardise_dob, standardise_name
-from portal.records import read_portal_table, read_practitioner_tables
+from safeguard.linkage import standardise_dob, standardise_name
+from safeguard.portal.records import read_portal_table, read_practitioner_tables
 
 __all__ = ["FREE_TEXT_WITHHELD", "collect_subject_data"]
 
@@ -204,7 +204,7 @@ def _collect_db(
 def _collect_portal(
     data_dir: Path, scope: _Scope, redacted: str, roles: Mapping[str, str]
 ) -> dict[str, tuple[dict[str, Any], ...]]:
-    """The practitioners' records about the person, read through :mod:`portal.records`."""
+    """The practitioners' records about the person, read through :mod:`safeguard.portal.records`."""
     sections: dict[str, tuple[dict[str, Any], ...]] = {}
     for table, frame in sorted(read_practitioner_tables(data_dir).items()):
         if table in _SKIP_TABLES or frame.empty:

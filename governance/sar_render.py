@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 if TYPE_CHECKING:
-    from governance.sar import SarExport
+    from safeguard.governance.sar import SarExport
 
 __all__ = ["render_sar_html"]
 
@@ -22,7 +22,7 @@ def _cell(value: Any) -> str:
 
 
 _ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("governance", "templates"),
+    loader=jinja2.PackageLoader("safeguard.governance", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )

@@ -2,7 +2,7 @@
 
 Governance reads the warehouse and the vault directly with DuckDB (it runs outside Dagster:
 from the CLI for subject access and from the retention job), so the file names are pinned here
-once. The portal database is reached only through :mod:`portal.records` (any backend).
+once. The portal database is reached only through :mod:`safeguard.portal.records` (any backend).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from contracts.landing import AGENCY_SOURCES
-from contracts.layout import AUDIT_LOG, LINKAGE_MODEL, VAULT_FILE, WAREHOUSE_FILE
+from safeguard.contracts.landing import AGENCY_SOURCES
+from safeguard.contracts.layout import AUDIT_LOG, LINKAGE_MODEL, VAULT_FILE, WAREHOUSE_FILE
 
 __all__ = [
     "AGENCY_SOURCES",
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 AUDIT_PATH = AUDIT_LOG
-#: Where ``linkage.link_with_details(artefact_dir=DIR/artefacts/linkage)`` saves the model.
+#: Where ``safeguard.linkage.link_with_details(artefact_dir=DIR/artefacts/linkage)`` saves the model.
 LINKAGE_MODEL_PATH = LINKAGE_MODEL
 
 

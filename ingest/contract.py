@@ -1,6 +1,6 @@
 """The landing contract as ingest reads it: the typed contract plus the value formats.
 
-The contract itself (models, loader, consistency checks) lives in :mod:`contracts.landing`,
+The contract itself (models, loader, consistency checks) lives in :mod:`safeguard.contracts.landing`,
 the one reader of ``contracts/landing_contract.yaml``. Ingest owns the value formats of text
 columns (``ingest/formats.py``), so :func:`load_contract` here also refuses a column whose
 ``format`` is not one of them.
@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts.landing import (
+from safeguard.contracts.landing import (
     ColumnSpec,
     ContractError,
     FileSpec,
     LandingContract,
     default_contract_path,
 )
-from contracts.landing import load_contract as _load_structure
-from ingest.formats import FORMATS
+from safeguard.contracts.landing import load_contract as _load_structure
+from safeguard.ingest.formats import FORMATS
 
 __all__ = [
     "ColumnSpec",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from ingest.contract import LandingContract, load_contract
+from safeguard.ingest.contract import LandingContract, load_contract
 
 __all__ = [
     "Drop",

@@ -80,7 +80,7 @@ FORMATS: dict[str, Format] = {
     # UK postcode as agencies record it: letters and digits in one group, or two groups with a
     # digit, so a typo'd or partial postcode (``NB6 2Z``, ``2JF NB10``) and the usual
     # placeholders (``NFA``, ``UNKNOWN``) pass, while a phrase does not. Only a UK-shaped
-    # postcode's outward code ever reaches the warehouse (ingest.identity.postcode_district);
+    # postcode's outward code ever reaches the warehouse (safeguard.ingest.identity.postcode_district);
     # the value itself stays in the vault.
     "postcode": Format(
         (r"^(?:[A-Za-z0-9]{1,8}|[A-Za-z0-9]+\s+[A-Za-z0-9]+)$", r"^\S+$|[0-9]"),

@@ -16,8 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dpia.pseudonymise import Pseudonymiser
-from ingest.contract import LandingContract
+from safeguard.dpia.pseudonymise import Pseudonymiser
+from safeguard.ingest.contract import LandingContract
 
 __all__ = [
     "PSEUDONYMISED_EVENT_COLUMNS",

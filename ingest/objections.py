@@ -10,7 +10,7 @@ and withdraws the flags already served.
 A single row quarantined for a defect (a malformed date of birth) does not stop the run: the
 usable parts of its identity (:func:`quarantined_register_rows`: names, postcode, id) go to the
 vault as an objection *pending verification*, and every family of a person who may be the one
-named is excluded from scoring and flags (``governance.pending_objections``). Only a quarantined
+named is excluded from scoring and flags (``safeguard.governance.pending_objections``). Only a quarantined
 row without a usable first and last name truly cannot be honoured, and stops the run.
 
 Everything here is counts and file names: no objection id, name or date is ever in a message.
@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dpia.firewall import classify_columns
-from ingest.contract import LandingContract
-from ingest.csvfile import read_header, read_kept_columns
-from ingest.drops import Drop, DropStatus
-from ingest.reader import FileIngest
-from ingest.rules import check_column, empty_column
+from safeguard.dpia.firewall import classify_columns
+from safeguard.ingest.contract import LandingContract
+from safeguard.ingest.csvfile import read_header, read_kept_columns
+from safeguard.ingest.drops import Drop, DropStatus
+from safeguard.ingest.reader import FileIngest
+from safeguard.ingest.rules import check_column, empty_column
 
 __all__ = [
     "OBJECTIONS_FILE",

@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from dpia.firewall import FirewallDecision, classify_columns, header_refusal
-from ingest.contract import FileSpec, LandingContract
-from ingest.csvfile import RawFile, read_header, read_kept_columns
-from ingest.drops import Drop
-from ingest.rules import check_column, describe_failure, empty_column
+from safeguard.dpia.firewall import FirewallDecision, classify_columns, header_refusal
+from safeguard.ingest.contract import FileSpec, LandingContract
+from safeguard.ingest.csvfile import RawFile, read_header, read_kept_columns
+from safeguard.ingest.drops import Drop
+from safeguard.ingest.rules import check_column, describe_failure, empty_column
 
 __all__ = [
     "FIREWALL_LOG_COLUMNS",
@@ -129,7 +129,7 @@ def read_file(drop: Drop, name: str, contract: LandingContract) -> FileIngest:
 
     Raises
     ------
-    ingest.csvfile.CsvFileError
+    safeguard.ingest.csvfile.CsvFileError
         When the file has no header or cannot be parsed as CSV at all.
     FileNotFoundError
         When the file is not in the drop.

@@ -16,8 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.contract import ColumnSpec
-from ingest.formats import FORMATS, matches_format
+from safeguard.ingest.contract import ColumnSpec
+from safeguard.ingest.formats import FORMATS, matches_format
 
 __all__ = ["DATE_RANGE", "ColumnCheck", "check_column", "describe_failure", "empty_column"]
 
@@ -89,7 +89,7 @@ def check_column(text: pa.Array, spec: ColumnSpec) -> ColumnCheck:
     """Apply required, type, enum and format rules to one column of raw text.
 
     Values are compared after trimming surrounding whitespace; an empty value is missing.
-    A text column with a ``format`` (see :mod:`ingest.formats`) rejects values of another shape.
+    A text column with a ``format`` (see :mod:`safeguard.ingest.formats`) rejects values of another shape.
     """
     trimmed = pc.utf8_trim_whitespace(text)
     missing = pc.equal(trimmed, "").to_numpy(zero_copy_only=False)

@@ -14,10 +14,10 @@ from typing import Literal
 
 import pyarrow.compute as pc
 
-from dpia.firewall import classify_columns
-from ingest.contract import LandingContract
-from ingest.csvfile import read_header, read_kept_columns
-from ingest.drops import Drop
+from safeguard.dpia.firewall import classify_columns
+from safeguard.ingest.contract import LandingContract
+from safeguard.ingest.csvfile import read_header, read_kept_columns
+from safeguard.ingest.drops import Drop
 
 __all__ = ["SourceVolume", "VolumeFinding", "compare_volumes", "drop_volumes"]
 

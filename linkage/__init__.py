@@ -8,30 +8,30 @@ access, objections). Imports nothing of this project: usable on any people table
 packages import from here only (``tests/test_imports_matrix.py``), never a module inside.
 """
 
-from linkage.addresses import resolve_addresses
-from linkage.backends import Backend, DuckDBBackend
-from linkage.blocking import BlockingPlan
-from linkage.config import (
+from safeguard.linkage.addresses import resolve_addresses
+from safeguard.linkage.backends import Backend, DuckDBBackend
+from safeguard.linkage.blocking import BlockingPlan
+from safeguard.linkage.config import (
     DEFAULT_BLOCKING_RULES,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     LinkageConfig,
     LinkageInputError,
 )
-from linkage.dates import standardise_dob
-from linkage.families import FAMILY_COLUMNS, FamilyRules, form_families, form_families_at
-from linkage.keys import KeyFunction, keyed
-from linkage.linking import LINK_COLUMNS, LinkageResult, link, link_with_details
-from linkage.matching import MATCH_COLUMNS, match_records
-from linkage.quality import (
+from safeguard.linkage.dates import standardise_dob
+from safeguard.linkage.families import FAMILY_COLUMNS, FamilyRules, form_families, form_families_at
+from safeguard.linkage.keys import KeyFunction, keyed
+from safeguard.linkage.linking import LINK_COLUMNS, LinkageResult, link, link_with_details
+from safeguard.linkage.matching import MATCH_COLUMNS, match_records
+from safeguard.linkage.quality import (
     LinkageScores,
     PlausibilityFinding,
     evaluate_families,
     evaluate_links,
     plausibility_findings,
 )
-from linkage.spark import SparkBackend, spark_available
-from linkage.standardise import standardise_name, standardise_postcode
+from safeguard.linkage.spark import SparkBackend, spark_available
+from safeguard.linkage.standardise import standardise_name, standardise_postcode
 
 __all__ = [
     "DEFAULT_BLOCKING_RULES",

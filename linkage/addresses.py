@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from linkage.standardise import standardise_address, standardise_postcode
+from safeguard.linkage.standardise import standardise_address, standardise_postcode
 
 __all__ = ["resolve_addresses"]
 

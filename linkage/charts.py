@@ -193,7 +193,7 @@ def parameter_estimates_chart(
     session (one per blocking rule), side by side.
 
     ``estimates`` is the chart's data captured when the model was trained
-    (:func:`linkage.model.session_estimates`): the linker that scores may be a fresh one
+    (:func:`safeguard.linkage.model.session_estimates`): the linker that scores may be a fresh one
     without the sessions.
     """
     data = estimates.rename(columns={"estimated_probability": "probability"})

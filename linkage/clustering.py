@@ -5,7 +5,7 @@ record that looks like two different people (a missing date of birth, a shared a
 then merges both of them: the components "chain". Here a link above the threshold is only a
 *candidate* merge. Clusters are built by average linkage with full evidence:
 
-1. Records sharing a trusted identifier (must-link groups, :mod:`linkage.deterministic`)
+1. Records sharing a trusted identifier (must-link groups, :mod:`safeguard.linkage.deterministic`)
    start in one cluster.
 2. Candidate links (match probability >= threshold) define components. A component whose
    records all pairwise agree (every cross pair scored and above the threshold) is accepted
@@ -16,7 +16,7 @@ then merges both of them: the components "chain". Here a link above the threshol
    blocking never paired them. Only candidate links ever leave the database otherwise.
 4. Candidate links are replayed strongest first; two clusters merge only if the mean match
    probability over *all* record pairs across them is at least ``cohesion`` and none of
-   those pairs is cannot-link (:mod:`linkage.constraints`: different given names or dates
+   those pairs is cannot-link (:mod:`safeguard.linkage.constraints`: different given names or dates
    of birth, which family members share everything else with). A bridge record
    has high probability with both sides, but the many pairs between the two sides are low,
    so the mean is low and the merge is refused.
@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from linkage.deterministic import components
+from safeguard.linkage.deterministic import components
 
 __all__ = ["ClusteringOutcome", "cluster_records"]
 
@@ -217,10 +217,10 @@ def cluster_records(
         Number of records; ids are ``0..n-1``.
     edges
         Scored pairs: ``unique_id_l < unique_id_r``, ``match_probability`` and optionally
-        ``cannot_link`` (:mod:`linkage.constraints`): such a pair counts as probability 0
+        ``cannot_link`` (:mod:`safeguard.linkage.constraints`): such a pair counts as probability 0
         and no merge may join its two records.
     groups
-        Must-link group per record (:func:`linkage.deterministic.must_link_groups`).
+        Must-link group per record (:func:`safeguard.linkage.deterministic.must_link_groups`).
     threshold
         Candidate links have match probability at least this.
     cohesion
@@ -230,7 +230,7 @@ def cluster_records(
         the same columns as ``edges``; ``None`` judges components only on the pairs already
         scored.
     constraint
-        Flags cannot-link pairs given id arrays (:func:`linkage.constraints.cannot_link`).
+        Flags cannot-link pairs given id arrays (:func:`safeguard.linkage.constraints.cannot_link`).
         It is only asked about pairs that can change a decision: candidate links and pairs
         inside the components that go through average linkage. A flagged candidate link
         only counts as cannot-link when one of its records has a competing partner (see

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from linkage.backends import Backend, DuckDBBackend
+from safeguard.linkage.backends import Backend, DuckDBBackend
 
 __all__ = [
     "DEFAULT_BLOCKING_RULES",
@@ -42,7 +42,7 @@ DEFAULT_BLOCKING_RULES: tuple[str, ...] = (
 
 
 class LinkageInputError(ValueError):
-    """The records handed to :func:`linkage.link` cannot be linked as given."""
+    """The records handed to :func:`safeguard.linkage.link` cannot be linked as given."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class LinkageConfig:
         this. 0.99 (match weight about +6.6) is the default because a wrong link puts a
         stranger's record into a family's explanation: on the synthetic estate it more
         than halves the wrong links of 0.9 for a small loss of recall (the sweep is in the
-        docstring of :mod:`linkage.linking`; every run reports its own figures in
+        docstring of :mod:`safeguard.linkage.linking`; every run reports its own figures in
         ``LinkageResult.threshold_justification``).
     cluster_cohesion
         A candidate link merges two clusters only if the mean match probability over all
@@ -70,7 +70,7 @@ class LinkageConfig:
         to them when the trained model expects them to miss matches (next two).
     blocking_coverage_target
         Share of matching pairs the blocking rules should compare, by the trained model's
-        own estimate (:mod:`linkage.blocking`). Below it, rules of one or two exact
+        own estimate (:mod:`safeguard.linkage.blocking`). Below it, rules of one or two exact
         agreements are added, best coverage per comparison first. 0.99: blocking should not
         cost more than one point of recall. Set 0 to use the configured rules only.
     comparisons_per_identity
@@ -102,7 +102,7 @@ class LinkageConfig:
     seed
         Seed for Splink's random sampling, so reruns give the same model and keys.
     backend
-        Database engine Splink runs on (:class:`linkage.backends.DuckDBBackend` default).
+        Database engine Splink runs on (:class:`safeguard.linkage.backends.DuckDBBackend` default).
     min_optional_coverage
         An optional identifier (``sex``, ``upn``, ``nhs_number``) becomes a model comparison
         only when at least this share of records has it, otherwise it cannot be trained.
@@ -155,5 +155,5 @@ class LinkageConfig:
         if not isinstance(self.backend, Backend):
             raise TypeError(
                 "LinkageConfig.backend must provide `name` and `create_db_api()` "
-                f"(see linkage.backends.Backend), got {type(self.backend).__name__}"
+                f"(see safeguard.linkage.backends.Backend), got {type(self.backend).__name__}"
             )

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from linkage.model import NAME_SIMILARITY
+from safeguard.linkage.model import NAME_SIMILARITY
 
 __all__ = ["cannot_link", "constraint_table"]
 

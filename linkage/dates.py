@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from linkage.text import MISSING_TOKENS, map_unique
+from safeguard.linkage.text import MISSING_TOKENS, map_unique
 
 __all__ = ["standardise_dob"]
 

@@ -26,7 +26,7 @@ Rules, in order (each is a choice a reviewer can question, so each is written do
    children's safety, and an adult-only "family" would only add noise. People without a
    known birth month cannot be shown to be children and are treated as adults.
 7. **Keys.** ``family_key`` is ``keys("family", person_key)`` of the family's eldest child
-   (a keyed function from the caller, :mod:`linkage.keys`), so a family that moves house or
+   (a keyed function from the caller, :mod:`safeguard.linkage.keys`), so a family that moves house or
    has a baby keeps its key; it changes when the eldest child leaves or turns 18 (a new
    spell starts). Spells are half-open ``[valid_from, valid_to)``; the spell
    current at ``as_of`` has ``valid_to`` missing.
@@ -40,7 +40,7 @@ Rules, in order (each is a choice a reviewer can question, so each is written do
    source, each in the order of its drop).
 
 Co-residence is only as good as ``address_key``: build it from raw address lines and
-postcodes with :func:`linkage.addresses.resolve_addresses` (before pseudonymising), so that
+postcodes with :func:`safeguard.linkage.addresses.resolve_addresses` (before pseudonymising), so that
 "Flat 2, 107 Milton Terrace" and "107 Milton Ter, Flat 2" are one home. On the 20k synthetic
 estate these rules recover 91.5% of families with children (all their members under one
 current ``family_key``), with 94% of predicted families drawn from one true family.
@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from linkage.keys import KeyFunction, make_keys
+from safeguard.linkage.keys import KeyFunction, make_keys
 
 __all__ = ["FAMILY_COLUMNS", "SNAPSHOT_COLUMNS", "FamilyRules", "form_families", "form_families_at"]
 
@@ -325,7 +325,7 @@ def form_families(
     as_of
         Families are formed from what was known on this date; spells current on it are open.
     keys
-        Makes ``family_key`` from the anchor child's person key (:mod:`linkage.keys`); the
+        Makes ``family_key`` from the anchor child's person key (:mod:`safeguard.linkage.keys`); the
         same secret as the person keys', so that nobody without it can tell which member a
         family's key was derived from.
     rules

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from linkage.text import map_unique
+from safeguard.linkage.text import map_unique
 
 __all__ = ["nhs_number_is_valid", "standardise_nhs_number", "standardise_upn", "upn_is_valid"]
 

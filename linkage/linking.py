@@ -1,15 +1,15 @@
 """Link person records from several agencies into people (``person_key``).
 
-Pipeline: validate and standardise identities (:mod:`linkage.standardise`) -> collapse
+Pipeline: validate and standardise identities (:mod:`safeguard.linkage.standardise`) -> collapse
 records with identical identities and must-link records sharing a trusted identifier
-(:mod:`linkage.deterministic`) -> train a Splink model on the distinct identities (u by
+(:mod:`safeguard.linkage.deterministic`) -> train a Splink model on the distinct identities (u by
 random sampling, less the matches the sample holds; m of every level by two EM sessions;
 the prior from exact name+dob agreements, with that rule's recall derived from the trained
 m-probabilities; the shipped model for tables too small to train on) -> loosen blocking
-until the model expects it to compare the target share of matches (:mod:`linkage.blocking`)
+until the model expects it to compare the target share of matches (:mod:`safeguard.linkage.blocking`)
 -> score blocked pairs -> cluster by average linkage with complete evidence and cannot-link
-as a tie-breaker (:mod:`linkage.clustering`, :mod:`linkage.constraints`) -> opaque,
-deterministic person keys (:mod:`linkage.records`). Nothing is fixed in advance that the
+as a tie-breaker (:mod:`safeguard.linkage.clustering`, :mod:`safeguard.linkage.constraints`) -> opaque,
+deterministic person keys (:mod:`safeguard.linkage.records`). Nothing is fixed in advance that the
 records can tell: how often names are corrupted or swapped, how often a rule finds matches,
 how much of the matching the blocking can reach. ``bench/bench_linkage_unseen.py`` scores
 the defaults on a public benchmark they were not developed on.
@@ -31,7 +31,7 @@ record pairs between them is at least ``cluster_cohesion`` (pairs blocking never
 are scored first) and no pair between them is cannot-link (different given names or dates of
 birth) where one of the records has a competing partner: the constraint breaks ties
 between family members, it does not veto a lone pair with a corrupted field. See
-:mod:`linkage.clustering` for why.
+:mod:`safeguard.linkage.clustering` for why.
 
 Deterministic rules. Records sharing a valid UPN (check letter), a valid NHS number
 (modulus-11 check digit) or, within one source, an agency person id are must-linked before
@@ -53,13 +53,18 @@ import pyarrow as pa
 from splink import Linker
 from splink.internals.splink_dataframe import SplinkDataFrame
 
-from linkage.blocking import BlockingPlan, comparison_distributions, null_shares, plan_blocking
-from linkage.charts import draw_linkage_charts
-from linkage.clustering import ClusteringOutcome, cluster_records
-from linkage.config import LinkageConfig
-from linkage.constraints import cannot_link, constraint_table
-from linkage.keys import KeyFunction
-from linkage.model import (
+from safeguard.linkage.blocking import (
+    BlockingPlan,
+    comparison_distributions,
+    null_shares,
+    plan_blocking,
+)
+from safeguard.linkage.charts import draw_linkage_charts
+from safeguard.linkage.clustering import ClusteringOutcome, cluster_records
+from safeguard.linkage.config import LinkageConfig
+from safeguard.linkage.constraints import cannot_link, constraint_table
+from safeguard.linkage.keys import KeyFunction
+from safeguard.linkage.model import (
     MODEL_COLUMNS,
     OPTIONAL_COMPARISONS,
     build_settings,
@@ -72,8 +77,13 @@ from linkage.model import (
     untrained_linker,
     with_rules,
 )
-from linkage.records import PreparedRecords, links_frame, prepare_records, validate_records
-from linkage.reporting import (
+from safeguard.linkage.records import (
+    PreparedRecords,
+    links_frame,
+    prepare_records,
+    validate_records,
+)
+from safeguard.linkage.reporting import (
     PredictionSummary,
     summarise_predictions,
     threshold_justification,
@@ -117,7 +127,7 @@ class LinkageResult:
         What could not be estimated from these records and what was done instead.
     blocking
         The blocking rules used and the model's estimate of the share of matching pairs
-        they compare (:class:`linkage.blocking.BlockingPlan`); ``None`` with fewer than
+        they compare (:class:`safeguard.linkage.blocking.BlockingPlan`); ``None`` with fewer than
         two identities (nothing to compare).
     """
 
@@ -230,7 +240,7 @@ class _Scoring:
         )
 
     def cannot_link(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """Cannot-link flags (:mod:`linkage.constraints`) for pairs of identities."""
+        """Cannot-link flags (:mod:`safeguard.linkage.constraints`) for pairs of identities."""
         if self.people is None:
             self.people = constraint_table(self.model_table)
         return cannot_link(self.people, left, right)
@@ -321,7 +331,7 @@ def link_with_details(
         malformed; ``dob`` may be a datetime or a string in any common format.
     keys
         Makes the opaque ``person_key`` from the cluster's smallest record (see
-        :mod:`linkage.keys`); use :func:`linkage.keyed` with a secret kept apart from the
+        :mod:`safeguard.linkage.keys`); use :func:`safeguard.linkage.keyed` with a secret kept apart from the
         output. There is deliberately no unkeyed default: a bare hash of agency record keys
         is reversed by guessing their numbering.
     config

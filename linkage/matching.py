@@ -1,7 +1,7 @@
 """Score new identities against records already linked, with a trained model (no relinking).
 
 A subject access request or an objection names a person as they wrote it; the records it
-should find were standardised and linked by :func:`linkage.link`. :func:`match_records`
+should find were standardised and linked by :func:`safeguard.linkage.link`. :func:`match_records`
 standardises the queries the *same* way and scores them against the known records with the
 *same* trained Splink model (as saved by the linkage), so a query finds a record that an exact
 search would miss (a typo, a nickname, a swapped date). Nothing is clustered or relinked: each
@@ -19,10 +19,10 @@ import pandas as pd
 import pyarrow as pa
 from splink import Linker
 
-from linkage.backends import Backend, DuckDBBackend
-from linkage.config import OPTIONAL_COLUMNS, LinkageInputError
-from linkage.model import MODEL_COLUMNS
-from linkage.standardise import standardise_records
+from safeguard.linkage.backends import Backend, DuckDBBackend
+from safeguard.linkage.config import OPTIONAL_COLUMNS, LinkageInputError
+from safeguard.linkage.model import MODEL_COLUMNS
+from safeguard.linkage.standardise import standardise_records
 
 __all__ = ["MATCH_COLUMNS", "match_records"]
 
@@ -64,7 +64,7 @@ def match_records(
     queries, known
         Raw identity records: ``source, record_key, first_name, last_name, dob`` and any of
         ``postcode, address_line, sex, upn, nhs_number, agency_id`` (missing optional columns
-        are empty). Both are standardised here as :func:`linkage.link` standardises records.
+        are empty). Both are standardised here as :func:`safeguard.linkage.link` standardises records.
     model
         The trained Splink model as saved by the linkage (its JSON settings, with its
         comparisons, blocking rules and term-frequency columns). Name frequencies are taken

@@ -27,8 +27,13 @@ from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.dialects import SplinkDialect
 from splink.internals.splink_dataframe import SplinkDataFrame
 
-from linkage.blocking import comparison_distributions, expected_coverage, null_shares, rule_events
-from linkage.config import LinkageConfig
+from safeguard.linkage.blocking import (
+    comparison_distributions,
+    expected_coverage,
+    null_shares,
+    rule_events,
+)
+from safeguard.linkage.config import LinkageConfig
 
 __all__ = [
     "LOOSE_NAME_SIMILARITY",
@@ -135,7 +140,7 @@ def _given_name() -> cl.CustomComparison:
     # Every level is learned by EM, the disagreement too: what a different given name is
     # worth depends on how often a data set corrupts or omits names. Family members who
     # share everything else are kept apart by the cannot-link tie-breaker
-    # (linkage.clustering), not by a penalty fixed in advance.
+    # (safeguard.linkage.clustering), not by a penalty fixed in advance.
     return cl.CustomComparison(
         output_column_name="first_name",
         comparison_description="Given name: exact, nickname or transliteration, typo, swap",
@@ -326,7 +331,7 @@ class _ChosenMaxPairs(logging.Filter):
 @contextlib.contextmanager
 def _chosen_max_pairs() -> Iterator[None]:
     """Silence Splink's warning about its default ``max_pairs``: ours is chosen (see
-    :class:`linkage.config.LinkageConfig`, ``u_max_pairs``), whatever its value."""
+    :class:`safeguard.linkage.config.LinkageConfig`, ``u_max_pairs``), whatever its value."""
     splink_logger = logging.getLogger("splink.internals.linker_components.training")
     quiet = _ChosenMaxPairs()
     splink_logger.addFilter(quiet)
@@ -376,7 +381,7 @@ def _with_floors(model: dict[str, Any], floors: dict[tuple[str, str], float]) ->
 def trained_comparisons(linker: Linker, settings: SettingsCreator) -> list[dict[str, Any]]:
     """The model's comparisons in DuckDB SQL with the linker's trained m and u.
 
-    Whatever backend trained the model, the coverage estimates (:mod:`linkage.blocking`)
+    Whatever backend trained the model, the coverage estimates (:mod:`safeguard.linkage.blocking`)
     read the level SQL locally with DuckDB, so the levels are taken from the DuckDB rendering
     of ``settings`` and the probabilities from the linker, level by level.
     """
@@ -432,7 +437,7 @@ def train_linker(
     a rate never observed: ``0.5 / (prior * n(n-1)/2)``) and training restarts; the notes
     say which level. The prior is estimated from exact name-and-dob agreements, first with
     :data:`SEED_RULE_RECALL` to seed EM, then again with that rule's recall as the trained
-    model predicts it (:func:`linkage.blocking.expected_coverage`).
+    model predicts it (:func:`safeguard.linkage.blocking.expected_coverage`).
 
     ``table`` is the pandas copy of ``records`` (for the share of null comparisons). Given
     ``estimates``, the m and u estimates of every training session (the data of Splink's
@@ -591,7 +596,9 @@ def default_model(
     about how common a name is), and the blocking rules are ``rules`` (default: the
     configured ones).
     """
-    text = resources.files("linkage").joinpath("data/default_model.json").read_text("utf-8")
+    text = (
+        resources.files("safeguard.linkage").joinpath("data/default_model.json").read_text("utf-8")
+    )
     shipped: dict[str, Any] = json.loads(text)
     trained = {c["output_column_name"]: c for c in shipped["comparisons"]}
     coverage = {column: float(column in trained) for column in OPTIONAL_COMPARISONS}
@@ -601,7 +608,7 @@ def default_model(
         levels = trained[comparison["output_column_name"]]["comparison_levels"]
         if len(levels) != len(comparison["comparison_levels"]):
             raise ValueError(
-                "linkage/data/default_model.json does not match linkage.model's comparison "
+                "linkage/data/default_model.json does not match safeguard.linkage.model's comparison "
                 f"{comparison['output_column_name']!r}: retrain and save the shipped model"
             )
         for level, trained_level in zip(comparison["comparison_levels"], levels, strict=True):

@@ -71,7 +71,7 @@ def evaluate_links(links: pd.DataFrame, truth: pd.DataFrame) -> LinkageScores:
     Parameters
     ----------
     links
-        Output of :func:`linkage.link`.
+        Output of :func:`safeguard.linkage.link`.
     truth
         ``source, record_key, true_person_id`` for every linked record.
 

@@ -11,11 +11,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from linkage.clustering import ClusteringOutcome
-from linkage.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, LinkageConfig, LinkageInputError
-from linkage.deterministic import collapse_identical, components, must_link_groups, trusted_codes
-from linkage.keys import KeyFunction, make_keys
-from linkage.standardise import standardise_records
+from safeguard.linkage.clustering import ClusteringOutcome
+from safeguard.linkage.config import (
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    LinkageConfig,
+    LinkageInputError,
+)
+from safeguard.linkage.deterministic import (
+    collapse_identical,
+    components,
+    must_link_groups,
+    trusted_codes,
+)
+from safeguard.linkage.keys import KeyFunction, make_keys
+from safeguard.linkage.standardise import standardise_records
 
 __all__ = ["PreparedRecords", "links_frame", "person_keys", "prepare_records", "validate_records"]
 

@@ -1,6 +1,6 @@
-"""Splink on Spark: the scale-out engine behind the same :func:`linkage.link`.
+"""Splink on Spark: the scale-out engine behind the same :func:`safeguard.linkage.link`.
 
-:class:`SparkBackend` implements :class:`linkage.backends.Backend`, so selecting Spark is
+:class:`SparkBackend` implements :class:`safeguard.linkage.backends.Backend`, so selecting Spark is
 configuration only: ``LinkageConfig(backend=SparkBackend())``. Splink's training, blocking
 and scoring then run as Spark SQL; standardisation, the deterministic rules, the cannot-link
 constraints and clustering stay local (pandas, SciPy and DuckDB), as described in
@@ -81,7 +81,7 @@ def local_spark_session(
     if not spark_available():
         raise SparkUnavailableError(
             "Spark needs Java 17 on PATH (`java`) and the pyspark package; install both or "
-            "use linkage.DuckDBBackend"
+            "use safeguard.linkage.DuckDBBackend"
         )
     from pyspark.sql import SparkSession
     from splink.backends.spark import similarity_jar_location
@@ -123,7 +123,7 @@ def _check_session(spark: SparkSession) -> None:
         raise SparkUnavailableError(
             f"the Spark session does not load Splink's UDF jar ({jar}); build it with "
             ".config('spark.jars', splink.backends.spark.similarity_jar_location()) or use "
-            "linkage.spark.local_spark_session()"
+            "safeguard.linkage.spark.local_spark_session()"
         )
     if spark.sparkContext.getCheckpointDir() is None:
         raise SparkUnavailableError(

@@ -15,14 +15,14 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from linkage.dates import standardise_dob
-from linkage.identifiers import (
+from safeguard.linkage.dates import standardise_dob
+from safeguard.linkage.identifiers import (
     nhs_number_is_valid,
     standardise_nhs_number,
     standardise_upn,
     upn_is_valid,
 )
-from linkage.text import MISSING_TOKENS, apply_unique, fold, map_unique
+from safeguard.linkage.text import MISSING_TOKENS, apply_unique, fold, map_unique
 
 __all__ = [
     "MISSING_TOKENS",
@@ -88,7 +88,7 @@ def standardise_name(values: pd.Series) -> pd.Series:
 @cache
 def _variant_groups(table: str) -> dict[str, frozenset[str]]:
     """Variant -> the canonical names it may stand for (a shipped CSV, read once)."""
-    text = resources.files("linkage").joinpath(f"data/{table}").read_text("utf-8")
+    text = resources.files("safeguard.linkage").joinpath(f"data/{table}").read_text("utf-8")
     groups: dict[str, set[str]] = {}
     lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
     for line in lines[1:]:

@@ -2,8 +2,8 @@
 gate, model card and safe persistence. Pure library code (no dagster); the verbs below are what
 the pipeline's assets call."""
 
-from models.estimator import RiskModel, fit_logistic_baseline, make_logistic_baseline
-from models.evaluation import (
+from safeguard.models.estimator import RiskModel, fit_logistic_baseline, make_logistic_baseline
+from safeguard.models.evaluation import (
     EvaluationConfig,
     GateResult,
     ModelEvaluation,
@@ -11,12 +11,22 @@ from models.evaluation import (
     evaluate_gate,
     evaluate_risk_model,
 )
-from models.fairness import FairnessAudit, FairnessConfig, audit_fairness, audit_predictions
-from models.fairness_gate import FairnessGate, evaluate_fairness_gate
-from models.model_card import render_model_card, write_model_card
-from models.registry import ModelRecord, UntrustedModelError, load_risk_model, save_risk_model
-from models.release import Release, ReleaseConfig, train_and_judge
-from models.training import FittedRisk, RiskModelConfig, fit_risk_model
+from safeguard.models.fairness import (
+    FairnessAudit,
+    FairnessConfig,
+    audit_fairness,
+    audit_predictions,
+)
+from safeguard.models.fairness_gate import FairnessGate, evaluate_fairness_gate
+from safeguard.models.model_card import render_model_card, write_model_card
+from safeguard.models.registry import (
+    ModelRecord,
+    UntrustedModelError,
+    load_risk_model,
+    save_risk_model,
+)
+from safeguard.models.release import Release, ReleaseConfig, train_and_judge
+from safeguard.models.training import FittedRisk, RiskModelConfig, fit_risk_model
 
 __all__ = [
     "EvaluationConfig",

@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from features.dictionary import assert_no_protected, monotone_constraints
+from safeguard.features.dictionary import assert_no_protected, monotone_constraints
 
 
 class LogOddsLGBMClassifier(lgb.LGBMClassifier):
@@ -173,12 +173,12 @@ class RiskModel(_CalibratedScores, ClassifierMixin, BaseEstimator):
         """Fit the trees on ``X, y`` and the calibrator on ``X_calib, y_calib``.
 
         The calibration slice should be later in time than the training rows (see
-        ``features.outcomes.time_ordered_split``). Without one, the last 20% of rows are held
+        ``safeguard.features.outcomes.time_ordered_split``). Without one, the last 20% of rows are held
         out, which is only time-ordered if ``X`` is sorted by as-of date.
 
         Raises
         ------
-        features.dictionary.ProtectedFeatureError
+        safeguard.features.dictionary.ProtectedFeatureError
             If a protected characteristic is among the columns of ``X``.
         """
         if not isinstance(X, pd.DataFrame):
@@ -217,6 +217,7 @@ class RiskModel(_CalibratedScores, ClassifierMixin, BaseEstimator):
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Booster log-odds before calibration: the ranking score (strictly ordered, no ties)."""
         return np.asarray(self.trees_.decision_function(self._X(X)), dtype=float)
+
 
 class LogisticRiskModel(_CalibratedScores, ClassifierMixin, BaseEstimator):
     """The logistic baseline as a full risk model: calibrated, explained, persisted like the trees.

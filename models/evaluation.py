@@ -22,14 +22,13 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from contracts.gates import DEFAULT_GATES, DEFAULT_THRESHOLD
-from models import metrics as m
-from models.estimator import as_matrix
-from models.harm_validation import validate_against_harm
-from models.training import FittedRisk, labels
+from safeguard.contracts.gates import DEFAULT_GATES, DEFAULT_THRESHOLD
+from safeguard.models import metrics as m
+from safeguard.models.estimator import as_matrix
+from safeguard.models.harm_validation import validate_against_harm
+from safeguard.models.training import FittedRisk, labels
 
 WWCSC_PRECISION = 0.65  # What Works for Children's Social Care (2020) bar, set in advance
-
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class PerformanceGate:
         Also block unless precision at capacity reaches the WWCSC bar of 0.65 (always reported).
     """
 
-    # defaults: contracts.gates (the council configuration's defaults too)
+    # defaults: safeguard.contracts.gates (the council configuration's defaults too)
     min_precision_lift: float = DEFAULT_GATES.performance.min_precision_lift
     baseline_metric: Literal["precision_at_capacity", "auc_pr", "auc_roc"] = (
         DEFAULT_GATES.performance.baseline_metric
@@ -82,7 +81,7 @@ class EvaluationConfig:
         Sum of workers' capacities: families practitioners can review per run (per date).
     population_size : int, optional
         Families scored in a real run; by default each test date is one run (k = capacity).
-    threshold : float, default ``contracts.gates.DEFAULT_THRESHOLD``
+    threshold : float, default ``safeguard.contracts.gates.DEFAULT_THRESHOLD``
         Operating threshold on the calibrated probability.
     horizon_months : int, default 12
         Outcome window, used to count distinct outcome events over pooled dates.

@@ -10,7 +10,7 @@ care records, would otherwise stand for "known to social care".
 Rows are family-dates: several monthly test dates are pooled and families, not rows, are
 resampled (a family's overlapping outcome windows are not independent evidence). Point values
 come from fairlearn's ``MetricFrame`` where it is affordable; intervals from the vectorised
-group bootstrap of :mod:`models.fairness_stats`; the gate from :mod:`models.fairness_gate`.
+group bootstrap of :mod:`safeguard.models.fairness_stats`; the gate from :mod:`safeguard.models.fairness_gate`.
 """
 
 from __future__ import annotations
@@ -29,25 +29,30 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import precision_score
 
-from contracts.gates import DEFAULT_GATES, DEFAULT_THRESHOLD
-from models.evaluation import GateResult, distinct_outcome_factor, operating_ks, per_date_top_k
-from models.fairness_gate import (
+from safeguard.contracts.gates import DEFAULT_GATES, DEFAULT_THRESHOLD
+from safeguard.models.evaluation import (
+    GateResult,
+    distinct_outcome_factor,
+    operating_ks,
+    per_date_top_k,
+)
+from safeguard.models.fairness_gate import (
     FairnessDecision,
     FairnessGate,
     RatioEvidence,
     SignOff,
     evaluate_fairness_gate,
 )
-from models.fairness_stats import (
+from safeguard.models.fairness_stats import (
     GROUP_METRICS,
     GroupSums,
     between_groups,
     group_estimates,
     replicate_sums,
 )
-from models.fairness_truth import at_equal_need, need_strata, proxy_check
-from models.metrics import Bootstrap, single_threaded_blas
-from models.training import FittedRisk, labels
+from safeguard.models.fairness_truth import at_equal_need, need_strata, proxy_check
+from safeguard.models.metrics import Bootstrap, single_threaded_blas
+from safeguard.models.training import FittedRisk, labels
 
 UNKNOWN = "Unknown"
 
@@ -312,7 +317,7 @@ def audit_predictions(
     truth_groups : grouping columns known only from the ground truth (e.g. a planted
         recording-bias group): gated on the equal-need comparison.
     X : model inputs, for the proxy check.
-    leakage : from ``features.protected.attribute_leakage``: per group, the share of outcomes
+    leakage : from ``safeguard.features.protected.attribute_leakage``: per group, the share of outcomes
         whose attribute was first recorded after the as-of date. Above
         ``config.max_leakage_share`` the audit is invalid and the gate fails.
     """
@@ -557,7 +562,7 @@ def audit_fairness(
     Parameters
     ----------
     sensitive_features : pandas.DataFrame
-        From ``features.protected.build_sensitive_features_many`` at the test dates, with
+        From ``safeguard.features.protected.build_sensitive_features_many`` at the test dates, with
         columns ``as_of_date, family_key`` and the attributes; joined here and never given to
         the model.
     truth : pandas.DataFrame, optional

@@ -40,8 +40,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from contracts.gates import DEFAULT_GATES
-from models.evaluation import GateResult
+from safeguard.contracts.gates import DEFAULT_GATES
+from safeguard.models.evaluation import GateResult
 
 PASS, FAIL, INCONCLUSIVE, NOT_ASSESSABLE = "pass", "fail", "inconclusive", "not assessable"
 SIGNED_OFF = "inconclusive, signed off"
@@ -125,7 +125,7 @@ class FairnessGate:
     today : date used to decide whether a sign-off has expired (default: today).
     """
 
-    # defaults: contracts.gates (the council configuration's defaults too)
+    # defaults: safeguard.contracts.gates (the council configuration's defaults too)
     band: tuple[float, float] = DEFAULT_GATES.fairness.band
     fail_confidence: float = DEFAULT_GATES.fairness.fail_confidence
     equivalence_confidence: float = DEFAULT_GATES.fairness.equivalence_confidence

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from models.metrics import Bootstrap, Estimate
+from safeguard.models.metrics import Bootstrap, Estimate
 
 # Per-group quantities summed with bootstrap weights: name -> per-row value.
 _QUANTITIES = ("n", "pos", "sel", "tp", "prob", "prob_neg", "prob_sel")
@@ -97,7 +97,7 @@ def group_estimates(
     """Per metric: each group's value, and its ratio and difference to the rest, with CIs.
 
     Returns ``{metric: {"value": [...], "ratio_to_rest": [...], "difference_to_rest": [...]}}``
-    with one :class:`~models.metrics.Estimate` per group.
+    with one :class:`~safeguard.models.metrics.Estimate` per group.
     """
     ones = np.ones((1, boot.n), dtype=np.float32)
     point_g, point_r = sums.sums(ones)

@@ -20,7 +20,7 @@ from scipy import sparse
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from models.metrics import Bootstrap, Estimate
+from safeguard.models.metrics import Bootstrap, Estimate
 
 
 def proxy_check(

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from models import metrics as m
+from safeguard.models import metrics as m
 
 
 def validate_against_harm(

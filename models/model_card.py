@@ -17,11 +17,11 @@ import jinja2
 import pandas as pd
 from markdown_it import MarkdownIt
 
-from features.dictionary import FEATURE_DICTIONARY
-from features.outcomes import NEWBORN_LOOKBACK_MONTHS
-from models.evaluation import ModelEvaluation
-from models.fairness import FairnessAudit
-from models.training import FittedRisk
+from safeguard.features.dictionary import FEATURE_DICTIONARY
+from safeguard.features.outcomes import NEWBORN_LOOKBACK_MONTHS
+from safeguard.models.evaluation import ModelEvaluation
+from safeguard.models.fairness import FairnessAudit
+from safeguard.models.training import FittedRisk
 
 _METRIC_ROWS = (
     ("auc_roc", "AUC-ROC"),
@@ -129,7 +129,12 @@ def render_fairness_report(
 
 def draw_charts(evaluation: ModelEvaluation, audit: FairnessAudit, out_dir: Path) -> dict[str, Any]:
     """Draw the card's charts into ``out_dir``: calibration, families reviewed, fairness."""
-    from models.charts import calibration_chart, fairness_charts, review_chart, write_index
+    from safeguard.models.charts import (
+        calibration_chart,
+        fairness_charts,
+        review_chart,
+        write_index,
+    )
 
     charts: dict[str, Any] = {"fairness": []}
     if len(evaluation.calibration_curve):
@@ -156,7 +161,7 @@ def _context(
     scoring_as_of: str | None,
     charts: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    from models.charts import calibration_intervals
+    from safeguard.models.charts import calibration_intervals
 
     perf = evaluation.summary()
     fair = audit.summary()
@@ -214,7 +219,7 @@ def _context(
 def _scoring_age(fitted: FittedRisk, scoring_as_of: str | None) -> int | None:
     if not scoring_as_of:
         return None
-    from models.evaluation import months_between
+    from safeguard.models.evaluation import months_between
 
     return months_between(max(fitted.split.calibration_dates), pd.Timestamp(scoring_as_of))
 

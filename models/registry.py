@@ -17,7 +17,7 @@ from typing import Any
 
 import skops.io as sio
 
-from models.estimator import LogisticRiskModel, RiskModel
+from safeguard.models.estimator import LogisticRiskModel, RiskModel
 
 MODEL_TYPES = (RiskModel, LogisticRiskModel)
 
@@ -25,9 +25,9 @@ MODEL_TYPES = (RiskModel, LogisticRiskModel)
 TRUSTED_TYPES: tuple[str, ...] = (
     "collections.OrderedDict",
     "lightgbm.basic.Booster",
-    "models.estimator.LogOddsLGBMClassifier",
-    "models.estimator.LogisticRiskModel",
-    "models.estimator.RiskModel",
+    "safeguard.models.estimator.LogOddsLGBMClassifier",
+    "safeguard.models.estimator.LogisticRiskModel",
+    "safeguard.models.estimator.RiskModel",
     "numpy.dtype",  # the logistic model's imputer records its input dtype
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from features.outcomes import TimeSplit
-from models.evaluation import EvaluationConfig, ModelEvaluation, evaluate_risk_model
-from models.fairness import FairnessAudit, FairnessConfig, audit_fairness
-from models.training import FittedRisk, RiskModelConfig, fit_risk_model
+from safeguard.features.outcomes import TimeSplit
+from safeguard.models.evaluation import EvaluationConfig, ModelEvaluation, evaluate_risk_model
+from safeguard.models.fairness import FairnessAudit, FairnessConfig, audit_fairness
+from safeguard.models.training import FittedRisk, RiskModelConfig, fit_risk_model
 
 
 @dataclass(frozen=True)
@@ -83,12 +83,12 @@ def train_and_judge(
 
     Parameters
     ----------
-    training_frame : from ``features.outcomes.build_training_frame``.
+    training_frame : from ``safeguard.features.outcomes.build_training_frame``.
     sensitive_features : ``as_of_date, family_key`` + attributes at the test dates, built
-        only from records dated before each (``features.protected``).
-    truth : synthetic estates only (``models.truth.truth_at_dates``): oracles and equal need.
+        only from records dated before each (``safeguard.features.protected``).
+    truth : synthetic estates only (``safeguard.models.truth.truth_at_dates``): oracles and equal need.
     split : the time-ordered split (default: ``config.risk.split(training_frame)``).
-    leakage : ``features.protected.attribute_leakage`` of ``sensitive_features``.
+    leakage : ``safeguard.features.protected.attribute_leakage`` of ``sensitive_features``.
     """
     # Key-independent row order: the same records give the same figures under any key.
     training_frame = content_order(training_frame, sensitive_features, truth)

@@ -1,7 +1,7 @@
 """Where the approved model scores families: in this process, or on Spark beside the features.
 
-The model is the persisted one (``models.registry.load_risk_model``) and the rows are the
-``family_features`` built by either feature engine (``features.engines``) from the one feature
+The model is the persisted one (``safeguard.models.registry.load_risk_model``) and the rows are the
+``family_features`` built by either feature engine (``safeguard.features.engines``) from the one feature
 definition. A scoring engine returns each row's calibrated probability and log-odds:
 
 * :class:`LocalScoring` (``"duckdb"``, the default) calls the model in this process.
@@ -10,7 +10,7 @@ definition. A scoring engine returns each row's calibrated probability and log-o
   row alone, so every score is the same float as in this process, whatever the partitioning.
 
 Select one by name with :func:`scoring_engine_for`, as the feature engine is selected, and hand
-:func:`on_engine` of the model to ``flags.flagging.score_families``: ranking, bands and the
+:func:`on_engine` of the model to ``safeguard.flags.flagging.score_families``: ranking, bands and the
 output table stay in one place whatever engine computed the numbers.
 """
 
@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from models.estimator import ScoringModel, as_matrix
+from safeguard.models.estimator import ScoringModel, as_matrix
 
 __all__ = ["LocalScoring", "ScoringEngine", "SparkScoring", "on_engine", "scoring_engine_for"]
 
@@ -68,7 +68,7 @@ class SparkScoring:
 
     Only the model's feature columns travel (as float64, missing as NaN, through Arrow), with
     a row number to put the results back in order. Python workers must import this package
-    (``linkage.spark.local_spark_session`` runs them on the driver's interpreter).
+    (``safeguard.linkage.spark.local_spark_session`` runs them on the driver's interpreter).
 
     Attributes
     ----------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.estimator import LogisticRiskModel, RiskModel, as_matrix
+from safeguard.models.estimator import LogisticRiskModel, RiskModel, as_matrix
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from features.dictionary import FEATURE_NAMES, assert_no_protected
-from features.outcomes import TimeSplit, time_ordered_split
-from models.estimator import LogisticRiskModel, RiskModel, fit_logistic_baseline
+from safeguard.features.dictionary import FEATURE_NAMES, assert_no_protected
+from safeguard.features.outcomes import TimeSplit, time_ordered_split
+from safeguard.models.estimator import LogisticRiskModel, RiskModel, fit_logistic_baseline
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class RiskModelConfig:
     feature_names : tuple of str
         Model inputs; default every feature in the dictionary.
     embargo_months, calibration_dates, test_dates, min_train_dates : int
-        See :func:`features.outcomes.time_ordered_split`.
+        See :func:`safeguard.features.outcomes.time_ordered_split`.
     calibration : {"isotonic", "sigmoid"}
     random_state : int
         Seeds the trees, the baseline and nothing else; same data + seed = same model.
@@ -135,10 +135,10 @@ def fit_risk_model(
     Parameters
     ----------
     training_frame : pandas.DataFrame
-        Output of ``features.outcomes.build_training_frame``.
+        Output of ``safeguard.features.outcomes.build_training_frame``.
     config : RiskModelConfig, optional
     split : TimeSplit, optional
-        Defaults to :func:`features.outcomes.time_ordered_split` with the config's settings.
+        Defaults to :func:`safeguard.features.outcomes.time_ordered_split` with the config's settings.
     """
     config = config or RiskModelConfig()
     assert_no_protected(config.feature_names)

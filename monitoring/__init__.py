@@ -21,16 +21,16 @@ this project's pins (pandas 3.1, numpy 2.4, scikit-learn 1.9, LightGBM 4.7):
   imports, and sends usage analytics unless told not to.
 
 CBPE on a calibrated model is a few lines (expected precision at capacity is the flagged
-families' mean probability), so it is written here (:mod:`monitoring.performance`) and was
+families' mean probability), so it is written here (:mod:`safeguard.monitoring.performance`) and was
 checked against nannyml's on the same inputs (it differs only by nannyml's re-calibration);
 drift uses the population stability index on the training window's quantile bins
-(:mod:`monitoring.drift`), and realised fairness reuses the release audit and gate
-(``models.fairness``).
+(:mod:`safeguard.monitoring.drift`), and realised fairness reuses the release audit and gate
+(``safeguard.models.fairness``).
 """
 
-from monitoring.monitor import MonitoringInputs, MonitoringResult, monitor
-from monitoring.promise import Promise, promise_of
-from monitoring.settings import (
+from safeguard.monitoring.monitor import MonitoringInputs, MonitoringResult, monitor
+from safeguard.monitoring.promise import Promise, promise_of
+from safeguard.monitoring.settings import (
     TRIGGERS,
     EstimatedPrecisionRule,
     FairnessRecallRule,
@@ -39,7 +39,7 @@ from monitoring.settings import (
     ResumeDecision,
     SevereDriftRule,
 )
-from monitoring.triggers import TriggerReport, evaluate_triggers
+from safeguard.monitoring.triggers import TriggerReport, evaluate_triggers
 
 __all__ = [
     "TRIGGERS",

@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from monitoring.performance import ESTIMATED, REALISED
+from safeguard.monitoring.performance import ESTIMATED, REALISED
 
 _LABELS = {
     "precision_at_capacity": "Precision at capacity",

@@ -22,8 +22,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from features.dictionary import FEATURE_DICTIONARY
-from features.point_in_time import as_of_frame, members_sql
+from safeguard.features.dictionary import FEATURE_DICTIONARY
+from safeguard.features.point_in_time import as_of_frame, members_sql
 
 MODERATE, SEVERE = 0.1, 0.25
 DRIFT_COLUMNS = (

@@ -16,12 +16,12 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from features.protected import UNKNOWN
-from models.evaluation import distinct_outcome_factor
-from models.fairness import DEFAULT_DIMENSIONS, AuditDimension
-from models.fairness_gate import NOT_ASSESSABLE, FairnessGate, RatioEvidence, decide
-from models.fairness_stats import GroupSums, replicate_sums
-from models.metrics import Bootstrap, single_threaded_blas
+from safeguard.features.protected import UNKNOWN
+from safeguard.models.evaluation import distinct_outcome_factor
+from safeguard.models.fairness import DEFAULT_DIMENSIONS, AuditDimension
+from safeguard.models.fairness_gate import NOT_ASSESSABLE, FairnessGate, RatioEvidence, decide
+from safeguard.models.fairness_stats import GroupSums, replicate_sums
+from safeguard.models.metrics import Bootstrap, single_threaded_blas
 
 FAIRNESS_COLUMNS = (
     "window_end", "window_start", "n_months", "dimension", "group", "metric", "ratio",
@@ -80,7 +80,7 @@ def fairness_windows(
 
     Parameters
     ----------
-    frame : :func:`monitoring.performance.monitoring_frame` with the audit attributes.
+    frame : :func:`safeguard.monitoring.performance.monitoring_frame` with the audit attributes.
     gate : the council's fairness gate (band, confidences, minimum expected outcomes).
     min_group_size : groups with fewer family-months in the window are left out.
     min_expected_flagged : a recall ratio is judged only when the group's flagged families

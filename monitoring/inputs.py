@@ -1,9 +1,9 @@
 """Assemble one monitoring pass's inputs from the warehouse tables (pure functions).
 
 Everything is rebuilt from the tables the pipeline already keeps, with the project's own
-point-in-time functions: the label each month's families went on to (``features.outcomes``),
-their audit attributes as recorded before the month (``features.protected``), their features
-(``features.build``), and each agency's recording volume and coverage (``monitoring.drift``).
+point-in-time functions: the label each month's families went on to (``safeguard.features.outcomes``),
+their audit attributes as recorded before the month (``safeguard.features.protected``), their features
+(``safeguard.features.build``), and each agency's recording volume and coverage (``safeguard.monitoring.drift``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.build import build_family_features_many
-from features.outcomes import outcome_labels
-from features.protected import build_sensitive_features_many
-from monitoring.drift import calendar_reference, missing_sources, monthly_volumes
-from monitoring.monitor import MonitoringInputs
-from monitoring.promise import Promise
+from safeguard.features.build import build_family_features_many
+from safeguard.features.outcomes import outcome_labels
+from safeguard.features.protected import build_sensitive_features_many
+from safeguard.monitoring.drift import calendar_reference, missing_sources, monthly_volumes
+from safeguard.monitoring.monitor import MonitoringInputs
+from safeguard.monitoring.promise import Promise
 
 #: Reference rows (training-window family-dates) kept for drift; enough for ten PSI bins.
 MAX_REFERENCE_ROWS = 200_000
@@ -68,7 +68,7 @@ def build_inputs(
     harm: pd.DataFrame | None = None,
     horizon_months: int = 12,
 ) -> MonitoringInputs:
-    """The inputs of :func:`monitoring.monitor` for the monitored ``scores``.
+    """The inputs of :func:`safeguard.monitoring.monitor` for the monitored ``scores``.
 
     Parameters
     ----------

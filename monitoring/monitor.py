@@ -9,23 +9,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.fairness_gate import FairnessGate
-from monitoring.drift import (
+from safeguard.models.fairness_gate import FairnessGate
+from safeguard.monitoring.drift import (
     feature_drift,
     missing_source_drift,
     score_drift,
     volume_drift,
 )
-from monitoring.fairness import fairness_windows
-from monitoring.performance import (
+from safeguard.monitoring.fairness import fairness_windows
+from safeguard.monitoring.performance import (
     REALISED,
     estimated_performance,
     monitoring_frame,
     realised_performance,
 )
-from monitoring.promise import Promise
-from monitoring.settings import MonitoringSettings
-from monitoring.triggers import TriggerReport, evaluate_triggers, with_earlier_firings
+from safeguard.monitoring.promise import Promise
+from safeguard.monitoring.settings import MonitoringSettings
+from safeguard.monitoring.triggers import TriggerReport, evaluate_triggers, with_earlier_firings
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,10 @@ class MonitoringInputs:
     Attributes
     ----------
     scores : ``family_scores_history`` rows of the monitored months (one model version).
-    outcomes : ``features.outcomes.outcome_labels`` at those months.
-    promise : the scoring model's promise (:class:`~monitoring.promise.Promise`).
+    outcomes : ``safeguard.features.outcomes.outcome_labels`` at those months.
+    promise : the scoring model's promise (:class:`~safeguard.monitoring.promise.Promise`).
     capacity, threshold : the operating rule.
-    sensitive : audit attributes at those months (``features.protected``), optional.
+    sensitive : audit attributes at those months (``safeguard.features.protected``), optional.
     harm : ``as_of_date, family_key, true_harm`` (synthetic estates only), optional.
     reference_features, monthly_features : model inputs in the training window and at the
         monitored months (``as_of_date, family_key`` + features).
@@ -104,7 +104,7 @@ def monitor(
     """Realised and estimated performance, realised fairness, drift, and the rules' verdict.
 
     ``earlier_triggers`` is the ``monitoring_triggers`` table of the previous pass: its firings
-    stay open until a resume decision covers them (:func:`~monitoring.triggers.with_earlier_firings`).
+    stay open until a resume decision covers them (:func:`~safeguard.monitoring.triggers.with_earlier_firings`).
     """
     frame = monitoring_frame(
         inputs.scores, inputs.outcomes, capacity=inputs.capacity, threshold=inputs.threshold,
@@ -154,7 +154,7 @@ def _drift(
     if inputs.missing is not None:
         parts.append(missing_source_drift(inputs.missing, inputs.reference_months))
     if not parts:
-        from monitoring.drift import _table
+        from safeguard.monitoring.drift import _table
 
         return _table([])
     drift = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)

@@ -4,7 +4,7 @@ Each monitored month is one past run: the families the approved model scored at 
 date (``family_scores_history``), the top ``k`` of them flagged under the operating rule
 (capacity, never below the threshold), and, once the 12-month window has closed, what
 happened. Realised figures are measured exactly as the model card measured its promise
-(``models.metrics``: top-k precision and recall, observed / expected, AUC) with a bootstrap
+(``safeguard.models.metrics``: top-k precision and recall, observed / expected, AUC) with a bootstrap
 interval over the month's families.
 
 Before the window closes, confidence-based performance estimation (CBPE; NannyML's name for
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models import metrics as m
-from models.evaluation import capacity_k
-from monitoring.promise import Promise
+from safeguard.models import metrics as m
+from safeguard.models.evaluation import capacity_k
+from safeguard.monitoring.promise import Promise
 
 KEYS = ["as_of_date", "family_key"]
 REALISED = "realised"
@@ -63,7 +63,7 @@ def monitoring_frame(
     ----------
     scores : ``as_of_date, family_key, probability, rank, model_version`` (the history).
     outcomes : ``as_of_date, family_key, label, label_complete``
-        (``features.outcomes.outcome_labels``). A scored family without a row has no outcome.
+        (``safeguard.features.outcomes.outcome_labels``). A scored family without a row has no outcome.
     capacity : families practitioners can review per run.
     threshold : the council's probability floor: a run flags
         ``min(capacity, families at or above it)``, highest rank first.

@@ -1,7 +1,7 @@
 """What the model card promised: the figures monitoring holds the deployed model to.
 
 The promise is measured once, when a model is judged on its pooled test dates
-(``models.evaluation``), and travels with the model's persisted record
+(``safeguard.models.evaluation``), and travels with the model's persisted record
 (``risk_model-<version>.json``, ``metrics["promise"]``), so that months scored by a model are
 always compared with that model's own card, even after a newer model has been trained.
 """
@@ -115,5 +115,5 @@ class Promise:
 
 
 def promise_of(evaluation: Any) -> dict[str, Any]:
-    """The JSON-able promise of a ``models.ModelEvaluation`` (for the model's record)."""
+    """The JSON-able promise of a ``safeguard.models.ModelEvaluation`` (for the model's record)."""
     return Promise.from_summary(evaluation.summary()).as_dict()

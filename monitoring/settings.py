@@ -1,7 +1,7 @@
 """Decommission rules and resume decisions: the council's settings, typed for the domain.
 
 A council writes them in the ``monitoring:`` section of its configuration file (validated in
-``pipelines.council``); these frozen objects are what the monitoring functions take.
+``safeguard.pipelines.council``); these frozen objects are what the monitoring functions take.
 """
 
 from __future__ import annotations

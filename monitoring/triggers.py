@@ -4,7 +4,7 @@ Every rule is evaluated at every monitored month from the monitoring tables; a r
 at a month when its condition has held for the required run of consecutive months. A firing
 stops flagging (the pipeline's blocking check reads :attr:`TriggerReport.blocked`) until the
 council records a named decision in its configuration accepting that evidence
-(:class:`~monitoring.settings.ResumeDecision`); a later firing stops flagging again.
+(:class:`~safeguard.monitoring.settings.ResumeDecision`); a later firing stops flagging again.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from monitoring.performance import ESTIMATED, REALISED
-from monitoring.settings import (
+from safeguard.monitoring.performance import ESTIMATED, REALISED
+from safeguard.monitoring.settings import (
     ESTIMATED_PRECISION,
     FAIRNESS_RECALL,
     REALISED_PRECISION,

@@ -1,6 +1,6 @@
 """Dagster's own catalogue fields on every asset: owners, tags, column schemas, freshness.
 
-Attached once at the root, like the DPIA metadata (:mod:`pipelines.dpia_metadata`), from the
+Attached once at the root, like the DPIA metadata (:mod:`safeguard.pipelines.dpia_metadata`), from the
 same sources: the owner and the personal / special-category tags from the DPIA register, the
 landing files' columns from the landing contract, the features' columns from the feature
 dictionary. Runtime metadata uses Dagster's standard keys too (:func:`row_count`).
@@ -13,10 +13,10 @@ from datetime import timedelta
 
 import dagster as dg
 
-from dpia.register import DpiaRegister
-from features import FEATURE_DICTIONARY
-from ingest.contract import LandingContract, load_contract
-from pipelines.layout import AGENCY_SOURCES, LANDING_FILES
+from safeguard.dpia.register import DpiaRegister
+from safeguard.features import FEATURE_DICTIONARY
+from safeguard.ingest.contract import LandingContract, load_contract
+from safeguard.pipelines.layout import AGENCY_SOURCES, LANDING_FILES
 
 # Agencies deliver monthly: a source not refreshed for 32 days warns, for 35 days fails.
 MONTHLY_DROP = dg.FreshnessPolicy.time_window(

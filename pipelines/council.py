@@ -1,8 +1,8 @@
 """The council configuration: one validated YAML file for every gate, threshold and sign-off.
 
 Parsed once at the edge (``safeguard run --config FILE``) into typed settings that are turned
-into the domain packages' own frozen settings objects (``models.PerformanceGate``,
-``models.FairnessGate``, ...). Unknown keys are errors, and every error names the file and the
+into the domain packages' own frozen settings objects (``safeguard.models.PerformanceGate``,
+``safeguard.models.FairnessGate``, ...). Unknown keys are errors, and every error names the file and the
 key, so a typo never silently falls back to a default.
 """
 
@@ -16,7 +16,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from contracts.gates import DEFAULT_GATES, FairnessTolerances, GateSettings, PerformanceTolerances
+from safeguard.contracts.gates import (
+    DEFAULT_GATES,
+    FairnessTolerances,
+    GateSettings,
+    PerformanceTolerances,
+)
 
 _PERF, _FAIR = DEFAULT_GATES.performance, DEFAULT_GATES.fairness
 
@@ -73,7 +78,7 @@ class TrainingSettings(_Strict):
 
 
 class PerformanceGateSettings(_Strict):
-    # defaults: contracts.gates.DEFAULT_GATES (the one place they are written)
+    # defaults: safeguard.contracts.gates.DEFAULT_GATES (the one place they are written)
     min_precision_lift: float = Field(_PERF.min_precision_lift, ge=0)
     baseline_metric: Literal["precision_at_capacity", "auc_pr", "auc_roc"] = _PERF.baseline_metric
     baseline_margin: float = Field(_PERF.baseline_margin, ge=0)
@@ -96,7 +101,7 @@ class SignOffSettings(_Strict):
 
 
 class FairnessGateSettings(_Strict):
-    # defaults: contracts.gates.DEFAULT_GATES (the one place they are written)
+    # defaults: safeguard.contracts.gates.DEFAULT_GATES (the one place they are written)
     band: tuple[float, float] = _FAIR.band
     fail_confidence: float = Field(_FAIR.fail_confidence, gt=0.5, lt=1)
     equivalence_confidence: float = Field(_FAIR.equivalence_confidence, gt=0.5, lt=1)
@@ -178,7 +183,7 @@ class CouncilConfig(_Strict):
 
     # -- domain objects -------------------------------------------------------------------
     def gates(self) -> GateSettings:
-        """The operating threshold and both gates' tolerances, typed (``contracts.gates``)."""
+        """The operating threshold and both gates' tolerances, typed (``safeguard.contracts.gates``)."""
         perf = self.performance_gate.model_dump()
         fair = self.fairness_gate.model_dump(exclude={"sign_offs"})
         return GateSettings(
@@ -188,7 +193,7 @@ class CouncilConfig(_Strict):
         )
 
     def performance_gate_object(self):
-        from models import PerformanceGate
+        from safeguard.models import PerformanceGate
 
         g = self.gates().performance
         return PerformanceGate(
@@ -198,7 +203,7 @@ class CouncilConfig(_Strict):
         )  # fmt: skip
 
     def fairness_gate_object(self, today: date | None = None):
-        from models.fairness_gate import FairnessGate, SignOff
+        from safeguard.models.fairness_gate import FairnessGate, SignOff
 
         g = self.gates().fairness
         return FairnessGate(
@@ -211,8 +216,8 @@ class CouncilConfig(_Strict):
         )  # fmt: skip
 
     def monitoring_settings(self):
-        """The decommission rules and resume decisions (``monitoring.MonitoringSettings``)."""
-        import monitoring as mon
+        """The decommission rules and resume decisions (``safeguard.monitoring.MonitoringSettings``)."""
+        from safeguard import monitoring as mon
 
         m = self.monitoring
         return mon.MonitoringSettings(
@@ -238,12 +243,14 @@ class ConfigError(ValueError):
 
 def default_config_text() -> str:
     """The shipped default configuration, with its comments."""
-    return resources.files("pipelines").joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
+    return (
+        resources.files("safeguard.pipelines").joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
+    )
 
 
 def demo_config_path() -> Path:
     """Where the demonstration configuration is installed (``safeguard demo`` uses it)."""
-    return Path(str(resources.files("pipelines").joinpath(DEMO_CONFIG)))
+    return Path(str(resources.files("safeguard.pipelines").joinpath(DEMO_CONFIG)))
 
 
 def parse_config(text: str, source: str = "configuration") -> CouncilConfig:

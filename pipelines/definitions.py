@@ -1,6 +1,6 @@
 """The Dagster code location: every asset, check and resource of safeguard.
 
-`dagster dev -m pipelines.definitions` loads `defs`; `safeguard run` builds the same
+`dagster dev -m safeguard.pipelines.definitions` loads `defs`; `safeguard run` builds the same
 Definitions with explicit settings. The wiring holds no logic: see the domain packages.
 """
 
@@ -11,33 +11,33 @@ from pathlib import Path
 
 import dagster as dg
 
-from contracts.layout import DataDir
-from dpia.private_files import secure_data_dir
-from pipelines.assets.flags import score_and_flag
-from pipelines.assets.governance import governance_reports
-from pipelines.assets.history import family_scores_history, history_job
-from pipelines.assets.ingest import ingest_drop, landing_specs
-from pipelines.assets.linkage import (
+from safeguard.contracts.layout import DataDir
+from safeguard.dpia.private_files import secure_data_dir
+from safeguard.pipelines.assets.flags import score_and_flag
+from safeguard.pipelines.assets.governance import governance_reports
+from safeguard.pipelines.assets.history import family_scores_history, history_job
+from safeguard.pipelines.assets.ingest import ingest_drop, landing_specs
+from safeguard.pipelines.assets.linkage import (
     families,
     family_snapshots,
     link_records,
     people,
     protected_characteristics,
 )
-from pipelines.assets.model import (
+from safeguard.pipelines.assets.model import (
     events,
     family_features,
     train_and_gate_model,
     training_frame,
 )
-from pipelines.assets.monitoring import monitor_model, monitoring_job
-from pipelines.catalogue import with_catalogue
-from pipelines.checks.ingest import data_docs, gx_checks
-from pipelines.checks.objections import objections_gx_suite
-from pipelines.council import CouncilConfig, load_config
-from pipelines.dpia_metadata import register, with_dpia_metadata
-from pipelines.lineage import graph_specs, lineage_nodes_of, nodes_to_json
-from pipelines.operations import (
+from safeguard.pipelines.assets.monitoring import monitor_model, monitoring_job
+from safeguard.pipelines.catalogue import with_catalogue
+from safeguard.pipelines.checks.ingest import data_docs, gx_checks
+from safeguard.pipelines.checks.objections import objections_gx_suite
+from safeguard.pipelines.council import CouncilConfig, load_config
+from safeguard.pipelines.dpia_metadata import register, with_dpia_metadata
+from safeguard.pipelines.lineage import graph_specs, lineage_nodes_of, nodes_to_json
+from safeguard.pipelines.operations import (
     alert_on_failed_run,
     governance_after_failure,
     governance_after_success,
@@ -49,8 +49,8 @@ from pipelines.operations import (
     retention_purge_job,
     retention_purge_schedule,
 )
-from pipelines.resources import CouncilSettings, LocationGraph, RunSettings, Warehouse
-from pipelines.run_context import parse_as_of
+from safeguard.pipelines.resources import CouncilSettings, LocationGraph, RunSettings, Warehouse
+from safeguard.pipelines.run_context import parse_as_of
 from safeguard.settings import SafeguardSettings, raw_setting
 
 
@@ -60,7 +60,10 @@ def scaffolded() -> dg.Definitions:
     added = [p for p in folder.iterdir() if p.name not in ("__init__.py", "__pycache__")]
     if not added:  # nothing scaffolded: no project configuration needed (installed package)
         return dg.Definitions()
-    return dg.load_from_defs_folder(path_within_project=Path(__file__))
+    # by its import name: dg's root_module names the folder (pipelines/), not the import path
+    from safeguard.pipelines import defs
+
+    return dg.ComponentTree.from_module(defs, project_root=Path(__file__).parents[1]).build_defs()
 
 
 def all_assets(extra: dg.Definitions | None = None) -> list[dg.AssetsDefinition | dg.AssetSpec]:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from dpia.register import DpiaRegister, load_register
-from governance.profile import GovernanceProfile, load_profile
+from safeguard.dpia.register import DpiaRegister, load_register
+from safeguard.governance.profile import GovernanceProfile, load_profile
 from safeguard.settings import raw_setting
 
 

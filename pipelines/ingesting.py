@@ -15,24 +15,24 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-import expectations
-from governance.pending_objections import PENDING_TABLE
-from ingest.contract import LandingContract
-from ingest.drops import Drop
-from ingest.identity import split_identities
-from ingest.objections import RegisterAssessment
-from ingest.reader import (
+from safeguard import expectations
+from safeguard.governance.pending_objections import PENDING_TABLE
+from safeguard.ingest.contract import LandingContract
+from safeguard.ingest.drops import Drop
+from safeguard.ingest.identity import split_identities
+from safeguard.ingest.objections import RegisterAssessment
+from safeguard.ingest.reader import (
     FileIngest,
     LaterRejection,
     quarantine_rows,
     read_file,
     row_accounting_frame,
 )
-from pipelines.layout import AGENCY_SOURCES, LANDING_FILES, table_of
-from pipelines.objections import assess, read_register
+from safeguard.pipelines.layout import AGENCY_SOURCES, LANDING_FILES, table_of
+from safeguard.pipelines.objections import assess, read_register
 
 if TYPE_CHECKING:
-    from pipelines.resources import RunSettings, Warehouse
+    from safeguard.pipelines.resources import RunSettings, Warehouse
 
 
 class FileRefusedError(RuntimeError):

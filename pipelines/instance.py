@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from contracts.layout import DataDir
+from safeguard.contracts.layout import DataDir
 
 # Dagster's console logger would print every step event; the CLI prints its own progress and the
 # full log stays in the run's event log (visible in `safeguard dev`).

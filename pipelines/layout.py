@@ -2,12 +2,12 @@
 
 The one place the pipeline's assets take these lists from, so that no asset module imports
 another. The agency sources and their date columns come from the landing contract
-(:mod:`contracts.landing`); imports nothing else of ours.
+(:mod:`safeguard.contracts.landing`); imports nothing else of ours.
 """
 
 from __future__ import annotations
 
-from contracts.landing import AGENCY_SOURCES, event_date_column
+from safeguard.contracts.landing import AGENCY_SOURCES, event_date_column
 
 REFERENCE_FILES = ("workers", "areas", "objections")
 LANDING_FILES = AGENCY_SOURCES + REFERENCE_FILES

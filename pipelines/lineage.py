@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import dagster as dg
 
-from dpia.register import NOT_APPLICABLE
+from safeguard.dpia.register import NOT_APPLICABLE
 
 REQUIRED_KEYS = (
     "dpia/lawful_basis",

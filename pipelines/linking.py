@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-import linkage
-from linkage import (
+from safeguard import linkage
+from safeguard.linkage import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     PlausibilityFinding,
     evaluate_links,
     plausibility_findings,
 )
-from pipelines.layout import AGENCY_SOURCES, OBJECTIONS_SOURCE
+from safeguard.pipelines.layout import AGENCY_SOURCES, OBJECTIONS_SOURCE
 
 if TYPE_CHECKING:
-    from pipelines.resources import Warehouse
+    from safeguard.pipelines.resources import Warehouse
 
 # Everything the library can use; the vault also holds agency_id (same agency's own person id).
 LINKAGE_INPUT = [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]

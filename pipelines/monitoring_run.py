@@ -17,12 +17,12 @@ import dagster as dg
 import pandas as pd
 from rich.console import Console
 
-from contracts.layout import DataDir
-from pipelines.council import CouncilConfig
-from pipelines.definitions import build_definitions
-from pipelines.instance import QUIET_RUN_CONFIG, _instance, step_errors
-from pipelines.resources import Warehouse
-from pipelines.run_context import extract_date
+from safeguard.contracts.layout import DataDir
+from safeguard.pipelines.council import CouncilConfig
+from safeguard.pipelines.definitions import build_definitions
+from safeguard.pipelines.instance import QUIET_RUN_CONFIG, _instance, step_errors
+from safeguard.pipelines.resources import Warehouse
+from safeguard.pipelines.run_context import extract_date
 
 
 @dataclass

@@ -1,12 +1,12 @@
 """Objections fail closed: the register's gates, withdrawal of served flags, the objector check.
 
 Thin adapters between Dagster and the domain: the register is judged by
-:func:`ingest.objections.assess_register`, withdrawals kept by :mod:`governance.withdrawals`.
+:func:`safeguard.ingest.objections.assess_register`, withdrawals kept by :mod:`safeguard.governance.withdrawals`.
 A failed register gate (``objections_register_complete`` or ``objections_volume_vs_previous``,
 both blocking) stops linkage, features, training and flagging, keeps the last accepted register
 in the warehouse and vault, and withdraws every flag served to practitioners until a run passes.
 A row quarantined for a defect but naming someone does not fail the gate: it is kept in the
-vault as an objection pending verification (:mod:`governance.pending_objections`) and every
+vault as an objection pending verification (:mod:`safeguard.governance.pending_objections`) and every
 family of a possible match is excluded. ``no_objector_scored_or_flagged`` is checked on the
 scores and flags *before* they are written, pending objections included.
 """
@@ -21,27 +21,27 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import pandas as pd
 
-from governance.pending_objections import (
+from safeguard.governance.pending_objections import (
     PENDING_TABLE,
     candidate_person_keys,
     families_of,
     usable_identity,
 )
-from governance.withdrawals import empty_withdrawals, reinstate_flags, withdraw_flags
-from ingest.contract import LandingContract
-from ingest.csvfile import CsvFileError
-from ingest.drops import Drop, scan_drops
-from ingest.objections import (
+from safeguard.governance.withdrawals import empty_withdrawals, reinstate_flags, withdraw_flags
+from safeguard.ingest.contract import LandingContract
+from safeguard.ingest.csvfile import CsvFileError
+from safeguard.ingest.drops import Drop, scan_drops
+from safeguard.ingest.objections import (
     RegisterAssessment,
     RegisterPolicy,
     assess_register,
     newer_register_problems,
     quarantined_register_rows,
 )
-from ingest.reader import FileIngest, read_file
+from safeguard.ingest.reader import FileIngest, read_file
 
 if TYPE_CHECKING:
-    from pipelines.resources import RunSettings, Warehouse
+    from safeguard.pipelines.resources import RunSettings, Warehouse
 
 REGISTER_COMPLETE = "objections_register_complete"
 REGISTER_VOLUME = "objections_volume_vs_previous"
@@ -82,7 +82,7 @@ def pending_frame(
 ) -> pd.DataFrame:
     """The register's quarantined rows that name someone, for the vault's ``pending_objections``.
 
-    Usable parts only (``ingest.objections.quarantined_register_rows``), with the extract date.
+    Usable parts only (``safeguard.ingest.objections.quarantined_register_rows``), with the extract date.
     """
     rows = quarantined_register_rows(drop, contract, register)
     rows = rows.loc[usable_identity(rows).to_numpy(bool)].reset_index(drop=True)

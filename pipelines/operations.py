@@ -15,11 +15,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from ingest.drops import scan_drops
-from pipelines.layout import GOVERNANCE_GROUP, HISTORY_GROUP
-from pipelines.resources import RunSettings, Warehouse
-from pipelines.retention import run_retention_purge
 from safeguard.alerts import alert_data_team, drop_due_day, late_drop_alert, run_alert, sensor_alert
+from safeguard.ingest.drops import scan_drops
+from safeguard.pipelines.layout import GOVERNANCE_GROUP, HISTORY_GROUP
+from safeguard.pipelines.resources import RunSettings, Warehouse
+from safeguard.pipelines.retention import run_retention_purge
 
 pipeline_job = dg.define_asset_job(
     "monthly_scoring",

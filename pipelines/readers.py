@@ -1,6 +1,6 @@
 """Warehouse reads shared by several assets (no Dagster, no asset imports).
 
-Each takes the warehouse as the calling asset may read it (:class:`~pipelines.resources.
+Each takes the warehouse as the calling asset may read it (:class:`~safeguard.pipelines.resources.
 DeclaredReads`), so a table read here must be declared by every asset that calls it.
 """
 
@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pipelines.layout import AGENCY_SOURCES, date_column
+from safeguard.pipelines.layout import AGENCY_SOURCES, date_column
 
 if TYPE_CHECKING:
-    from pipelines.resources import Warehouse
+    from safeguard.pipelines.resources import Warehouse
 
 
 def residence_observations(warehouse: Warehouse) -> pd.DataFrame:

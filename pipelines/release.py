@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-import models
-from features.outcomes import TimeSplit
-from features.point_in_time import members_at
-from features.protected import attribute_leakage, build_sensitive_features_many
-from models.truth import truth_at_dates
-from monitoring import promise_of
-from pipelines.council import CouncilConfig
-from pipelines.layout import APPROVED
+from safeguard import models
+from safeguard.features.outcomes import TimeSplit
+from safeguard.features.point_in_time import members_at
+from safeguard.features.protected import attribute_leakage, build_sensitive_features_many
+from safeguard.models.truth import truth_at_dates
+from safeguard.monitoring import promise_of
+from safeguard.pipelines.council import CouncilConfig
+from safeguard.pipelines.layout import APPROVED
 
 if TYPE_CHECKING:
-    from pipelines.resources import Warehouse
+    from safeguard.pipelines.resources import Warehouse
 
 FAIRNESS_TABLES = ("groups", "group_metrics", "disparities", "coverage", "leakage")
 FAIRNESS_FILES = {

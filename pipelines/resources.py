@@ -2,7 +2,7 @@
 
 Every asset table goes through :class:`Warehouse`, so a council can swap the embedded DuckDB
 default for another store by providing a resource with the same methods. Writes are staged
-and committed with the warehouse as the one commit point (:mod:`pipelines.storage`), so a
+and committed with the warehouse as the one commit point (:mod:`safeguard.pipelines.storage`), so a
 crash or a full disk never leaves the warehouse and the vault out of step.
 """
 
@@ -18,15 +18,15 @@ import duckdb
 import pandas as pd
 import yaml
 
-from contracts.layout import DataDir
-from dpia.audit import AuditLog
-from dpia.pseudonymise import Pseudonymiser, load_or_create_key
-from expectations.settings import SuiteSettings
-from pipelines.council import CouncilConfig, load_config, parse_config
-from pipelines.faults import fault_point
-from pipelines.layout import LANDING_FILES, table_of
-from pipelines.lineage import LineageNode, nodes_from_json
-from pipelines.storage import (
+from safeguard.contracts.layout import DataDir
+from safeguard.dpia.audit import AuditLog
+from safeguard.dpia.pseudonymise import Pseudonymiser, load_or_create_key
+from safeguard.expectations.settings import SuiteSettings
+from safeguard.pipelines.council import CouncilConfig, load_config, parse_config
+from safeguard.pipelines.faults import fault_point
+from safeguard.pipelines.layout import LANDING_FILES, table_of
+from safeguard.pipelines.lineage import LineageNode, nodes_from_json
+from safeguard.pipelines.storage import (
     RecoveryReport,
     StagedWrite,
     connect_database,
@@ -90,7 +90,7 @@ class Warehouse(dg.ConfigurableResource):
         """Stage a step's writes; leaving the ``with`` block publishes them all at once.
 
         ``name`` is the step (``score_and_flag``); it names the batch in the commit journal
-        and is the hook for fault-injection tests (:mod:`pipelines.faults`).
+        and is the hook for fault-injection tests (:mod:`safeguard.pipelines.faults`).
         """
         self.recover()
         return StagedWrite(
@@ -178,7 +178,7 @@ class CouncilSettings(dg.ConfigurableResource):
 class LocationGraph(dg.ConfigurableResource):
     """The code location's lineage and check keys, handed to the assets that report on it.
 
-    Built by ``pipelines.definitions`` from the same definitions it loads, so the governance
+    Built by ``safeguard.pipelines.definitions`` from the same definitions it loads, so the governance
     reports see the whole graph without importing the module that builds it (no cycle).
     """
 
@@ -214,7 +214,7 @@ class RunSettings(dg.ConfigurableResource):
     def suite_settings(self) -> SuiteSettings:
         """Thresholds of the ingest suites and quarantine gates (``mostly`` shares, limits).
 
-        The documented defaults of :class:`~expectations.settings.SuiteSettings` until the
+        The documented defaults of :class:`~safeguard.expectations.settings.SuiteSettings` until the
         council configuration file feeds them (``SuiteSettings.from_params(**section)``).
         """
         return SuiteSettings()

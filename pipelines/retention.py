@@ -1,5 +1,5 @@
 """The retention purge as a plain function (no dagster): shared by ``safeguard purge`` and the
-weekly ``retention_purge`` job (:mod:`pipelines.operations`), so the command line's admin path
+weekly ``retention_purge`` job (:mod:`safeguard.pipelines.operations`), so the command line's admin path
 never imports dagster (``tests/safeguard/test_cli_purge_without_dagster.py``).
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from dpia.register import load_register
-from governance import PurgeReport, purge_expired
-from pipelines.storage import recover_data_dir
+from safeguard.dpia.register import load_register
+from safeguard.governance import PurgeReport, purge_expired
+from safeguard.pipelines.storage import recover_data_dir
 
 
 def run_retention_purge(

@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-import models
-from features.outcomes import open_to_social_care
-from governance.pending_objections import PENDING_REASON, families_of
-from ingest.drops import NoCompleteDrop, newest_complete_drop
-from pipelines.layout import APPROVED, OBJECTIONS_SOURCE
-from pipelines.objections import pending_person_keys
+from safeguard import models
+from safeguard.features.outcomes import open_to_social_care
+from safeguard.governance.pending_objections import PENDING_REASON, families_of
+from safeguard.ingest.drops import NoCompleteDrop, newest_complete_drop
+from safeguard.pipelines.layout import APPROVED, OBJECTIONS_SOURCE
+from safeguard.pipelines.objections import pending_person_keys
 
 if TYPE_CHECKING:
-    from pipelines.resources import RunSettings, Warehouse
+    from safeguard.pipelines.resources import RunSettings, Warehouse
 
 
 class AsOfError(ValueError):

@@ -15,20 +15,20 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-import models
-from flags.case_pack import build_caseloads, write_case_packs
-from flags.flagging import (
+from safeguard import models
+from safeguard.flags.case_pack import build_caseloads, write_case_packs
+from safeguard.flags.flagging import (
     FlagConfig,
     FlagSelection,
     family_districts,
     score_families,
     select_flags,
 )
-from flags.global_explain import GlobalExplanation, global_explanations
-from flags.reasons import explain_flags
+from safeguard.flags.global_explain import GlobalExplanation, global_explanations
+from safeguard.flags.reasons import explain_flags
 
 if TYPE_CHECKING:
-    from pipelines.resources import Warehouse
+    from safeguard.pipelines.resources import Warehouse
 
 
 @dataclass(frozen=True)

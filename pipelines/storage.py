@@ -22,7 +22,7 @@ itself. Between a crash after step 2 and that recovery, the vault still holds th
 generation beside a new warehouse; readers that need both should treat a pending vault
 publication (a row in the vault's ``_safeguard_staged``) as "being updated".
 
-Nothing here imports dagster; :class:`pipelines.resources.Warehouse` is the entry point.
+Nothing here imports dagster; :class:`safeguard.pipelines.resources.Warehouse` is the entry point.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from types import TracebackType
 import duckdb
 import pandas as pd
 
-from contracts.layout import STAGING_DIR, VAULT_FILE, WAREHOUSE_FILE, DataDir
+from safeguard.contracts.layout import STAGING_DIR, VAULT_FILE, WAREHOUSE_FILE, DataDir
 
 JOURNAL = "_safeguard_staged"
 COMMITS = "_safeguard_commits"
@@ -59,7 +59,7 @@ _COMMITS_DDL = (
 )
 
 Connect = Callable[..., AbstractContextManager[duckdb.DuckDBPyConnection]]
-#: ``fault(stage, phase, data_dir=...)``: the fault-injection hook (``pipelines.faults``),
+#: ``fault(stage, phase, data_dir=...)``: the fault-injection hook (``safeguard.pipelines.faults``),
 #: given by the Warehouse resource so that this module imports nothing of the pipeline's
 FaultPoint = Callable[..., None]
 
@@ -160,7 +160,7 @@ class RecoveryReport:
 class StagedWrite:
     """One stage's writes, staged now and published together on :meth:`commit`.
 
-    Use through :meth:`pipelines.resources.Warehouse.stage` as a context manager: leaving the
+    Use through :meth:`safeguard.pipelines.resources.Warehouse.stage` as a context manager: leaving the
     block normally commits, an exception discards everything staged.
     """
 

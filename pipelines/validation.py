@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from contracts.layout import DataDir
-from expectations import build_data_docs
+from safeguard.contracts.layout import DataDir
+from safeguard.expectations import build_data_docs
 
 if TYPE_CHECKING:
-    from pipelines.resources import Warehouse
+    from safeguard.pipelines.resources import Warehouse
 
 GX_CHECK = "gx_suite"
 

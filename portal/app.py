@@ -14,13 +14,19 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dpia.private_files import secure_data_dir
-from portal import routes_admin, routes_auth, routes_manager, routes_practitioner, routes_review
-from portal.database import request_scope
-from portal.db import DataUnavailableError
-from portal.settings import PortalSettings
-from portal.store import User
-from portal.web import (
+from safeguard.dpia.private_files import secure_data_dir
+from safeguard.portal import (
+    routes_admin,
+    routes_auth,
+    routes_manager,
+    routes_practitioner,
+    routes_review,
+)
+from safeguard.portal.database import request_scope
+from safeguard.portal.db import DataUnavailableError
+from safeguard.portal.settings import PortalSettings
+from safeguard.portal.store import User
+from safeguard.portal.web import (
     CsrfRejectedError,
     ForbiddenError,
     IdentityWithheldError,
@@ -33,7 +39,7 @@ from portal.web import (
     state,
 )
 
-LOG = logging.getLogger("portal")
+LOG = logging.getLogger("safeguard.portal")
 
 # Pages carry identities: never cached, never framed, no referrer, no script at all.
 SECURITY_HEADERS = {

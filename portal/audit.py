@@ -1,6 +1,6 @@
 """The portal's door to the keyed, anchored audit trail (``DIR/audit/audit.jsonl``).
 
-:class:`dpia.audit.AuditLog` group-commits appends (the server's concurrent requests share one
+:class:`safeguard.dpia.audit.AuditLog` group-commits appends (the server's concurrent requests share one
 fsync), locks the file against the pipeline's writers, and refreshes the trail's anchor outside
 the data directory after every batch. An append returns once its entry is on disk; one that
 fails raises, so a page that would show identities is never rendered without its audit entry.
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dpia.audit import AuditEntry, AuditLog, VerifyResult
+    from safeguard.dpia.audit import AuditEntry, AuditLog, VerifyResult
 
 
 def family_subject(family_key: str) -> str:
@@ -22,7 +22,7 @@ def family_subject(family_key: str) -> str:
 
 
 class PortalAudit:
-    """The portal's :class:`dpia.audit.AuditLog`, opened on first use."""
+    """The portal's :class:`safeguard.dpia.audit.AuditLog`, opened on first use."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -30,8 +30,8 @@ class PortalAudit:
 
     def _open(self) -> AuditLog:
         if self._log is None:
-            # Imported on first use so `import portal` never depends on the audit module loading.
-            from dpia.audit import AuditLog
+            # Imported on first use so `from safeguard import portal` never depends on the audit module loading.
+            from safeguard.dpia.audit import AuditLog
 
             self._log = AuditLog(self.path)
         return self._log

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from portal import store, warehouse
-from portal.warehouse import Flag
-from portal.web import PortalState
+from safeguard.portal import store, warehouse
+from safeguard.portal.warehouse import Flag
+from safeguard.portal.web import PortalState
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portal.warehouse import Reason
+from safeguard.portal.warehouse import Reason
 
 WIDTH = 720
 LABEL_EDGE = 300  # labels end here (right-aligned)

@@ -5,7 +5,7 @@ One URL decides where users, sessions, judgements and allocations live
 ``postgresql+psycopg://...`` in production, or ``duckdb:///...``. Alembic migrations
 (``portal/migrations``) bring any of them to the current schema at start-up. Everything else
 (governance, monitoring, retention, key rotation) reads and writes these tables through
-:mod:`portal.records`, never by opening the file.
+:mod:`safeguard.portal.records`, never by opening the file.
 
 A file database is created owner-only (0600) before anything is written into it. DuckDB lets one
 process write a file at a time: the portal closes its connections after a few idle seconds, and
@@ -28,9 +28,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.ddl.impl import DefaultImpl
 
-from contracts.layout import LEGACY_PORTAL_FILE, PORTAL_FILE
-from portal.db import DataUnavailableError
-from portal.schema import revision as revision_table
+from safeguard.contracts.layout import LEGACY_PORTAL_FILE, PORTAL_FILE
+from safeguard.portal.db import DataUnavailableError
+from safeguard.portal.schema import revision as revision_table
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_FILE = PORTAL_FILE

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import duckdb
 
-from portal import store
-from portal.settings import WAREHOUSE_FILE
-from portal.users import add_user, portal_cursor, reset_password
+from safeguard.portal import store
+from safeguard.portal.settings import WAREHOUSE_FILE
+from safeguard.portal.users import add_user, portal_cursor, reset_password
 
 MAX_PRACTITIONERS = 10
 

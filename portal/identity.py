@@ -13,9 +13,9 @@ from datetime import date
 
 import duckdb
 
-from contracts.landing import AGENCY_SOURCES
-from portal.db import DataUnavailableError
-from portal.warehouse import Evidence, as_date
+from safeguard.contracts.landing import AGENCY_SOURCES
+from safeguard.portal.db import DataUnavailableError
+from safeguard.portal.warehouse import Evidence, as_date
 
 SOURCES = AGENCY_SOURCES  # the agency sources of the landing contract
 MEMBERSHIP_SOURCE = "families"  # evidence for family make-up: membership rows, not a record

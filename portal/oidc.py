@@ -31,11 +31,11 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from portal.schema import oidc_logins
-from portal.settings import ROLES
+from safeguard.portal.schema import oidc_logins
+from safeguard.portal.settings import ROLES
 
 if TYPE_CHECKING:
-    from portal.database import PortalDatabase
+    from safeguard.portal.database import PortalDatabase
 
 PENDING_FOR = timedelta(minutes=10)
 DISCOVERY_TTL_S = 3600

@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from portal.database import PortalDatabase, _file_of, configured_url, open_portal_database
-from portal.schema import allocations, judgements, metadata
-from portal.schema import revision as revision_table
+from safeguard.portal.database import PortalDatabase, _file_of, configured_url, open_portal_database
+from safeguard.portal.schema import allocations, judgements, metadata
+from safeguard.portal.schema import revision as revision_table
 
 __all__ = [
     "DATE_COLUMNS",
@@ -86,7 +86,7 @@ def _bump(conn: sa.Connection) -> None:
 def _vacuum(database: PortalDatabase, tables: Collection[str]) -> None:
     """Let the deleted rows' bytes go: SQLite's free pages and PostgreSQL's dead tuples."""
     if database.backend not in {"sqlite", "postgresql"}:
-        return  # an embedded DuckDB file is rewritten by the caller (governance.store)
+        return  # an embedded DuckDB file is rewritten by the caller (safeguard.governance.store)
     with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if database.backend == "sqlite":
             conn.exec_driver_sql("VACUUM")

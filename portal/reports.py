@@ -16,12 +16,12 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from contracts.layout import ARTEFACTS_DIR, DATA_DOCS_DIR, REPORTS_DIR
-from portal.db import ManagedDatabase
-from portal.identity import SOURCES
+from safeguard.contracts.layout import ARTEFACTS_DIR, DATA_DOCS_DIR, REPORTS_DIR
+from safeguard.portal.db import ManagedDatabase
+from safeguard.portal.identity import SOURCES
 
 REVIEW_ROOTS = (REPORTS_DIR, ARTEFACTS_DIR, DATA_DOCS_DIR)
-#: GX Data Docs (made readable offline by ``expectations.data_docs.make_offline``): only the
+#: GX Data Docs (made readable offline by ``safeguard.expectations.data_docs.make_offline``): only the
 #: site's index is listed; its pages are reached through it.
 DATA_DOCS_INDEX = f"{DATA_DOCS_DIR}/index.html"
 # Case packs carry the allocated worker's view; models are binary. Neither is for reviewers.

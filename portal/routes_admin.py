@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from portal import store
-from portal.store import User
-from portal.web import render, require_roles, state
+from safeguard.portal import store
+from safeguard.portal.store import User
+from safeguard.portal.web import render, require_roles, state
 
 router = APIRouter()
 Admin = Annotated[User, Depends(require_roles("admin"))]

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from portal import store
-from portal.oidc import SSO_PASSWORD_HASH, OidcError, OidcIdentity, OidcNoRoleError
-from portal.store import User
-from portal.users import verify_password
-from portal.web import (
+from safeguard.portal import store
+from safeguard.portal.oidc import SSO_PASSWORD_HASH, OidcError, OidcIdentity, OidcNoRoleError
+from safeguard.portal.store import User
+from safeguard.portal.users import verify_password
+from safeguard.portal.web import (
     PortalState,
     check_csrf,
     current_user,
@@ -24,7 +24,7 @@ from portal.web import (
 )
 
 router = APIRouter()
-LOG = logging.getLogger("portal.oidc")
+LOG = logging.getLogger("safeguard.portal.oidc")
 SSO_FAILED = "Sign-in with your council account did not complete. Try again, or ask the data team."
 
 START_PAGES = {

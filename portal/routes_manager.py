@@ -12,11 +12,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from portal import store, warehouse
-from portal.caseload import caseload_rows, effective_flags, find_flag
-from portal.store import User
-from portal.warehouse import Worker
-from portal.web import NotFoundError, PortalState, check_csrf, render, require_roles, state
+from safeguard.portal import store, warehouse
+from safeguard.portal.caseload import caseload_rows, effective_flags, find_flag
+from safeguard.portal.store import User
+from safeguard.portal.warehouse import Worker
+from safeguard.portal.web import (
+    NotFoundError,
+    PortalState,
+    check_csrf,
+    render,
+    require_roles,
+    state,
+)
 
 router = APIRouter()
 

@@ -8,13 +8,20 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from portal import identity, store, warehouse
-from portal.caseload import caseload_rows, effective_flags, find_allocated_flag
-from portal.chart import shap_chart
-from portal.settings import DECISIONS
-from portal.store import User
-from portal.warehouse import Flag
-from portal.web import NotFoundError, PortalState, check_csrf, render, require_roles, state
+from safeguard.portal import identity, store, warehouse
+from safeguard.portal.caseload import caseload_rows, effective_flags, find_allocated_flag
+from safeguard.portal.chart import shap_chart
+from safeguard.portal.settings import DECISIONS
+from safeguard.portal.store import User
+from safeguard.portal.warehouse import Flag
+from safeguard.portal.web import (
+    NotFoundError,
+    PortalState,
+    check_csrf,
+    render,
+    require_roles,
+    state,
+)
 
 router = APIRouter()
 # A team manager who also carries a caseload (has a worker_id) uses the same pages.

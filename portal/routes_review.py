@@ -1,6 +1,6 @@
 """Reviewer pages: the review pack and its reports, and override statistics. No identities.
 
-Every page and file sent from here passes the identity guard (see :mod:`portal.reports`).
+Every page and file sent from here passes the identity guard (see :mod:`safeguard.portal.reports`).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from portal import store
-from portal.caseload import effective_flags
-from portal.reports import TEXT_SUFFIXES, list_review_documents, resolve_review_file
-from portal.settings import DECISIONS
-from portal.store import User
-from portal.web import IdentityWithheldError, NotFoundError, render, require_roles, state
+from safeguard.portal import store
+from safeguard.portal.caseload import effective_flags
+from safeguard.portal.reports import TEXT_SUFFIXES, list_review_documents, resolve_review_file
+from safeguard.portal.settings import DECISIONS
+from safeguard.portal.store import User
+from safeguard.portal.web import IdentityWithheldError, NotFoundError, render, require_roles, state
 
 router = APIRouter()
 Reviewer = Annotated[User, Depends(require_roles("reviewer", "admin"))]

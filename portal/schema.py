@@ -1,14 +1,14 @@
 """The portal database's tables (SQLAlchemy Core), the same on DuckDB, SQLite and PostgreSQL.
 
 Alembic migrations in ``portal/migrations`` create and change them; this module is what the
-queries in :mod:`portal.store` and :mod:`portal.sessions` are written against.
+queries in :mod:`safeguard.portal.store` and :mod:`safeguard.portal.sessions` are written against.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from portal.settings import DECISIONS, ROLES
+from safeguard.portal.settings import DECISIONS, ROLES
 
 metadata = sa.MetaData()
 

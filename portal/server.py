@@ -62,8 +62,8 @@ def serve(
     """
     from dataclasses import replace
 
-    from portal.app import create_app
-    from portal.settings import PortalSettings
+    from safeguard.portal.app import create_app
+    from safeguard.portal.settings import PortalSettings
     from safeguard.settings import load_settings
 
     deployment = load_settings(data_dir=Path(data_dir))
@@ -79,15 +79,15 @@ def serve(
 
 
 def production_app() -> Any:
-    """ASGI factory for a service manager: ``uvicorn --factory portal.server:production_app``.
+    """ASGI factory for a service manager: ``uvicorn --factory safeguard.portal.server:production_app``.
 
     Everything comes from the validated settings (``SAFEGUARD_*`` variables or the settings
     file). With the portal database on PostgreSQL several workers can share the load
     (sessions live in the database); the embedded DuckDB default allows one worker only.
     """
-    from portal.app import create_app
-    from portal.settings import PortalSettings
     from safeguard.logs import configure_logging
+    from safeguard.portal.app import create_app
+    from safeguard.portal.settings import PortalSettings
     from safeguard.settings import load_settings
 
     deployment = load_settings()

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from portal.schema import login_failures, sessions
+from safeguard.portal.schema import login_failures, sessions
 
 if TYPE_CHECKING:
-    from portal.database import PortalDatabase
+    from safeguard.portal.database import PortalDatabase
 
 TOUCH_EVERY = timedelta(minutes=1)
 _COLUMNS = (

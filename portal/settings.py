@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from contracts.layout import AUDIT_LOG, VAULT_FILE, WAREHOUSE_FILE
+from safeguard.contracts.layout import AUDIT_LOG, VAULT_FILE, WAREHOUSE_FILE
 
 if TYPE_CHECKING:
-    from portal.oidc import OidcSettings
+    from safeguard.portal.oidc import OidcSettings
     from safeguard.settings import SafeguardSettings
 
 ROLES = ("practitioner", "team_manager", "reviewer", "admin")
@@ -90,7 +90,7 @@ class PortalSettings:
 
     @property
     def portal_database_url(self) -> str:
-        from portal.database import default_url
+        from safeguard.portal.database import default_url
 
         return self.database_url or default_url(self.data_dir)
 
@@ -99,7 +99,7 @@ class PortalSettings:
         """The portal's part of the deployment settings (validated by :mod:`safeguard.settings`)."""
         oidc = None
         if settings.oidc_issuer is not None:
-            from portal.oidc import OidcSettings
+            from safeguard.portal.oidc import OidcSettings
 
             assert settings.oidc_client_id and settings.oidc_client_secret  # validated
             oidc = OidcSettings(
@@ -127,7 +127,7 @@ class PortalSettings:
             database_url=(
                 settings.portal_database_url.get_secret_value()
                 if settings.portal_database_url is not None
-                else None  # the embedded default (portal.database.default_url)
+                else None  # the embedded default (safeguard.portal.database.default_url)
             ),
             oidc=oidc,
         )

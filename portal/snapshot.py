@@ -27,8 +27,8 @@ from pathlib import Path
 
 import duckdb
 
-from contracts.layout import SERVING_DIR, WAREHOUSE_FILE
-from portal.db import DataUnavailableError, ManagedDatabase
+from safeguard.contracts.layout import SERVING_DIR, WAREHOUSE_FILE
+from safeguard.portal.db import DataUnavailableError, ManagedDatabase
 
 POINTER = "CURRENT"
 #: Table -> rows the portal needs (None: the whole table). Everything here is pseudonymous.

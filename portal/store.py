@@ -1,7 +1,7 @@
-"""The portal's transactional data: users, judgements and allocations (see :mod:`portal.schema`).
+"""The portal's transactional data: users, judgements and allocations (see :mod:`safeguard.portal.schema`).
 
 Every function takes a SQLAlchemy connection inside a transaction, so the web app (shared
-:class:`portal.database.PortalDatabase`) and the command line (short-lived) run the same queries
+:class:`safeguard.portal.database.PortalDatabase`) and the command line (short-lived) run the same queries
 on DuckDB, SQLite or PostgreSQL. Every write moves the revision counter on, which is how each
 process knows its cached reads are stale. The review pack and subject-access export read
 judgements.
@@ -18,7 +18,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from portal.schema import allocations, judgements, revision, users
+from safeguard.portal.schema import allocations, judgements, revision, users
 
 _USER_COLUMNS = [
     users.c.username, users.c.display_name, users.c.role, users.c.worker_id, users.c.team,

@@ -26,10 +26,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
-from portal import store
-from portal.database import open_portal_database
-from portal.settings import ROLES, WAREHOUSE_FILE, utc_now
-from portal.store import User
+from safeguard.portal import store
+from safeguard.portal.database import open_portal_database
+from safeguard.portal.settings import ROLES, WAREHOUSE_FILE, utc_now
+from safeguard.portal.store import User
 
 # NIST SP 800-63B (rev. 4) asks at least 15 characters of a password used as a single factor.
 MIN_PASSWORD_LENGTH = 15

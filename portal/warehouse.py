@@ -1,6 +1,6 @@
 """Read-only queries on the analytic warehouse: flags, reasons, workers, family membership.
 
-Everything here is pseudonymous. Identities come only from :mod:`portal.identity`, and only for
+Everything here is pseudonymous. Identities come only from :mod:`safeguard.portal.identity`, and only for
 the worker a flag is allocated to.
 """
 

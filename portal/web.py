@@ -13,16 +13,16 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from portal import store
-from portal.audit import PortalAudit
-from portal.database import PortalDatabase
-from portal.db import ManagedDatabase, Memo
-from portal.oidc import OidcClient
-from portal.reports import IdentityGuard
-from portal.sessions import LoginThrottle, Session, SessionStore
-from portal.settings import DECISIONS, PortalSettings
-from portal.snapshot import ServingSnapshot
-from portal.store import User
+from safeguard.portal import store
+from safeguard.portal.audit import PortalAudit
+from safeguard.portal.database import PortalDatabase
+from safeguard.portal.db import ManagedDatabase, Memo
+from safeguard.portal.oidc import OidcClient
+from safeguard.portal.reports import IdentityGuard
+from safeguard.portal.sessions import LoginThrottle, Session, SessionStore
+from safeguard.portal.settings import DECISIONS, PortalSettings
+from safeguard.portal.snapshot import ServingSnapshot
+from safeguard.portal.store import User
 
 TEMPLATES = Path(__file__).parent / "templates"
 

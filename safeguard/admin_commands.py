@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from contracts.layout import DataDir
 from safeguard.common import (
     DATA_DIR_HELP,
     audit,
@@ -21,6 +20,7 @@ from safeguard.common import (
     private,
     require_completed_run,
 )
+from safeguard.contracts.layout import DataDir
 
 config_app = typer.Typer(help="The council configuration file (gates, thresholds, sign-offs).",
                          no_args_is_help=True)  # fmt: skip
@@ -29,7 +29,7 @@ config_app = typer.Typer(help="The council configuration file (gates, thresholds
 @config_app.command("show")
 def config_show() -> None:
     """Print the shipped default configuration, with its comments (copy it to start yours)."""
-    from pipelines.council import default_config_text
+    from safeguard.pipelines.council import default_config_text
 
     typer.echo(default_config_text(), nl=False)
 
@@ -74,7 +74,7 @@ def audit_verify(
 ) -> None:
     """Check the keyed chain and its anchor; name the first edited, forged, deleted or
     reordered entry, or the missing tail. Exit 0 intact, 1 broken, 2 not checkable."""
-    from dpia.audit import AuditError, AuditLog
+    from safeguard.dpia.audit import AuditError, AuditLog
 
     path = DataDir(data_dir).audit_log
     if not path.exists():
@@ -114,7 +114,7 @@ def audit_restart(
     trail's first entry names the retired trail's last entry and head hash, so the break is on
     the record. Refused when the trail still has entries: restart never discards any. Exit 0
     started (or nothing to restart), 2 refused."""
-    from dpia.audit import AuditError
+    from safeguard.dpia.audit import AuditError
 
     try:
         log = audit_log(data_dir)
@@ -151,9 +151,9 @@ def keys_rotate(
     """Re-key every pseudonym (vault, warehouse, portal database, case packs and reports)
     under a new key, then replace the key. Stop the portal first. Rerun to finish an
     interrupted rotation."""
-    from dpia.audit import AuditError
-    from dpia.pseudonymise import PseudonymKeyError
-    from governance.rekey import KeyRotationError, rotate_keys
+    from safeguard.dpia.audit import AuditError
+    from safeguard.dpia.pseudonymise import PseudonymKeyError
+    from safeguard.governance.rekey import KeyRotationError, rotate_keys
     from safeguard.settings import raw_setting
 
     private(data_dir)
@@ -227,7 +227,7 @@ def users_add(
     ] = False,
 ) -> None:
     """Create a portal account."""
-    from portal.users import UserAdminError, add_user
+    from safeguard.portal.users import UserAdminError, add_user
 
     try:
         add_user(
@@ -252,7 +252,7 @@ def users_disable(
     data_dir: Annotated[Path, typer.Option("--data-dir", help=DATA_DIR_HELP)] = Path("data"),
 ) -> None:
     """Disable an account (every existing session ends at its next request)."""
-    from portal.users import UserAdminError, disable_user
+    from safeguard.portal.users import UserAdminError, disable_user
 
     try:
         disable_user(data_dir, username)
@@ -272,7 +272,7 @@ def users_reset(
     ] = False,
 ) -> None:
     """Set a new password (re-enables the account; every existing session ends)."""
-    from portal.users import UserAdminError, reset_password
+    from safeguard.portal.users import UserAdminError, reset_password
 
     try:
         reset_password(data_dir, username, _password(password_stdin))
@@ -290,7 +290,7 @@ def users_list(
     """List accounts (never passwords or hashes)."""
     from rich.table import Table
 
-    from portal.users import list_users
+    from safeguard.portal.users import list_users
 
     table = Table("username", "role", "worker", "team", "disabled")
     for user in list_users(data_dir):
@@ -323,7 +323,7 @@ def sar(
     ] = "data_team",
 ) -> None:
     """Subject access (Art 15): export everything held and derived about one person."""
-    from governance import MatchingUnavailable, subject_access, write_sar
+    from safeguard.governance import MatchingUnavailable, subject_access, write_sar
 
     private(data_dir)
     born = parse_date(dob, "--dob")
@@ -361,14 +361,14 @@ def purge(
 ) -> None:
     """Retention: delete expired records and everything derived from them, rewrite every
     database file, delete old landing drops and cut the audit trail (all audit-logged)."""
-    from dpia.audit import AuditError
+    from safeguard.dpia.audit import AuditError
     from safeguard.runlog import library_output_to_log
 
     private(data_dir)
     require_completed_run(data_dir, "purge")
     try:
         with library_output_to_log(data_dir):
-            from pipelines.retention import run_retention_purge  # no dagster
+            from safeguard.pipelines.retention import run_retention_purge  # no dagster
 
             report = run_retention_purge(
                 data_dir,
@@ -409,7 +409,7 @@ def portal(
     ] = None,
 ) -> None:
     """Serve the practitioner and reviewer portal (HTTPS behind a reverse proxy)."""
-    from portal import serve
+    from safeguard.portal import serve
 
     if insecure_http:
         loopback = host in ("127.0.0.1", "localhost", "::1")

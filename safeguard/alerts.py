@@ -6,8 +6,8 @@ dates, the run id): never a row, a name or an identifier, because e-mail and cha
 controlled environment. A channel that fails is logged and the others still get the alert;
 alerting never stops a run.
 
-Who calls it: the runner (:func:`pipelines.runner.run_pipeline`: a failed gate or a failed run),
-and the Dagster sensors the daemon ticks (:mod:`pipelines.operations`: a failed scoring run, a
+Who calls it: the runner (:func:`safeguard.pipelines.runner.run_pipeline`: a failed gate or a failed run),
+and the Dagster sensors the daemon ticks (:mod:`safeguard.pipelines.operations`: a failed scoring run, a
 sensor error, a drop not arrived by ``SAFEGUARD_ALERT_DROP_DUE_DAY``). They go through
 :func:`alert_data_team`, which reads the channels from this process's settings.
 """

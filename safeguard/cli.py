@@ -52,7 +52,7 @@ def _private_by_default(
     ] = False,
 ) -> None:
     """Every file a command writes (DuckDB and its WAL, Dagster storage, reports) is owner-only."""
-    from dpia.private_files import restrict_umask
+    from safeguard.dpia.private_files import restrict_umask
 
     restrict_umask()
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from contracts.layout import DataDir
+from safeguard.contracts.layout import DataDir
 
 # `--config` of the commands that run under the council's configuration (run, monitor)
 CouncilConfigOption = Annotated[
@@ -36,7 +36,7 @@ def parse_date(value: str | None, option: str) -> date | None:
 def refuse_unwritable_trail(data_dir: Path, command: str) -> None:
     """Exit 2 with one line, before any work, when the audit trail would refuse its next entry
     (cut short, replaced, or removed with its data directory: the line names what to run)."""
-    from dpia.audit import AUDIT_RELATIVE_PATH, AuditError, AuditLog
+    from safeguard.dpia.audit import AUDIT_RELATIVE_PATH, AuditError, AuditLog
 
     try:
         AuditLog(data_dir / AUDIT_RELATIVE_PATH).check_writable()
@@ -46,7 +46,7 @@ def refuse_unwritable_trail(data_dir: Path, command: str) -> None:
 
 
 def load_council(path: Path | None):
-    from pipelines.council import ConfigError, load_config
+    from safeguard.pipelines.council import ConfigError, load_config
 
     try:
         return load_config(path)
@@ -57,13 +57,13 @@ def load_council(path: Path | None):
 
 def private(data_dir: Path) -> None:
     """Tighten a data directory an older version (or a copy) left readable by others."""
-    from dpia.private_files import secure_data_dir
+    from safeguard.dpia.private_files import secure_data_dir
 
     secure_data_dir(data_dir)
 
 
 def audit_log(data_dir: Path):
-    from dpia.audit import AuditLog
+    from safeguard.dpia.audit import AuditLog
 
     private(data_dir)
     path = DataDir(data_dir).audit_log

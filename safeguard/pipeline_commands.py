@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from contracts.layout import DataDir
 from safeguard.common import (
     DATA_DIR_HELP,
     CouncilConfigOption,
@@ -21,6 +20,7 @@ from safeguard.common import (
     refuse_unwritable_trail,
     require_completed_run,
 )
+from safeguard.contracts.layout import DataDir
 
 
 def generate(
@@ -41,7 +41,7 @@ def generate(
     ] = None,
 ) -> None:
     """Write a synthetic multi-agency estate (and, separately, its ground truth)."""
-    from synth import EstateConfig, generate_estate
+    from safeguard.synth import EstateConfig, generate_estate
 
     kwargs: dict[str, object] = {
         "people": people,
@@ -102,7 +102,7 @@ def _run_with_progress(*, data_dir: Path, **kwargs):
     from safeguard.runlog import library_output_to_log
 
     with library_output_to_log(data_dir) as log:
-        from pipelines.runner import run_pipeline
+        from safeguard.pipelines.runner import run_pipeline
         from safeguard.progress import RichRunProgress
 
         outcome = run_pipeline(
@@ -116,7 +116,7 @@ def _fresh_trail_for_demo(data_dir: Path) -> None:
     """`safeguard demo` builds a brand-new estate: where the data directory holds no warehouse
     but the anchor of a removed trail remains (`make clean && make demo`), start a new trail,
     recorded as such; anywhere else the trail must be writable as it is."""
-    from dpia.audit import AUDIT_RELATIVE_PATH, AuditError, AuditLog, AuditTrailRemoved
+    from safeguard.dpia.audit import AUDIT_RELATIVE_PATH, AuditError, AuditLog, AuditTrailRemoved
 
     if DataDir(data_dir).warehouse.exists():
         refuse_unwritable_trail(data_dir, "demo")
@@ -127,7 +127,7 @@ def _fresh_trail_for_demo(data_dir: Path) -> None:
             log.check_writable()
             return
         except AuditTrailRemoved:
-            from dpia.private_files import secure_data_dir
+            from safeguard.dpia.private_files import secure_data_dir
 
             secure_data_dir(data_dir, create=True)
             result = log.restart(
@@ -170,7 +170,7 @@ def monitor(
     council = load_council(config)
     require_completed_run(data_dir, "monitor")
     with library_output_to_log(data_dir):
-        from pipelines.monitoring_run import run_monitoring
+        from safeguard.pipelines.monitoring_run import run_monitoring
 
         outcome = run_monitoring(
             data_dir=data_dir, months=months, truth_dir=truth, council=council, console=console,
@@ -200,7 +200,16 @@ def dev(
 ) -> None:
     """Start the Dagster UI on the same data directory as `safeguard run`."""
     env = _pipeline_env(data_dir, landing or DataDir(data_dir).landing, None)
-    cmd = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-p", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-m",
+        "safeguard.pipelines.definitions",
+        "-p",
+        str(port),
+    ]
     console.print(f"Dagster UI on http://127.0.0.1:{port} (data dir {data_dir})")
     raise typer.Exit(subprocess.call(cmd, env=env))
 
@@ -237,8 +246,8 @@ def demo(
     A gate that withholds flags is a result, not a failure: the demo exits 0 whenever the
     pipeline behaved as designed, and 1 only when a step crashed or the reports could not be
     rebuilt (2: refused before starting)."""
-    from pipelines.council import demo_config_path
-    from synth import EstateConfig, generate_estate
+    from safeguard.pipelines.council import demo_config_path
+    from safeguard.synth import EstateConfig, generate_estate
 
     config = config or demo_config_path()
     council = load_council(config)
@@ -335,7 +344,7 @@ def _print_demo_accounts(data_dir: Path, withheld_by: list[str]) -> None:
             "side is in the review pack"
         )
         return
-    from portal.demo import create_demo_accounts
+    from safeguard.portal.demo import create_demo_accounts
 
     accounts = create_demo_accounts(data_dir)
     audit(data_dir, "demo_accounts_created", accounts=len(accounts))

@@ -21,7 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from pipelines.runner import CheckOutcome, RunProgress
+from safeguard.pipelines.runner import CheckOutcome, RunProgress
 
 
 def _display_console(console: Console) -> Console:

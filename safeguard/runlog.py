@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from contracts.layout import RUN_LOG
+from safeguard.contracts.layout import RUN_LOG
 
 # Loggers whose records belong in the run log, not on the console.
 LIBRARY_LOGGERS = (
     "py.warnings", "splink", "great_expectations", "pyspark", "py4j", "lightgbm",
-    "linkage.charts",  # a chart that could not be drawn: for the data team, not the console
+    "safeguard.linkage.charts",  # a chart that could not be drawn: for the data team, not the console
 )  # fmt: skip
 
 

@@ -26,7 +26,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from contracts.layout import DataDir
+from safeguard.contracts.layout import DataDir
 
 PREFIX = "SAFEGUARD_"
 SETTINGS_FILE_ENV = "SAFEGUARD_SETTINGS_FILE"
@@ -218,7 +218,7 @@ class SafeguardSettings(BaseSettings):
             return self.portal_database_url.get_secret_value()
         layout = DataDir(self.data_dir)
         if layout.legacy_portal_db.exists() and not layout.portal_db.exists():
-            # before SQLite was the default (portal.database.default_url, the same rule)
+            # before SQLite was the default (safeguard.portal.database.default_url, the same rule)
             return f"duckdb:///{layout.legacy_portal_db.absolute()}"
         return f"sqlite:///{layout.portal_db.absolute()}"
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.build import World
-from synth.events import Events
-from synth.geography import OWNER
+from safeguard.synth.build import World
+from safeguard.synth.events import Events
+from safeguard.synth.geography import OWNER
 
 EVENT_TYPES = ("council_tax_arrears", "council_tax_reduction", "housing_benefit",
                "universal_credit_housing", "discretionary_housing_payment", "free_school_meals")  # fmt: skip

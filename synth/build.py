@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from synth.config import ETHNICITY_CODES
-from synth.dynamics import Simulation
-from synth.geography import OWNER, PRIVATE_RENT, SOCIAL_RENT, Geography, build_geography
-from synth.household import Spells, heads_and_partners, membership_spells
-from synth.ids import nhs_numbers
-from synth.names import NameBook, draw_traditions
-from synth.population import LONE_PARENT, initial_households, name_people
-from synth.timeline import Timeline
-from synth.world import NEVER, Families, History, People
+from safeguard.synth.config import ETHNICITY_CODES
+from safeguard.synth.dynamics import Simulation
+from safeguard.synth.geography import OWNER, PRIVATE_RENT, SOCIAL_RENT, Geography, build_geography
+from safeguard.synth.household import Spells, heads_and_partners, membership_spells
+from safeguard.synth.ids import nhs_numbers
+from safeguard.synth.names import NameBook, draw_traditions
+from safeguard.synth.population import LONE_PARENT, initial_households, name_people
+from safeguard.synth.timeline import Timeline
+from safeguard.synth.world import NEVER, Families, History, People
 
 #: Crude birth rate (England and Wales 2022: ~10.5 live births per 1,000 people a year).
 BIRTHS_PER_PERSON_YEAR = 0.0105

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from synth.world import NEVER
+from safeguard.synth.world import NEVER
 
 MISSING_DAY = np.int32(-(2**31) + 1)
 _DAY0 = -25_567  # 1900-01-01

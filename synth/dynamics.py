@@ -13,12 +13,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from synth.config import GenerationError
-from synth.geography import OWNER, PRIVATE_RENT, SOCIAL_RENT, Geography
-from synth.household_events import homelessness, partner_up
-from synth.housing_stock import allocate
-from synth.population import child_ethnicity
-from synth.world import CHILD, FEMALE, HEAD, NEVER, PARTNER, Families, History, People
+from safeguard.synth.config import GenerationError
+from safeguard.synth.geography import OWNER, PRIVATE_RENT, SOCIAL_RENT, Geography
+from safeguard.synth.household_events import homelessness, partner_up
+from safeguard.synth.housing_stock import allocate
+from safeguard.synth.population import child_ethnicity
+from safeguard.synth.world import CHILD, FEMALE, HEAD, NEVER, PARTNER, Families, History, People
 
 YEAR = 365.25
 

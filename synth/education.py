@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.build import World
-from synth.events import Events
-from synth.timeline import Term
+from safeguard.synth.build import World
+from safeguard.synth.events import Events
+from safeguard.synth.timeline import Term
 
 RECORD_TYPES = ("attendance", "suspension", "permanent_exclusion", "missing_education")
 SEN = ("none", "sen_support", "ehcp")

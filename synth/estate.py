@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from synth import (
+from safeguard.synth import (
     benefits,
     education,
     harm,
@@ -22,13 +22,13 @@ from synth import (
     tables,
     truth,
 )
-from synth.build import World, build_world
-from synth.config import ConfigError, EstateConfig
-from synth.events import Events
-from synth.measure import base_rates, compare
-from synth.summary import EstateSummary
-from synth.timeline import Timeline, day_number
-from synth.writer import TruthSink, write_file
+from safeguard.synth.build import World, build_world
+from safeguard.synth.config import ConfigError, EstateConfig
+from safeguard.synth.events import Events
+from safeguard.synth.measure import base_rates, compare
+from safeguard.synth.summary import EstateSummary
+from safeguard.synth.timeline import Timeline, day_number
+from safeguard.synth.writer import TruthSink, write_file
 
 _STREAMS = ("population", "geography", "births", "dynamics", "police", "social_care", "education",
             "housing", "benefits", "registry", "malformed", "reference", "data_loss", "harm")  # fmt: skip

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth import name_data
-from synth.config import ETHNICITY_CODES
+from safeguard.synth import name_data
+from safeguard.synth.config import ETHNICITY_CODES
 
 #: Household tenure of an address.
 OWNER, PRIVATE_RENT, SOCIAL_RENT, TEMPORARY = 0, 1, 2, 3

@@ -8,7 +8,7 @@ section 47 / child-protection labels can be validated against harm.
 Harm depends only on the world (the family's latent need, an acute crisis in the month, the
 child's age and sex), never on what agencies record: the planted police recording bias and the
 referral label bias leave it unchanged (a test checks this). Some harm leads to a social-care
-referral in the same month (:data:`REPORTED`, drawn in :mod:`synth.social_care`); the rest stays
+referral in the same month (:data:`REPORTED`, drawn in :mod:`safeguard.synth.social_care`); the rest stays
 unknown to services.
 
 Rates are assumptions, chosen to be rare (about 20 events a year per 10,000 children, below the
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.build import World
-from synth.events import Events
-from synth.world import FEMALE
+from safeguard.synth.build import World
+from safeguard.synth.events import Events
+from safeguard.synth.world import FEMALE
 
 KINDS = ("abusive_injury", "neglect_injury", "self_harm")
 #: Events per 10,000 child-years at latent need 0 outside a crisis, by age band [lo, hi) years.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth.world import HEAD, PARTNER, History
+from safeguard.synth.world import HEAD, PARTNER, History
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from synth.geography import PRIVATE_RENT, SOCIAL_RENT, TEMPORARY
-from synth.world import FEMALE, NEVER, PARTNER
+from safeguard.synth.geography import PRIVATE_RENT, SOCIAL_RENT, TEMPORARY
+from safeguard.synth.world import FEMALE, NEVER, PARTNER
 
 if TYPE_CHECKING:
-    from synth.dynamics import Simulation
+    from safeguard.synth.dynamics import Simulation
 
 
 def partner_up(sim: Simulation, day0: int, mlen: int, age: np.ndarray, counts: np.ndarray, kids: np.ndarray,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.build import World
-from synth.events import Events
-from synth.geography import SOCIAL_RENT
-from synth.world import HEAD, PARTNER
+from safeguard.synth.build import World
+from safeguard.synth.events import Events
+from safeguard.synth.geography import SOCIAL_RENT
+from safeguard.synth.world import HEAD, PARTNER
 
 EVENT_TYPES = ("tenancy_start", "arrears_notice", "repair_request", "asb_complaint",
                "notice_seeking_possession", "eviction", "homeless_application", "temporary_accommodation")  # fmt: skip

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.config import GenerationError
-from synth.geography import Geography
+from safeguard.synth.config import GenerationError
+from safeguard.synth.geography import Geography
 
 #: Share of moves that cross to another council when there are several.
 AWAY_SHARE = 0.05

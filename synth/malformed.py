@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth.columns import Override, Table
-from synth.world import NEVER
+from safeguard.synth.columns import Override, Table
+from safeguard.synth.world import NEVER
 
 MALFORMED_SHARE = 0.005
 KINDS = ("bad_date", "bad_date_format", "unknown_enum", "missing_required")

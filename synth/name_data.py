@@ -1,6 +1,6 @@
 """Name pools by naming tradition (data only), ordered most common first.
 
-Frequencies are shaped Zipf-like by :mod:`synth.names` so that common names collide the way they
+Frequencies are shaped Zipf-like by :mod:`safeguard.synth.names` so that common names collide the way they
 do in real English towns (many "Mohammed Khan", "Jack Smith", "Priya Patel" in one area). All
 lists are invented from common public knowledge of name frequencies; none is a real register.
 """

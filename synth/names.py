@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth import name_data
+from safeguard.synth import name_data
 
 TRADITIONS = (
     "british",

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.build import World
-from synth.config import ETHNICITY_CODES, RecordingBias
-from synth.events import Events
-from synth.world import FEMALE, HEAD, PARTNER
+from safeguard.synth.build import World
+from safeguard.synth.config import ETHNICITY_CODES, RecordingBias
+from safeguard.synth.events import Events
+from safeguard.synth.world import FEMALE, HEAD, PARTNER
 
 ROLES = ("suspect", "victim", "witness", "subject", "missing_person")
 TYPES = ("asb", "domestic_abuse", "violence", "sexual_offence", "drugs", "theft",

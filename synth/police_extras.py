@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth.columns import Col, Vocab, quote
-from synth.config import ETHNICITY_CODES
+from safeguard.synth.columns import Col, Vocab, quote
+from safeguard.synth.config import ETHNICITY_CODES
 
 NATIONALITIES = ("British", "Irish", "Polish", "Romanian", "Lithuanian", "Pakistani", "Indian",
                  "Bangladeshi", "Nigerian", "Ghanaian", "Somali", "Jamaican", "Chinese", "Syrian", "Iraqi",

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth.config import ETHNICITY_CODES
-from synth.geography import Geography
-from synth.names import NameBook, draw_traditions
-from synth.world import CHILD, FEMALE, GRANDPARENT, HEAD, MALE, OTHER, PARTNER
+from safeguard.synth.config import ETHNICITY_CODES
+from safeguard.synth.geography import Geography
+from safeguard.synth.names import NameBook, draw_traditions
+from safeguard.synth.world import CHILD, FEMALE, GRANDPARENT, HEAD, MALE, OTHER, PARTNER
 
 SINGLE, COUPLE, COUPLE_KIDS, LONE_PARENT, ADULT_KIDS, MULTIGEN, SHARED = range(7)
 TYPE_SHARES = np.array([0.28, 0.27, 0.20, 0.075, 0.09, 0.03, 0.055])

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.build import World
-from synth.columns import Dates, Ints, Keys, Table, Vocab
-from synth.names import NameBook
-from synth.noise import PROFILES
-from synth.registry import address_columns, identity_columns, register
-from synth.world import NEVER
+from safeguard.synth.build import World
+from safeguard.synth.columns import Dates, Ints, Keys, Table, Vocab
+from safeguard.synth.names import NameBook
+from safeguard.synth.noise import PROFILES
+from safeguard.synth.registry import address_columns, identity_columns, register
+from safeguard.synth.world import NEVER
 
 #: Total practitioner capacity as a share of households: ~2% of families can be reviewed per run
 #: (Hackney's system surfaced 10-20 families a month; one practitioner reviews ~10-30 new flags).

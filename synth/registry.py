@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth import noise
-from synth.build import World
-from synth.columns import Col, Dates, Override, Vocab
-from synth.noise import NoiseProfile
-from synth.world import NEVER
+from safeguard.synth import noise
+from safeguard.synth.build import World
+from safeguard.synth.columns import Col, Dates, Override, Vocab
+from safeguard.synth.noise import NoiseProfile
+from safeguard.synth.world import NEVER
 
 SEX = ("M", "F", "U")
 _COUNCIL_SYSTEMS = ("social_care", "housing", "revenues_benefits")

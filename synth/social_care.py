@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth import harm
-from synth.build import World
-from synth.config import ETHNICITY_CODES, RecordingBias
-from synth.events import Events
-from synth.world import NEVER
+from safeguard.synth import harm
+from safeguard.synth.build import World
+from safeguard.synth.config import ETHNICITY_CODES, RecordingBias
+from safeguard.synth.events import Events
+from safeguard.synth.world import NEVER
 
 EPISODES = ("referral", "assessment", "s47_enquiry", "cin_plan", "cp_plan", "looked_after")
 REFERRAL_SOURCES = (
@@ -52,7 +52,7 @@ PRIOR_YEARS = 5
 #: Logit shifts of the s47 and CP decisions after a pre-birth referral (assessments of unborn
 #: children go to strategy discussions and conferences more often) and with prior involvement.
 PREBIRTH_S47_SHIFT, PREBIRTH_CP_SHIFT, PRIOR_PATHWAY_SHIFT = 0.8, 1.3, 0.8
-#: A referral made after true harm (see :mod:`synth.harm`) is always assessed, and its s47 logit
+#: A referral made after true harm (see :mod:`safeguard.synth.harm`) is always assessed, and its s47 logit
 #: is shifted by this much.
 HARM_S47_SHIFT = 1.0
 _HEALTH = REFERRAL_SOURCES.index("health")

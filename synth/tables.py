@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth import benefits, education, housing, police, social_care
-from synth.build import World
-from synth.columns import BeforeBirth, Col, Const, Dates, Ints, Keys, Money, Table, Vocab
-from synth.config import ETHNICITY_CODES
-from synth.events import Events
-from synth.ids import upn_check_letter
-from synth.noise import PROFILES
-from synth.police_extras import extra_columns
-from synth.registry import Registrations, identity_columns, register
-from synth.world import NEVER
+from safeguard.synth import benefits, education, housing, police, social_care
+from safeguard.synth.build import World
+from safeguard.synth.columns import BeforeBirth, Col, Const, Dates, Ints, Keys, Money, Table, Vocab
+from safeguard.synth.config import ETHNICITY_CODES
+from safeguard.synth.events import Events
+from safeguard.synth.ids import upn_check_letter
+from safeguard.synth.noise import PROFILES
+from safeguard.synth.police_extras import extra_columns
+from safeguard.synth.registry import Registrations, identity_columns, register
+from safeguard.synth.world import NEVER
 
 YN = np.array(["N", "Y"], dtype=object)
 

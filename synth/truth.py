@@ -11,15 +11,15 @@ from typing import Any
 
 import numpy as np
 
-from synth.build import World
-from synth.columns import iso_days
-from synth.config import ETHNICITY_CODES, EstateConfig
-from synth.events import Events
-from synth.harm import KINDS
-from synth.noise import PROFILES
-from synth.social_care import SocialCare
-from synth.world import NEVER
-from synth.writer import person_ids
+from safeguard.synth.build import World
+from safeguard.synth.columns import iso_days
+from safeguard.synth.config import ETHNICITY_CODES, EstateConfig
+from safeguard.synth.events import Events
+from safeguard.synth.harm import KINDS
+from safeguard.synth.noise import PROFILES
+from safeguard.synth.social_care import SocialCare
+from safeguard.synth.world import NEVER
+from safeguard.synth.writer import person_ids
 
 OUTCOME_TYPES = {2: "s47_enquiry", 4: "cp_plan"}
 

@@ -1,7 +1,7 @@
 """The simulated world behind an estate: people, families, and their month-by-month history.
 
 Everything here is the truth no agency sees whole. Agencies observe it through events
-(:mod:`synth.agencies`) and record it with noise (:mod:`synth.registry`).
+(:mod:`synth.agencies`) and record it with noise (:mod:`safeguard.synth.registry`).
 """
 
 from __future__ import annotations

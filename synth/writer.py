@@ -17,9 +17,9 @@ from typing import IO
 
 import numpy as np
 
-from synth.columns import Table
-from synth.malformed import Planted
-from synth.timeline import day_number
+from safeguard.synth.columns import Table
+from safeguard.synth.malformed import Planted
+from safeguard.synth.timeline import day_number
 
 CHUNK = 100_000
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dpia.audit_anchor import ANCHOR_DIR_ENV, AUDIT_KEY_ENV, AUDIT_KEY_FILE_ENV
+from safeguard.dpia.audit_anchor import ANCHOR_DIR_ENV, AUDIT_KEY_ENV, AUDIT_KEY_FILE_ENV
 
 
 @pytest.fixture(scope="session", autouse=True)

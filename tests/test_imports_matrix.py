@@ -45,18 +45,23 @@ NARROW: dict[str, frozenset[str]] = {
     # the pipeline publishes the portal's serving snapshot at the end of a run; the module
     # holds the publish function and the snapshot format only (no web code)
     # the code location feeds its resources from the one settings model (safeguard.settings
-    # imports nothing of ours but contracts.layout; see docs/DESIGN.md, "Settings"), reads the
-    # practitioners' judgements for monitoring through portal.records, and tells the data team
+    # imports nothing of ours but safeguard.contracts.layout; see docs/DESIGN.md, "Settings"), reads the
+    # practitioners' judgements for monitoring through safeguard.portal.records, and tells the data team
     # of a failed gate, run or sensor, or a late drop (safeguard.alerts imports safeguard.settings)
     "pipelines": frozenset(
-        {"portal.snapshot", "portal.records", "safeguard.settings", "safeguard.alerts"}
+        {
+            "safeguard.portal.snapshot",
+            "safeguard.portal.records",
+            "safeguard.settings",
+            "safeguard.alerts",
+        }
     ),
-    # governance reads, purges and re-keys the portal database only through portal.records,
+    # governance reads, purges and re-keys the portal database only through safeguard.portal.records,
     # whatever its backend (SQLite, PostgreSQL, DuckDB), and republishes the serving snapshot
-    # after a purge or key rotation (portal.snapshot); no web code
-    "governance": frozenset({"portal.records", "portal.snapshot"}),
+    # after a purge or key rotation (safeguard.portal.snapshot); no web code
+    "governance": frozenset({"safeguard.portal.records", "safeguard.portal.snapshot"}),
     # the portal validates the one settings model at start-up and logs as the command line
-    # does (safeguard.settings and safeguard.logs import nothing of ours but contracts.layout)
+    # does (safeguard.settings and safeguard.logs import nothing of ours but safeguard.contracts.layout)
     "portal": frozenset({"safeguard.settings", "safeguard.logs"}),
 }
 # third-party frameworks confined to one package
@@ -82,10 +87,33 @@ def runtime_imports(path: Path, *, names: bool = False) -> Iterator[tuple[str, i
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.module == "safeguard" and node.level == 0:
+            # `from safeguard import linkage` imports the package safeguard.linkage
+            for alias in node.names:
+                yield (
+                    f"safeguard.{alias.name}" if alias.name in PACKAGES else "safeguard",
+                    node.lineno,
+                )
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             yield node.module, node.lineno
             for alias in node.names if names else ():
                 yield f"{node.module}.{alias.name}", node.lineno
+
+
+def package_of(module: str) -> str:
+    """The package of ours (or the third-party root) a module belongs to: every package of ours
+    is imported as ``safeguard.<package>``; ``safeguard`` alone is the command line's package."""
+    parts = module.split(".")
+    if parts[0] == "safeguard" and len(parts) > 1 and parts[1] in PACKAGES:
+        return parts[1]
+    return parts[0]
+
+
+def bare_imports(path: Path) -> set[str]:
+    """Imports of a package of ours by its bare name (``pipelines.x``, not ``safeguard.pipelines.x``):
+    an installed safeguard has only the ``safeguard`` name (run tools/namespace.py)."""
+    ours = set(PACKAGES) - {"safeguard"}
+    return {m for m, _ in runtime_imports(path) if m.split(".")[0] in ours}
 
 
 def _files(package: str) -> list[Path]:
@@ -96,7 +124,7 @@ def file_violations(package: str, rel: str, path: Path) -> set[tuple[str, str]]:
     """(file, imported module) pairs of one file of ``package`` that the matrix forbids."""
     found = set()
     for module, _ in runtime_imports(path):
-        root = module.split(".")[0]
+        root = package_of(module)
         narrow = module in NARROW.get(package, ()) or any(
             module.startswith(f"{m}.") for m in NARROW.get(package, ())
         )
@@ -105,8 +133,8 @@ def file_violations(package: str, rel: str, path: Path) -> set[tuple[str, str]]:
         if root in CONFINED and CONFINED[root] != package:
             found.add((rel, root))
         # linkage is used through its public package only (linkage/__init__.py): a module
-        # inside it (linkage.model, linkage.standardise, ...) is its own business
-        if package != "linkage" and root == "linkage" and module != "linkage":
+        # inside it (safeguard.linkage.model, safeguard.linkage.standardise, ...) is its own business
+        if package != "linkage" and root == "linkage" and module != "safeguard.linkage":
             found.add((rel, module))
     return found
 
@@ -130,13 +158,30 @@ def test_each_package_imports_only_what_the_matrix_allows(package: str) -> None:
 def test_the_matrix_scan_catches_a_forbidden_import(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text(
-        "from typing import TYPE_CHECKING\nimport flags.flagging\n"
-        "if TYPE_CHECKING:\n    import pipelines\n"
+        "from typing import TYPE_CHECKING\nimport safeguard.flags.flagging\n"
+        "if TYPE_CHECKING:\n    from safeguard import pipelines\n"
         "def late():\n    from dagster import asset\n"
     )
     modules = {m for m, _ in runtime_imports(probe, names=True)}
-    assert {"flags.flagging", "dagster", "dagster.asset"} <= modules
-    assert "pipelines" not in modules  # never runs
+    assert {"safeguard.flags.flagging", "dagster", "dagster.asset"} <= modules
+    assert "safeguard.pipelines" not in modules  # never runs
+    assert package_of("safeguard.flags.flagging") == "flags"
+    assert package_of("safeguard.settings") == "safeguard"
+
+
+def test_no_module_imports_a_package_of_ours_by_its_bare_name(tmp_path: Path) -> None:
+    folders = [*PACKAGES, "tests", "bench", "tools"]
+    offenders = {
+        p.relative_to(REPO).as_posix(): sorted(found)
+        for folder in folders
+        for p in _files(folder)
+        if (found := bare_imports(p))
+    }
+    assert offenders == {}, "import these as safeguard.<package> (tools/namespace.py)"
+    probe = tmp_path / "probe.py"
+    bare = "features" + ".build"  # in two strings, so that tools/namespace.py leaves it alone
+    probe.write_text(f"import os\nfrom safeguard.models import x\nfrom {bare} import y\n")
+    assert bare_imports(probe) == {bare}
 
 
 @pytest.mark.parametrize("package", ["governance", "pipelines", "safeguard"])
@@ -145,11 +190,11 @@ def test_splink_and_linkage_internals_are_refused_outside_linkage(
 ) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text(
-        "from linkage import match_records\nimport linkage\n"
-        "def late():\n    from linkage.model import MODEL_COLUMNS\n    from splink import Linker\n"
+        "from safeguard.linkage import match_records\nfrom safeguard import linkage\n"
+        "def late():\n    from safeguard.linkage.model import MODEL_COLUMNS\n    from splink import Linker\n"
     )
     assert file_violations(package, "probe.py", probe) == {
-        ("probe.py", "linkage.model"),
+        ("probe.py", "safeguard.linkage.model"),
         ("probe.py", "splink"),
     }
     assert file_violations("linkage", "probe.py", probe) == set()
@@ -159,31 +204,38 @@ def test_splink_and_linkage_internals_are_refused_outside_linkage(
 
 LAYERS = {
     # 1 foundation: plain modules the definitions use (acyclic among themselves)
-    "pipelines.layout": 1, "pipelines.council": 1, "pipelines.faults": 1, "pipelines.storage": 1,
-    "pipelines.dpia_metadata": 1, "pipelines.lineage": 1, "pipelines.instance": 1,
-    "pipelines.validation": 1, "pipelines.resources": 1, "pipelines.readers": 1,
-    "pipelines.release": 1, "pipelines.run_context": 1, "pipelines.objections": 1,
-    "pipelines.catalogue": 1, "pipelines.linking": 1, "pipelines.serving": 1,
-    "pipelines.ingesting": 1, "pipelines.retention": 1,
+    "safeguard.pipelines.layout": 1, "safeguard.pipelines.council": 1, "safeguard.pipelines.faults": 1, "safeguard.pipelines.storage": 1,
+    "safeguard.pipelines.dpia_metadata": 1, "safeguard.pipelines.lineage": 1, "safeguard.pipelines.instance": 1,
+    "safeguard.pipelines.validation": 1, "safeguard.pipelines.resources": 1, "safeguard.pipelines.readers": 1,
+    "safeguard.pipelines.release": 1, "safeguard.pipelines.run_context": 1, "safeguard.pipelines.objections": 1,
+    "safeguard.pipelines.catalogue": 1, "safeguard.pipelines.linking": 1, "safeguard.pipelines.serving": 1,
+    "safeguard.pipelines.ingesting": 1, "safeguard.pipelines.retention": 1,
     # 2 definitions: assets, checks, jobs, schedules and sensors (never import each other)
-    "pipelines.operations": 2,
+    "safeguard.pipelines.operations": 2,
     # 3 the code location
-    "pipelines.definitions": 3,
+    "safeguard.pipelines.definitions": 3,
     # 4 entry points for the command line (never import each other)
-    "pipelines.runner": 4, "pipelines.monitoring_run": 4,
+    "safeguard.pipelines.runner": 4, "safeguard.pipelines.monitoring_run": 4,
 }  # fmt: skip
 
 
-PACKAGE_INITS = ("pipelines", "pipelines.assets", "pipelines.checks", "pipelines.defs")
+PACKAGE_INITS = (
+    "safeguard.pipelines",
+    "safeguard.pipelines.assets",
+    "safeguard.pipelines.checks",
+    "safeguard.pipelines.defs",
+)
 
 
 def _module_name(path: Path) -> str:
     parts = path.relative_to(REPO).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    return ".".join(("safeguard", *(parts[:-1] if parts[-1] == "__init__" else parts)))
 
 
 def _layer(module: str) -> int:
-    if module.startswith(("pipelines.assets.", "pipelines.checks.", "pipelines.defs.")):
+    if module.startswith(
+        ("safeguard.pipelines.assets.", "safeguard.pipelines.checks.", "safeguard.pipelines.defs.")
+    ):
         return 2
     return LAYERS[module]
 
@@ -247,10 +299,10 @@ def test_pipelines_has_four_layers_and_imports_only_downwards() -> None:
 
 def test_no_asset_module_imports_another_and_only_the_code_location_imports_them() -> None:
     graph = pipelines_graph()
-    definitions = {m for m in graph if _layer(m) == 2 and m != "pipelines.operations"}
+    definitions = {m for m in graph if _layer(m) == 2 and m != "safeguard.pipelines.operations"}
     offenders = {
         (m, t) for m, imported in graph.items() for t in imported & definitions
-        if m != "pipelines.definitions"
+        if m != "safeguard.pipelines.definitions"
     }  # fmt: skip
     assert offenders == set()
 
@@ -261,9 +313,9 @@ def test_pipelines_has_no_import_cycle() -> None:
 
 def test_layer_and_cycle_checks_fail_on_a_bad_graph() -> None:
     bad = {
-        "pipelines.assets.flags": {"pipelines.assets.model"},
-        "pipelines.assets.model": {"pipelines.definitions"},
-        "pipelines.definitions": {"pipelines.assets.model"},
+        "safeguard.pipelines.assets.flags": {"safeguard.pipelines.assets.model"},
+        "safeguard.pipelines.assets.model": {"safeguard.pipelines.definitions"},
+        "safeguard.pipelines.definitions": {"safeguard.pipelines.assets.model"},
     }
     assert len(layer_violations(bad)) == 2
     assert cycles(bad)

@@ -7,19 +7,19 @@ gate leaves the last good flags in place and served.
 
 import dagster as dg
 
-from flags.flagging import exclusion_counts
-from pipelines.catalogue import row_count
-from pipelines.dpia_metadata import dpia_check_spec, summary_metadata
-from pipelines.objections import (
+from safeguard.flags.flagging import exclusion_counts
+from safeguard.pipelines.catalogue import row_count
+from safeguard.pipelines.dpia_metadata import dpia_check_spec, summary_metadata
+from safeguard.pipelines.objections import (
     OBJECTOR_CHECK,
     ObjectorFlaggedError,
     objector_check,
     reinstate_published_flags,
     withdraw_served_flags,
 )
-from pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
-from pipelines.run_context import excluded_families, load_approved_model, run_dates
-from pipelines.serving import publish, score_and_select
+from safeguard.pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
+from safeguard.pipelines.run_context import excluded_families, load_approved_model, run_dates
+from safeguard.pipelines.serving import publish, score_and_select
 
 WITHHELD = (
     "Withheld while a blocking gate upstream fails (performance_gate, fairness_gate, "

@@ -12,23 +12,23 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from governance import (
+from safeguard.governance import (
     FairnessFacts,
     GateResult,
     ModelFacts,
     build_governance_reports,
     collect_run_facts,
 )
-from pipelines.dpia_metadata import governance_profile, register
-from pipelines.layout import GOVERNANCE_GROUP
-from pipelines.resources import (
+from safeguard.pipelines.dpia_metadata import governance_profile, register
+from safeguard.pipelines.layout import GOVERNANCE_GROUP
+from safeguard.pipelines.resources import (
     CouncilSettings,
     LocationGraph,
     RunSettings,
     Warehouse,
     declared_reads,
 )
-from pipelines.run_context import AsOfError, run_dates
+from safeguard.pipelines.run_context import AsOfError, run_dates
 
 REPORTS = {
     "dpia_report": "The DPIA report, generated from the register and this run's facts.",

@@ -10,14 +10,14 @@ from datetime import date
 
 import dagster as dg
 
-from features.build import build_family_features
-from flags.flagging import FlagConfig, family_districts, score_families
-from linkage import form_families
-from pipelines.catalogue import row_count
-from pipelines.layout import HISTORY_GROUP, RECORDS
-from pipelines.readers import residence_observations
-from pipelines.resources import CouncilSettings, Warehouse, declared_reads
-from pipelines.run_context import excluded_families, load_approved_model
+from safeguard.features.build import build_family_features
+from safeguard.flags.flagging import FlagConfig, family_districts, score_families
+from safeguard.linkage import form_families
+from safeguard.pipelines.catalogue import row_count
+from safeguard.pipelines.layout import HISTORY_GROUP, RECORDS
+from safeguard.pipelines.readers import residence_observations
+from safeguard.pipelines.resources import CouncilSettings, Warehouse, declared_reads
+from safeguard.pipelines.run_context import excluded_families, load_approved_model
 
 as_of_months = dg.MonthlyPartitionsDefinition(start_date="2022-01-01", end_offset=0)
 

@@ -15,26 +15,26 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-import expectations
-from ingest.contract import LandingContract, load_contract
-from ingest.drops import Drop, newest_complete_drop, previous_complete_drop
-from ingest.reader import (
+from safeguard import expectations
+from safeguard.ingest.contract import LandingContract, load_contract
+from safeguard.ingest.drops import Drop, newest_complete_drop, previous_complete_drop
+from safeguard.ingest.reader import (
     FileIngest,
 )
-from ingest.volume import compare_volumes, drop_volumes
-from pipelines.catalogue import row_count
-from pipelines.dpia_metadata import dpia_check_spec
-from pipelines.ingesting import Ingested, Screened, ingest_and_publish
-from pipelines.layout import AGENCY_SOURCES, LANDING_FILES, REFERENCE_FILES, table_of
-from pipelines.objections import (
+from safeguard.ingest.volume import compare_volumes, drop_volumes
+from safeguard.pipelines.catalogue import row_count
+from safeguard.pipelines.dpia_metadata import dpia_check_spec
+from safeguard.pipelines.ingesting import Ingested, Screened, ingest_and_publish
+from safeguard.pipelines.layout import AGENCY_SOURCES, LANDING_FILES, REFERENCE_FILES, table_of
+from safeguard.pipelines.objections import (
     REGISTER_COMPLETE,
     REGISTER_VOLUME,
     register_check_results,
     withdraw_served_flags,
 )
-from pipelines.resources import RunSettings, Warehouse, declared_reads
-from pipelines.run_context import resolve_as_of
-from pipelines.storage import atomic_write_text
+from safeguard.pipelines.resources import RunSettings, Warehouse, declared_reads
+from safeguard.pipelines.run_context import resolve_as_of
+from safeguard.pipelines.storage import atomic_write_text
 
 VOLUME_CHECK = "volume_vs_previous_extract"
 ACCOUNTING_CHECK = "every_row_accounted_for"

@@ -7,21 +7,21 @@ only ever receives pseudonymous keys and aggregate quality figures.
 import dagster as dg
 import pandas as pd
 
-import linkage
-from features.outcomes import monthly_as_of_dates
-from features.protected import CHARACTERISTIC_SOURCES, characteristic_observations
-from linkage import form_families, form_families_at
-from pipelines.catalogue import row_count
-from pipelines.dpia_metadata import dpia_check_spec
-from pipelines.layout import OBJECTIONS_SOURCE, RECORDS, date_column
-from pipelines.linking import (
+from safeguard import linkage
+from safeguard.features.outcomes import monthly_as_of_dates
+from safeguard.features.protected import CHARACTERISTIC_SOURCES, characteristic_observations
+from safeguard.linkage import form_families, form_families_at
+from safeguard.pipelines.catalogue import row_count
+from safeguard.pipelines.dpia_metadata import dpia_check_spec
+from safeguard.pipelines.layout import OBJECTIONS_SOURCE, RECORDS, date_column
+from safeguard.pipelines.linking import (
     PLAUSIBILITY_TOLERANCE,
     implausible_clusters,
     link_and_publish,
 )
-from pipelines.readers import residence_observations
-from pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
-from pipelines.run_context import extract_date, run_dates
+from safeguard.pipelines.readers import residence_observations
+from safeguard.pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
+from safeguard.pipelines.run_context import extract_date, run_dates
 
 PLAUSIBILITY_CHECK = "plausible_clusters"
 COVERAGE_CHECK = "blocking_coverage"

@@ -3,29 +3,29 @@
 Fitting, evaluation, the fairness audit and the model card run in one step so the fitted
 object is judged before it is ever persisted as *approved*: only a model that passes both
 blocking gates is written to ``artefacts/models/approved.json``, the one scoring may use
-(:mod:`pipelines.release`).
+(:mod:`safeguard.pipelines.release`).
 """
 
 import dagster as dg
 
-from features import FEATURE_DICTIONARY, PROTECTED_COLUMNS, assert_no_protected
-from features.build import build_family_features
-from features.dictionary import ProtectedFeatureError
-from features.events import build_events
-from features.history import describe_truncation, history_consistency, history_starts
-from features.outcomes import build_training_frame, monthly_as_of_dates
-from pipelines.catalogue import row_count
-from pipelines.dpia_metadata import dpia_check_spec, summary_metadata
-from pipelines.layout import AGENCY_SOURCES, RECORDS
-from pipelines.release import (
+from safeguard.features import FEATURE_DICTIONARY, PROTECTED_COLUMNS, assert_no_protected
+from safeguard.features.build import build_family_features
+from safeguard.features.dictionary import ProtectedFeatureError
+from safeguard.features.events import build_events
+from safeguard.features.history import describe_truncation, history_consistency, history_starts
+from safeguard.features.outcomes import build_training_frame, monthly_as_of_dates
+from safeguard.pipelines.catalogue import row_count
+from safeguard.pipelines.dpia_metadata import dpia_check_spec, summary_metadata
+from safeguard.pipelines.layout import AGENCY_SOURCES, RECORDS
+from safeguard.pipelines.release import (
     audit_inputs,
     publish_release,
     release_config,
     total_capacity,
     train_release,
 )
-from pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
-from pipelines.run_context import events_known_at, excluded_people, run_dates
+from safeguard.pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
+from safeguard.pipelines.run_context import events_known_at, excluded_people, run_dates
 
 __all__ = ["audit_inputs", "release_config", "total_capacity"]  # used by bench/
 
@@ -87,7 +87,7 @@ FEATURE_CHECKS = [
     name="family_features_at_as_of",
 )
 def family_features(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: RunSettings):
-    from expectations import run_suite
+    from safeguard.expectations import run_suite
 
     warehouse = declared_reads(context, warehouse)
     as_of = run_dates(warehouse, settings).as_of

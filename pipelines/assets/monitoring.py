@@ -11,24 +11,24 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-import monitoring
-from contracts.layout import ARTEFACTS_DIR, DataDir
-from features.point_in_time import members_at
-from governance.document import Document, render_html, render_markdown
-from governance.monitoring_page import ChartFile, build_monitoring_page, build_status_page
-from monitoring import charts as chart
-from monitoring.inputs import build_inputs, monitored_scores
-from monitoring.overrides import attach_flags, override_analytics
-from monitoring.triggers import empty_report, with_earlier_firings
-from pipelines.catalogue import row_count
-from pipelines.council import CouncilConfig
-from pipelines.dpia_metadata import dpia_check_spec, summary_metadata
-from pipelines.layout import MONITORING_GROUP
-from pipelines.readers import optional_table as _optional
-from pipelines.release import total_capacity, truth_frame
-from pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
-from pipelines.run_context import approved_model, run_dates
-from portal.records import read_portal_table
+from safeguard import monitoring
+from safeguard.contracts.layout import ARTEFACTS_DIR, DataDir
+from safeguard.features.point_in_time import members_at
+from safeguard.governance.document import Document, render_html, render_markdown
+from safeguard.governance.monitoring_page import ChartFile, build_monitoring_page, build_status_page
+from safeguard.monitoring import charts as chart
+from safeguard.monitoring.inputs import build_inputs, monitored_scores
+from safeguard.monitoring.overrides import attach_flags, override_analytics
+from safeguard.monitoring.triggers import empty_report, with_earlier_firings
+from safeguard.pipelines.catalogue import row_count
+from safeguard.pipelines.council import CouncilConfig
+from safeguard.pipelines.dpia_metadata import dpia_check_spec, summary_metadata
+from safeguard.pipelines.layout import MONITORING_GROUP
+from safeguard.pipelines.readers import optional_table as _optional
+from safeguard.pipelines.release import total_capacity, truth_frame
+from safeguard.pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
+from safeguard.pipelines.run_context import approved_model, run_dates
+from safeguard.portal.records import read_portal_table
 
 DECOMMISSION_CHECK = "decommission_triggers"
 TABLES = ("monitoring_performance", "monitoring_fairness", "monitoring_drift",
@@ -204,8 +204,8 @@ def _harm(
 
 def _overrides(warehouse: Warehouse, events, families, people, history, horizon) -> pd.DataFrame:
     """Practitioners' judgements from the portal database, with the outcomes of their flags."""
-    from features.outcomes import outcome_labels
-    from features.protected import build_sensitive_features_many
+    from safeguard.features.outcomes import outcome_labels
+    from safeguard.features.protected import build_sensitive_features_many
 
     judgements = read_portal_table(Path(warehouse.data_dir), "judgements",
                                    sql="SELECT flag_id, family_key, decision, decided_at FROM judgements")  # fmt: skip

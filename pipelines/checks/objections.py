@@ -8,10 +8,10 @@ import json
 
 import dagster as dg
 
-from expectations import run_suite
-from pipelines.dpia_metadata import register
-from pipelines.resources import RunSettings, Warehouse
-from pipelines.validation import GX_CHECK, publish_data_docs
+from safeguard.expectations import run_suite
+from safeguard.pipelines.dpia_metadata import register
+from safeguard.pipelines.resources import RunSettings, Warehouse
+from safeguard.pipelines.validation import GX_CHECK, publish_data_docs
 
 
 @dg.asset_check(

@@ -1,1 +1,1 @@
-"""Alembic migrations of the portal database (run by :func:`portal.database.upgrade`)."""
+"""Alembic migrations of the portal database (run by :func:`safeguard.portal.database.upgrade`)."""

@@ -1,4 +1,4 @@
-"""Alembic environment: migrations always run on the connection :mod:`portal.database` passes."""
+"""Alembic environment: migrations always run on the connection :mod:`safeguard.portal.database` passes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from alembic import context
 connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError(
-        "portal migrations run through portal.database.upgrade (safeguard portal-db upgrade), "
+        "portal migrations run through safeguard.portal.database.upgrade (safeguard portal-db upgrade), "
         "which passes the configured database connection"
     )
 # Its own version table: Dagster's instance storage keeps `alembic_version` for itself, and a

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from contracts.gates import DEFAULT_GATES, DEFAULT_THRESHOLD, GateSettings
-from flags.flagging import FlagConfig
-from models import PerformanceGate
-from models.fairness import FairnessConfig
-from models.fairness_gate import FairnessGate
-from pipelines.council import CouncilConfig, load_config, parse_config
+from safeguard.contracts.gates import DEFAULT_GATES, DEFAULT_THRESHOLD, GateSettings
+from safeguard.flags.flagging import FlagConfig
+from safeguard.models import PerformanceGate
+from safeguard.models.fairness import FairnessConfig
+from safeguard.models.fairness_gate import FairnessGate
+from safeguard.pipelines.council import CouncilConfig, load_config, parse_config
 
 
 def test_the_shipped_council_file_states_the_defaults() -> None:
-    # council.yaml documents every default; it must not drift from contracts.gates
+    # council.yaml documents every default; it must not drift from safeguard.contracts.gates
     assert load_config().gates() == DEFAULT_GATES
     assert CouncilConfig().gates() == DEFAULT_GATES
 

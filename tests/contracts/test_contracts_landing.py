@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from contracts.landing import (
+from safeguard.contracts.landing import (
     AGENCY_SOURCES,
     REFERENCE_FILES,
     ContractError,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts import layout
-from contracts.layout import DataDir
+from safeguard.contracts import layout
+from safeguard.contracts.layout import DataDir
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = (
@@ -41,7 +41,7 @@ def test_no_package_writes_a_data_dir_file_name_itself(package: str) -> None:
         for name in literal_uses(path)
         if package not in PINNED[name]
     }
-    assert found == set(), "take data-directory names from contracts.layout"
+    assert found == set(), "take data-directory names from safeguard.contracts.layout"
 
 
 def test_the_scan_finds_a_literal(tmp_path: Path) -> None:
@@ -53,8 +53,8 @@ def test_the_scan_finds_a_literal(tmp_path: Path) -> None:
 
 
 def test_layout_agrees_with_the_names_dpia_uses() -> None:
-    from dpia.audit import AUDIT_RELATIVE_PATH
-    from dpia.pseudonymise import KEY_FILE_NAME, ROTATION_DIR_NAME
+    from safeguard.dpia.audit import AUDIT_RELATIVE_PATH
+    from safeguard.dpia.pseudonymise import KEY_FILE_NAME, ROTATION_DIR_NAME
 
     assert layout.AUDIT_LOG == AUDIT_RELATIVE_PATH
     assert layout.KEY_FILE == KEY_FILE_NAME

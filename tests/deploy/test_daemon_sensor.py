@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from synth import EstateConfig, generate_estate
+from safeguard.synth import EstateConfig, generate_estate
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -97,7 +97,7 @@ def test_the_daemon_runs_the_sensor_and_the_run_it_launches_finishes(
 ) -> None:
     import dagster as dg
 
-    from pipelines.operations import failed_gates_of_run
+    from safeguard.pipelines.operations import failed_gates_of_run
 
     home, data_dir, landing = tmp_path / "dagster_home", tmp_path / "data", tmp_path / "landing"
     home.mkdir()

@@ -48,9 +48,9 @@ def test_the_daemon_and_webserver_share_the_workspace_and_the_portal_validates_f
     portal = _unit(DEPLOY / "systemd/safeguard-portal.service")["Service"]
     assert portal["ExecStartPre"].endswith("-m safeguard.settings")
     argv = shlex.split(portal["ExecStart"])
-    assert argv[argv.index("--factory") + 1] == "portal.server:production_app"
+    assert argv[argv.index("--factory") + 1] == "safeguard.portal.server:production_app"
     assert argv[argv.index("--host") + 1] == "127.0.0.1"
-    from portal.server import production_app
+    from safeguard.portal.server import production_app
 
     assert callable(production_app)
 

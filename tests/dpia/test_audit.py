@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import dpia.audit
-from dpia.audit import (
+import safeguard.dpia.audit
+from safeguard.dpia.audit import (
     GENESIS_HASH,
     AuditConfigError,
     AuditError,
@@ -25,7 +25,7 @@ from dpia.audit import (
     AuditSettings,
     AuditTrailRemoved,
 )
-from dpia.audit_chain import decode_line, encode_line, entry_hash
+from safeguard.dpia.audit_chain import decode_line, encode_line, entry_hash
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -355,7 +355,7 @@ def test_concurrent_appends_share_fsyncs_and_return_only_once_on_disk(
         if os.fstat(fd).st_ino == os.stat(log.path).st_ino:
             if not first_flush.is_set():
                 # Hold the first batch on its way to disk until every other writer has queued.
-                queue = dpia.audit._committer(log.path).queue
+                queue = safeguard.dpia.audit._committer(log.path).queue
                 for _ in range(2000):
                     if len(queue) == writers - 1:
                         break
@@ -366,7 +366,7 @@ def test_concurrent_appends_share_fsyncs_and_return_only_once_on_disk(
         else:
             real_fsync(fd)
 
-    monkeypatch.setattr(dpia.audit, "_fsync", counting_fsync)
+    monkeypatch.setattr(safeguard.dpia.audit, "_fsync", counting_fsync)
 
     def work(i: int) -> None:
         entry = log.append(f"worker_{i}", "case_view", f"family_key:{i:016x}")
@@ -393,7 +393,7 @@ def test_a_failed_flush_acknowledges_nothing(
     def failing(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(dpia.audit, "_fsync", failing)
+    monkeypatch.setattr(safeguard.dpia.audit, "_fsync", failing)
     with pytest.raises(AuditError, match="could not be written"):
         log.append("worker_17", "case_view", "family_key:0000000000000009")
 
@@ -422,7 +422,7 @@ def test_concurrent_processes_keep_one_chain(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from dpia.audit import AuditLog\n"
+        "from safeguard.dpia.audit import AuditLog\n"
         "log = AuditLog(Path(sys.argv[1]))\n"
         "for i in range(25):\n"
         "    log.append(f'proc_{sys.argv[2]}', 'export', rows=i)\n"
@@ -456,7 +456,7 @@ def _age(log: AuditLog, days: list[int]) -> None:
         out.append(line)
     _write(log, out)
     seq = len(out)
-    log.settings.write_anchor(log.path, key, dpia.audit.Anchor(seq, prev))
+    log.settings.write_anchor(log.path, key, safeguard.dpia.audit.Anchor(seq, prev))
 
 
 def test_retention_cut_keeps_the_trail_verifiable(tmp_path: Path) -> None:

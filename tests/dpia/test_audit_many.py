@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import dpia.audit
-from dpia.audit import AuditError, AuditLog
+import safeguard.dpia.audit
+from safeguard.dpia.audit import AuditError, AuditLog
 
 
 def _log(tmp_path: Path) -> AuditLog:
@@ -29,7 +29,7 @@ def test_two_entries_of_one_page_view_share_one_fsync_and_keep_their_order(
             flushes.append(log.path.read_bytes().count(b"\n"))
         real(fd)
 
-    monkeypatch.setattr(dpia.audit, "_fsync", counting)
+    monkeypatch.setattr(safeguard.dpia.audit, "_fsync", counting)
     subject = "family_key:00000000000000aa"
     entries = log.append_many(
         [
@@ -52,7 +52,7 @@ def test_a_failed_commit_acknowledges_none_of_them(
     def failing(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(dpia.audit, "_fsync", failing)
+    monkeypatch.setattr(safeguard.dpia.audit, "_fsync", failing)
     with pytest.raises(AuditError, match="could not be written"):
         log.append_many(
             [

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dpia.firewall import classify_columns, is_prohibited, normalise_column_name
+from safeguard.dpia.firewall import classify_columns, is_prohibited, normalise_column_name
 
 PROHIBITED = ("immigration_status", "nationality", "visa_type", "nrpf_status", "religion")
 DECLARED = ("person_ref", "first_name", "dob", "role", "incident_date")
@@ -137,7 +137,7 @@ def test_look_alikes_and_synonyms_are_prohibited_not_undeclared(header):
 
 
 def test_folding_does_not_make_declared_names_prohibited():
-    from ingest.contract import load_contract
+    from safeguard.ingest.contract import load_contract
 
     contract = load_contract()
     for spec in contract.files.values():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from dpia.private_files import make_private, secure_data_dir
+from safeguard.dpia.private_files import make_private, secure_data_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ def test_existing_world_readable_files_are_tightened(tmp_path: Path) -> None:
 def test_secure_data_dir_makes_new_files_and_duckdb_wal_owner_only(tmp_path: Path) -> None:
     # A child process, so the test runner's own umask is not changed.
     script = (
-        "import sys, duckdb; from pathlib import Path; from dpia.private_files import secure_data_dir;"
+        "import sys, duckdb; from pathlib import Path; from safeguard.dpia.private_files import secure_data_dir;"
         "root = Path(sys.argv[1]); secure_data_dir(root, create=True);"
         "(root / 'reports').mkdir(); (root / 'reports' / 'pack.html').write_text('x');"
         "con = duckdb.connect(str(root / 'warehouse.duckdb'));"

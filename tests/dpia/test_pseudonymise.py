@@ -9,7 +9,7 @@ import stat
 import pandas as pd
 import pytest
 
-from dpia.pseudonymise import (
+from safeguard.dpia.pseudonymise import (
     KEY_ENV_VAR,
     Pseudonymiser,
     PseudonymKeyError,

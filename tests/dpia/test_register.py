@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from dpia.register import (
+from safeguard.dpia.register import (
     NOT_APPLICABLE,
     REGISTER_ENV_VAR,
     DpiaRegisterError,

@@ -11,7 +11,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from expectations.contract import ColumnSpec, records_table_spec, reference_table_spec
+from safeguard.expectations.contract import ColumnSpec, records_table_spec, reference_table_spec
 
 EXTRACT = date(2026, 3, 31)
 FEATURES = [

@@ -18,9 +18,16 @@ from great_expectations.core.expectation_validation_result import (
 )
 from gx_frames import EXTRACT, FEATURES, features_frame, records_frame, workers_frame
 
-from expectations import SuiteOutcome, build_data_docs, build_suite, run_suite, runner, screen_rows
-from expectations.outcome import sanitise_result
-from expectations.screening import SCREEN_FORMAT
+from safeguard.expectations import (
+    SuiteOutcome,
+    build_data_docs,
+    build_suite,
+    run_suite,
+    runner,
+    screen_rows,
+)
+from safeguard.expectations.outcome import sanitise_result
+from safeguard.expectations.screening import SCREEN_FORMAT
 
 # Every row-level rule strict, so that each planted value fails its rule on its own.
 STRICT = {"row_rule_mostly": 1.0, "plausible_age_mostly": 1.0, "reference_row_rule_mostly": 1.0}

@@ -18,9 +18,9 @@ from gx_frames import (
     workers_frame,
 )
 
-from expectations import SuiteConfigError, SuiteOutcome, run_suite, screen_rows
-from expectations.contract import AGENCY_SOURCES, records_table_spec
-from expectations.records import NON_EVENT_DATES
+from safeguard.expectations import SuiteConfigError, SuiteOutcome, run_suite, screen_rows
+from safeguard.expectations.contract import AGENCY_SOURCES, records_table_spec
+from safeguard.expectations.records import NON_EVENT_DATES
 
 IN_SET = "expect_column_values_to_be_in_set"
 NOT_NULL = "expect_column_values_to_not_be_null"
@@ -376,7 +376,7 @@ def test_a_rare_mistyped_birth_date_is_tolerated_but_reported() -> None:
 
 
 def _suites() -> dict[str, list]:
-    from expectations import DATASETS, build_suite
+    from safeguard.expectations import DATASETS, build_suite
 
     return {
         d: build_suite(d, extract_date=EXTRACT, feature_dictionary=FEATURES)
@@ -387,7 +387,7 @@ def _suites() -> dict[str, list]:
 
 
 def test_every_expectation_states_its_level_and_row_rules_their_mostly() -> None:
-    from expectations.levels import LEVEL_KEY, LEVELS
+    from safeguard.expectations.levels import LEVEL_KEY, LEVELS
 
     settings = {"agency": 0.99, "reference": 0.5, "age": 0.999}
     for dataset, suite in _suites().items():

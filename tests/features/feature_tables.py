@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from features.events import _PANDAS_DTYPES, EVENT_COLUMNS
+from safeguard.features.events import _PANDAS_DTYPES, EVENT_COLUMNS
 
 AS_OF = date(2024, 7, 1)
 

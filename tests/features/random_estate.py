@@ -11,8 +11,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from features.dictionary import USED_EVENT_TYPES
-from features.events import _PANDAS_DTYPES, EVENT_COLUMNS
+from safeguard.features.dictionary import USED_EVENT_TYPES
+from safeguard.features.events import _PANDAS_DTYPES, EVENT_COLUMNS
 
 DATES = [date(2024, 1, 1), date(2024, 4, 1), date(2024, 7, 1)]
 

@@ -8,8 +8,12 @@ import pandas as pd
 import pytest
 from feature_tables import AS_OF, events_frame
 
-from features.build import FeatureInputError, build_family_features, build_family_features_many
-from features.dictionary import FEATURE_NAMES, RECENCY_CAP_DAYS
+from safeguard.features.build import (
+    FeatureInputError,
+    build_family_features,
+    build_family_features_many,
+)
+from safeguard.features.dictionary import FEATURE_NAMES, RECENCY_CAP_DAYS
 
 
 def _f1(

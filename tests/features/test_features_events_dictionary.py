@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.dictionary import (
+from safeguard.features.dictionary import (
     FEATURE_DICTIONARY,
     FEATURE_NAMES,
     PROTECTED_COLUMNS,
@@ -13,7 +13,7 @@ from features.dictionary import (
     assert_no_protected,
     feature_spec,
 )
-from features.events import EVENT_COLUMNS, EventsSchemaError, build_events
+from safeguard.features.events import EVENT_COLUMNS, EventsSchemaError, build_events
 
 
 def _records() -> dict[str, pd.DataFrame]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.history import describe_truncation, history_consistency, history_starts
+from safeguard.features.history import describe_truncation, history_consistency, history_starts
 
 
 def _frame(dates: list[str]) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from feature_tables import AS_OF, events_frame
 
-from features.outcomes import (
+from safeguard.features.outcomes import (
     SplitError,
     build_training_frame,
     open_to_social_care,

@@ -7,8 +7,8 @@ from datetime import date
 import pandas as pd
 from feature_tables import AS_OF, events_frame, families_frame
 
-from features.point_in_time import districts_at, members_at, spell_valid_at, spells_at
-from flags.flagging import family_districts
+from safeguard.features.point_in_time import districts_at, members_at, spell_valid_at, spells_at
+from safeguard.flags.flagging import family_districts
 
 
 def _spells() -> pd.DataFrame:
@@ -67,8 +67,8 @@ def test_linkage_snapshots_follow_the_same_membership_rule() -> None:
     inline: each snapshot must equal :func:`members_at` of the spells formed on that date."""
     import numpy as np
 
-    from linkage import keyed
-    from linkage.families import form_families, form_families_at
+    from safeguard.linkage import keyed
+    from safeguard.linkage.families import form_families, form_families_at
 
     rng = np.random.default_rng(3)
     n, people = 900, [f"p{i:03d}" for i in range(80)]

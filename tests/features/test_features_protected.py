@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from feature_tables import AS_OF, events_frame
 
-from features.build import build_family_features
-from features.protected import (
+from safeguard.features.build import build_family_features
+from safeguard.features.protected import (
     SENSITIVE_COLUMNS,
     attribute_leakage,
     build_sensitive_features,
@@ -86,7 +86,7 @@ def test_a_characteristic_first_recorded_after_the_as_of_date_is_unknown_then(
 
 
 def test_the_latest_statement_breaks_a_tie_and_the_modal_one_wins() -> None:
-    from features.protected import person_characteristics_at
+    from safeguard.features.protected import person_characteristics_at
 
     obs = _observations([
         ("p", "2023-01-01", None, "WBRI", None), ("p", "2023-02-01", None, "WIRI", None),

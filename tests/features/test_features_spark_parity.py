@@ -11,14 +11,19 @@ import pandas as pd
 import pytest
 from random_estate import DATES, random_estate
 
-from features.build import build_family_features_many
-from features.dictionary import FEATURE_NAMES
-from features.engines import DuckDBEngine, SparkEngine, engine_for, to_spark_sql
-from features.outcomes import OUTCOME_EVENT_TYPES, build_training_frame
-from flags.flagging import score_families
-from linkage.spark import local_spark_session, spark_available
-from models.estimator import RiskModel
-from models.scoring_engines import LocalScoring, SparkScoring, on_engine, scoring_engine_for
+from safeguard.features.build import build_family_features_many
+from safeguard.features.dictionary import FEATURE_NAMES
+from safeguard.features.engines import DuckDBEngine, SparkEngine, engine_for, to_spark_sql
+from safeguard.features.outcomes import OUTCOME_EVENT_TYPES, build_training_frame
+from safeguard.flags.flagging import score_families
+from safeguard.linkage.spark import local_spark_session, spark_available
+from safeguard.models.estimator import RiskModel
+from safeguard.models.scoring_engines import (
+    LocalScoring,
+    SparkScoring,
+    on_engine,
+    scoring_engine_for,
+)
 
 pytestmark = pytest.mark.spark
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from random_estate import DATES, random_estate
 
-from features.build import build_family_features_many, feature_sql
-from features.dictionary import FEATURE_DICTIONARY, USED_EVENT_TYPES, Aggregate
-from flags.reasons import EVIDENCE_RULES
+from safeguard.features.build import build_family_features_many, feature_sql
+from safeguard.features.dictionary import FEATURE_DICTIONARY, USED_EVENT_TYPES, Aggregate
+from safeguard.flags.reasons import EVIDENCE_RULES
 
 _MEMBERS = """
   SELECT a.d AS as_of, f.family_key, f.person_key, f.role

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from flag_tables import AS_OF, fitted_model, random_estate
 
-from features import build_family_features
-from flags.flagging import family_districts
-from models.estimator import RiskModel
+from safeguard.features import build_family_features
+from safeguard.flags.flagging import family_districts
+from safeguard.models.estimator import RiskModel
 
 
 @pytest.fixture(scope="session")

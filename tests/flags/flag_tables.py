@@ -7,11 +7,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from dpia.pseudonymise import Pseudonymiser
-from features.build import USED_EVENT_TYPES
-from features.dictionary import FEATURE_NAMES
-from features.events import _PANDAS_DTYPES, EVENT_COLUMNS
-from models.estimator import RiskModel
+from safeguard.dpia.pseudonymise import Pseudonymiser
+from safeguard.features.build import USED_EVENT_TYPES
+from safeguard.features.dictionary import FEATURE_NAMES
+from safeguard.features.events import _PANDAS_DTYPES, EVENT_COLUMNS
+from safeguard.models.estimator import RiskModel
 
 AS_OF = date(2024, 7, 1)
 #: Makes the keyed flag ids (a made-up test secret).

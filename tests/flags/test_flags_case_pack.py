@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from flag_tables import AS_OF, PSEUDONYMISER
 
-from flags.case_pack import STATEMENT, build_caseloads, write_case_packs
-from flags.flagging import FlagConfig, FlaggingInputError, score_families, select_flags
-from flags.global_explain import global_explanations
-from flags.reasons import explain_flags
-from models.estimator import RiskModel
+from safeguard.flags.case_pack import STATEMENT, build_caseloads, write_case_packs
+from safeguard.flags.flagging import FlagConfig, FlaggingInputError, score_families, select_flags
+from safeguard.flags.global_explain import global_explanations
+from safeguard.flags.reasons import explain_flags
+from safeguard.models.estimator import RiskModel
 
 Estate = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
 WORKERS = pd.DataFrame(

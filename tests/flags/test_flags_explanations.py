@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from flag_tables import AS_OF
 
-from features.dictionary import FEATURE_DICTIONARY, FEATURE_NAMES, RECENCY_CAP_DAYS
-from flags.reasons import (
+from safeguard.features.dictionary import FEATURE_DICTIONARY, FEATURE_NAMES, RECENCY_CAP_DAYS
+from safeguard.flags.reasons import (
     EVIDENCE_RULES,
     ExplanationInputError,
     ReasonConfig,
@@ -21,7 +21,7 @@ from flags.reasons import (
     explain_family,
     explain_flags,
 )
-from models.estimator import RiskModel
+from safeguard.models.estimator import RiskModel
 
 TS = pd.Timestamp(AS_OF)
 Estate = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]

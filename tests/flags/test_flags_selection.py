@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from flag_tables import AS_OF, PSEUDONYMISER
 
-from dpia.pseudonymise import Pseudonymiser
-from flags.flagging import (
+from safeguard.dpia.pseudonymise import Pseudonymiser
+from safeguard.flags.flagging import (
     FlagConfig,
     FlaggingInputError,
     exclusion_counts,
@@ -20,7 +20,7 @@ from flags.flagging import (
     score_families,
     select_flags,
 )
-from models.estimator import RiskModel
+from safeguard.models.estimator import RiskModel
 
 CONFIG = FlagConfig(threshold_probability=0.2)
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flags.waterfall import LOWER, RAISE, waterfall_svg
+from safeguard.flags.waterfall import LOWER, RAISE, waterfall_svg
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from governance_estate import build_estate
 
-from dpia.audit import AuditLog
-from dpia.register import DpiaRegister, load_register
-from governance.profile import GovernanceProfile, load_profile
+from safeguard.dpia.audit import AuditLog
+from safeguard.dpia.register import DpiaRegister, load_register
+from safeguard.governance.profile import GovernanceProfile, load_profile
 
 RECORDS = [
     f"{s}_records" for s in ("social_care", "education", "housing", "police", "revenues_benefits")

@@ -1,7 +1,7 @@
 """A small synthetic data directory (docs/DESIGN.md layout) with planted people and markers.
 
 About 150 noisy people in households across the five agencies are linked with the real
-``linkage.link_with_details`` (model saved under ``artefacts/linkage``). Planted on top:
+``safeguard.linkage.link_with_details`` (model saved under ``artefacts/linkage``). Planted on top:
 
 - the **target** child Zephyrine Quillfeather (education, social care, and a housing record
   with the surname typo'd as "Quilfeather" that only the linkage connects), her mother
@@ -26,10 +26,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-import linkage
-from dpia.audit import AuditLog
-from dpia.pseudonymise import Pseudonymiser
-from portal.records import replace_practitioner_tables
+from safeguard import linkage
+from safeguard.dpia.audit import AuditLog
+from safeguard.dpia.pseudonymise import Pseudonymiser
+from safeguard.portal.records import replace_practitioner_tables
 
 KEY = b"governance-test-key-0123456789ab"
 SOURCES = ("social_care", "education", "housing", "police", "revenues_benefits")
@@ -251,7 +251,7 @@ def _warehouse(vault, links, key_of, pseudo_of, rng) -> dict[str, pd.DataFrame]:
 
 
 def _write_portal(data_dir: Path) -> None:
-    """Through portal.records, into whichever portal database the settings name."""
+    """Through safeguard.portal.records, into whichever portal database the settings name."""
     judgements = pd.DataFrame({
         "judgement_id": ["j1", "j2"], "flag_id": [PLANTED.flag_id, "flag-old-2023"],
         "family_key": [PLANTED.family_key, "0ther0family0001"], "worker_id": ["W01", "W02"],

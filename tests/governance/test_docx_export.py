@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from docx import Document as open_docx
 
-from governance.checklist import REQUIRED_SECTIONS
-from governance.docx_export import DOCX_ARTEFACTS
-from governance.facts import GateResult, RunFacts
-from governance.reports import build_document, build_report
+from safeguard.governance.checklist import REQUIRED_SECTIONS
+from safeguard.governance.docx_export import DOCX_ARTEFACTS
+from safeguard.governance.facts import GateResult, RunFacts
+from safeguard.governance.reports import build_document, build_report
 
 
 def _headings(path: Path) -> list[str]:

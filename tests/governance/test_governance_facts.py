@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from governance.facts import collect_run_facts
-from governance.profile import GovernanceProfileError, default_profile_path, load_profile
+from safeguard.governance.facts import collect_run_facts
+from safeguard.governance.profile import GovernanceProfileError, default_profile_path, load_profile
 
 
 def test_collect_run_facts_reads_aggregates_of_the_latest_extract(estate):

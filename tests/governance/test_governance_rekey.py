@@ -11,16 +11,24 @@ import pytest
 from governance_estate import KEY, PLANTED, TARGET
 from typer.testing import CliRunner
 
-import governance.rekey
-from dpia.audit import AuditLog
-from dpia.pseudonymise import KEY_FILE_NAME, Pseudonymiser, PseudonymKeyError, load_or_create_key
-from governance.rekey import PSEUDONYM_COLUMNS, KeyRotationError, rotate_keys
-from governance.sar import subject_access
-from portal.records import read_portal_table, read_practitioner_tables
-from portal.snapshot import current_snapshot, publish_serving_snapshot, serving_dir
+import safeguard.governance.rekey
 from safeguard.cli import app
+from safeguard.dpia.audit import AuditLog
+from safeguard.dpia.pseudonymise import (
+    KEY_FILE_NAME,
+    Pseudonymiser,
+    PseudonymKeyError,
+    load_or_create_key,
+)
+from safeguard.governance.rekey import PSEUDONYM_COLUMNS, KeyRotationError, rotate_keys
+from safeguard.governance.sar import subject_access
+from safeguard.portal.records import read_portal_table, read_practitioner_tables
+from safeguard.portal.snapshot import current_snapshot, publish_serving_snapshot, serving_dir
 
-DATABASES = ("vault.duckdb", "warehouse.duckdb")  # and the portal's, through portal.records
+DATABASES = (
+    "vault.duckdb",
+    "warehouse.duckdb",
+)  # and the portal's, through safeguard.portal.records
 
 
 def _query(path: Path, sql: str) -> list[tuple]:
@@ -147,10 +155,10 @@ def test_an_interrupted_rotation_blocks_the_key_until_finished(
             raise OSError("power cut")
         real_replace(src, dst)
 
-    monkeypatch.setattr(governance.rekey.os, "replace", crash_after_two)
+    monkeypatch.setattr(safeguard.governance.rekey.os, "replace", crash_after_two)
     with pytest.raises(OSError, match="power cut"):
         rotate_keys(keyed_estate, actor="data_team")
-    monkeypatch.setattr(governance.rekey.os, "replace", real_replace)
+    monkeypatch.setattr(safeguard.governance.rekey.os, "replace", real_replace)
     with pytest.raises(PseudonymKeyError, match="did not finish"):
         load_or_create_key(keyed_estate)  # the pipeline will not run on half-re-keyed data
     with pytest.raises(KeyRotationError, match="was finished"):

@@ -11,17 +11,23 @@ import duckdb
 import pytest
 from governance_estate import EXPIRED_NAME, MOTHER_NAME, OBJECTOR, PLANTED, TARGET
 
-from dpia.audit import AuditLog
-from governance.checklist import (
+from safeguard.dpia.audit import AuditLog
+from safeguard.governance.checklist import (
     ARTEFACTS,
     REQUIRED_PER_ACTIVITY,
     REQUIRED_SECTIONS,
     IncompleteArtefactError,
     check_artefact,
 )
-from governance.document import Fields, render_html, render_markdown
-from governance.facts import FileFacts, GateResult, ModelFacts, RunFacts, collect_run_facts
-from governance.reports import build_document, build_governance_reports, write_checked
+from safeguard.governance.document import Fields, render_html, render_markdown
+from safeguard.governance.facts import (
+    FileFacts,
+    GateResult,
+    ModelFacts,
+    RunFacts,
+    collect_run_facts,
+)
+from safeguard.governance.reports import build_document, build_governance_reports, write_checked
 
 
 @pytest.fixture(scope="module")

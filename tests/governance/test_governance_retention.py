@@ -9,11 +9,11 @@ import duckdb
 import pytest
 from governance_estate import EXPIRED_NAME, PLANTED, TODAY
 
-from dpia.audit import AuditError, AuditLog
-from governance.retention import months_before, purge_expired
-from governance.store import list_tables
-from portal.records import read_portal_table, read_practitioner_tables
-from portal.snapshot import current_snapshot, publish_serving_snapshot, serving_dir
+from safeguard.dpia.audit import AuditError, AuditLog
+from safeguard.governance.retention import months_before, purge_expired
+from safeguard.governance.store import list_tables
+from safeguard.portal.records import read_portal_table, read_practitioner_tables
+from safeguard.portal.snapshot import current_snapshot, publish_serving_snapshot, serving_dir
 
 
 def _cells(path: Path) -> dict[str, str]:

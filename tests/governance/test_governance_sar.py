@@ -19,15 +19,15 @@ from governance_estate import (
     TWIN_WITHOUT_RECORDS,
 )
 
-from dpia.audit import AuditLog
-from governance.matching import (
+from safeguard.dpia.audit import AuditLog
+from safeguard.governance.matching import (
     MatchingUnavailable,
     MatchInputError,
     match_objections,
     match_people,
 )
-from governance.sar import REDACTED, subject_access, write_sar
-from governance.sar_collect import FREE_TEXT_WITHHELD
+from safeguard.governance.sar import REDACTED, subject_access, write_sar
+from safeguard.governance.sar_collect import FREE_TEXT_WITHHELD
 
 
 def _vault(data_dir: Path, sql: str, params: list[object] | None = None) -> list[tuple]:

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from governance.blocks import firewall_table
-from governance.document import Document, Fields, Section, render_html, render_markdown
-from governance.facts import FirewallDrop, RunFacts
+from safeguard.governance.blocks import firewall_table
+from safeguard.governance.document import Document, Fields, Section, render_html, render_markdown
+from safeguard.governance.facts import FirewallDrop, RunFacts
 
 HOSTILE = [
     "[click here](https://evil.example/phish)",

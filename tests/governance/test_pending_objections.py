@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from governance.pending_objections import candidate_person_keys, families_of, usable_identity
+from safeguard.governance.pending_objections import (
+    candidate_person_keys,
+    families_of,
+    usable_identity,
+)
 
 
 def _vault(*rows: tuple[str, str, str | None, str]) -> pd.DataFrame:

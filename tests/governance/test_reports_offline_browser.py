@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from governance.facts import GateResult, RunFacts
-from governance.reports import build_report
-from models.charts import calibration_chart, fairness_charts, review_chart, write_index
+from safeguard.governance.facts import GateResult, RunFacts
+from safeguard.governance.reports import build_report
+from safeguard.models.charts import calibration_chart, fairness_charts, review_chart, write_index
 
 pytestmark = pytest.mark.browser
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dpia.audit import AuditLog
-from governance.document import render_html, render_markdown
-from governance.facts import GateResult, ModelFacts, RunFacts, collect_run_facts
-from governance.review_pack import build_review_pack, outcome_sentence
+from safeguard.dpia.audit import AuditLog
+from safeguard.governance.document import render_html, render_markdown
+from safeguard.governance.facts import GateResult, ModelFacts, RunFacts, collect_run_facts
+from safeguard.governance.review_pack import build_review_pack, outcome_sentence
 
 PERF_FAIL = (
     "FAIL: precision among the top 12 families is 0.014 (95% CI 0.000-0.055); its lower bound "
@@ -95,7 +95,7 @@ def test_run_id_is_the_command_lines_and_no_local_path_appears(register, tmp_pat
 def test_charts_are_embedded_with_alt_text_and_their_numbers(register, tmp_path: Path) -> None:
     import pandas as pd
 
-    from models.charts import calibration_chart, write_index
+    from safeguard.models.charts import calibration_chart, write_index
 
     model_dir = tmp_path / "artefacts" / "model"
     curve = pd.DataFrame({"bin": [1, 2], "n": [400, 100], "mean_predicted": [0.01, 0.2],

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from governance.withdrawals import empty_withdrawals, reinstate_flags, withdraw_flags
+from safeguard.governance.withdrawals import empty_withdrawals, reinstate_flags, withdraw_flags
 
 FLAGS = pd.DataFrame(
     {

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from ingest.contract import ColumnSpec, LandingContract, load_contract
-from ingest.drops import Drop
+from safeguard.ingest.contract import ColumnSpec, LandingContract, load_contract
+from safeguard.ingest.drops import Drop
 
 Rows = Sequence[Mapping[str, str] | Sequence[str]]
 

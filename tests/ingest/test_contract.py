@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ingest.contract import ContractError, default_contract_path, load_contract
+from safeguard.ingest.contract import ContractError, default_contract_path, load_contract
 
 
 def _write(tmp_path, mutate):

@@ -15,8 +15,8 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from ingest.contract import LandingContract, load_contract
-from ingest.formats import matches_format
+from safeguard.ingest.contract import LandingContract, load_contract
+from safeguard.ingest.formats import matches_format
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = REPO_ROOT / "contracts" / "landing_contract.yaml"

@@ -6,7 +6,12 @@ from datetime import date
 
 import pytest
 
-from ingest.drops import NoCompleteDrop, newest_complete_drop, previous_complete_drop, scan_drops
+from safeguard.ingest.drops import (
+    NoCompleteDrop,
+    newest_complete_drop,
+    previous_complete_drop,
+    scan_drops,
+)
 
 
 def test_newest_complete_drop_skips_incomplete_newer_ones(tmp_path, drop_tools, contract):

@@ -18,10 +18,10 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dpia.firewall import shown_name
-from dpia.pseudonymise import Pseudonymiser
-from ingest.identity import split_identities
-from ingest.reader import read_file, row_accounting_frame
+from safeguard.dpia.firewall import shown_name
+from safeguard.dpia.pseudonymise import Pseudonymiser
+from safeguard.ingest.identity import split_identities
+from safeguard.ingest.reader import read_file, row_accounting_frame
 
 BASE_NAMES = [
     ["immigration", "status"],

@@ -14,8 +14,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dpia.firewall import header_refusal, looks_like_value
-from ingest.reader import read_file, row_accounting_frame
+from safeguard.dpia.firewall import header_refusal, looks_like_value
+from safeguard.ingest.reader import read_file, row_accounting_frame
 
 POLICE_WITH_EXTRAS = [
     "involvement_id", "incident_ref", "person_ref", "first_name", "last_name", "dob", "sex",

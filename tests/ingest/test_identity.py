@@ -5,15 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from dpia.pseudonymise import Pseudonymiser
-from ingest.identity import (
+from safeguard.dpia.pseudonymise import Pseudonymiser
+from safeguard.ingest.identity import (
     VAULT_COLUMNS,
     normalise_address,
     normalise_postcode,
     postcode_district,
     split_identities,
 )
-from ingest.reader import read_file
+from safeguard.ingest.reader import read_file
 
 KEY = b"0123456789abcdef0123456789abcdef"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ingest.reader import LaterRejection, quarantine_rows, read_file
+from safeguard.ingest.reader import LaterRejection, quarantine_rows, read_file
 
 
 def _education(tmp_path, drop_tools, contract, n=6, **overrides):

@@ -12,16 +12,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ingest.contract import load_contract
-from ingest.drops import Drop, DropStatus
-from ingest.objections import (
+from safeguard.ingest.contract import load_contract
+from safeguard.ingest.drops import Drop, DropStatus
+from safeguard.ingest.objections import (
     PENDING_COLUMNS,
     RegisterPolicy,
     assess_register,
     newer_register_problems,
     quarantined_register_rows,
 )
-from ingest.reader import read_file
+from safeguard.ingest.reader import read_file
 
 HEADER = ["objection_id", "first_name", "last_name", "dob", "postcode", "received_date"]
 ROWS = [

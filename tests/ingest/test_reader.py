@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ingest.reader import RowAccounting, RowAccountingError, read_file, row_accounting_frame
+from safeguard.ingest.reader import (
+    RowAccounting,
+    RowAccountingError,
+    read_file,
+    row_accounting_frame,
+)
 
 EXPECTED_DTYPES = {
     "string": "string",

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.reader import read_file
+from safeguard.ingest.reader import read_file
 
 # mutation -> (column changed, new value, expected rule); None = the row stays valid
 MUTATIONS = {

@@ -15,11 +15,11 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dpia.pseudonymise import Pseudonymiser
-from ingest.drops import Drop
-from ingest.formats import FORMATS, matches_format
-from ingest.identity import split_identities
-from ingest.reader import read_file
+from safeguard.dpia.pseudonymise import Pseudonymiser
+from safeguard.ingest.drops import Drop
+from safeguard.ingest.formats import FORMATS, matches_format
+from safeguard.ingest.identity import split_identities
+from safeguard.ingest.reader import read_file
 
 PLANTED = "Syrian national, no leave to remain"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.volume import SourceVolume, compare_volumes, drop_volumes
+from safeguard.ingest.volume import SourceVolume, compare_volumes, drop_volumes
 
 PREVIOUS = {
     "police": SourceVolume(rows=1000, distinct_persons=400),

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from linkage_fakes import FAST, KEYS, make_people, make_records, planted_records
 
-import linkage
+from safeguard import linkage
 
 
 @pytest.fixture(scope="module")

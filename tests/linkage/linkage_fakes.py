@@ -12,7 +12,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from linkage import LinkageConfig, keyed
+from safeguard.linkage import LinkageConfig, keyed
 
 #: The tests' key function (a fixed, made-up secret: keys are stable across test runs).
 KEYS = keyed(b"linkage-tests-secret-0123456789ab")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linkage import LinkageConfig
-from linkage.blocking import (
+from safeguard.linkage import LinkageConfig
+from safeguard.linkage.blocking import (
     comparison_distributions,
     expected_coverage,
     null_shares,

@@ -7,10 +7,10 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from linkage.clustering import cluster_records
-from linkage.constraints import cannot_link
-from linkage.deterministic import collapse_identical, must_link_groups, trusted_codes
-from linkage.standardise import standardise_records
+from safeguard.linkage.clustering import cluster_records
+from safeguard.linkage.constraints import cannot_link
+from safeguard.linkage.deterministic import collapse_identical, must_link_groups, trusted_codes
+from safeguard.linkage.standardise import standardise_records
 
 
 def _edges(pairs: list[tuple[int, int, float]]) -> pd.DataFrame:

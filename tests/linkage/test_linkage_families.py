@@ -7,10 +7,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from linkage import keyed
-from linkage.addresses import resolve_addresses
-from linkage.families import FAMILY_COLUMNS, FamilyRules, form_families
-from linkage.quality import evaluate_families
+from safeguard.linkage import keyed
+from safeguard.linkage.addresses import resolve_addresses
+from safeguard.linkage.families import FAMILY_COLUMNS, FamilyRules, form_families
+from safeguard.linkage.quality import evaluate_families
 
 KEYS = keyed(b"family-tests-secret-0123456789ab")
 
@@ -213,7 +213,7 @@ def test_family_recovery_counts_families_whose_members_share_one_key() -> None:
 
 def test_snapshots_only_know_what_was_recorded_by_each_date() -> None:
     """A move revealed by a later record must not change the family on an earlier date."""
-    from linkage.families import SNAPSHOT_COLUMNS, form_families_at
+    from safeguard.linkage.families import SNAPSHOT_COLUMNS, form_families_at
 
     residence = _residence(
         [

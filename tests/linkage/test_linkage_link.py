@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from linkage_fakes import FAST, KEYS, make_people, planted_records
 
-import linkage
-from linkage import LinkageConfig, LinkageInputError
+from safeguard import linkage
+from safeguard.linkage import LinkageConfig, LinkageInputError
 
 
 def _keys(result: linkage.LinkageResult, prefix: str) -> pd.Series:

@@ -12,7 +12,7 @@ import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator
 from splink.internals.dialects import SplinkDialect
 
-from linkage.model import (
+from safeguard.linkage.model import (
     SwappedNamesLevel,
     _chosen_max_pairs,
     _collapsed_level,
@@ -88,7 +88,7 @@ def test_splinks_default_max_pairs_warning_is_dropped_only_around_our_chosen_cal
     # LinkageConfig.u_max_pairs (1e6) is chosen (docs/DESIGN.md, Linkage), but equals Splink's
     # default, on which Splink warns that it "may be too small". Only that message is dropped,
     # only inside the context, and any other warning of that logger still comes through.
-    from linkage.config import LinkageConfig
+    from safeguard.linkage.config import LinkageConfig
 
     assert LinkageConfig().u_max_pairs == 1e6
     log = logging.getLogger("splink.internals.linker_components.training")

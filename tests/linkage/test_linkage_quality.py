@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from linkage.quality import evaluate_links, plausibility_findings
+from safeguard.linkage.quality import evaluate_links, plausibility_findings
 
 
 def _links(person_keys: list[str]) -> pd.DataFrame:

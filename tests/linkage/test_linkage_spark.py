@@ -1,4 +1,4 @@
-"""Spark and DuckDB give the same people through the same ``linkage.link`` (issue 9, item 4).
+"""Spark and DuckDB give the same people through the same ``safeguard.linkage.link`` (issue 9, item 4).
 
 Skipped only where Java or pyspark is missing outside CI; with ``CI=true`` a missing Java
 fails, because CI installs Java 17 and the scale-out path must really run there.
@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from linkage_fakes import FAST, KEYS, make_people, make_records, planted_records
 
-import linkage
-from linkage import Backend, LinkageConfig
-from linkage.spark import (
+from safeguard import linkage
+from safeguard.linkage import Backend, LinkageConfig
+from safeguard.linkage.spark import (
     SparkBackend,
     SparkUnavailableError,
     local_spark_session,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linkage.standardise import (
+from safeguard.linkage.standardise import (
     name_variants,
     nhs_number_is_valid,
     standardise_address,
@@ -142,7 +142,7 @@ def test_records_table_has_every_column_even_without_optional_ones() -> None:
 
 
 def test_address_line_keeps_the_written_order_and_the_key_ignores_it() -> None:
-    from linkage.standardise import standardise_address_line
+    from safeguard.linkage.standardise import standardise_address_line
 
     forms = pd.Series(["Flat 3, 4 Church Rd", "4 Church Road, Flat 3", "4 Chruch Road"])
     assert standardise_address_line(forms).tolist() == [

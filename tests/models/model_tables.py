@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from features.dictionary import FEATURE_NAMES
+from safeguard.features.dictionary import FEATURE_NAMES
 
 # Three dates to train and calibrate, a 12-month gap, then three pooled monthly test dates.
 DATES = pd.to_datetime(

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from model_tables import training_frame, truth_of
 
-from models import (
+from safeguard.models import (
     EvaluationConfig,
     FairnessConfig,
     RiskModelConfig,

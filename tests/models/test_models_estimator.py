@@ -13,11 +13,11 @@ import skops.io as sio
 from model_tables import training_frame
 from sklearn.base import clone
 
-from features.dictionary import FEATURE_NAMES, ProtectedFeatureError
-from models.estimator import RiskModel
-from models.metrics import ece
-from models.registry import UntrustedModelError, load_risk_model, save_risk_model
-from models.shap_explain import explain
+from safeguard.features.dictionary import FEATURE_NAMES, ProtectedFeatureError
+from safeguard.models.estimator import RiskModel
+from safeguard.models.metrics import ece
+from safeguard.models.registry import UntrustedModelError, load_risk_model, save_risk_model
+from safeguard.models.shap_explain import explain
 
 SMALL = {"n_estimators": 60, "min_child_samples": 20}
 
@@ -149,13 +149,15 @@ def test_the_logistic_model_can_be_approved_explained_and_persisted(tmp_path) ->
     """A council may approve the simpler model: it scores, explains and persists like the trees."""
     from model_tables import training_frame
 
-    from models import load_risk_model, save_risk_model
-    from models.estimator import LogisticRiskModel
-    from models.shap_explain import explain
-    from models.training import RiskModelConfig, fit_risk_model
+    from safeguard.models import load_risk_model, save_risk_model
+    from safeguard.models.estimator import LogisticRiskModel
+    from safeguard.models.shap_explain import explain
+    from safeguard.models.training import RiskModelConfig, fit_risk_model
 
     frame = training_frame(n_per_date=1500, seed=2)
-    config = RiskModelConfig(kind="logistic_baseline", calibration_dates=1, test_dates=3, min_train_dates=2)
+    config = RiskModelConfig(
+        kind="logistic_baseline", calibration_dates=1, test_dates=3, min_train_dates=2
+    )
     fitted = fit_risk_model(frame, config=config)
     assert isinstance(fitted.model, LogisticRiskModel)
     _, _, test = fitted.split.frames(frame)

@@ -8,15 +8,15 @@ import pytest
 from model_tables import training_frame, truth_of
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from models import metrics as m
-from models.evaluation import (
+from safeguard.models import metrics as m
+from safeguard.models.evaluation import (
     EvaluationConfig,
     PerformanceGate,
     capacity_k,
     evaluate_gate,
     evaluate_risk_model,
 )
-from models.training import RiskModelConfig, fit_risk_model
+from safeguard.models.training import RiskModelConfig, fit_risk_model
 
 FAST = RiskModelConfig(
     n_estimators=80, learning_rate=0.1, min_child_samples=40, calibration="sigmoid",
@@ -232,7 +232,7 @@ def test_summary_is_plain_json() -> None:
 def test_rows_are_ordered_by_content_not_by_family_key() -> None:
     """Another pseudonym key renames (and so reorders) the families; the order the models see
     must come out the same, ties between identical rows included."""
-    from models.release import content_order
+    from safeguard.models.release import content_order
 
     rng = np.random.default_rng(5)
     n = 400

@@ -17,8 +17,13 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import precision_score
 
-from models.fairness import AuditDimension, FairnessConfig, audit_predictions, metric_frame
-from models.fairness_gate import (
+from safeguard.models.fairness import (
+    AuditDimension,
+    FairnessConfig,
+    audit_predictions,
+    metric_frame,
+)
+from safeguard.models.fairness_gate import (
     FairnessGate,
     RatioEvidence,
     SignOff,
@@ -26,9 +31,9 @@ from models.fairness_gate import (
     evaluate_fairness_gate,
     holm,
 )
-from models.fairness_stats import GroupSums, between_groups, group_estimates
-from models.fairness_truth import at_equal_need, proxy_check
-from models.metrics import Bootstrap
+from safeguard.models.fairness_stats import GroupSums, between_groups, group_estimates
+from safeguard.models.fairness_truth import at_equal_need, proxy_check
+from safeguard.models.metrics import Bootstrap
 
 TINY = FairnessConfig(total_capacity=1, dimensions=(AuditDimension("g", "test"),), intersections=(),
                       min_group_size=3, min_cell=1, n_boot=50)  # fmt: skip

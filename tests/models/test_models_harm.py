@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from model_tables import training_frame, truth_of
 
-from models import EvaluationConfig, RiskModelConfig, evaluate_risk_model, fit_risk_model
-from models.truth import harm_in_window
+from safeguard.models import EvaluationConfig, RiskModelConfig, evaluate_risk_model, fit_risk_model
+from safeguard.models.truth import harm_in_window
 
 FAST = RiskModelConfig(
     n_estimators=60, learning_rate=0.1, calibration="sigmoid", calibration_dates=1,
@@ -51,7 +51,7 @@ def _harm(frame: pd.DataFrame, dates, *, follows_need: bool, seed: int) -> pd.Da
 
 
 def test_the_evaluation_and_card_report_true_harm_beside_the_label(tmp_path: Path) -> None:
-    from models import FairnessConfig, audit_fairness, write_model_card
+    from safeguard.models import FairnessConfig, audit_fairness, write_model_card
 
     frame = training_frame(n_per_date=3000, seed=5, interaction=2.0)
     fitted = fit_risk_model(frame, config=FAST)

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models import metrics as m
-from models.evaluation import per_date_top_k
-from monitoring import MonitoringInputs, Promise
-from monitoring.promise import Figure
+from safeguard.models import metrics as m
+from safeguard.models.evaluation import per_date_top_k
+from safeguard.monitoring import MonitoringInputs, Promise
+from safeguard.monitoring.promise import Figure
 
 FEATURES = ("pol_incidents_12m", "hou_arrears_12m", "edu_absence_rate")
 START = pd.Timestamp("2023-01-01")

@@ -9,15 +9,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import metrics as m
-from monitoring import Promise
-from monitoring.charts import drift_chart, performance_chart
-from monitoring.drift import calendar_reference, monthly_volumes, psi, severity, volume_drift
-from monitoring.fairness import complete_windows
-from monitoring.overrides import attach_flags, override_analytics
-from monitoring.performance import estimated_performance, monitoring_frame, realised_performance
-from monitoring.promise import Figure
-from monitoring.triggers import trailing_runs
+from safeguard.models import metrics as m
+from safeguard.monitoring import Promise
+from safeguard.monitoring.charts import drift_chart, performance_chart
+from safeguard.monitoring.drift import (
+    calendar_reference,
+    monthly_volumes,
+    psi,
+    severity,
+    volume_drift,
+)
+from safeguard.monitoring.fairness import complete_windows
+from safeguard.monitoring.overrides import attach_flags, override_analytics
+from safeguard.monitoring.performance import (
+    estimated_performance,
+    monitoring_frame,
+    realised_performance,
+)
+from safeguard.monitoring.promise import Figure
+from safeguard.monitoring.triggers import trailing_runs
 
 RNG = np.random.default_rng(0)
 

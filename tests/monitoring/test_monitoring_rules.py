@@ -14,16 +14,16 @@ import pandas as pd
 import pytest
 from monitoring_inputs import Scenario, build
 
-from models.fairness_gate import FairnessGate
-from monitoring import MonitoringResult, MonitoringSettings, ResumeDecision, monitor
-from monitoring.settings import (
+from safeguard.models.fairness_gate import FairnessGate
+from safeguard.monitoring import MonitoringResult, MonitoringSettings, ResumeDecision, monitor
+from safeguard.monitoring.settings import (
     ESTIMATED_PRECISION,
     FAIRNESS_RECALL,
     REALISED_PRECISION,
     SEVERE_DRIFT,
     SevereDriftRule,
 )
-from monitoring.triggers import evaluate_triggers, first_firing
+from safeguard.monitoring.triggers import evaluate_triggers, first_firing
 
 SETTINGS = MonitoringSettings(n_boot=100, n_simulations=200)
 
@@ -162,7 +162,7 @@ def test_a_named_decision_resumes_flagging_until_the_rule_fires_again(runs) -> N
 
 
 def test_a_firing_recorded_earlier_stays_open_until_a_decision_covers_it(runs) -> None:
-    from monitoring.triggers import empty_report, with_earlier_firings
+    from safeguard.monitoring.triggers import empty_report, with_earlier_firings
 
     result, _ = runs["recording_halves"]
     earlier = result.triggers.table

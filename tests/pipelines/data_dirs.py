@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from dpia.audit import AUDIT_RELATIVE_PATH, AuditLog
+from safeguard.dpia.audit import AUDIT_RELATIVE_PATH, AuditLog
 
 
 def trail_anchor(data_dir: Path) -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lax_council import LAX as COUNCIL
 
-from pipelines.runner import RunOutcome, run_pipeline
+from safeguard.pipelines.runner import RunOutcome, run_pipeline
 
 FLAG_THRESHOLD = COUNCIL.flagging.threshold
 

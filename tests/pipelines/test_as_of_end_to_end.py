@@ -16,8 +16,8 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from lax_council import LAX
 
-from pipelines.runner import RunOutcome, run_pipeline
-from synth import EstateConfig, generate_estate
+from safeguard.pipelines.runner import RunOutcome, run_pipeline
+from safeguard.synth import EstateConfig, generate_estate
 
 EXTRACT = date(2026, 11, 1)
 AS_OF = date(2026, 5, 1)
@@ -113,7 +113,7 @@ def test_an_as_of_date_after_the_extract_is_refused_before_any_work(
 def test_materialisations_carry_dagsters_row_count(past_run: RunOutcome) -> None:
     import dagster as dg
 
-    from pipelines.instance import _instance
+    from safeguard.pipelines.instance import _instance
 
     with _instance(past_run.data_dir) as instance:
         for name in ("events", "family_features", "training_frame", "police_records"):

@@ -16,12 +16,17 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from features import FEATURE_DICTIONARY
-from ingest.contract import load_contract
-from pipelines.catalogue import MONTHLY_DROP
-from pipelines.definitions import build_definitions
-from pipelines.dpia_metadata import register
-from pipelines.resources import DeclaredReads, UndeclaredReadError, Warehouse, declared_reads
+from safeguard.features import FEATURE_DICTIONARY
+from safeguard.ingest.contract import load_contract
+from safeguard.pipelines.catalogue import MONTHLY_DROP
+from safeguard.pipelines.definitions import build_definitions
+from safeguard.pipelines.dpia_metadata import register
+from safeguard.pipelines.resources import (
+    DeclaredReads,
+    UndeclaredReadError,
+    Warehouse,
+    declared_reads,
+)
 
 SNAPSHOT = Path(__file__).with_name("asset_specs.snapshot.txt")
 

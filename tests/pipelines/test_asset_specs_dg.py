@@ -43,7 +43,10 @@ def test_a_scaffolded_asset_joins_the_location_and_needs_a_dpia_record(tmp_path:
         REPO / "pipelines", project / "pipelines", ignore=shutil.ignore_patterns("__pycache__")
     )
     shutil.copy(REPO / "pyproject.toml", project / "pyproject.toml")
-    paths = [project, REPO]  # the copied pipelines first; every other package from the repo
+    for package in REPO.glob("*/__init__.py"):  # every other package (safeguard too) from the repo
+        if package.parent.name != "pipelines":
+            (project / package.parent.name).symlink_to(package.parent, target_is_directory=True)
+    paths = [project]  # a checkout: safeguard.pipelines is the copy
     result = _run(
         [str(DG), "scaffold", "defs", "dagster.asset", "probe.py"], project, paths, tmp_path
     )
@@ -51,7 +54,7 @@ def test_a_scaffolded_asset_joins_the_location_and_needs_a_dpia_record(tmp_path:
     assert (project / "pipelines" / "defs" / "probe.py").exists()
     script = tmp_path / "load.py"  # a file, not -c: a dependency exits early under -c
     script.write_text(
-        "from pipelines.definitions import build_definitions\n"
+        "from safeguard.pipelines.definitions import build_definitions\n"
         "build_definitions(data_dir='d', landing_dir='.')\n"
     )
     loaded = _run([sys.executable, str(script)], tmp_path, paths, tmp_path)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dpia.register import default_register_path
-from governance.profile import default_profile_path
-from pipelines import definitions, dpia_metadata
+from safeguard.dpia.register import default_register_path
+from safeguard.governance.profile import default_profile_path
+from safeguard.pipelines import definitions, dpia_metadata
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.council import ConfigError, default_config_text, load_config, parse_config
+from safeguard.pipelines.council import ConfigError, default_config_text, load_config, parse_config
 
 
 def test_the_shipped_default_is_valid_and_documents_every_section() -> None:

@@ -26,9 +26,9 @@ from dateutil.relativedelta import relativedelta
 from lax_council import LAX
 from typer.testing import CliRunner
 
-from pipelines.runner import RunOutcome, run_pipeline
 from safeguard.cli import app
-from synth import EstateConfig, generate_estate
+from safeguard.pipelines.runner import RunOutcome, run_pipeline
+from safeguard.synth import EstateConfig, generate_estate
 
 PLANTED = {
     "first_name": "Quenby",
@@ -171,8 +171,8 @@ def test_person_keys_in_the_warehouse_are_not_reversible(run: RunOutcome) -> Non
 
 def _judge_a_flag(data_dir: Path) -> None:
     """A practitioner's recorded judgement (free text naming someone), as the portal stores it."""
-    from portal import store
-    from portal.users import portal_cursor
+    from safeguard.portal import store
+    from safeguard.portal.users import portal_cursor
 
     flag_id, family_key, worker_id, version = _query(
         data_dir / "warehouse.duckdb",

@@ -7,10 +7,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from dpia.register import MissingDpiaRecord, load_register
-from pipelines.definitions import build_definitions
-from pipelines.dpia_metadata import with_dpia_metadata
-from pipelines.lineage import lineage_nodes, lineage_violations, missing_dpia_metadata
+from safeguard.dpia.register import MissingDpiaRecord, load_register
+from safeguard.pipelines.definitions import build_definitions
+from safeguard.pipelines.dpia_metadata import with_dpia_metadata
+from safeguard.pipelines.lineage import lineage_nodes, lineage_violations, missing_dpia_metadata
 
 
 @pytest.fixture(scope="module")

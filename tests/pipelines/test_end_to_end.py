@@ -26,9 +26,9 @@ import pandas as pd
 import pytest
 from dateutil.relativedelta import relativedelta
 
-from dpia.pseudonymise import KEY_ENV_VAR, Pseudonymiser
-from pipelines.runner import RunOutcome, run_pipeline
-from synth import EstateConfig, generate_estate
+from safeguard.dpia.pseudonymise import KEY_ENV_VAR, Pseudonymiser
+from safeguard.pipelines.runner import RunOutcome, run_pipeline
+from safeguard.synth import EstateConfig, generate_estate
 
 MARKER = "PLANTED-IMMIGRATION-MARKER-7f3a"
 PEOPLE = 3000
@@ -304,7 +304,7 @@ def dagster_asset_page(data_dir: Path, landing: Path, asset: str, shot: Path) ->
     env = {**os.environ, "SAFEGUARD_DATA_DIR": str(data_dir), "SAFEGUARD_LANDING": str(landing),
            "DAGSTER_HOME": str(data_dir / "dagster_home")}  # fmt: skip
     server = subprocess.Popen(
-        [sys.executable, "-m", "dagster_webserver", "-m", "pipelines.definitions",
+        [sys.executable, "-m", "dagster_webserver", "-m", "safeguard.pipelines.definitions",
          "-h", "127.0.0.1", "-p", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
@@ -470,8 +470,8 @@ def test_the_allocated_worker_sees_names_and_membership_evidence(flagged_run: Ru
         warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
         from fastapi.testclient import TestClient
 
-    from portal import create_app
-    from portal.demo import create_demo_accounts
+    from safeguard.portal import create_app
+    from safeguard.portal.demo import create_demo_accounts
 
     practitioner = next(
         a for a in create_demo_accounts(flagged_run.data_dir) if a[2] == "practitioner"
@@ -493,8 +493,8 @@ def test_the_allocated_worker_sees_names_and_membership_evidence(flagged_run: Ru
 
 
 def test_history_partitions_backfill_past_months(flagged_run: RunOutcome) -> None:
-    from pipelines.definitions import build_definitions
-    from pipelines.runner import QUIET_RUN_CONFIG, _instance, step_errors
+    from safeguard.pipelines.definitions import build_definitions
+    from safeguard.pipelines.runner import QUIET_RUN_CONFIG, _instance, step_errors
 
     defs = build_definitions(data_dir=str(flagged_run.data_dir), landing_dir=".")
     job = defs.resolve_job_def("score_history")

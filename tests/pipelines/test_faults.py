@@ -43,12 +43,12 @@ from dateutil.relativedelta import relativedelta
 from lax_run import run_lax
 from typer.testing import CliRunner
 
-from dpia.pseudonymise import KEY_ENV_VAR
-from pipelines import faults
-from pipelines.assets.ingest import AGENCY_SOURCES
-from pipelines.resources import Warehouse
-from pipelines.storage import JOURNAL, STAGING_DIR
-from synth import EstateConfig, generate_estate
+from safeguard.dpia.pseudonymise import KEY_ENV_VAR
+from safeguard.pipelines import faults
+from safeguard.pipelines.assets.ingest import AGENCY_SOURCES
+from safeguard.pipelines.resources import Warehouse
+from safeguard.pipelines.storage import JOURNAL, STAGING_DIR
+from safeguard.synth import EstateConfig, generate_estate
 
 pytestmark = pytest.mark.slow
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-import linkage
-from linkage.blocking import BlockingPlan
-from pipelines.assets.linkage import COVERAGE_CHECK, coverage_check, link_records
-from pipelines.linking import quality_metrics
+from safeguard import linkage
+from safeguard.linkage.blocking import BlockingPlan
+from safeguard.pipelines.assets.linkage import COVERAGE_CHECK, coverage_check, link_records
+from safeguard.pipelines.linking import quality_metrics
 
 
 def _result(expected: float) -> linkage.LinkageResult:

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from pipelines.assets.linkage import modal_value
+from safeguard.pipelines.assets.linkage import modal_value
 
 
 def test_most_frequent_value_wins_and_ties_are_deterministic() -> None:

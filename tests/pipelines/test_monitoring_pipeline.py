@@ -17,13 +17,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from monitoring.promise import PROMISED_METRICS
-from pipelines.council import CouncilConfig, parse_config
-from pipelines.definitions import build_definitions
-from pipelines.monitoring_run import MonitoringOutcome, run_monitoring
-from pipelines.runner import QUIET_RUN_CONFIG, RunOutcome, _instance, run_pipeline
-from portal.records import read_portal_table
-from synth import EstateConfig, generate_estate
+from safeguard.monitoring.promise import PROMISED_METRICS
+from safeguard.pipelines.council import CouncilConfig, parse_config
+from safeguard.pipelines.definitions import build_definitions
+from safeguard.pipelines.monitoring_run import MonitoringOutcome, run_monitoring
+from safeguard.pipelines.runner import QUIET_RUN_CONFIG, RunOutcome, _instance, run_pipeline
+from safeguard.portal.records import read_portal_table
+from safeguard.synth import EstateConfig, generate_estate
 
 # This branch's base (8e5e4d5) overflows in the calibration slope's Newton step on this small
 # estate (tests/pipelines/test_end_to_end.py fails the same way there); main fixed it in
@@ -93,8 +93,8 @@ def _judge_flags(data_dir: Path) -> None:
     families are judged as well (their flags then come from an earlier run, found through the
     history of scores by family and date, as the monitoring does for any flag no longer served).
     """
-    from portal.store import insert_judgement
-    from portal.users import portal_cursor
+    from safeguard.portal.store import insert_judgement
+    from safeguard.portal.users import portal_cursor
 
     flags = _table(data_dir, "flags")
     scores = _table(data_dir, "family_scores").nsmallest(12, "rank")
@@ -247,7 +247,7 @@ def test_a_fired_rule_withholds_flags_until_a_named_decision_resumes_them(
 
 
 def test_a_resume_decision_cannot_accept_evidence_from_its_future() -> None:
-    from pipelines.council import ConfigError
+    from safeguard.pipelines.council import ConfigError
 
     with pytest.raises(ConfigError, match=r"monitoring\.resume_decisions\.0"):
         _config({"monitoring": {"resume_decisions": [{

@@ -23,9 +23,9 @@ import pytest
 from data_dirs import copy_data_dir
 from lax_council import LAX
 
-from pipelines.runner import RunOutcome, run_pipeline
-from portal.warehouse import current_flags
-from synth import EstateConfig, generate_estate
+from safeguard.pipelines.runner import RunOutcome, run_pipeline
+from safeguard.portal.warehouse import current_flags
+from safeguard.synth import EstateConfig, generate_estate
 
 PEOPLE = 3000
 GATE = ("objections", "objections_register_complete")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipelines.objections import OBJECTOR_CHECK, objector_check
-from pipelines.resources import Warehouse
+from safeguard.pipelines.objections import OBJECTOR_CHECK, objector_check
+from safeguard.pipelines.resources import Warehouse
 
 
 def test_an_objectors_family_in_scores_or_flags_fails_the_check(tmp_path):

@@ -11,15 +11,15 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from ingest.contract import load_contract
-from pipelines.operations import (
+from safeguard.ingest.contract import load_contract
+from safeguard.pipelines.operations import (
     SETTLE_SECONDS,
     monthly_scoring_schedule,
     new_drop_sensor,
     pipeline_job,
     retention_purge_schedule,
 )
-from pipelines.resources import RunSettings
+from safeguard.pipelines.resources import RunSettings
 
 
 def _write_drop(

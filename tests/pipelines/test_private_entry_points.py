@@ -45,7 +45,7 @@ def test_loading_the_dagster_definitions_tightens_and_sets_the_umask(tmp_path: P
     data_dir = _loose_data_dir(tmp_path)
     umask_file = tmp_path / "umask.txt"
     _run(
-        "import os, sys, pipelines.definitions; mask = os.umask(0); "
+        "import os, sys, safeguard.pipelines.definitions; mask = os.umask(0); "
         "open(sys.argv[1], 'w').write(oct(mask))",
         data_dir,
         str(umask_file),
@@ -56,7 +56,7 @@ def test_loading_the_dagster_definitions_tightens_and_sets_the_umask(tmp_path: P
 def test_the_portal_tightens_its_data_dir(tmp_path: Path) -> None:
     data_dir = _loose_data_dir(tmp_path)
     _run(
-        "import sys; from portal import create_app; create_app(sys.argv[1])",
+        "import sys; from safeguard.portal import create_app; create_app(sys.argv[1])",
         data_dir,
         str(data_dir),
     )

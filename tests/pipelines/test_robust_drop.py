@@ -26,8 +26,8 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from lax_run import FLAG_THRESHOLD, run_lax
 
-from pipelines.runner import RunOutcome
-from synth import EstateConfig, generate_estate
+from safeguard.pipelines.runner import RunOutcome
+from safeguard.synth import EstateConfig, generate_estate
 
 if TYPE_CHECKING:
     from conftest import Inbox  # the loopback SMTP server's inbox (tests/conftest.py)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.run_context import AsOfError, check_as_of, events_known_at, resolve_as_of
+from safeguard.pipelines.run_context import AsOfError, check_as_of, events_known_at, resolve_as_of
 
 EXTRACT = date(2026, 11, 1)
 
@@ -28,7 +28,7 @@ def test_an_as_of_date_after_the_extract_or_malformed_is_refused() -> None:
 
 
 def test_check_as_of_reads_the_drop_the_run_would_ingest(tmp_path: Path) -> None:
-    from ingest.contract import load_contract
+    from safeguard.ingest.contract import load_contract
 
     drop = tmp_path / "2026-11-01"
     drop.mkdir()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-import portal.users
+import safeguard.portal.users
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -31,11 +31,13 @@ def _cheap_password_hashing() -> Iterator[None]:
     """
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(
-            portal.users, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+            safeguard.portal.users,
+            "_HASHER",
+            PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
         )
-        portal.users._dummy_hash.cache_clear()
+        safeguard.portal.users._dummy_hash.cache_clear()
         yield
-    portal.users._dummy_hash.cache_clear()
+    safeguard.portal.users._dummy_hash.cache_clear()
 
 
 def _data_docs(data_dir: Path) -> None:
@@ -43,7 +45,7 @@ def _data_docs(data_dir: Path) -> None:
     sys.path.insert(0, str(Path(__file__).parents[1] / "expectations"))
     from gx_frames import workers_frame
 
-    from expectations import build_data_docs, run_suite
+    from safeguard.expectations import build_data_docs, run_suite
 
     build_data_docs([run_suite("workers", workers_frame())], data_dir / "data_docs")
 

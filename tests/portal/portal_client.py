@@ -16,8 +16,8 @@ from typing import Any
 
 from portal_fixture import PortalFixture, password_for
 
-from portal import create_app
-from portal.settings import PortalSettings
+from safeguard.portal import create_app
+from safeguard.portal.settings import PortalSettings
 
 with warnings.catch_warnings():
     # starlette asks for its httpx2 fork; the bundled httpx works and is what we pin.
@@ -64,8 +64,8 @@ def post_form(client: TestClient, path: str, page_path: str, **data: str) -> Any
 
 
 def audit_entries(data_dir: Path) -> list[dict[str, Any]]:
-    """The audit trail's entries as dicts (actor, action, subject, ...), read through dpia.audit."""
-    from dpia.audit import AuditLog
+    """The audit trail's entries as dicts (actor, action, subject, ...), read through safeguard.dpia.audit."""
+    from safeguard.dpia.audit import AuditLog
 
     path = data_dir / "audit" / "audit.jsonl"
     if not path.exists():

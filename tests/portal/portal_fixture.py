@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from portal.snapshot import publish_serving_snapshot
+from safeguard.portal.snapshot import publish_serving_snapshot
 
 AS_OF = date(2026, 3, 1)
 EARLIER_AS_OF = date(2026, 2, 1)
@@ -476,7 +476,7 @@ def scaled_estate(
 
 def add_fixture_users(data_dir: Path) -> None:
     """Create the fixture's accounts (password: ``password_for(username)``); ``gone`` is disabled."""
-    from portal.users import add_user, disable_user
+    from safeguard.portal.users import add_user, disable_user
 
     for username, (role, worker_id, team, name) in USERS.items():
         add_user(

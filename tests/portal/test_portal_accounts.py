@@ -9,11 +9,11 @@ import uvicorn
 from portal_client import TestClient, login, make_client
 from portal_fixture import PortalFixture, build_portal_data
 
-from portal import create_app, serve, store
-from portal.demo import create_demo_accounts
-from portal.records import read_portal_table
-from portal.store import User
-from portal.users import (
+from safeguard.portal import create_app, serve, store
+from safeguard.portal.demo import create_demo_accounts
+from safeguard.portal.records import read_portal_table
+from safeguard.portal.store import User
+from safeguard.portal.users import (
     PRODUCTION_HASHER,
     UserAdminError,
     add_user,

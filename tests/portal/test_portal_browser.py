@@ -13,9 +13,9 @@ import pytest
 from portal_client import audit_entries, live_server
 from portal_fixture import PortalFixture, password_for
 
-from portal import create_app
-from portal.records import read_portal_table
-from portal.settings import PortalSettings
+from safeguard.portal import create_app
+from safeguard.portal.records import read_portal_table
+from safeguard.portal.settings import PortalSettings
 
 pytestmark = pytest.mark.browser
 

@@ -18,11 +18,11 @@ import sqlalchemy as sa
 from portal_client import csrf_token, fixed_clock, login, make_client
 from portal_fixture import PortalFixture, password_for
 
-from portal import store
-from portal.database import PortalDatabase, default_url
-from portal.sessions import SessionStore
-from portal.store import User
-from portal.users import disable_user, list_users, portal_cursor
+from safeguard.portal import store
+from safeguard.portal.database import PortalDatabase, default_url
+from safeguard.portal.sessions import SessionStore
+from safeguard.portal.store import User
+from safeguard.portal.users import disable_user, list_users, portal_cursor
 
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 # CI sets this so that an unreachable server fails the tests instead of skipping them.

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from portal_fixture import PortalFixture
 
-from portal.chart import AXIS_X, WIDTH, shap_chart
-from portal.db import ManagedDatabase
-from portal.reports import IdentityGuard, list_review_documents, resolve_review_file
-from portal.warehouse import Reason
+from safeguard.portal.chart import AXIS_X, WIDTH, shap_chart
+from safeguard.portal.db import ManagedDatabase
+from safeguard.portal.reports import IdentityGuard, list_review_documents, resolve_review_file
+from safeguard.portal.warehouse import Reason
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ from portal_client import TestClient, csrf_token, login, make_client
 from portal_fixture import PortalFixture, password_for
 from typer.testing import CliRunner
 
-import portal.users
-from portal import serve
-from portal.settings import PortalSettings
-from portal.users import UserAdminError, add_user, disable_user, reset_password
+import safeguard.portal.users
+from safeguard.portal import serve
+from safeguard.portal.settings import PortalSettings
+from safeguard.portal.users import UserAdminError, add_user, disable_user, reset_password
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -39,7 +39,7 @@ def _fail_login(client: StarletteClient, headers: dict[str, str]) -> int:
 
 
 def _served_config(monkeypatch: pytest.MonkeyPatch, data_dir, **kwargs) -> uvicorn.Config:
-    """The uvicorn configuration ``portal.serve`` would run, captured instead of served."""
+    """The uvicorn configuration ``safeguard.portal.serve`` would run, captured instead of served."""
     captured: list[uvicorn.Config] = []
     monkeypatch.setattr(
         uvicorn.Server, "run", lambda self, sockets=None: captured.append(self.config)
@@ -79,8 +79,8 @@ def test_unknown_usernames_cost_one_argon2_verification(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ):
     verified: list[str] = []
-    hasher = portal.users._HASHER
-    dummy = portal.users._dummy_hash()
+    hasher = safeguard.portal.users._HASHER
+    dummy = safeguard.portal.users._dummy_hash()
 
     class Counting:
         def hash(self, password: str) -> str:
@@ -90,7 +90,7 @@ def test_unknown_usernames_cost_one_argon2_verification(
             verified.append(password_hash)
             return hasher.verify(password_hash, password)
 
-    monkeypatch.setattr(portal.users, "_HASHER", Counting())
+    monkeypatch.setattr(safeguard.portal.users, "_HASHER", Counting())
     for username in ("nobody-here", "alex"):
         token = csrf_token(client.get("/login").text)
         response = client.post(

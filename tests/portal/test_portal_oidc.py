@@ -12,8 +12,8 @@ from oidc_provider import CLIENT_ID, CLIENT_SECRET, REDIRECT_URL, Provider
 from portal_client import TestClient, audit_entries, fixed_clock, live_server, login, make_client
 from portal_fixture import PortalFixture
 
-from portal.oidc import SSO_PASSWORD_HASH, OidcSettings
-from portal.users import list_users
+from safeguard.portal.oidc import SSO_PASSWORD_HASH, OidcSettings
+from safeguard.portal.users import list_users
 
 NOW = datetime(2026, 3, 21, 9, 30)
 ROLE_GROUPS = (("sg-admins", "admin"), ("sg-managers", "team_manager"),

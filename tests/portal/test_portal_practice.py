@@ -6,8 +6,8 @@ import pytest
 from portal_client import TestClient, audit_entries, login, make_client, post_form
 from portal_fixture import MODEL_VERSION, PortalFixture
 
-from portal.audit import family_subject
-from portal.records import read_portal_table
+from safeguard.portal.audit import family_subject
+from safeguard.portal.records import read_portal_table
 
 
 def _judgements(fixture: PortalFixture) -> list[tuple]:

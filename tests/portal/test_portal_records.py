@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from test_portal_database import _postgres_url
 
-from portal import store
-from portal.records import purge_practitioner_records, read_portal_table
-from portal.users import portal_cursor
+from safeguard.portal import store
+from safeguard.portal.records import purge_practitioner_records, read_portal_table
+from safeguard.portal.users import portal_cursor
 
 OLD_REASON = "synthetic reason recorded long ago, to be purged"
 

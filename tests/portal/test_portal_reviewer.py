@@ -168,7 +168,7 @@ def test_admin_audit_page_reports_a_tampered_trail(
 def test_portal_writes_the_anchor_and_admin_audit_checks_it(
     client: TestClient, portal_data: PortalFixture
 ) -> None:
-    from dpia.audit import AuditLog
+    from safeguard.dpia.audit import AuditLog
 
     login(client, "root")
     log = AuditLog(portal_data.data_dir / "audit" / "audit.jsonl")

@@ -9,9 +9,9 @@ import pytest
 from portal_client import TestClient, audit_entries, csrf_token, login, make_client, post_form
 from portal_fixture import PortalFixture, password_for
 
-from portal.audit import family_subject
-from portal.records import portal_location
-from portal.users import disable_user
+from safeguard.portal.audit import family_subject
+from safeguard.portal.records import portal_location
+from safeguard.portal.users import disable_user
 
 PROTECTED = [
     "/",

@@ -11,7 +11,12 @@ import duckdb
 from portal_client import TestClient, login
 from portal_fixture import PortalFixture
 
-from portal.snapshot import POINTER, current_snapshot, publish_serving_snapshot, serving_dir
+from safeguard.portal.snapshot import (
+    POINTER,
+    current_snapshot,
+    publish_serving_snapshot,
+    serving_dir,
+)
 
 # A pipeline process writing the warehouse: DuckDB refuses the lock (it does not wait) while any
 # other process holds the file open, so this fails at once if the portal had it open.

@@ -7,7 +7,7 @@ import pandas as pd
 from portal_client import TestClient, login
 from portal_fixture import PortalFixture
 
-from portal.snapshot import publish_serving_snapshot
+from safeguard.portal.snapshot import publish_serving_snapshot
 
 
 def _withdraw(data_dir, flag_ids, reinstated=None) -> None:

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import pytest
 
-from pipelines import operations
-from pipelines.resources import RunSettings
 from safeguard.alerts import (
     Alert,
     SmtpChannel,
@@ -29,6 +27,8 @@ from safeguard.alerts import (
     run_alert,
 )
 from safeguard.logs import JsonFormatter, configure_logging
+from safeguard.pipelines import operations
+from safeguard.pipelines.resources import RunSettings
 from safeguard.settings import load_settings
 
 if TYPE_CHECKING:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from dpia.audit import AuditLog
-from dpia.audit_chain import decode_line, encode_line
 from safeguard.cli import app
+from safeguard.dpia.audit import AuditLog
+from safeguard.dpia.audit_chain import decode_line, encode_line
 
 ATTACKER_KEY = b"attacker-guessed-key-0123456789"
 

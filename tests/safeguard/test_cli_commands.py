@@ -162,7 +162,7 @@ def test_dev_starts_dagster_on_the_data_directory(
     result = runner.invoke(app, ["dev", "--data-dir", str(tmp_path), "--port", "3999"])
     assert result.exit_code == 0, result.output
     ((cmd, env),) = calls
-    assert cmd[-2:] == ["-p", "3999"] and "pipelines.definitions" in cmd
+    assert cmd[-2:] == ["-p", "3999"] and "safeguard.pipelines.definitions" in cmd
     assert env["DAGSTER_HOME"] == str(tmp_path.resolve() / "dagster_home")
 
 

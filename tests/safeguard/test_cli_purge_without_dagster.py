@@ -59,15 +59,15 @@ def test_purge_runs_without_importing_dagster(tmp_path: Path) -> None:
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["exit"] == 0, result.stdout[-2000:]
     assert "warehouse.duckdb: 0 rows deleted" in result.stdout
-    assert "pipelines.retention" in report["pipelines"]  # the purge really ran through it
-    assert "pipelines.operations" not in report["pipelines"]
+    assert "safeguard.pipelines.retention" in report["pipelines"]  # the purge really ran through it
+    assert "safeguard.pipelines.operations" not in report["pipelines"]
 
 
 def test_the_hook_catches_a_dagster_import(tmp_path: Path) -> None:
     # the same interpreter, made to import the Dagster job module first: the hook refuses it
     hook = _RUN_PURGE.replace(
         "from safeguard.cli import app",
-        "import pipelines.operations\nfrom safeguard.cli import app",
+        "import safeguard.pipelines.operations\nfrom safeguard.cli import app",
     )
     result = _purge(_completed_run(tmp_path), hook=hook)
     assert result.returncode != 0
@@ -82,7 +82,7 @@ def test_no_admin_command_imports_dagster() -> None:
         {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         | {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     )
-    assert {"pipelines.retention", "governance.rekey", "portal"} <= set(modules)
+    assert {"safeguard.pipelines.retention", "safeguard.governance.rekey", "portal"} <= set(modules)
     hook = _RUN_PURGE.split("from safeguard.cli import app")[0] + "".join(
         f"import {m}\n" for m in modules
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from portal.settings import PortalSettings
+from safeguard.portal.settings import PortalSettings
 from safeguard.settings import (
     SETTINGS_FILE_ENV,
     SafeguardSettings,
@@ -110,7 +110,7 @@ def test_the_portal_takes_its_part_of_the_settings(tmp_path: Path) -> None:
 def test_the_portal_does_not_start_on_bad_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from portal import serve
+    from safeguard.portal import serve
 
     started = []
     monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: started.append(self))

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from synth_testkit import CONTRACT_PATH, Estate
 
-from synth import EstateConfig, generate_estate
+from safeguard.synth import EstateConfig, generate_estate
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
-from synth import EstateSummary
+from safeguard.synth import EstateSummary
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT_PATH = REPO / "contracts" / "landing_contract.yaml"

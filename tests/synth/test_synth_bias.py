@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from synth_testkit import Estate
 
-from synth import EstateConfig, RecordingBias, generate_estate
+from safeguard.synth import EstateConfig, RecordingBias, generate_estate
 
 GROUP = {"BCRB", "BAFR", "BOTH", "MWBC"}
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from synth_testkit import Estate
 
-from synth import EstateConfig, RecordingBias, generate_estate
-from synth.harm import KINDS
+from safeguard.synth import EstateConfig, RecordingBias, generate_estate
+from safeguard.synth.harm import KINDS
 
 
 def _csv(path: Path, **kw: object) -> pd.DataFrame:

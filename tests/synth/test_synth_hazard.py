@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from synth_testkit import Estate
 
-from synth import harm, police, social_care
-from synth.build import World, build_world
-from synth.config import RecordingBias
-from synth.timeline import Timeline
+from safeguard.synth import harm, police, social_care
+from safeguard.synth.build import World, build_world
+from safeguard.synth.config import RecordingBias
+from safeguard.synth.timeline import Timeline
 
 MONTH = pd.DateOffset(months=1)
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from synth_testkit import Estate
 
-from synth.noise import PROFILES
+from safeguard.synth.noise import PROFILES
 
 PERSON_KEY = {"social_care": ("episode_id", "child_id"), "education": ("record_id", "upn"),
               "housing": ("event_id", "person_ref"), "police": ("involvement_id", "person_ref"),
@@ -109,7 +109,7 @@ def test_addresses_are_written_in_several_ways(rows: dict[str, pd.DataFrame]) ->
 
 
 def test_upns_and_nhs_numbers_are_well_formed(rows: dict[str, pd.DataFrame]) -> None:
-    from synth.ids import nhs_valid, upn_valid
+    from safeguard.synth.ids import nhs_valid, upn_valid
 
     upn = rows["education"]["upn"]
     upn = upn[upn != ""].unique()

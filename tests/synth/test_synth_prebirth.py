@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from synth_testkit import Estate
 
-from synth import EstateConfig, generate_estate, social_care
-from synth.columns import BeforeBirth, Const, Dates, Vocab
+from safeguard.synth import EstateConfig, generate_estate, social_care
+from safeguard.synth.columns import BeforeBirth, Const, Dates, Vocab
 
 
 def _csv(path: Path, **kw: object) -> pd.DataFrame:

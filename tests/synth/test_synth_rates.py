@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from synth_testkit import Estate
 
-from synth.measure import TARGETS, base_rates, compare
+from safeguard.synth.measure import TARGETS, base_rates, compare
 
 
 @pytest.fixture(scope="module")

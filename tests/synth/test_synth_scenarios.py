@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from synth_testkit import AGENCY_FILES, Estate, read_rows
 
-from synth import ConfigError, EstateConfig, RecordingBias, generate_estate
+from safeguard.synth import ConfigError, EstateConfig, RecordingBias, generate_estate
 
 
 def _digests(root: Path) -> dict[str, str]:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from synth_testkit import AGENCY_FILES, Estate
 
-from synth import ConfigError, EstateConfig, generate_estate
+from safeguard.synth import ConfigError, EstateConfig, generate_estate
 
 KEYS = {"social_care": "episode_id", "education": "record_id", "housing": "event_id", "police": "involvement_id",
         "revenues_benefits": "event_id", "objections": "objection_id"}  # fmt: skip
