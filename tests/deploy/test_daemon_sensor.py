@@ -147,12 +147,6 @@ def test_the_daemon_runs_the_sensor_and_the_run_it_launches_finishes(
                 daemon.wait()
     assert run.tags.get("safeguard/extract_date") == max(p.name for p in landing.iterdir())
     assert storage == "PostgresRunStorage"
-    if run.status == dg.DagsterRunStatus.FAILURE and not gates:
-        # Known defect (issue 16, open): under the daemon the run worker process exits with
-        # code 0 before executing a step ("Run execution process ... unexpectedly exited with
-        # code 0"; the run is marked failed and alert_on_failed_run reacts). The same job runs
-        # to its gates through `safeguard run`. Until fixed, the services part is what passes.
-        pytest.xfail(f"daemon-launched run did not execute: {failures}")
     # Finished: every gate passed, or the run stopped at a gate (a small estate may miss the
     # model's performance floor); never a crash of the services themselves.
     assert run.status == dg.DagsterRunStatus.SUCCESS or gates, (run.status, failures)

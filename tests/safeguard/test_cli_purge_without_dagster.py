@@ -33,7 +33,7 @@ try:
     app(sys.argv[1:], prog_name="safeguard")
 except SystemExit as exit:
     code = exit.code
-print(json.dumps({"exit": code, "pipelines": sorted(m for m in sys.modules if m.startswith("pipelines"))}))
+print(json.dumps({"exit": code, "pipelines": sorted(m for m in sys.modules if m.startswith("safeguard.pipelines"))}))
 """
 
 
@@ -82,7 +82,11 @@ def test_no_admin_command_imports_dagster() -> None:
         {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         | {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     )
-    assert {"safeguard.pipelines.retention", "safeguard.governance.rekey", "portal"} <= set(modules)
+    assert {
+        "safeguard.pipelines.retention",
+        "safeguard.governance.rekey",
+        "safeguard.portal",
+    } <= set(modules)
     hook = _RUN_PURGE.split("from safeguard.cli import app")[0] + "".join(
         f"import {m}\n" for m in modules
     )
