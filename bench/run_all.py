@@ -11,6 +11,7 @@ sizes (time ratio / size ratio: 1.0 is linear), and writes bench/results/e2e-<da
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -102,7 +103,7 @@ def run_one(people: int, seed: int, work: Path) -> dict:
 
 
 def _markdown(results: list[dict]) -> str:
-    stages = list(STAGES) + ["other"]
+    stages = [*list(STAGES), "other"]
     lines = [
         f"# End-to-end benchmark ({date.today().isoformat()}, {results[0].get('machine', '2 cores')})",
         "",
@@ -126,7 +127,7 @@ def _markdown(results: list[dict]) -> str:
         )
     if len(results) > 1:
         lines += ["", "Growth (time ratio / size ratio; 1.0 = linear):", ""]
-        for a, b in zip(results, results[1:], strict=False):
+        for a, b in itertools.pairwise(results):
             size = b["people"] / a["people"]
             lines.append(
                 f"- {a['people']:,} -> {b['people']:,} people (x{size:.2f}): pipeline time x"

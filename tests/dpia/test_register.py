@@ -32,6 +32,7 @@ MONITORING_INPUTS = ["family_scores_history", "events", "families", "people",
                      "protected_characteristics", "areas", "training_frame", "risk_model", "workers"]  # fmt: skip
 
 # The asset graph the pipeline will have (asset -> direct upstream assets).
+# fmt: off
 UPSTREAM: dict[str, list[str]] = {
     **{name: [] for name in LANDING},
     **{f"{s}_records": [f"landing_{s}"] for s in SOURCES},
@@ -59,11 +60,11 @@ UPSTREAM: dict[str, list[str]] = {
     "family_scores": [
         "risk_model", "family_features", "model_evaluation", "fairness_audit", "events", "families",
         "monitoring_triggers",
-    ],  # fmt: skip
+    ],
     "family_scores_history": [
         "events", "record_links", "people", "risk_model", "model_evaluation", "fairness_audit",
         *RECORDS,
-    ],  # fmt: skip
+    ],
     **{name: MONITORING_INPUTS for name in ("monitoring_performance", "monitoring_fairness",
                                               "monitoring_drift", "monitoring_overrides")},
     "monitoring_triggers": ["monitoring_performance", "monitoring_fairness", "monitoring_drift"],
@@ -78,7 +79,8 @@ UPSTREAM: dict[str, list[str]] = {
                "fairness_audit", "model_evaluation", "global_explanations", "data_docs", "caseloads"]
         for name in GOVERNANCE
     },
-}  # fmt: skip
+}
+# fmt: on
 
 
 @pytest.fixture(scope="module")
