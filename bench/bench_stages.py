@@ -314,7 +314,7 @@ def main() -> None:
     table = markdown(results, host)
     print(table)
     RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"stages-{date.today().isoformat()}{args.tag}"
+    stem = RESULTS / f"stages-{date.today().isoformat()}{'-' + args.tag if args.tag else ''}"
     stem.with_suffix(".json").write_text(
         json.dumps({"machine": host, "results": results}, indent=2)
     )
