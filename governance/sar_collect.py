@@ -95,18 +95,22 @@ class _Scope:
         self.flags: set[str] = set()
         self.objections: set[str] = set()
 
-    def where(self, columns: Iterable[str]) -> tuple[str, list[Any]] | None:
-        """SQL condition selecting this person's rows of a table with ``columns``."""
-        cols = set(columns)
-        parts: list[str] = []
-        params: list[Any] = []
-        for column, values in (
+    def _keys(self) -> tuple[tuple[str, set[str]], ...]:
+        """(column, the subject's values in it), in the order :meth:`where` and :meth:`mask` try them."""
+        return (
             ("record_pseudo", self.records),
             ("person_key", {self.person_key}),
             ("family_key", self.families),
             ("flag_id", self.flags),
             ("objection_pseudo", self.objections),
-        ):
+        )
+
+    def where(self, columns: Iterable[str]) -> tuple[str, list[Any]] | None:
+        """SQL condition selecting this person's rows of a table with ``columns``."""
+        cols = set(columns)
+        parts: list[str] = []
+        params: list[Any] = []
+        for column, values in self._keys():
             if column in cols and values:
                 parts.append(f'"{column}" IN (SELECT unnest(?::VARCHAR[]))')
                 params.append(sorted(values))
@@ -117,13 +121,7 @@ class _Scope:
     def mask(self, frame: pd.DataFrame) -> pd.Series:
         """:meth:`where` on rows already read (the portal database, any backend)."""
         selected = pd.Series(False, index=frame.index)
-        for column, values in (
-            ("record_pseudo", self.records),
-            ("person_key", {self.person_key}),
-            ("family_key", self.families),
-            ("flag_id", self.flags),
-            ("objection_pseudo", self.objections),
-        ):
+        for column, values in self._keys():
             if column in frame and values:
                 selected |= frame[column].isin(sorted(values))
             if column in frame and column in ("record_pseudo", "person_key"):
