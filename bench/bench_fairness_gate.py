@@ -8,7 +8,7 @@ again. The issue's bar: the gate passes in at least 9 of 10 unbiased seeds and f
 least 9 of 10 with a 1.5x planted bias.
 
     python -m bench.bench_fairness_gate --people 100000 --seeds 1-10 \\
-        --out bench/results          # default configuration: pipelines/council-demo.yaml
+        --out bench/results          # default configuration: contracts/council-demo.yaml
 
 Not a test: it takes about six minutes a seed at 100k people on the 2-core machine.
 """
@@ -53,11 +53,12 @@ def _seeds(text: str) -> list[int]:
 def _planted_audit(warehouse_dir: Path, truth_dir: Path, config_path: Path | None,
                    dimension: str, group: str, factor: float) -> tuple[bool, list[str]]:  # fmt: skip
     """The audit of the approved run's model with every family of one group scored up."""
+    from safeguard.contracts.council import load_config
     from safeguard.models.fairness import _make_up, audit_predictions, select_flags
     from safeguard.models.fairness_truth import need_strata
     from safeguard.models.training import fit_risk_model, labels
-    from safeguard.pipelines.assets.model import audit_inputs, release_config, total_capacity
-    from safeguard.pipelines.council import load_config
+    from safeguard.pipelines.council import release_config
+    from safeguard.pipelines.release import audit_inputs, total_capacity
     from safeguard.pipelines.resources import Warehouse
 
     w = Warehouse(data_dir=str(warehouse_dir))
@@ -98,7 +99,7 @@ def _planted_audit(warehouse_dir: Path, truth_dir: Path, config_path: Path | Non
 def run_seed(
     seed: int, people: int, config_path: Path | None, factor: float, work: Path
 ) -> SeedResult:
-    from safeguard.pipelines.council import load_config
+    from safeguard.contracts.council import load_config
     from safeguard.pipelines.runner import run_pipeline
     from safeguard.synth import EstateConfig, RecordingBias, generate_estate
 
@@ -140,7 +141,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results"))
     args = parser.parse_args()
     if args.config is None:
-        from safeguard.pipelines.council import demo_config_path
+        from safeguard.contracts.council import demo_config_path
 
         args.config = demo_config_path()
     results = []

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
-from safeguard.pipelines.council import demo_config_path, load_config
+from safeguard.contracts.council import demo_config_path, load_config
 from safeguard.pipelines.monitoring_run import run_monitoring
 from safeguard.pipelines.runner import run_pipeline
 from safeguard.synth import EstateConfig, generate_estate

@@ -166,14 +166,14 @@ def bench_one(data_dir: Path) -> dict[str, Any]:
     import lightgbm as lgb
 
     from safeguard import models
+    from safeguard.contracts.council import demo_config_path, parse_config
     from safeguard.features.outcomes import build_training_frame, monthly_as_of_dates
     from safeguard.features.point_in_time import members_at
     from safeguard.features.protected import attribute_leakage, build_sensitive_features_many
     from safeguard.linkage.families import form_families_at
     from safeguard.linkage.keys import keyed
     from safeguard.models.training import labels
-    from safeguard.pipelines.assets.model import release_config
-    from safeguard.pipelines.council import demo_config_path, parse_config
+    from safeguard.pipelines.council import release_config
 
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
     t = _tables(con)

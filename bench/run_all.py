@@ -50,7 +50,7 @@ def _stage_of(step: str) -> str:
 
 def run_one(people: int, seed: int, work: Path) -> dict:
     """Generate and run one estate in this process; return timings (called in a subprocess)."""
-    from safeguard.pipelines.council import demo_config_path, load_config
+    from safeguard.contracts.council import demo_config_path, load_config
     from safeguard.pipelines.runner import run_pipeline
     from safeguard.synth import EstateConfig, generate_estate
 

@@ -1,7 +1,7 @@
 """The operating threshold and the gates' tolerances: one typed object, the defaults once.
 
-:data:`DEFAULT_GATES` holds every default; the council configuration (``pipelines/council.yaml``,
-``safeguard.pipelines.council.CouncilConfig``) takes its defaults from it and turns a council's file into
+:data:`DEFAULT_GATES` holds every default; the council configuration (``contracts/council.yaml``,
+``safeguard.contracts.council.CouncilConfig``) takes its defaults from it and turns a council's file into
 a :class:`GateSettings` (``CouncilConfig.gates()``), which the pipelines pass to the models
 (``safeguard.models.PerformanceGate``, ``safeguard.models.fairness_gate.FairnessGate``, the fairness audit's
 leakage limit) and to flagging (the threshold). The model packages' own dataclass defaults

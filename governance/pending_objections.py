@@ -25,6 +25,7 @@ Only counts leave this module; the names stay in the vault.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Protocol
 
 import pandas as pd
 
@@ -33,14 +34,28 @@ from safeguard.linkage import standardise_name, standardise_postcode
 __all__ = [
     "PENDING_REASON",
     "PENDING_TABLE",
+    "VaultReader",
     "candidate_person_keys",
     "families_of",
+    "pending_person_keys",
     "usable_identity",
 ]
 
 PENDING_TABLE = "pending_objections"
 """Vault table: one row per objection pending verification (restricted, never the warehouse)."""
 PENDING_REASON = "objection_pending_verification"
+
+
+class VaultReader(Protocol):
+    """What :func:`pending_person_keys` reads through (the pipeline's ``Warehouse`` resource)."""
+
+    def table_exists(self, name: str, *, vault: bool = False) -> bool: ...
+
+    def read_table(
+        self, name: str, *, vault: bool = False, columns: list[str] | None = None
+    ) -> pd.DataFrame: ...
+
+
 """Exclusion reason (``safeguard.flags.flagging.EXCLUSION_REASONS``) of the candidates' families."""
 
 
@@ -127,3 +142,25 @@ def families_of(person_keys: Collection[str], families: pd.DataFrame) -> set[str
         return set()
     members = families["person_key"].astype(str).isin(set(person_keys))
     return set(families.loc[members, "family_key"].astype(str))
+
+
+def pending_person_keys(store: VaultReader) -> set[str]:
+    """People who may be named by an objection pending verification (read from the vault).
+
+    The one reader of the vault's ``pending_objections`` for the pipeline: the run's exclusions
+    and the independent objector check both take the candidates from here.
+    """
+    if not (
+        store.table_exists(PENDING_TABLE, vault=True)
+        and store.table_exists("identity_vault", vault=True)
+    ):
+        return set()
+    pending = store.read_table(PENDING_TABLE, vault=True)
+    if pending.empty:
+        return set()
+    identities = store.read_table(
+        "identity_vault",
+        vault=True,
+        columns=["first_name", "last_name", "postcode", "person_key"],
+    )
+    return candidate_person_keys(identities, pending)

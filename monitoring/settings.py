@@ -1,7 +1,7 @@
 """Decommission rules and resume decisions: the council's settings, typed for the domain.
 
 A council writes them in the ``monitoring:`` section of its configuration file (validated in
-``safeguard.pipelines.council``); these frozen objects are what the monitoring functions take.
+``safeguard.contracts.council``, built by ``safeguard.pipelines.council``); these frozen objects are what the monitoring functions take.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class ResumeDecision:
 
 @dataclass(frozen=True)
 class MonitoringSettings:
-    """Every monitoring setting (see ``pipelines/council.yaml``, section ``monitoring``)."""
+    """Every monitoring setting (see ``contracts/council.yaml``, section ``monitoring``)."""
 
     months: int = 24
     horizon_months: int = 12

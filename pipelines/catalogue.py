@@ -13,10 +13,10 @@ from datetime import timedelta
 
 import dagster as dg
 
+from safeguard.contracts.tables import AGENCY_SOURCES, LANDING_FILES
 from safeguard.dpia.register import DpiaRegister
 from safeguard.features import FEATURE_DICTIONARY
 from safeguard.ingest.contract import LandingContract, load_contract
-from safeguard.pipelines.layout import AGENCY_SOURCES, LANDING_FILES
 
 # Agencies deliver monthly: a source not refreshed for 32 days warns, for 35 days fails.
 MONTHLY_DROP = dg.FreshnessPolicy.time_window(

@@ -1,288 +1,89 @@
-"""The council configuration: one validated YAML file for every gate, threshold and sign-off.
+"""The council configuration turned into the domain packages' own settings objects.
 
-Parsed once at the edge (``safeguard run --config FILE``) into typed settings that are turned
-into the domain packages' own frozen settings objects (``safeguard.models.PerformanceGate``,
-``safeguard.models.FairnessGate``, ...). Unknown keys are errors, and every error names the file and the
-key, so a typo never silently falls back to a default.
+The configuration itself (one validated YAML file, :class:`~safeguard.contracts.council.CouncilConfig`)
+lives in :mod:`safeguard.contracts.council`, which imports no domain package; this module builds
+the performance gate, the fairness gate (with its named sign-offs) and the monitoring rules from it.
+The domain packages are imported when asked for, so that reading a configuration (``safeguard
+config show``) does not load the model stack.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from importlib import resources
-from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from safeguard.contracts.gates import (
-    DEFAULT_GATES,
-    FairnessTolerances,
-    GateSettings,
-    PerformanceTolerances,
-)
-
-_PERF, _FAIR = DEFAULT_GATES.performance, DEFAULT_GATES.fairness
-
-DEFAULT_CONFIG = "council.yaml"
-#: ``safeguard demo``'s configuration: the default plus demonstration sign-offs (see its header).
-DEMO_CONFIG = "council-demo.yaml"
+if TYPE_CHECKING:
+    from safeguard import models
+    from safeguard.contracts.council import CouncilConfig
+    from safeguard.models import PerformanceGate
+    from safeguard.models.fairness_gate import FairnessGate
+    from safeguard.monitoring import MonitoringSettings
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def performance_gate(config: CouncilConfig) -> PerformanceGate:
+    """The blocking performance gate the council configured."""
+    from safeguard.models import PerformanceGate
+
+    g = config.gates().performance
+    return PerformanceGate(
+        min_precision_lift=g.min_precision_lift, baseline_metric=g.baseline_metric,
+        baseline_margin=g.baseline_margin, calibration_band=g.calibration_band,
+        slope_band=g.slope_band, require_wwcsc=g.require_wwcsc,
+    )  # fmt: skip
 
 
-def _band(value: tuple[float, float]) -> tuple[float, float]:
-    lo, hi = value
-    if not 0 < lo < 1 < hi:
-        raise ValueError(f"a band must satisfy 0 < lower < 1 < upper, got [{lo}, {hi}]")
-    return value
+def fairness_gate(config: CouncilConfig, today: date | None = None) -> FairnessGate:
+    """The blocking fairness gate the council configured, with its named sign-offs."""
+    from safeguard.models.fairness_gate import FairnessGate, SignOff
+
+    g = config.gates().fairness
+    return FairnessGate(
+        band=g.band, fail_confidence=g.fail_confidence,
+        equivalence_confidence=g.equivalence_confidence,
+        min_expected_outcomes=g.min_expected_outcomes, block_on_proxy=g.block_on_proxy,
+        sign_off_needs_point_in_band=g.sign_off_needs_point_in_band,
+        sign_offs=tuple(SignOff(**s.model_dump()) for s in config.fairness_gate.sign_offs),
+        today=today,
+    )  # fmt: skip
 
 
-def _slope_band(value: tuple[float, float]) -> tuple[float, float]:
-    lo, hi = value
-    if not lo < 1 < hi:
-        raise ValueError(f"a slope band must satisfy lower < 1 < upper, got [{lo}, {hi}]")
-    return value
+def monitoring_settings(config: CouncilConfig) -> MonitoringSettings:
+    """The decommission rules and resume decisions (``safeguard.monitoring.MonitoringSettings``)."""
+    from safeguard import monitoring as mon
 
-
-class CouncilInfo(_Strict):
-    name: str = "Example council (synthetic data)"
-
-
-class FlaggingSettings(_Strict):
-    threshold: float = Field(DEFAULT_GATES.threshold, gt=0, lt=1)
-    capacity: int | None = Field(None, ge=1)
-    approved_model: Literal["risk_model", "logistic_baseline"] = "risk_model"
-
-
-class TrainingSettings(_Strict):
-    first_as_of_months_back: int = Field(36, ge=13)
-    last_as_of_months_back: int = Field(12, ge=1)
-    test_dates: int = Field(6, ge=1, le=24)
-    calibration_dates: int = Field(3, ge=1)
-    embargo_months: int = Field(12, ge=0)
-    family_snapshot_months: int = Field(1, ge=1, le=12)
-    random_state: int = 0
-
-    @model_validator(mode="after")
-    def _window(self) -> TrainingSettings:
-        if self.first_as_of_months_back <= self.last_as_of_months_back:
-            raise ValueError(
-                "first_as_of_months_back must be larger than last_as_of_months_back "
-                f"({self.first_as_of_months_back} <= {self.last_as_of_months_back})"
-            )
-        return self
-
-
-class PerformanceGateSettings(_Strict):
-    # defaults: safeguard.contracts.gates.DEFAULT_GATES (the one place they are written)
-    min_precision_lift: float = Field(_PERF.min_precision_lift, ge=0)
-    baseline_metric: Literal["precision_at_capacity", "auc_pr", "auc_roc"] = _PERF.baseline_metric
-    baseline_margin: float = Field(_PERF.baseline_margin, ge=0)
-    calibration_band: tuple[float, float] = _PERF.calibration_band
-    slope_band: tuple[float, float] = _PERF.slope_band
-    require_wwcsc: bool = _PERF.require_wwcsc
-
-    _bands = field_validator("calibration_band")(_band)
-    _slope = field_validator("slope_band")(_slope_band)
-
-
-class SignOffSettings(_Strict):
-    dimension: str
-    group: str
-    signed_by: str = Field(min_length=3)
-    signed_on: date
-    reason: str = Field(min_length=10)
-    metric: Literal["recall_ratio", "oe_ratio", "selection_ratio_at_equal_need"] | None = None
-    expires: date | None = None
-
-
-class FairnessGateSettings(_Strict):
-    # defaults: safeguard.contracts.gates.DEFAULT_GATES (the one place they are written)
-    band: tuple[float, float] = _FAIR.band
-    fail_confidence: float = Field(_FAIR.fail_confidence, gt=0.5, lt=1)
-    equivalence_confidence: float = Field(_FAIR.equivalence_confidence, gt=0.5, lt=1)
-    min_expected_outcomes: float = Field(_FAIR.min_expected_outcomes, ge=1)
-    max_leakage_share: float = Field(_FAIR.max_leakage_share, ge=0, le=1)
-    block_on_proxy: bool = _FAIR.block_on_proxy
-    sign_off_needs_point_in_band: bool = _FAIR.sign_off_needs_point_in_band
-    sign_offs: tuple[SignOffSettings, ...] = ()
-
-    _bands = field_validator("band")(_band)
-
-
-class RealisedPrecisionSettings(_Strict):
-    enabled: bool = True
-    consecutive_months: int = Field(2, ge=1, le=12)
-    confidence: float = Field(0.8, ge=0, lt=1)
-
-
-class EstimatedPrecisionSettings(_Strict):
-    enabled: bool = True
-    consecutive_months: int = Field(3, ge=1, le=12)
-
-
-class FairnessRecallSettings(_Strict):
-    enabled: bool = True
-    window_months: int = Field(6, ge=1, le=24)
-    consecutive_windows: int = Field(2, ge=1, le=12)
-    confidence: float = Field(0.99, gt=0.5, lt=1)
-    metrics: tuple[Literal["recall_ratio", "oe_ratio"], ...] = ("recall_ratio",)
-
-
-class SevereDriftSettings(_Strict):
-    enabled: bool = True
-    consecutive_months: int = Field(2, ge=1, le=12)
-    psi_severe: float = Field(0.25, gt=0)
-    min_severe_features: int = Field(3, ge=1)
-    volume_band: tuple[float, float] = (0.67, 1.5)
-    min_reference_events: float = Field(30, ge=0)
-
-    _bands = field_validator("volume_band")(_band)
-
-
-class ResumeDecisionSettings(_Strict):
-    trigger: Literal["realised_precision", "estimated_precision", "fairness_recall", "severe_drift"]
-    covers_through: date
-    decided_by: str = Field(min_length=3)
-    decided_on: date
-    reason: str = Field(min_length=10)
-
-    @model_validator(mode="after")
-    def _not_before_the_evidence(self) -> ResumeDecisionSettings:
-        if self.decided_on < self.covers_through:
-            raise ValueError(
-                f"decided_on {self.decided_on} is before covers_through {self.covers_through}: "
-                "a decision can only accept evidence that existed when it was made"
-            )
-        return self
-
-
-class MonitoringSection(_Strict):
-    months: int = Field(24, ge=1, le=60)
-    realised_precision: RealisedPrecisionSettings = RealisedPrecisionSettings()
-    estimated_precision: EstimatedPrecisionSettings = EstimatedPrecisionSettings()
-    fairness_recall: FairnessRecallSettings = FairnessRecallSettings()
-    severe_drift: SevereDriftSettings = SevereDriftSettings()
-    resume_decisions: tuple[ResumeDecisionSettings, ...] = ()
-
-
-class CouncilConfig(_Strict):
-    """The whole configuration file (see ``pipelines/council.yaml`` for every key)."""
-
-    version: Literal[1] = 1
-    council: CouncilInfo = CouncilInfo()
-    flagging: FlaggingSettings = FlaggingSettings()
-    training: TrainingSettings = TrainingSettings()
-    performance_gate: PerformanceGateSettings = PerformanceGateSettings()
-    fairness_gate: FairnessGateSettings = FairnessGateSettings()
-    monitoring: MonitoringSection = MonitoringSection()
-
-    # -- domain objects -------------------------------------------------------------------
-    def gates(self) -> GateSettings:
-        """The operating threshold and both gates' tolerances, typed (``safeguard.contracts.gates``)."""
-        perf = self.performance_gate.model_dump()
-        fair = self.fairness_gate.model_dump(exclude={"sign_offs"})
-        return GateSettings(
-            threshold=self.flagging.threshold,
-            performance=PerformanceTolerances(**perf),
-            fairness=FairnessTolerances(**fair),
-        )
-
-    def performance_gate_object(self):
-        from safeguard.models import PerformanceGate
-
-        g = self.gates().performance
-        return PerformanceGate(
-            min_precision_lift=g.min_precision_lift, baseline_metric=g.baseline_metric,
-            baseline_margin=g.baseline_margin, calibration_band=g.calibration_band,
-            slope_band=g.slope_band, require_wwcsc=g.require_wwcsc,
-        )  # fmt: skip
-
-    def fairness_gate_object(self, today: date | None = None):
-        from safeguard.models.fairness_gate import FairnessGate, SignOff
-
-        g = self.gates().fairness
-        return FairnessGate(
-            band=g.band, fail_confidence=g.fail_confidence,
-            equivalence_confidence=g.equivalence_confidence,
-            min_expected_outcomes=g.min_expected_outcomes, block_on_proxy=g.block_on_proxy,
-            sign_off_needs_point_in_band=g.sign_off_needs_point_in_band,
-            sign_offs=tuple(SignOff(**s.model_dump()) for s in self.fairness_gate.sign_offs),
-            today=today,
-        )  # fmt: skip
-
-    def monitoring_settings(self):
-        """The decommission rules and resume decisions (``safeguard.monitoring.MonitoringSettings``)."""
-        from safeguard import monitoring as mon
-
-        m = self.monitoring
-        return mon.MonitoringSettings(
-            months=m.months,
-            realised_precision=mon.RealisedPrecisionRule(**m.realised_precision.model_dump()),
-            estimated_precision=mon.EstimatedPrecisionRule(**m.estimated_precision.model_dump()),
-            fairness_recall=mon.FairnessRecallRule(**m.fairness_recall.model_dump()),
-            severe_drift=mon.SevereDriftRule(**m.severe_drift.model_dump()),
-            resume_decisions=tuple(
-                mon.ResumeDecision(**d.model_dump()) for d in m.resume_decisions
-            ),
-        )
-
-    def sign_off_lines(self) -> list[str]:
-        """Every sign-off as one sentence (for the DPIA, the model card and the review pack)."""
-        return [self.fairness_gate_object().sign_offs[i].describe()
-                for i in range(len(self.fairness_gate.sign_offs))]  # fmt: skip
-
-
-class ConfigError(ValueError):
-    """The council configuration file is missing, not YAML, or breaks a rule (key named)."""
-
-
-def default_config_text() -> str:
-    """The shipped default configuration, with its comments."""
-    return (
-        resources.files("safeguard.pipelines").joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
+    m = config.monitoring
+    return mon.MonitoringSettings(
+        months=m.months,
+        realised_precision=mon.RealisedPrecisionRule(**m.realised_precision.model_dump()),
+        estimated_precision=mon.EstimatedPrecisionRule(**m.estimated_precision.model_dump()),
+        fairness_recall=mon.FairnessRecallRule(**m.fairness_recall.model_dump()),
+        severe_drift=mon.SevereDriftRule(**m.severe_drift.model_dump()),
+        resume_decisions=tuple(mon.ResumeDecision(**d.model_dump()) for d in m.resume_decisions),
     )
 
 
-def demo_config_path() -> Path:
-    """Where the demonstration configuration is installed (``safeguard demo`` uses it)."""
-    return Path(str(resources.files("safeguard.pipelines").joinpath(DEMO_CONFIG)))
+def sign_off_lines(config: CouncilConfig) -> list[str]:
+    """Every sign-off as one sentence (for the DPIA, the model card and the review pack)."""
+    return [sign_off.describe() for sign_off in fairness_gate(config).sign_offs]
 
 
-def parse_config(text: str, source: str = "configuration") -> CouncilConfig:
-    """Validate YAML ``text``; errors name ``source`` and each offending key."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections at the top level")
-    try:
-        return CouncilConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = "unknown key (check the spelling against `safeguard config show`)"
-            problems.append(f"{source}: {key}: {message}")
-        raise ConfigError("\n".join(problems)) from None
+def release_config(config: CouncilConfig, capacity: int, random_state: int) -> models.ReleaseConfig:
+    """The domain settings of one release, from the council configuration."""
+    from safeguard import models
 
-
-def load_config(path: Path | str | None = None) -> CouncilConfig:
-    """The configuration in ``path``, or the shipped default when ``path`` is None."""
-    if path is None:
-        return parse_config(default_config_text(), f"default {DEFAULT_CONFIG}")
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") from None
-    return parse_config(text, str(path))
+    t, gates = config.training, config.gates()
+    threshold = gates.threshold
+    return models.ReleaseConfig(
+        risk=models.RiskModelConfig(
+            random_state=random_state, embargo_months=t.embargo_months,
+            calibration_dates=t.calibration_dates, test_dates=t.test_dates,
+            kind=config.flagging.approved_model,
+        ),
+        evaluation=models.EvaluationConfig(
+            total_capacity=capacity, threshold=threshold, gate=performance_gate(config)
+        ),
+        fairness=models.FairnessConfig(
+            total_capacity=capacity, threshold=threshold, gate=fairness_gate(config),
+            max_leakage_share=gates.fairness.max_leakage_share,
+        ),
+    )  # fmt: skip

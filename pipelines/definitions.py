@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from safeguard.contracts.council import CouncilConfig, load_config
 from safeguard.contracts.layout import DataDir
 from safeguard.dpia.private_files import secure_data_dir
 from safeguard.pipelines.assets.flags import score_and_flag
@@ -34,9 +35,8 @@ from safeguard.pipelines.assets.monitoring import monitor_model, monitoring_job
 from safeguard.pipelines.catalogue import with_catalogue
 from safeguard.pipelines.checks.ingest import data_docs, gx_checks
 from safeguard.pipelines.checks.objections import objections_gx_suite
-from safeguard.pipelines.council import CouncilConfig, load_config
 from safeguard.pipelines.dpia_metadata import register, with_dpia_metadata
-from safeguard.pipelines.lineage import graph_specs, lineage_nodes_of, nodes_to_json
+from safeguard.pipelines.lineage import LocationGraph, graph_specs, lineage_nodes_of, nodes_to_json
 from safeguard.pipelines.operations import (
     alert_on_failed_run,
     governance_after_failure,
@@ -49,7 +49,7 @@ from safeguard.pipelines.operations import (
     retention_purge_job,
     retention_purge_schedule,
 )
-from safeguard.pipelines.resources import CouncilSettings, LocationGraph, RunSettings, Warehouse
+from safeguard.pipelines.resources import CouncilSettings, RunSettings, Warehouse
 from safeguard.pipelines.run_context import parse_as_of
 from safeguard.settings import SafeguardSettings, raw_setting
 

@@ -3,7 +3,8 @@
 Every file of the newest complete drop is read before anything is written (a file refused
 whole leaves the last good drop in place); rows that break a contract rule or a row-level
 suite rule are quarantined (rule and column, never the value); the objections register is
-judged by its gates (pipelines/objections.py); then the pseudonymised ``<source>_records``,
+judged by its gates (:func:`assess`; the check results and withdrawals are in
+pipelines/objections.py); then the pseudonymised ``<source>_records``,
 the identity vault's tables and the ledgers are written in one staged commit.
 """
 
@@ -16,11 +17,19 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from safeguard import expectations
-from safeguard.governance.pending_objections import PENDING_TABLE
+from safeguard.contracts.tables import AGENCY_SOURCES, LANDING_FILES, table_of
+from safeguard.governance.pending_objections import PENDING_TABLE, usable_identity
 from safeguard.ingest.contract import LandingContract
-from safeguard.ingest.drops import Drop
+from safeguard.ingest.csvfile import CsvFileError
+from safeguard.ingest.drops import Drop, scan_drops
 from safeguard.ingest.identity import split_identities
-from safeguard.ingest.objections import RegisterAssessment
+from safeguard.ingest.objections import (
+    RegisterAssessment,
+    RegisterPolicy,
+    assess_register,
+    newer_register_problems,
+    quarantined_register_rows,
+)
 from safeguard.ingest.reader import (
     FileIngest,
     LaterRejection,
@@ -28,11 +37,75 @@ from safeguard.ingest.reader import (
     read_file,
     row_accounting_frame,
 )
-from safeguard.pipelines.layout import AGENCY_SOURCES, LANDING_FILES, table_of
-from safeguard.pipelines.objections import assess, read_register
 
 if TYPE_CHECKING:
     from safeguard.pipelines.resources import RunSettings, Warehouse
+
+
+def read_register(drop: Drop, contract: LandingContract) -> tuple[FileIngest | None, str | None]:
+    """The register as read, or why it could not be (the exception's type only)."""
+    try:
+        return read_file(drop, "objections", contract), None
+    except (OSError, CsvFileError, UnicodeError) as exc:
+        return None, type(exc).__name__
+
+
+def _previous_ids(warehouse: Warehouse) -> set[str] | None:
+    """Ids of the last accepted register: accepted objections and those pending verification."""
+    if not warehouse.table_exists("identity_objections", vault=True):
+        return None
+    ids = warehouse.read_table("identity_objections", vault=True, columns=["objection_id"])
+    previous = set(ids["objection_id"].dropna().astype(str))
+    if warehouse.table_exists(PENDING_TABLE, vault=True):
+        pending = warehouse.read_table(PENDING_TABLE, vault=True, columns=["objection_id"])
+        previous |= set(pending["objection_id"].dropna().astype(str))
+    return previous
+
+
+def pending_frame(
+    drop: Drop, contract: LandingContract, register: FileIngest | None
+) -> pd.DataFrame:
+    """The register's quarantined rows that name someone, for the vault's ``pending_objections``.
+
+    Usable parts only (``safeguard.ingest.objections.quarantined_register_rows``), with the extract date.
+    """
+    rows = quarantined_register_rows(drop, contract, register)
+    rows = rows.loc[usable_identity(rows).to_numpy(bool)].reset_index(drop=True)
+    rows["extract_date"] = pd.Series(
+        pd.Timestamp(drop.extract_date), index=rows.index, dtype="datetime64[ns]"
+    )
+    return rows
+
+
+def assess(
+    warehouse: Warehouse,
+    landing: Path,
+    drop: Drop,
+    contract: LandingContract,
+    register: FileIngest | None,
+    read_error: str | None,
+    settings: RunSettings,
+) -> tuple[RegisterAssessment, pd.DataFrame]:
+    """The register's verdict, and its rows pending verification (for the vault)."""
+    pending = pending_frame(drop, contract, register)
+    current: set[str] = set()
+    if register is not None:
+        current = set(register.accepted["objection_id"].dropna().astype(str))
+        current |= set(pending["objection_id"].dropna().astype(str))
+    assessment = assess_register(
+        register,
+        read_error=read_error,
+        previous_ids=_previous_ids(warehouse),
+        current_ids=current,
+        pending_rows=set(pending["row_number"].dropna().astype(int)),
+        newer_problems=newer_register_problems(scan_drops(landing), drop),
+        policy=RegisterPolicy(
+            may_be_empty=settings.objections_may_be_empty,
+            max_lost=settings.max_objections_lost,
+            max_quarantined_share=settings.suite_settings().quarantine_limit(reference=True),
+        ),
+    )
+    return assessment, pending
 
 
 class FileRefusedError(RuntimeError):

@@ -162,3 +162,24 @@ def lineage_violations(
                 f"{node.name}: derived from criminal-offence data but has no Art 10 basis"
             )
     return problems
+
+
+class LocationGraph(dg.ConfigurableResource):
+    """The code location's lineage and check keys, handed to the assets that report on it.
+
+    Built by ``safeguard.pipelines.definitions`` from the same definitions it loads, so the governance
+    reports see the whole graph without importing the module that builds it (no cycle).
+    """
+
+    lineage_json: str = "[]"
+    checks_json: str = "[]"
+
+    def lineage(self) -> list[LineageNode]:
+        return nodes_from_json(self.lineage_json)
+
+    def check_keys(self) -> list[dg.AssetCheckKey]:
+        keys = []
+        for text in json.loads(self.checks_json):
+            asset, name = text.rsplit("/", 1)
+            keys.append(dg.AssetCheckKey(dg.AssetKey(asset.split("/")), name))
+        return keys

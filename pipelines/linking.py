@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from safeguard import linkage
+from safeguard.contracts.tables import AGENCY_SOURCES, OBJECTIONS_SOURCE
 from safeguard.linkage import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
@@ -23,7 +24,6 @@ from safeguard.linkage import (
     evaluate_links,
     plausibility_findings,
 )
-from safeguard.pipelines.layout import AGENCY_SOURCES, OBJECTIONS_SOURCE
 
 if TYPE_CHECKING:
     from safeguard.pipelines.resources import Warehouse
@@ -111,7 +111,7 @@ def link_and_publish(warehouse: Warehouse, truth_dir: str | None) -> Linked:
     """Link every identity and publish vault, links, quality and files together (or nothing)."""
     identities = load_identities(warehouse)
     # One staged commit: the vault's person keys, the warehouse links and the linkage files
-    # change together or not at all (pipelines/storage.py).
+    # change together or not at all (warehouse/storage.py).
     with warehouse.stage("link_records") as stage:
         artefacts = stage.artefact_dir("linkage")
         result = linkage.link_with_details(

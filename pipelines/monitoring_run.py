@@ -17,8 +17,8 @@ import dagster as dg
 import pandas as pd
 from rich.console import Console
 
+from safeguard.contracts.council import CouncilConfig
 from safeguard.contracts.layout import DataDir
-from safeguard.pipelines.council import CouncilConfig
 from safeguard.pipelines.definitions import build_definitions
 from safeguard.pipelines.instance import QUIET_RUN_CONFIG, _instance, step_errors
 from safeguard.pipelines.resources import Warehouse

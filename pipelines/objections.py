@@ -1,7 +1,8 @@
 """Objections fail closed: the register's gates, withdrawal of served flags, the objector check.
 
-Thin adapters between Dagster and the domain: the register is judged by
-:func:`safeguard.ingest.objections.assess_register`, withdrawals kept by :mod:`safeguard.governance.withdrawals`.
+Thin adapters between Dagster and the domain: the register is judged at ingest
+(:func:`safeguard.pipelines.ingesting.assess`, with :func:`safeguard.ingest.objections.assess_register`),
+withdrawals kept by :mod:`safeguard.governance.withdrawals`.
 A failed register gate (``objections_register_complete`` or ``objections_volume_vs_previous``,
 both blocking) stops linkage, features, training and flagging, keeps the last accepted register
 in the warehouse and vault, and withdraws every flag served to practitioners until a run passes.
@@ -15,33 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
 import pandas as pd
 
-from safeguard.governance.pending_objections import (
-    PENDING_TABLE,
-    candidate_person_keys,
-    families_of,
-    usable_identity,
-)
+from safeguard.governance.pending_objections import families_of, pending_person_keys
 from safeguard.governance.withdrawals import empty_withdrawals, reinstate_flags, withdraw_flags
-from safeguard.ingest.contract import LandingContract
-from safeguard.ingest.csvfile import CsvFileError
-from safeguard.ingest.drops import Drop, scan_drops
 from safeguard.ingest.objections import (
     RegisterAssessment,
-    RegisterPolicy,
-    assess_register,
-    newer_register_problems,
-    quarantined_register_rows,
 )
-from safeguard.ingest.reader import FileIngest, read_file
 
 if TYPE_CHECKING:
-    from safeguard.pipelines.resources import RunSettings, Warehouse
+    from safeguard.pipelines.resources import Warehouse
 
 REGISTER_COMPLETE = "objections_register_complete"
 REGISTER_VOLUME = "objections_volume_vs_previous"
@@ -55,72 +42,6 @@ def utc_now() -> datetime:
 
 class ObjectorFlaggedError(RuntimeError):
     """Scores or flags would have included a family with an objector: nothing was published."""
-
-
-def read_register(drop: Drop, contract: LandingContract) -> tuple[FileIngest | None, str | None]:
-    """The register as read, or why it could not be (the exception's type only)."""
-    try:
-        return read_file(drop, "objections", contract), None
-    except (OSError, CsvFileError, UnicodeError) as exc:
-        return None, type(exc).__name__
-
-
-def _previous_ids(warehouse: Warehouse) -> set[str] | None:
-    """Ids of the last accepted register: accepted objections and those pending verification."""
-    if not warehouse.table_exists("identity_objections", vault=True):
-        return None
-    ids = warehouse.read_table("identity_objections", vault=True, columns=["objection_id"])
-    previous = set(ids["objection_id"].dropna().astype(str))
-    if warehouse.table_exists(PENDING_TABLE, vault=True):
-        pending = warehouse.read_table(PENDING_TABLE, vault=True, columns=["objection_id"])
-        previous |= set(pending["objection_id"].dropna().astype(str))
-    return previous
-
-
-def pending_frame(
-    drop: Drop, contract: LandingContract, register: FileIngest | None
-) -> pd.DataFrame:
-    """The register's quarantined rows that name someone, for the vault's ``pending_objections``.
-
-    Usable parts only (``safeguard.ingest.objections.quarantined_register_rows``), with the extract date.
-    """
-    rows = quarantined_register_rows(drop, contract, register)
-    rows = rows.loc[usable_identity(rows).to_numpy(bool)].reset_index(drop=True)
-    rows["extract_date"] = pd.Series(
-        pd.Timestamp(drop.extract_date), index=rows.index, dtype="datetime64[ns]"
-    )
-    return rows
-
-
-def assess(
-    warehouse: Warehouse,
-    landing: Path,
-    drop: Drop,
-    contract: LandingContract,
-    register: FileIngest | None,
-    read_error: str | None,
-    settings: RunSettings,
-) -> tuple[RegisterAssessment, pd.DataFrame]:
-    """The register's verdict, and its rows pending verification (for the vault)."""
-    pending = pending_frame(drop, contract, register)
-    current: set[str] = set()
-    if register is not None:
-        current = set(register.accepted["objection_id"].dropna().astype(str))
-        current |= set(pending["objection_id"].dropna().astype(str))
-    assessment = assess_register(
-        register,
-        read_error=read_error,
-        previous_ids=_previous_ids(warehouse),
-        current_ids=current,
-        pending_rows=set(pending["row_number"].dropna().astype(int)),
-        newer_problems=newer_register_problems(scan_drops(landing), drop),
-        policy=RegisterPolicy(
-            may_be_empty=settings.objections_may_be_empty,
-            max_lost=settings.max_objections_lost,
-            max_quarantined_share=settings.suite_settings().quarantine_limit(reference=True),
-        ),
-    )
-    return assessment, pending
 
 
 def pending_note(pending: int) -> str:
@@ -188,24 +109,6 @@ def reinstate_published_flags(warehouse: Warehouse, flag_ids: pd.Series) -> int:
         warehouse.write_table(WITHDRAWALS_TABLE, ledger)
         warehouse.audit_log().append("pipeline", "flags_reinstated", flags=reinstated)
     return reinstated
-
-
-def pending_person_keys(warehouse: Warehouse) -> set[str]:
-    """People who may be named by an objection pending verification (read from the vault)."""
-    if not (
-        warehouse.table_exists(PENDING_TABLE, vault=True)
-        and warehouse.table_exists("identity_vault", vault=True)
-    ):
-        return set()
-    pending = warehouse.read_table(PENDING_TABLE, vault=True)
-    if pending.empty:
-        return set()
-    identities = warehouse.read_table(
-        "identity_vault",
-        vault=True,
-        columns=["first_name", "last_name", "postcode", "person_key"],
-    )
-    return candidate_person_keys(identities, pending)
 
 
 def objector_families(warehouse: Warehouse, families: pd.DataFrame) -> set[str]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from safeguard.pipelines.layout import AGENCY_SOURCES, date_column
+from safeguard.contracts.tables import AGENCY_SOURCES, date_column
 
 if TYPE_CHECKING:
     from safeguard.pipelines.resources import Warehouse

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from safeguard import models
+from safeguard.contracts.tables import APPROVED
 from safeguard.features.outcomes import TimeSplit
 from safeguard.features.point_in_time import members_at
 from safeguard.features.protected import attribute_leakage, build_sensitive_features_many
 from safeguard.models.truth import truth_at_dates
 from safeguard.monitoring import promise_of
-from safeguard.pipelines.council import CouncilConfig
-from safeguard.pipelines.layout import APPROVED
 
 if TYPE_CHECKING:
+    from safeguard.contracts.council import CouncilConfig
     from safeguard.pipelines.resources import Warehouse
 
 FAIRNESS_TABLES = ("groups", "group_metrics", "disparities", "coverage", "leakage")
@@ -80,26 +80,6 @@ def truth_frame(
     )  # fmt: skip
 
 
-def release_config(config: CouncilConfig, capacity: int, random_state: int) -> models.ReleaseConfig:
-    """The domain settings of one release, from the council configuration."""
-    t, gates = config.training, config.gates()
-    threshold = gates.threshold
-    return models.ReleaseConfig(
-        risk=models.RiskModelConfig(
-            random_state=random_state, embargo_months=t.embargo_months,
-            calibration_dates=t.calibration_dates, test_dates=t.test_dates,
-            kind=config.flagging.approved_model,
-        ),
-        evaluation=models.EvaluationConfig(
-            total_capacity=capacity, threshold=threshold, gate=config.performance_gate_object()
-        ),
-        fairness=models.FairnessConfig(
-            total_capacity=capacity, threshold=threshold, gate=config.fairness_gate_object(),
-            max_leakage_share=gates.fairness.max_leakage_share,
-        ),
-    )  # fmt: skip
-
-
 def total_capacity(warehouse: Warehouse, config: CouncilConfig) -> int:
     """Families practitioners can review per run: the configured total or the workers' sum."""
     if config.flagging.capacity is not None:
@@ -128,12 +108,16 @@ def audit_inputs(
 
 
 def train_release(
-    warehouse: Warehouse, frame: pd.DataFrame, config: CouncilConfig, truth_dir: str | None
+    warehouse: Warehouse,
+    frame: pd.DataFrame,
+    settings: models.ReleaseConfig,
+    truth_dir: str | None,
 ) -> models.Release:
-    """Fit, evaluate and audit one model on the training frame (nothing is written)."""
-    settings = release_config(
-        config, total_capacity(warehouse, config), config.training.random_state
-    )
+    """Fit, evaluate and audit one model on the training frame (nothing is written).
+
+    ``settings`` come from the council configuration
+    (:func:`safeguard.pipelines.council.release_config`).
+    """
     split = settings.risk.split(frame)
     sensitive, leakage, truth = audit_inputs(warehouse, frame, split, truth_dir)
     return models.train_and_judge(
@@ -153,10 +137,18 @@ class Publication:
 
 
 def publish_release(
-    warehouse: Warehouse, release: models.Release, config: CouncilConfig, as_of: str
+    warehouse: Warehouse,
+    release: models.Release,
+    config: CouncilConfig,
+    as_of: str,
+    sign_offs: list[str],
 ) -> Publication:
     """Persist the model as its own version; publish evaluation, audit, card and (if both gates
-    passed) the approval pointer together. A failed gate leaves the last approved model served."""
+    passed) the approval pointer together. A failed gate leaves the last approved model served.
+
+    ``sign_offs``: the council's fairness sign-offs as sentences, for the model card
+    (:func:`safeguard.pipelines.council.sign_off_lines`).
+    """
     fitted, evaluation, audit = release.fitted, release.evaluation, release.audit
     model_dir = warehouse.artefact_dir("models")
     # A new version's own file: nothing points at it until approved.json (staged below) does.
@@ -175,7 +167,7 @@ def publish_release(
                 table.to_csv(reports / f"{name}.csv", index=False)
         _md, html = models.write_model_card(
             fitted, evaluation, audit, reports, version=record.version,
-            sign_offs=config.sign_off_lines(), council=config.council.name, scoring_as_of=as_of,
+            sign_offs=sign_offs, council=config.council.name, scoring_as_of=as_of,
         )  # fmt: skip
         if release.approved:
             stage.artefact_file("models", APPROVED).write_text(

@@ -2,13 +2,12 @@
 
 Every asset table goes through :class:`Warehouse`, so a council can swap the embedded DuckDB
 default for another store by providing a resource with the same methods. Writes are staged
-and committed with the warehouse as the one commit point (:mod:`safeguard.pipelines.storage`), so a
+and committed with the warehouse as the one commit point (:mod:`safeguard.warehouse.storage`), so a
 crash or a full disk never leaves the warehouse and the vault out of step.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,15 +17,15 @@ import duckdb
 import pandas as pd
 import yaml
 
+from safeguard.contracts.council import CouncilConfig, load_config, parse_config
 from safeguard.contracts.layout import DataDir
+from safeguard.contracts.tables import LANDING_FILES, table_of
 from safeguard.dpia.audit import AuditLog
 from safeguard.dpia.pseudonymise import Pseudonymiser, load_or_create_key
 from safeguard.expectations.settings import SuiteSettings
-from safeguard.pipelines.council import CouncilConfig, load_config, parse_config
-from safeguard.pipelines.faults import fault_point
-from safeguard.pipelines.layout import LANDING_FILES, table_of
-from safeguard.pipelines.lineage import LineageNode, nodes_from_json
-from safeguard.pipelines.storage import (
+from safeguard.settings import raw_setting
+from safeguard.warehouse.faults import fault_point
+from safeguard.warehouse.storage import (
     RecoveryReport,
     StagedWrite,
     connect_database,
@@ -34,7 +33,6 @@ from safeguard.pipelines.storage import (
     is_internal_table,
     recover_data_dir,
 )
-from safeguard.settings import raw_setting
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -90,7 +88,7 @@ class Warehouse(dg.ConfigurableResource):
         """Stage a step's writes; leaving the ``with`` block publishes them all at once.
 
         ``name`` is the step (``score_and_flag``); it names the batch in the commit journal
-        and is the hook for fault-injection tests (:mod:`safeguard.pipelines.faults`).
+        and is the hook for fault-injection tests (:mod:`safeguard.warehouse.faults`).
         """
         self.recover()
         return StagedWrite(
@@ -173,27 +171,6 @@ class CouncilSettings(dg.ConfigurableResource):
         """A resource carrying an already validated configuration object."""
         return cls(config_yaml=yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
                    source=source)  # fmt: skip
-
-
-class LocationGraph(dg.ConfigurableResource):
-    """The code location's lineage and check keys, handed to the assets that report on it.
-
-    Built by ``safeguard.pipelines.definitions`` from the same definitions it loads, so the governance
-    reports see the whole graph without importing the module that builds it (no cycle).
-    """
-
-    lineage_json: str = "[]"
-    checks_json: str = "[]"
-
-    def lineage(self) -> list[LineageNode]:
-        return nodes_from_json(self.lineage_json)
-
-    def check_keys(self) -> list[dg.AssetCheckKey]:
-        keys = []
-        for text in json.loads(self.checks_json):
-            asset, name = text.rsplit("/", 1)
-            keys.append(dg.AssetCheckKey(dg.AssetKey(asset.split("/")), name))
-        return keys
 
 
 class RunSettings(dg.ConfigurableResource):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from safeguard.dpia.register import load_register
 from safeguard.governance import PurgeReport, purge_expired
-from safeguard.pipelines.storage import recover_data_dir
+from safeguard.warehouse.storage import recover_data_dir
 
 
 def run_retention_purge(

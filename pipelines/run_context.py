@@ -19,11 +19,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from safeguard import models
+from safeguard.contracts.tables import APPROVED, OBJECTIONS_SOURCE
 from safeguard.features.outcomes import open_to_social_care
-from safeguard.governance.pending_objections import PENDING_REASON, families_of
+from safeguard.governance.pending_objections import (
+    PENDING_REASON,
+    families_of,
+    pending_person_keys,
+)
 from safeguard.ingest.drops import NoCompleteDrop, newest_complete_drop
-from safeguard.pipelines.layout import APPROVED, OBJECTIONS_SOURCE
-from safeguard.pipelines.objections import pending_person_keys
 
 if TYPE_CHECKING:
     from safeguard.pipelines.resources import RunSettings, Warehouse

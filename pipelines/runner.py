@@ -22,15 +22,15 @@ from rich.console import Console
 from rich.table import Table
 
 from safeguard.alerts import alert_data_team, run_alert
+from safeguard.contracts.council import CouncilConfig
 from safeguard.dpia.audit import AuditError
-from safeguard.pipelines.council import CouncilConfig
 from safeguard.pipelines.definitions import build_definitions
 from safeguard.pipelines.instance import QUIET_RUN_CONFIG, _instance, step_errors
 from safeguard.pipelines.operations import governance_job, pipeline_job
 from safeguard.pipelines.resources import Warehouse
 from safeguard.pipelines.run_context import AsOfError, check_as_of
-from safeguard.pipelines.storage import StorageRecoveryError
 from safeguard.portal.snapshot import publish_serving_snapshot
+from safeguard.warehouse.storage import StorageRecoveryError
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ config_app = typer.Typer(help="The council configuration file (gates, thresholds
 @config_app.command("show")
 def config_show() -> None:
     """Print the shipped default configuration, with its comments (copy it to start yours)."""
-    from safeguard.pipelines.council import default_config_text
+    from safeguard.contracts.council import default_config_text
 
     typer.echo(default_config_text(), nl=False)
 
@@ -39,6 +39,8 @@ def config_check(
     path: Annotated[Path, typer.Argument(help="configuration file to validate")],
 ) -> None:
     """Validate a configuration file; name every bad key (exit 2) or summarise it."""
+    from safeguard.pipelines import council as council_settings
+
     council = load_council(path)
     gate = council.fairness_gate
     console.print(
@@ -46,7 +48,7 @@ def config_check(
         f"{council.flagging.threshold:g}, approved model {council.flagging.approved_model}, "
         f"fairness band {gate.band[0]:g}-{gate.band[1]:g}, {len(gate.sign_offs)} sign-off(s)"
     )
-    for line in council.sign_off_lines():
+    for line in council_settings.sign_off_lines(council):
         console.print(f"  sign-off: {line}")
 
 

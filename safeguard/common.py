@@ -46,7 +46,7 @@ def refuse_unwritable_trail(data_dir: Path, command: str) -> None:
 
 
 def load_council(path: Path | None):
-    from safeguard.pipelines.council import ConfigError, load_config
+    from safeguard.contracts.council import ConfigError, load_config
 
     try:
         return load_config(path)

@@ -246,7 +246,7 @@ def demo(
     A gate that withholds flags is a result, not a failure: the demo exits 0 whenever the
     pipeline behaved as designed, and 1 only when a step crashed or the reports could not be
     rebuilt (2: refused before starting)."""
-    from safeguard.pipelines.council import demo_config_path
+    from safeguard.contracts.council import demo_config_path
     from safeguard.synth import EstateConfig, generate_estate
 
     config = config or demo_config_path()

@@ -19,15 +19,11 @@ from safeguard.governance import (
     build_governance_reports,
     collect_run_facts,
 )
+from safeguard.pipelines import council as council_settings
 from safeguard.pipelines.dpia_metadata import governance_profile, register
 from safeguard.pipelines.layout import GOVERNANCE_GROUP
-from safeguard.pipelines.resources import (
-    CouncilSettings,
-    LocationGraph,
-    RunSettings,
-    Warehouse,
-    declared_reads,
-)
+from safeguard.pipelines.lineage import LocationGraph
+from safeguard.pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
 from safeguard.pipelines.run_context import AsOfError, run_dates
 
 REPORTS = {
@@ -150,7 +146,9 @@ def governance_reports(
     check_keys = graph.check_keys()  # every check of the code location this asset belongs to
     as_of = _as_of(warehouse, settings)
     gates = latest_gates(context.instance, check_keys)
-    model, fairness = _model_facts(warehouse, gates, tuple(council.config().sign_off_lines()))
+    model, fairness = _model_facts(
+        warehouse, gates, tuple(council_settings.sign_off_lines(council.config()))
+    )
     facts = collect_run_facts(
         Path(warehouse.data_dir),
         run_id=context.run.run_id,

@@ -10,11 +10,12 @@ from datetime import date
 
 import dagster as dg
 
+from safeguard.contracts.tables import RECORDS
 from safeguard.features.build import build_family_features
 from safeguard.flags.flagging import FlagConfig, family_districts, score_families
 from safeguard.linkage import form_families
 from safeguard.pipelines.catalogue import row_count
-from safeguard.pipelines.layout import HISTORY_GROUP, RECORDS
+from safeguard.pipelines.layout import HISTORY_GROUP
 from safeguard.pipelines.readers import residence_observations
 from safeguard.pipelines.resources import CouncilSettings, Warehouse, declared_reads
 from safeguard.pipelines.run_context import excluded_families, load_approved_model

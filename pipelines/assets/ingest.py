@@ -16,6 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from safeguard import expectations
+from safeguard.contracts.tables import AGENCY_SOURCES, LANDING_FILES, REFERENCE_FILES, table_of
 from safeguard.ingest.contract import LandingContract, load_contract
 from safeguard.ingest.drops import Drop, newest_complete_drop, previous_complete_drop
 from safeguard.ingest.reader import (
@@ -25,7 +26,6 @@ from safeguard.ingest.volume import compare_volumes, drop_volumes
 from safeguard.pipelines.catalogue import row_count
 from safeguard.pipelines.dpia_metadata import dpia_check_spec
 from safeguard.pipelines.ingesting import Ingested, Screened, ingest_and_publish
-from safeguard.pipelines.layout import AGENCY_SOURCES, LANDING_FILES, REFERENCE_FILES, table_of
 from safeguard.pipelines.objections import (
     REGISTER_COMPLETE,
     REGISTER_VOLUME,
@@ -34,7 +34,7 @@ from safeguard.pipelines.objections import (
 )
 from safeguard.pipelines.resources import RunSettings, Warehouse, declared_reads
 from safeguard.pipelines.run_context import resolve_as_of
-from safeguard.pipelines.storage import atomic_write_text
+from safeguard.warehouse.storage import atomic_write_text
 
 VOLUME_CHECK = "volume_vs_previous_extract"
 ACCOUNTING_CHECK = "every_row_accounted_for"

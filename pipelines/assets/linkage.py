@@ -8,12 +8,12 @@ import dagster as dg
 import pandas as pd
 
 from safeguard import linkage
+from safeguard.contracts.tables import OBJECTIONS_SOURCE, RECORDS, date_column
 from safeguard.features.outcomes import monthly_as_of_dates
 from safeguard.features.protected import CHARACTERISTIC_SOURCES, characteristic_observations
 from safeguard.linkage import form_families, form_families_at
 from safeguard.pipelines.catalogue import row_count
 from safeguard.pipelines.dpia_metadata import dpia_check_spec
-from safeguard.pipelines.layout import OBJECTIONS_SOURCE, RECORDS, date_column
 from safeguard.pipelines.linking import (
     PLAUSIBILITY_TOLERANCE,
     implausible_clusters,

@@ -8,26 +8,23 @@ blocking gates is written to ``artefacts/models/approved.json``, the one scoring
 
 import dagster as dg
 
+from safeguard.contracts.tables import AGENCY_SOURCES, RECORDS
 from safeguard.features import FEATURE_DICTIONARY, PROTECTED_COLUMNS, assert_no_protected
 from safeguard.features.build import build_family_features
 from safeguard.features.dictionary import ProtectedFeatureError
 from safeguard.features.events import build_events
 from safeguard.features.history import describe_truncation, history_consistency, history_starts
 from safeguard.features.outcomes import build_training_frame, monthly_as_of_dates
+from safeguard.pipelines import council as council_settings
 from safeguard.pipelines.catalogue import row_count
 from safeguard.pipelines.dpia_metadata import dpia_check_spec, summary_metadata
-from safeguard.pipelines.layout import AGENCY_SOURCES, RECORDS
 from safeguard.pipelines.release import (
-    audit_inputs,
     publish_release,
-    release_config,
     total_capacity,
     train_release,
 )
 from safeguard.pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
 from safeguard.pipelines.run_context import events_known_at, excluded_people, run_dates
-
-__all__ = ["audit_inputs", "release_config", "total_capacity"]  # used by bench/
 
 PERFORMANCE_GATE = "performance_gate"
 FAIRNESS_GATE = "fairness_gate"
@@ -272,10 +269,14 @@ def train_and_gate_model(
 ):
     warehouse = declared_reads(context, warehouse)
     config = council.config()
-    release = train_release(warehouse, warehouse.read_table("training_frame"), config,
+    release_settings = council_settings.release_config(
+        config, total_capacity(warehouse, config), config.training.random_state
+    )
+    release = train_release(warehouse, warehouse.read_table("training_frame"), release_settings,
                             settings.truth_dir)  # fmt: skip
     as_of = run_dates(warehouse, settings).as_of
-    published = publish_release(warehouse, release, config, as_of.isoformat())
+    published = publish_release(warehouse, release, config, as_of.isoformat(),
+                                council_settings.sign_off_lines(config))  # fmt: skip
     fitted, evaluation, audit = release.fitted, release.evaluation, release.audit
     yield dg.MaterializeResult(
         asset_key="risk_model",

@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from safeguard import monitoring
+from safeguard.contracts.council import CouncilConfig
 from safeguard.contracts.layout import ARTEFACTS_DIR, DataDir
 from safeguard.features.point_in_time import members_at
 from safeguard.governance.document import Document, render_html, render_markdown
@@ -20,8 +21,8 @@ from safeguard.monitoring import charts as chart
 from safeguard.monitoring.inputs import build_inputs, monitored_scores
 from safeguard.monitoring.overrides import attach_flags, override_analytics
 from safeguard.monitoring.triggers import empty_report, with_earlier_firings
+from safeguard.pipelines import council as council_settings
 from safeguard.pipelines.catalogue import row_count
-from safeguard.pipelines.council import CouncilConfig
 from safeguard.pipelines.dpia_metadata import dpia_check_spec, summary_metadata
 from safeguard.pipelines.layout import MONITORING_GROUP
 from safeguard.pipelines.readers import optional_table as _optional
@@ -77,7 +78,7 @@ def monitor_model(
 ):
     warehouse = declared_reads(context, warehouse)
     config = council.config()
-    rules = config.monitoring_settings()
+    rules = council_settings.monitoring_settings(config)
     earlier = _optional(warehouse, "monitoring_triggers")  # its firings stay open until resumed
     approved = approved_model(warehouse)
     history = (
@@ -112,7 +113,7 @@ def monitor_model(
         harm=_harm(warehouse, settings.truth_dir, families, months),
     )  # fmt: skip
     result = monitoring.monitor(
-        inputs, rules, config.fairness_gate_object(), earlier_triggers=earlier
+        inputs, rules, council_settings.fairness_gate(config), earlier_triggers=earlier
     )
     overrides = _overrides(warehouse, events, families, people, history, horizon)
     for name, table in zip(TABLES, (result.performance, result.fairness, result.drift, overrides,
@@ -256,7 +257,7 @@ def _rule_lines(config: CouncilConfig) -> list[tuple[str, str]]:
 def _write_report(warehouse: Warehouse, config: CouncilConfig, result: monitoring.MonitoringResult,
                   overrides: pd.DataFrame, version: str, notes: list[str]) -> Path:  # fmt: skip
     out = warehouse.artefact_dir("monitoring")
-    rules = config.monitoring_settings()
+    rules = council_settings.monitoring_settings(config)
     drawn = {
         "precision_at_capacity": chart.performance_chart(result.performance, "precision_at_capacity", out),
         "recall_at_capacity": chart.performance_chart(result.performance, "recall_at_capacity", out),

@@ -12,13 +12,13 @@ import json
 
 import dagster as dg
 
+from safeguard.contracts.tables import AGENCY_SOURCES
+from safeguard.contracts.tables import table_of as _table
 from safeguard.expectations import run_suite
 from safeguard.pipelines.dpia_metadata import register
-from safeguard.pipelines.layout import AGENCY_SOURCES
-from safeguard.pipelines.layout import table_of as _table
 from safeguard.pipelines.resources import RunSettings, Warehouse
-from safeguard.pipelines.storage import atomic_write_text
 from safeguard.pipelines.validation import GX_CHECK, publish_data_docs
+from safeguard.warehouse.storage import atomic_write_text
 
 GX_DATASETS = (*AGENCY_SOURCES, "workers", "areas")
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from safeguard.contracts.council import CouncilConfig, load_config, parse_config
 from safeguard.contracts.gates import DEFAULT_GATES, DEFAULT_THRESHOLD, GateSettings
 from safeguard.flags.flagging import FlagConfig
 from safeguard.models import PerformanceGate
 from safeguard.models.fairness import FairnessConfig
 from safeguard.models.fairness_gate import FairnessGate
-from safeguard.pipelines.council import CouncilConfig, load_config, parse_config
+from safeguard.pipelines import council as council_settings
 
 
 def test_the_shipped_council_file_states_the_defaults() -> None:
@@ -49,5 +50,5 @@ def test_a_council_file_reaches_the_typed_settings_and_the_gates() -> None:
     assert gates.performance.min_precision_lift == 2.5
     assert gates.performance.slope_band == DEFAULT_GATES.performance.slope_band  # untouched
     assert gates.fairness.band == (0.75, 1.33) and gates.fairness.max_leakage_share == 0.02
-    assert config.performance_gate_object().calibration_band == (0.8, 1.25)
-    assert config.fairness_gate_object().band == (0.75, 1.33)
+    assert council_settings.performance_gate(config).calibration_band == (0.8, 1.25)
+    assert council_settings.fairness_gate(config).band == (0.75, 1.33)

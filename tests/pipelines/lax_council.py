@@ -6,7 +6,7 @@ outcomes for the default performance gate; the fairness gate is left as shipped.
 
 from __future__ import annotations
 
-from safeguard.pipelines.council import parse_config
+from safeguard.contracts.council import parse_config
 
 LAX = parse_config(
     "flagging:\n  threshold: 0.01\n"

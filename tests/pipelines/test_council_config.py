@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from safeguard.pipelines.council import ConfigError, default_config_text, load_config, parse_config
+from safeguard.contracts.council import ConfigError, default_config_text, load_config, parse_config
+from safeguard.pipelines import council as council_settings
 
 
 def test_the_shipped_default_is_valid_and_documents_every_section() -> None:
@@ -18,7 +19,7 @@ def test_the_shipped_default_is_valid_and_documents_every_section() -> None:
         assert f"\n{section}:" in text
     assert config.fairness_gate.band == (0.8, 1.25)
     assert config.fairness_gate.sign_offs == ()
-    gate = config.fairness_gate_object()
+    gate = council_settings.fairness_gate(config)
     assert gate.band == (0.8, 1.25) and gate.min_expected_outcomes == 30
     # the YAML file states every default explicitly: parsing an empty file gives the same
     assert parse_config("", "empty") == config
@@ -59,14 +60,14 @@ def test_sign_offs_reach_the_gate_and_the_reports(tmp_path: Path) -> None:
         "reason": "Too few outcomes at one council's size to show parity; reviewed monthly.",
         "expires": "2027-05-20"}]}}))  # fmt: skip
     config = load_config(path)
-    (sign,) = config.fairness_gate_object().sign_offs
+    (sign,) = council_settings.fairness_gate(config).sign_offs
     assert sign.covers("ethnicity_group", "Black", "recall_ratio", date(2027, 1, 1))
     assert not sign.covers("ethnicity_group", "Black", "oe_ratio", date(2027, 1, 1))
     assert not sign.covers("ethnicity_group", "Black", "recall_ratio", date(2027, 6, 1))  # expired
-    assert config.sign_off_lines() == [sign.describe()]
+    assert council_settings.sign_off_lines(config) == [sign.describe()]
     assert (
-        "A. Patel" in config.sign_off_lines()[0]
-        and "until 2027-05-20" in config.sign_off_lines()[0]
+        "A. Patel" in council_settings.sign_off_lines(config)[0]
+        and "until 2027-05-20" in council_settings.sign_off_lines(config)[0]
     )
 
 

@@ -4,7 +4,7 @@ How the faults are made (a real mechanism wherever this machine allows it):
 
 * **SIGKILL**: the pipeline runs in a child process with
   ``SAFEGUARD_FAULT_INJECTION=kill@<stage>:<phase>``; the hook at the storage seam
-  (``pipelines/faults.py``) sends SIGKILL to its own process there, so no ``finally``, no
+  (``warehouse/faults.py``) sends SIGKILL to its own process there, so no ``finally``, no
   rollback and no cleanup runs, as with ``kill -9`` or the OOM killer.
 * **Disk full, real**: the data directory is a small tmpfs mounted in a private user and mount
   namespace (``unshare -rm``); in the middle of the flags write the hook fills it with a
@@ -44,11 +44,11 @@ from lax_run import run_lax
 from typer.testing import CliRunner
 
 from safeguard.dpia.pseudonymise import KEY_ENV_VAR
-from safeguard.pipelines import faults
 from safeguard.pipelines.assets.ingest import AGENCY_SOURCES
 from safeguard.pipelines.resources import Warehouse
-from safeguard.pipelines.storage import JOURNAL, STAGING_DIR
 from safeguard.synth import EstateConfig, generate_estate
+from safeguard.warehouse import faults
+from safeguard.warehouse.storage import JOURNAL, STAGING_DIR
 
 pytestmark = pytest.mark.slow
 

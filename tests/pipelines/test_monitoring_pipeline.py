@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from safeguard.contracts.council import CouncilConfig, parse_config
 from safeguard.monitoring.promise import PROMISED_METRICS
-from safeguard.pipelines.council import CouncilConfig, parse_config
 from safeguard.pipelines.definitions import build_definitions
 from safeguard.pipelines.monitoring_run import MonitoringOutcome, run_monitoring
 from safeguard.pipelines.runner import QUIET_RUN_CONFIG, RunOutcome, _instance, run_pipeline
@@ -247,7 +247,7 @@ def test_a_fired_rule_withholds_flags_until_a_named_decision_resumes_them(
 
 
 def test_a_resume_decision_cannot_accept_evidence_from_its_future() -> None:
-    from safeguard.pipelines.council import ConfigError
+    from safeguard.contracts.council import ConfigError
 
     with pytest.raises(ConfigError, match=r"monitoring\.resume_decisions\.0"):
         _config({"monitoring": {"resume_decisions": [{

@@ -15,9 +15,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from safeguard.pipelines import faults
 from safeguard.pipelines.resources import Warehouse
-from safeguard.pipelines.storage import COMMITS, JOURNAL, STAGING_DIR, atomic_write_text
+from safeguard.warehouse import faults
+from safeguard.warehouse.storage import COMMITS, JOURNAL, STAGING_DIR, atomic_write_text
 
 
 @pytest.fixture()
@@ -202,7 +202,7 @@ def test_atomic_write_leaves_old_or_new_content(
 
 
 def test_a_database_that_cannot_be_opened_gets_a_message_saying_what_to_do(tmp_path: Path) -> None:
-    from safeguard.pipelines.storage import StorageRecoveryError
+    from safeguard.warehouse.storage import StorageRecoveryError
 
     w = Warehouse(data_dir=str(tmp_path / "data"))
     (w.root / "warehouse.duckdb").write_bytes(b"not a database at all" * 100)

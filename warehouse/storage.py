@@ -59,7 +59,7 @@ _COMMITS_DDL = (
 )
 
 Connect = Callable[..., AbstractContextManager[duckdb.DuckDBPyConnection]]
-#: ``fault(stage, phase, data_dir=...)``: the fault-injection hook (``safeguard.pipelines.faults``),
+#: ``fault(stage, phase, data_dir=...)``: the fault-injection hook (``safeguard.warehouse.faults``),
 #: given by the Warehouse resource so that this module imports nothing of the pipeline's
 FaultPoint = Callable[..., None]
 

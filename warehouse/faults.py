@@ -1,7 +1,7 @@
 """Fault injection at the storage seam, for the crash-consistency tests (never set in production).
 
 ``SAFEGUARD_FAULT_INJECTION="<action>@<stage>:<phase>"`` makes the process fail at one point of
-one staged write (:mod:`safeguard.pipelines.storage`), the first time that point is reached:
+one staged write (:mod:`safeguard.warehouse.storage`), the first time that point is reached:
 
 phases
     ``staged`` after the first table of the stage has been staged (the middle of the write);
