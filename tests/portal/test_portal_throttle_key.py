@@ -13,11 +13,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from portal_client import csrf_token, fixed_clock, make_client
 from portal_fixture import PortalFixture
 
 from safeguard.portal.audit import PortalAudit
-from safeguard.portal.database import PortalDatabase, default_url
+from safeguard.portal.database import MIGRATIONS, PortalDatabase, default_url
 from safeguard.portal.schema import login_failures
 from safeguard.portal.sessions import LoginThrottle
 
@@ -76,3 +78,20 @@ def test_the_portal_keys_its_throttle_with_the_audit_key(portal_data: PortalFixt
     assert secret != audit._open().settings.load_key(create=False)  # derived, not the key
     assert key == hmac.new(secret, b"alex\x1ftestclient", hashlib.sha256).hexdigest()
     assert key != _plain("alex", "testclient")
+
+
+def test_the_upgrade_deletes_the_unkeyed_rows_of_0004(tmp_path: Path) -> None:
+    database = PortalDatabase(default_url(tmp_path))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with database.cursor() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+        conn.execute(
+            login_failures.insert().values(id="a" * 32, key_hash=_plain(*PAIR), failed_at=NOW)
+        )
+    assert _stored(database) == {_plain(*PAIR)}
+    database.upgrade()  # 0005: the plain SHA-256 rows cannot be re-keyed, so they go
+    assert database.current_revision() == "0005" and _stored(database) == set()
+    database.close()
+    assert _plain(*PAIR).encode() not in (tmp_path / "portal.sqlite").read_bytes()

@@ -9,7 +9,9 @@ of the database could test guesses against. Those rows cannot be converted (the 
 stored) and no longer match any key the portal computes, so they are deleted rather than
 migrated: they live for one throttle window (15 minutes by default), so the only effect is
 that failures counted in the last window before the upgrade are forgotten once. On SQLite the
-portal sets ``secure_delete``, so the deleted rows are overwritten in the file as well.
+portal sets ``secure_delete``, so the deleted rows are overwritten in the file as well; a legacy
+``portal.duckdb`` keeps them in free blocks until the file is rewritten (``safeguard purge`` and
+``safeguard keys rotate`` rewrite it), PostgreSQL until (auto)vacuum.
 """
 
 from __future__ import annotations
