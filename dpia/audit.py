@@ -45,6 +45,7 @@ from safeguard.dpia.audit_anchor import (
     AuditConfigError,
     AuditError,
     AuditSettings,
+    default_settings,
 )
 from safeguard.dpia.audit_chain import (
     FIELDS,
@@ -233,13 +234,14 @@ class AuditLog:
     path : Path
         The log file, e.g. ``<data-dir>/audit/audit.jsonl``; created (mode 0600) on first append.
     settings : AuditSettings, optional
-        Audit key and anchor directory; read from the environment by default, and refused
-        when they lie inside the data directory (the log's grandparent ``DIR``).
+        Audit key and anchor directory; by default the deployment's
+        (:func:`safeguard.dpia.audit_anchor.default_settings`, from the settings model), and
+        refused when they lie inside the data directory (the log's grandparent ``DIR``).
     """
 
     def __init__(self, path: Path, settings: AuditSettings | None = None) -> None:
         self.path = Path(path)
-        self.settings = settings or AuditSettings.from_environment(data_dir=_data_dir_of(self.path))
+        self.settings = default_settings(_data_dir_of(self.path)) if settings is None else settings
 
     @property
     def anchor_path(self) -> Path:

@@ -14,6 +14,13 @@ the audit trail and make it verify. Two things therefore live elsewhere:
 
 Both are refused when they resolve inside the data directory. Put them on storage that the
 people who administer the data directory cannot write (another account, a mounted secret).
+
+This module reads no environment variable (``dpia`` imports nothing of ours, so it cannot reach
+the settings model): the variables above are fields of ``safeguard.settings``, which turns
+them into :class:`AuditSettings` (``safeguard.settings.audit_settings``). A caller passes those
+to :class:`safeguard.dpia.audit.AuditLog`; a caller that passes none gets
+:func:`default_settings`, filled by the provider the ``safeguard`` package installs at import
+(:func:`use_default_settings`), i.e. the same settings.
 """
 
 from __future__ import annotations
@@ -22,11 +29,10 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from safeguard.dpia.pseudonymise import create_key_file
 
 __all__ = [
     "ANCHOR_DIR_ENV",
@@ -37,6 +43,8 @@ __all__ = [
     "AuditConfigError",
     "AuditError",
     "AuditSettings",
+    "default_settings",
+    "use_default_settings",
 ]
 
 AUDIT_KEY_ENV = "SAFEGUARD_AUDIT_KEY"
@@ -94,16 +102,12 @@ def _anchor_mac(key: bytes, fields: dict[str, Any]) -> str:
     return hmac.new(key, _ANCHOR_DOMAIN + body, hashlib.sha256).hexdigest()
 
 
-def _xdg(variable: str, fallback: str) -> Path:
-    base = os.environ.get(variable)
-    return Path(base) if base else Path.home() / fallback
-
-
 @dataclass(frozen=True)
 class AuditSettings:
     """The audit key's source and the anchor directory (see the module docstring).
 
-    Build with :meth:`from_environment`; tests pass explicit paths.
+    Build with :meth:`resolve` from the configured values (``safeguard.settings`` does);
+    tests pass explicit paths.
     """
 
     key_file: Path | None
@@ -111,21 +115,42 @@ class AuditSettings:
     key_hex: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_environment(cls, *, data_dir: Path | None = None) -> AuditSettings:
-        """Read the settings from the environment; refuse locations inside ``data_dir``."""
-        key_hex = os.environ.get(AUDIT_KEY_ENV)
-        key_file = None
-        if key_hex is None:
-            configured = os.environ.get(AUDIT_KEY_FILE_ENV)
-            key_file = Path(configured) if configured else _xdg("XDG_CONFIG_HOME", ".config")
-            key_file = key_file if configured else key_file / "safeguard" / "audit.key"
-        anchors = os.environ.get(ANCHOR_DIR_ENV)
-        anchor_dir = (
-            Path(anchors)
-            if anchors
-            else _xdg("XDG_STATE_HOME", ".local/state") / "safeguard" / "audit-anchors"
-        )
-        settings = cls(key_file=key_file, anchor_dir=anchor_dir, key_hex=key_hex)
+    def resolve(
+        cls,
+        *,
+        key_hex: str | None = None,
+        key_file: Path | str | None = None,
+        anchor_dir: Path | str | None = None,
+        config_home: Path | str | None = None,
+        state_home: Path | str | None = None,
+        data_dir: Path | None = None,
+    ) -> AuditSettings:
+        """The settings from configured values, defaults filled; refuse locations in ``data_dir``.
+
+        Parameters
+        ----------
+        key_hex
+            The audit key, hex (``SAFEGUARD_AUDIT_KEY``); wins over the key file.
+        key_file
+            The key file (``SAFEGUARD_AUDIT_KEY_FILE``); default
+            ``CONFIG_HOME/safeguard/audit.key``.
+        anchor_dir
+            The anchor folder (``SAFEGUARD_AUDIT_ANCHOR_DIR``); default
+            ``STATE_HOME/safeguard/audit-anchors``.
+        config_home, state_home
+            ``$XDG_CONFIG_HOME`` and ``$XDG_STATE_HOME``; default ``~/.config`` and
+            ``~/.local/state``.
+        data_dir
+            The data directory the trail belongs to: key file and anchors inside it are refused.
+        """
+        file = None
+        if not key_hex:
+            key_hex = None
+            config = Path(config_home) if config_home else Path.home() / ".config"
+            file = Path(key_file) if key_file else config / "safeguard" / "audit.key"
+        state = Path(state_home) if state_home else Path.home() / ".local" / "state"
+        anchors = Path(anchor_dir) if anchor_dir else state / "safeguard" / "audit-anchors"
+        settings = cls(key_file=file, anchor_dir=anchors, key_hex=key_hex)
         if data_dir is not None:
             settings.check_outside(Path(data_dir))
         return settings
@@ -160,6 +185,8 @@ class AuditSettings:
                         f"no audit key at {self.key_file} (set {AUDIT_KEY_FILE_ENV} or "
                         f"{AUDIT_KEY_ENV} to the key the trail was written with)"
                     )
+                from safeguard.dpia.pseudonymise import create_key_file  # pandas: on demand
+
                 self.key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 create_key_file(self.key_file)
             key = self.key_file.read_bytes()
@@ -230,3 +257,29 @@ class AuditSettings:
             os.close(fd)
         os.replace(temporary, path)
         return path
+
+
+# -- the process's default settings (installed by the ``safeguard`` package) ------------------
+
+SettingsProvider = Callable[[Path | None], AuditSettings]
+_provider: SettingsProvider | None = None
+
+
+def use_default_settings(provider: SettingsProvider | None) -> None:
+    """Install what :func:`default_settings` returns (``provider(data_dir)``); None removes it.
+
+    ``safeguard/__init__.py`` installs ``safeguard.settings.audit_settings``, so every process
+    of the project gets the deployment's settings without this package reading them.
+    """
+    global _provider
+    _provider = provider
+
+
+def default_settings(data_dir: Path | None = None) -> AuditSettings:
+    """The deployment's audit settings for a trail of ``data_dir`` (checked outside it)."""
+    if _provider is None:
+        raise AuditConfigError(
+            "no audit settings: pass AuditSettings, or install a provider with "
+            "safeguard.dpia.audit_anchor.use_default_settings"
+        )
+    return _provider(data_dir)

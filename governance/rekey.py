@@ -51,9 +51,14 @@ from safeguard.governance.store import (
     VAULT_FILE,
     WAREHOUSE_FILE,
     list_tables,
+    rewrite_database,
     table_columns,
 )
-from safeguard.portal.records import read_practitioner_tables, replace_practitioner_tables
+from safeguard.portal.records import (
+    portal_location,
+    read_practitioner_tables,
+    replace_practitioner_tables,
+)
 from safeguard.portal.snapshot import republish_serving_snapshot
 
 __all__ = ["PSEUDONYM_COLUMNS", "RotationReport", "rotate_keys"]
@@ -391,7 +396,11 @@ def _finish(data_dir: Path, staging: Path) -> None:
     portal = staging / _PORTAL_STAGE
     if portal.exists():  # one transaction: a rerun after a crash writes the same rows again
         frames = {p.stem: pd.read_parquet(p) for p in sorted(portal.glob("*.parquet"))}
-        replace_practitioner_tables(data_dir, frames)
+        replace_practitioner_tables(data_dir, frames)  # SQLite vacuumed, PostgreSQL VACUUM FULL
+        where = portal_location(data_dir)
+        if where.backend == "duckdb" and where.path is not None:
+            # DuckDB's DELETE only marks blocks free: the old keys would stay in the file
+            rewrite_database(where.path)
     key = staging / KEY_FILE_NAME
     if key.exists():
         os.replace(key, data_dir / KEY_FILE_NAME)

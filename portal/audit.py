@@ -9,6 +9,8 @@ fails raises, so a page that would show identities is never rendered without its
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,16 @@ class PortalAudit:
 
             self._log = AuditLog(self.path)
         return self._log
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for ``purpose`` derived from the audit key (HMAC-SHA256, one key per purpose).
+
+        The audit key lives outside the data directory (``safeguard.dpia.audit_anchor``), so a
+        value keyed with it cannot be recomputed from a copy of the data directory.
+        """
+        key = self._open().settings.load_key(create=True)
+        label = f"safeguard-portal-{purpose}-v1".encode()
+        return hmac.new(key, label, hashlib.sha256).digest()
 
     def record(self, actor: str, action: str, subject: str | None = None, **details: Any) -> None:
         """Append one entry: who (username), did what (action), about which family (subject)."""

@@ -83,8 +83,13 @@ def _bump(conn: sa.Connection) -> None:
     conn.execute(sa.update(revision_table).values(revision=revision_table.c.revision + 1))
 
 
-def _vacuum(database: PortalDatabase, tables: Collection[str]) -> None:
-    """Let the deleted rows' bytes go: SQLite's free pages and PostgreSQL's dead tuples."""
+def _vacuum(database: PortalDatabase, tables: Collection[str], *, full: bool = False) -> None:
+    """Let the deleted rows' bytes go: SQLite's free pages and PostgreSQL's dead tuples.
+
+    ``full``: PostgreSQL rewrites each table into a new file (``VACUUM FULL``, an exclusive
+    lock: only while the portal is stopped, as during a key rotation) instead of marking the
+    dead tuples reusable, so the old values leave the table's live file at once.
+    """
     if database.backend not in {"sqlite", "postgresql"}:
         return  # an embedded DuckDB file is rewritten by the caller (safeguard.governance.store)
     with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -93,7 +98,7 @@ def _vacuum(database: PortalDatabase, tables: Collection[str]) -> None:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         else:
             for name in tables:
-                conn.exec_driver_sql(f"VACUUM {name}")
+                conn.exec_driver_sql(f"VACUUM {'FULL ' if full else ''}{name}")
 
 
 def purge_practitioner_records(
@@ -155,7 +160,9 @@ def replace_practitioner_tables(
     """Replace the rows of each named table with ``frames`` in one transaction (idempotent).
 
     Used by a key rotation to swap re-keyed rows in: all or nothing, so a rerun after a crash
-    writes the same rows again. Old values are then vacuumed away where the backend allows.
+    writes the same rows again. Old values are then vacuumed away where the backend allows
+    (SQLite ``VACUUM`` and WAL truncated; PostgreSQL ``VACUUM FULL``); an embedded DuckDB file
+    is rewritten by the caller (``safeguard.governance.store.rewrite_database``).
     """
     unknown = set(frames) - set(PRACTITIONER_TABLES)
     if unknown:
@@ -172,4 +179,4 @@ def replace_practitioner_tables(
                 if rows:
                     conn.execute(sa.insert(table), rows)
             _bump(conn)
-        _vacuum(database, frames)
+        _vacuum(database, frames, full=True)

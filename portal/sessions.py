@@ -5,6 +5,10 @@ server, so nothing in a cookie can be forged or replayed after logout. Sessions 
 portal database, so a restart or a second worker process keeps everyone logged in. The login
 throttle counts failures there too, so several workers share one count (a reverse proxy's rate
 limit still complements it).
+
+The throttle stores each (username, client address) pair as an HMAC-SHA256 under a key derived
+from the audit key, which lives outside the data directory: a copy of the portal database alone
+cannot confirm a guessed username or address offline.
 """
 
 from __future__ import annotations
@@ -170,8 +174,16 @@ class LoginThrottle:
 
     Keyed on the pair so one attacker cannot lock a colleague out from another desk, while
     password guessing against one account from one address stops after ``max_failures``. The
-    failures are rows of the portal database (``login_failures``, the pair stored as a SHA-256
-    only), so every worker process sees them: guessing cannot be spread over workers.
+    failures are rows of the portal database (``login_failures``), so every worker process
+    sees them: guessing cannot be spread over workers. The pair is stored only as an
+    HMAC-SHA256 under ``secret`` (a key kept outside the data directory, see
+    :meth:`safeguard.portal.audit.PortalAudit.derived_key`): without it, the rows of a copied
+    database cannot be matched to a guessed username or address.
+
+    Parameters
+    ----------
+    secret
+        Returns the HMAC key (at least 16 bytes); called once, on first use.
     """
 
     def __init__(
@@ -181,15 +193,23 @@ class LoginThrottle:
         *,
         max_failures: int,
         window: timedelta,
+        secret: Callable[[], bytes],
     ) -> None:
         self._db = database
         self._clock = clock
         self._max = max_failures
         self._window = window
+        self._secret = secret
+        self._hmac_key: bytes | None = None
 
-    @staticmethod
-    def _key(username: str, client: str) -> str:
-        return hashlib.sha256(f"{username.lower()}\x1f{client}".encode()).hexdigest()
+    def _key(self, username: str, client: str) -> str:
+        if self._hmac_key is None:
+            key = self._secret()
+            if len(key) < 16:
+                raise ValueError(f"the login throttle key has {len(key)} bytes; 16 are needed")
+            self._hmac_key = key
+        pair = f"{username.lower()}\x1f{client}".encode()
+        return hmac.new(self._hmac_key, pair, hashlib.sha256).hexdigest()
 
     def blocked(self, username: str, client: str) -> bool:
         since = self._clock() - self._window

@@ -85,6 +85,7 @@ class PortalState:
         # Never the live warehouse: the snapshot the last run published (portal/snapshot.py).
         warehouse = ServingSnapshot(settings.data_dir, idle_release_s=release)
         portal_db = PortalDatabase(settings.portal_database_url, idle_release_s=release)
+        audit = PortalAudit(settings.audit_path)
         return cls(
             settings=settings,
             warehouse=warehouse,
@@ -101,8 +102,9 @@ class PortalState:
                 settings.clock,
                 max_failures=settings.throttle_max_failures,
                 window=timedelta(seconds=settings.throttle_window_s),
+                secret=lambda: audit.derived_key("login-throttle"),
             ),
-            audit=PortalAudit(settings.audit_path),
+            audit=audit,
             guard=IdentityGuard(vault),
             templates=env,
             warehouse_memo=Memo(warehouse),

@@ -14,3 +14,18 @@ _checkout = _Path(__file__).absolute().parent.parent
 if (_checkout / "pyproject.toml").is_file() and (_checkout / "pipelines" / "__init__.py").is_file():
     __path__.append(str(_checkout))
 del _Path, _checkout
+
+
+def _audit_settings(data_dir):  # type: ignore[no-untyped-def]
+    # The settings model is imported on the first audit append, not with every import.
+    from safeguard.settings import audit_settings
+
+    return audit_settings(data_dir)
+
+
+# The audit trail's key and anchor folder come from the one settings model (issue 16): the
+# audit module (in dpia, which imports nothing of ours) gets them through this provider.
+from safeguard.dpia import audit_anchor as _audit_anchor  # noqa: E402
+
+_audit_anchor.use_default_settings(_audit_settings)
+del _audit_anchor

@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from safeguard.contracts.layout import DataDir
+from safeguard.dpia.audit_anchor import AuditSettings
 
 PREFIX = "SAFEGUARD_"
 SETTINGS_FILE_ENV = "SAFEGUARD_SETTINGS_FILE"
@@ -273,6 +274,25 @@ def raw_setting(name: str) -> str | None:
     if value is None:
         value = _TomlFile(SafeguardSettings)().get(name)
     return None if value is None else str(value)
+
+
+def audit_settings(data_dir: Path | None = None) -> AuditSettings:
+    """The audit key's source and the anchor folder, from ``audit_key``, ``audit_key_file``
+    and ``audit_anchor_dir`` (defaults under ``$XDG_CONFIG_HOME`` and ``$XDG_STATE_HOME``).
+
+    Read value by value (:func:`raw_setting`) like the pseudonym key, so an unrelated bad
+    setting cannot stop an audit append. ``safeguard/__init__.py`` installs this function as
+    the default of :class:`safeguard.dpia.audit.AuditLog`; a location inside ``data_dir`` is
+    refused.
+    """
+    return AuditSettings.resolve(
+        key_hex=raw_setting("audit_key"),
+        key_file=raw_setting("audit_key_file"),
+        anchor_dir=raw_setting("audit_anchor_dir"),
+        config_home=os.environ.get("XDG_CONFIG_HOME"),
+        state_home=os.environ.get("XDG_STATE_HOME"),
+        data_dir=data_dir,
+    )
 
 
 def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:

@@ -19,9 +19,6 @@ PACKAGES = (
 )  # fmt: skip
 # file -> environment reads left, each with its reason
 KNOWN_READS = Counter({
-    # dpia imports nothing of ours, so it cannot reach the settings model: the callers will
-    # pass these values in (issue 16); the variables are fields of SafeguardSettings already
-    "dpia/audit_anchor.py": 4,  # SAFEGUARD_AUDIT_KEY, _AUDIT_KEY_FILE, _AUDIT_ANCHOR_DIR, XDG_*
     # test-only fault injection, deliberately outside the settings model (OTHER_KNOWN_VARIABLES)
     "warehouse/faults.py": 1,
 })  # fmt: skip

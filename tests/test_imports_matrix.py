@@ -47,7 +47,7 @@ NARROW: dict[str, frozenset[str]] = {
     # the pipeline publishes the portal's serving snapshot at the end of a run; the module
     # holds the publish function and the snapshot format only (no web code)
     # the code location feeds its resources from the one settings model (safeguard.settings
-    # imports nothing of ours but safeguard.contracts.layout; see docs/DESIGN.md, "Settings"), reads the
+    # imports nothing of ours but safeguard.contracts.layout and safeguard.dpia.audit_anchor; see docs/DESIGN.md, "Settings"), reads the
     # practitioners' judgements for monitoring through safeguard.portal.records, and tells the data team
     # of a failed gate, run or sensor, or a late drop (safeguard.alerts imports safeguard.settings)
     "pipelines": frozenset(

@@ -25,6 +25,7 @@ from safeguard.dpia.audit import (
     AuditSettings,
     AuditTrailRemoved,
 )
+from safeguard.dpia.audit_anchor import default_settings
 from safeguard.dpia.audit_chain import decode_line, encode_line, entry_hash
 
 REPO = Path(__file__).resolve().parents[2]
@@ -498,7 +499,7 @@ def test_a_broken_trail_is_never_cut(tmp_path: Path) -> None:
 def test_a_writer_holding_the_old_file_appends_to_the_new_one(tmp_path: Path) -> None:
     log = _log(tmp_path, 3)
     _age(log, [900, 1, 1])
-    other = AuditLog(log.path, AuditSettings.from_environment())
+    other = AuditLog(log.path, default_settings())
     before = os.stat(log.path).st_ino
     log.cut_before(datetime.now(UTC) - timedelta(days=365))
     assert os.stat(log.path).st_ino != before

@@ -27,7 +27,7 @@ from safeguard.portal.users import disable_user, list_users, portal_cursor
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 # CI sets this so that an unreachable server fails the tests instead of skipping them.
 REQUIRED_ENV = "TEST_POSTGRES_REQUIRED"
-HEAD = "0004"
+HEAD = "0005"
 NOW = datetime(2026, 3, 21, 9, 30)
 TABLES = (
     "login_failures",
