@@ -28,7 +28,7 @@ __all__ = [
 REFERENCE_FILES: tuple[str, ...] = ("workers", "areas", "objections")
 if set(REFERENCE_FILES) != set(_CONTRACT_REFERENCE_FILES):  # pragma: no cover - contract edit
     raise RuntimeError(
-        f"contracts.tables.REFERENCE_FILES {REFERENCE_FILES} no longer match the landing "
+        f"safeguard.contracts.tables.REFERENCE_FILES {REFERENCE_FILES} no longer match the landing "
         f"contract's reference files {_CONTRACT_REFERENCE_FILES}"
     )
 #: Every file of a drop: the agency sources (contract order), then the reference files.
