@@ -205,6 +205,7 @@ def pending_person_keys(warehouse: Warehouse) -> set[str]:
         vault=True,
         columns=["first_name", "last_name", "postcode", "person_key"],
     )
+    identities = identities[identities["person_key"].notna()]  # linked records only
     return candidate_person_keys(identities, pending)
 
 
