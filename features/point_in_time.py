@@ -174,3 +174,19 @@ def recorded_before(frame: pd.DataFrame, as_of: date | pd.Timestamp, column: str
     """Rows of ``frame`` whose ``column`` date is strictly before ``as_of`` (missing dates out)."""
     dates = pd.to_datetime(frame[column])
     return frame.loc[(dates < pd.Timestamp(as_of)).fillna(False).to_numpy(dtype=bool)]
+
+
+def known_at(dates: pd.Series, as_of: date, extract: date) -> pd.Series:
+    """Whether each record existed on ``as_of``: dated on or before it (boolean, same index).
+
+    The identity counterpart of the events' cut (``events_known_at``: facts dated on or before
+    the as-of date), used by the linkage. At the extract date every record of the drop is
+    known, an undated one included (the drop is what was known then), so a run at its extract
+    date links exactly what it always did; at an earlier date an undated record cannot be
+    shown to have existed, so it is not known (never a leak; the contract makes each
+    source's date required, so accepted records are dated).
+    """
+    if as_of >= extract:
+        return pd.Series(True, index=dates.index, dtype=bool)
+    stamps = pd.to_datetime(dates, errors="coerce")
+    return (stamps <= pd.Timestamp(as_of)).fillna(False).astype(bool)

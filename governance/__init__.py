@@ -19,7 +19,12 @@ from safeguard.governance.facts import (
     RunFacts,
     collect_run_facts,
 )
-from safeguard.governance.matching import MatchingUnavailable, match_objections, match_people
+from safeguard.governance.matching import (
+    LinkageIncomplete,
+    MatchingUnavailable,
+    match_objections,
+    match_people,
+)
 from safeguard.governance.profile import GovernanceProfile, load_profile
 from safeguard.governance.reports import build_governance_reports, build_report
 from safeguard.governance.retention import PurgeReport, purge_expired
@@ -36,6 +41,7 @@ __all__ = [
     "GateResult",
     "GovernanceProfile",
     "IncompleteArtefactError",
+    "LinkageIncomplete",
     "MatchingUnavailable",
     "ModelFacts",
     "MonitoringFacts",

@@ -5,6 +5,12 @@ spelt them differently. Matching the request against ``identity_vault`` with the
 standardisation and the *same* trained model as the pipeline's linkage finds the person's
 cluster (``person_key``); every record the linkage put in that cluster, including a typo'd
 one that no exact search would find, then comes with it.
+
+A linkage that stood at a past as-of date (``safeguard run --as-of``) linked only the records
+dated by then: the later ones are in the vault with no person key. Matching against it could
+miss a person's later records, or a person known only from them, and answer "nothing found";
+so it is refused (:class:`LinkageIncomplete`) with the dates and what to do: run the pipeline
+at the extract date, which links every record.
 """
 
 from __future__ import annotations
@@ -15,12 +21,13 @@ from typing import Any
 
 import pandas as pd
 
-from safeguard.governance.store import LINKAGE_MODEL_PATH, VAULT_FILE, read_table
+from safeguard.governance.store import LINKAGE_MODEL_PATH, VAULT_FILE, WAREHOUSE_FILE, read_table
 from safeguard.linkage import LinkageConfig, match_records
 
 __all__ = [
     "DEFAULT_MATCH_THRESHOLD",
     "IDENTITY_COLUMNS",
+    "LinkageIncomplete",
     "MatchInputError",
     "MatchingUnavailable",
     "match_objections",
@@ -42,6 +49,37 @@ class MatchingUnavailable(RuntimeError):
     """The linkage has not run yet: no identity vault or no saved linkage model."""
 
 
+class LinkageIncomplete(MatchingUnavailable):
+    """The vault's linkage stood at a past as-of date: records dated after it are not linked."""
+
+
+def _refuse_incomplete(data_dir: Path, vault: pd.DataFrame) -> None:
+    """Fail closed when the vault holds records the linkage left out (dated after its as-of)."""
+    if "linked" not in vault:
+        return  # written before the linkage recorded its as-of date: every record was linked
+    unlinked = ~vault["linked"].astype("boolean").fillna(False)
+    if not unlinked.any():
+        return
+    as_of = pd.to_datetime(vault["linkage_as_of"]).max()
+    ledger = read_table(
+        data_dir / WAREHOUSE_FILE,
+        "row_accounting",
+        sql="SELECT max(extract_date) AS extract_date FROM row_accounting",
+    )
+    extract = (
+        f" of the drop extracted {pd.Timestamp(ledger['extract_date'].iloc[0]).date()}"
+        if ledger is not None and ledger["extract_date"].notna().any()
+        else ""
+    )
+    raise LinkageIncomplete(
+        f"the linkage in {data_dir} stands at {as_of.date()} (a run with --as-of): "
+        f"{int(unlinked.sum()):,} record(s){extract} are dated after it and linked to nobody, "
+        "so a match against it could miss a person's records or answer that nothing is held. "
+        "Nothing was matched. Run the pipeline on this data directory at its extract date "
+        "(safeguard run without --as-of), then make the request again."
+    )
+
+
 def _load(data_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     model_path = data_dir / LINKAGE_MODEL_PATH
     if not model_path.exists():
@@ -53,6 +91,7 @@ def _load(data_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
         raise MatchingUnavailable(
             f"no identity_vault table in {data_dir / VAULT_FILE}: run the linkage first"
         )
+    _refuse_incomplete(data_dir, vault)
     vault = vault[vault["person_key"].notna()].reset_index(drop=True)
     return json.loads(model_path.read_text(encoding="utf-8")), vault
 

@@ -163,4 +163,5 @@ def pending_person_keys(store: VaultReader) -> set[str]:
         vault=True,
         columns=["first_name", "last_name", "postcode", "person_key"],
     )
+    identities = identities[identities["person_key"].notna()]  # linked records only
     return candidate_person_keys(identities, pending)

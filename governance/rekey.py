@@ -222,7 +222,11 @@ def _build_mapping(data_dir: Path, mapping: _Mapping, portal: dict[str, pd.DataF
             frame["objection_pseudo"].tolist(),
         )
     if "identity_vault" in vault_tables:
-        frame = _read(vault, "SELECT source, record_key, person_key FROM identity_vault")
+        frame = _read(  # a record dated after a past run's as-of date has no person key
+            vault,
+            "SELECT source, record_key, person_key FROM identity_vault "
+            "WHERE person_key IS NOT NULL",
+        )
         anchors = (
             frame["source"].astype("string") + "\x1f" + frame["record_key"].astype("string")
         ).tolist()

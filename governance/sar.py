@@ -10,8 +10,11 @@ references, records and events (nested evidence included) are replaced by
 withheld for review and staff appear by role (:mod:`safeguard.governance.sar_collect`). An ambiguous
 request exports nothing and asks for manual verification, and so does a fuzzy match whose
 first name or date of birth differs on every record (a twin "Jun" must never receive "Yun"'s
-records because the model thinks the names are a typo apart). Every request,
-answered or not, is audit-logged (action ``sar``) without any identifier in the log.
+records because the model thinks the names are a typo apart). A data directory whose linkage
+stood at a past as-of date left later records unlinked: the request is refused
+(:class:`~safeguard.governance.matching.LinkageIncomplete`), never answered "nothing found".
+Every request, answered or refused, is audit-logged (action ``sar``) without any
+identifier in the log.
 """
 
 from __future__ import annotations
@@ -27,7 +30,11 @@ from typing import Any, Literal
 import pandas as pd
 
 from safeguard.dpia.audit import AuditLog
-from safeguard.governance.matching import DEFAULT_MATCH_THRESHOLD, score_candidates
+from safeguard.governance.matching import (
+    DEFAULT_MATCH_THRESHOLD,
+    LinkageIncomplete,
+    score_candidates,
+)
 from safeguard.governance.sar_collect import collect_subject_data
 from safeguard.governance.sar_render import render_sar_html
 from safeguard.governance.store import AUDIT_PATH, VAULT_FILE, read_table
@@ -188,7 +195,13 @@ def subject_access(
             "postcode": [postcode],
         }
     )
-    candidates = score_candidates(data_dir, query, floor=candidate_floor)
+    try:
+        candidates = score_candidates(data_dir, query, floor=candidate_floor)
+    except LinkageIncomplete:  # refused, not answered: logged like any request
+        AuditLog(data_dir / AUDIT_PATH).append(
+            requested_by, "sar", subject=None, status="refused_linkage_as_of", rows_exported=0
+        )
+        raise
     status, message, people = _decide(candidates, threshold)
     if status == "matched" and not _same_given_name_and_dob(data_dir, people[0], first_name, dob):
         status, people = "needs_verification", ()

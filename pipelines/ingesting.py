@@ -11,13 +11,16 @@ the identity vault's tables and the ledgers are written in one staged commit.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from safeguard import expectations
+from safeguard.contracts.landing import event_date_column
 from safeguard.contracts.tables import AGENCY_SOURCES, LANDING_FILES, table_of
+from safeguard.features.point_in_time import known_at
 from safeguard.governance.pending_objections import PENDING_TABLE, usable_identity
 from safeguard.ingest.contract import LandingContract
 from safeguard.ingest.csvfile import CsvFileError
@@ -175,10 +178,32 @@ class Ingested:
     ledgers: dict[str, pd.DataFrame]
 
 
+def rows_after_as_of(name: str, table: pd.DataFrame | None, as_of: date, extract: date) -> int:
+    """Accepted rows of an agency source dated after ``as_of``: kept, but not linked or used.
+
+    The run stands at ``as_of`` (pipelines/run_context.py): the linkage and the ``events``
+    asset leave these rows out, and ``row_accounting`` says how many, so none is lost silently.
+    Reference files have none (the objections register is always honoured).
+    """
+    if name not in AGENCY_SOURCES or table is None:
+        return 0
+    return int((~known_at(table[event_date_column(name)], as_of, extract)).sum())
+
+
 def ingest_and_publish(
-    warehouse: Warehouse, drop: Drop, contract: LandingContract, settings: RunSettings
+    warehouse: Warehouse,
+    drop: Drop,
+    contract: LandingContract,
+    settings: RunSettings,
+    *,
+    as_of: date | None = None,
 ) -> Ingested:
-    """Read, screen and judge every file of ``drop``, then write it all in one staged commit."""
+    """Read, screen and judge every file of ``drop``, then write it all in one staged commit.
+
+    ``as_of`` (the run's date, the extract date when None) only counts the accepted rows
+    dated after it in ``row_accounting``; every accepted row is written.
+    """
+    as_of = as_of or drop.extract_date
     landing = Path(settings.landing_dir)
     pseudonymiser = warehouse.pseudonymiser()
     suite_settings = settings.suite_settings()
@@ -209,6 +234,10 @@ def ingest_and_publish(
     assessment, pending = assess(
         warehouse, landing, drop, contract, screened_register, read_error, settings
     )
+    after = {
+        name: rows_after_as_of(name, item.table, as_of, drop.extract_date)
+        for name, item in screened.items()
+    }
     with warehouse.stage("ingest_drop") as stage:
         for name, item in screened.items():
             if name == "objections":
@@ -223,7 +252,9 @@ def ingest_and_publish(
         ledgers = {
             "quarantine": pd.concat([r.quarantine for r in results], ignore_index=True),
             "firewall_log": pd.concat([r.firewall_log for r in results], ignore_index=True),
-            "row_accounting": row_accounting_frame(results),
+            "row_accounting": row_accounting_frame(results).assign(
+                rows_after_as_of=pd.Series(list(after.values()), dtype="Int64")
+            ),
         }
         for ledger, table in ledgers.items():
             stage.write_table(ledger, table)

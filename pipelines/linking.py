@@ -1,8 +1,19 @@
 """Record linkage for the pipeline, outside the asset body: identities in, links published.
 
-Reads the vault's identity tables (every agency's and the objections register's), links them
-with :mod:`linkage`, and publishes the vault's person keys, the pseudonymous ``record_links``,
-the ``linkage_quality`` figures and the linkage files in one staged write.
+Reads the vault's identity tables (every agency's and the objections register's), links the
+records known at the run's as-of date with :mod:`linkage`, and publishes the vault's person
+keys, the pseudonymous ``record_links``, the ``linkage_quality`` figures and the linkage files
+in one staged write.
+
+Point in time: an agency record dated after the as-of date (its source's contract
+``event_date``) did not exist then, so it is not linked: a UPN first recorded later, or a
+later record bridging two people, cannot join clusters at an earlier date. It stays in the
+vault's ``identity_vault`` with no person key and ``linked`` false (every record is accounted
+for), and the vault says which as-of date the linkage stood at (``linkage_as_of``), so subject
+access refuses to answer from a linkage that left records out
+(:mod:`safeguard.governance.matching`). The objections register is always linked, whatever
+an objection's date: an objection protects the person from the day the run is made, and an
+objector must never be scored because a backtest stood before their objection.
 """
 
 from __future__ import annotations
@@ -16,7 +27,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from safeguard import linkage
+from safeguard.contracts.landing import event_date_column
 from safeguard.contracts.tables import AGENCY_SOURCES, OBJECTIONS_SOURCE
+from safeguard.features.point_in_time import known_at
 from safeguard.linkage import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
@@ -65,6 +78,47 @@ def load_identities(warehouse: Warehouse) -> pd.DataFrame:
     return identities
 
 
+def record_dates(warehouse: Warehouse) -> pd.DataFrame:
+    """``source, record_pseudo, record_date`` of every agency record (the contract's event date).
+
+    Read from the pseudonymised ``<source>_records`` (the vault holds no dates but births); a
+    record with several rows keeps its latest date (it is known only once all of it is).
+    """
+    frames = []
+    for source in AGENCY_SOURCES:
+        column = event_date_column(source)
+        table = warehouse.read_table(f"{source}_records", columns=["record_pseudo", column])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "source": source,
+                    "record_pseudo": table["record_pseudo"].astype("string"),
+                    "record_date": pd.to_datetime(table[column], errors="coerce"),
+                }
+            )
+        )
+    dates = pd.concat(frames, ignore_index=True)
+    return dates.groupby(["source", "record_pseudo"], as_index=False)["record_date"].max()
+
+
+def linkable(
+    identities: pd.DataFrame, dates: pd.DataFrame, as_of: date, extract: date
+) -> pd.Series:
+    """Which identities the linkage at ``as_of`` may use (boolean, aligned with ``identities``).
+
+    Agency records dated on or before ``as_of`` (every record at the extract date); the
+    objections register always (see the module docstring).
+    """
+    dated = (
+        identities[["source", "record_pseudo"]]
+        .astype({"source": "string", "record_pseudo": "string"})
+        .merge(dates, on=["source", "record_pseudo"], how="left", validate="many_to_one")
+    )
+    known = known_at(dated["record_date"], as_of, extract).to_numpy(dtype=bool)
+    objection = (identities["source"] == OBJECTIONS_SOURCE).to_numpy(dtype=bool)
+    return pd.Series(known | objection, index=identities.index, dtype=bool)
+
+
 def quality_metrics(result: linkage.LinkageResult) -> dict[str, float]:
     """Aggregate figures for the linkage_quality table (no identifiers)."""
     sizes = result.cluster_size_distribution
@@ -107,9 +161,18 @@ class Linked:
     quality: dict[str, float]
 
 
-def link_and_publish(warehouse: Warehouse, truth_dir: str | None) -> Linked:
-    """Link every identity and publish vault, links, quality and files together (or nothing)."""
-    identities = load_identities(warehouse)
+def link_and_publish(
+    warehouse: Warehouse, truth_dir: str | None, *, as_of: date, extract: date
+) -> Linked:
+    """Link the identities known at ``as_of``; publish vault, links, quality and files together.
+
+    Every identity goes to the vault's ``identity_vault``; those dated after ``as_of`` with no
+    person key, ``linked`` false. ``linkage_as_of`` records the date on every row.
+    """
+    everyone = load_identities(warehouse)
+    everyone["linked"] = linkable(everyone, record_dates(warehouse), as_of, extract)
+    everyone["linkage_as_of"] = pd.Timestamp(as_of)
+    identities = everyone[everyone["linked"]].reset_index(drop=True)
     # One staged commit: the vault's person keys, the warehouse links and the linkage files
     # change together or not at all (warehouse/storage.py).
     with warehouse.stage("link_records") as stage:
@@ -120,9 +183,11 @@ def link_and_publish(warehouse: Warehouse, truth_dir: str | None) -> Linked:
             artefact_dir=artefacts,
         )
         links = result.links
-        vault = identities.merge(
+        vault = everyone.drop(columns=["linked", "linkage_as_of"]).merge(
             links[["source", "record_key", "person_key"]], on=["source", "record_key"], how="left"
         )
+        vault["linked"] = everyone["linked"].to_numpy()
+        vault["linkage_as_of"] = everyone["linkage_as_of"].to_numpy()
         stage.write_table("identity_vault", vault, vault=True)
         record_links = links.merge(
             identities[["source", "record_key", "record_pseudo"]], on=["source", "record_key"]
@@ -132,6 +197,7 @@ def link_and_publish(warehouse: Warehouse, truth_dir: str | None) -> Linked:
         ]
         stage.write_table("record_links", record_links)
         quality = quality_metrics(result)
+        quality["records_after_as_of"] = float((~everyone["linked"]).sum())
         if truth_dir:
             truth = pd.read_csv(Path(truth_dir) / "records.csv", dtype=str)
             truth = truth.drop_duplicates(["source", "record_key"], keep="last")

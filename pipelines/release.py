@@ -52,6 +52,7 @@ def truth_frame(
     vault = warehouse.read_table(
         "identity_vault", vault=True, columns=["source", "record_key", "person_key"]
     )
+    vault = vault[vault["person_key"].notna()]  # records dated after the as-of: not linked
     person_truth = vault.merge(records, on=["source", "record_key"])[
         ["person_key", "true_person_id"]
     ].drop_duplicates("person_key")

@@ -100,7 +100,11 @@ def _ingest_specs() -> list[dg.AssetSpec]:
                 "firewall_log",
                 "Prohibited and undeclared columns dropped at the door: file, column, row count only.",
             ),
-            ("row_accounting", "Per file: rows read = rows accepted + rows quarantined."),
+            (
+                "row_accounting",
+                "Per file: rows read = rows accepted + rows quarantined; of those accepted, the "
+                "rows dated after the run's as-of date (kept, not linked or used).",
+            ),
         ]
     ]
     return specs
@@ -173,7 +177,7 @@ def ingest_drop(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
     as_of = resolve_as_of(settings.as_of, drop.extract_date)
     context.log.info(f"ingesting drop {drop.extract_date} from {drop.path} (as of {as_of})")
     suite_settings = settings.suite_settings()
-    ingested = ingest_and_publish(warehouse, drop, contract, settings)
+    ingested = ingest_and_publish(warehouse, drop, contract, settings, as_of=as_of)
     screened, assessment, ledgers = ingested.screened, ingested.assessment, ingested.ledgers
     yield from _ingested_results(context, warehouse, drop, ingested)
     yield _accounting_check(ledgers["row_accounting"])

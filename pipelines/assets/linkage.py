@@ -21,7 +21,7 @@ from safeguard.pipelines.linking import (
 )
 from safeguard.pipelines.readers import residence_observations
 from safeguard.pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
-from safeguard.pipelines.run_context import extract_date, run_dates
+from safeguard.pipelines.run_context import run_dates
 
 PLAUSIBILITY_CHECK = "plausible_clusters"
 COVERAGE_CHECK = "blocking_coverage"
@@ -66,11 +66,13 @@ def coverage_check(result: linkage.LinkageResult) -> dg.AssetCheckResult:
         dg.AssetSpec(
             "identity_vault",
             # objections: the register's blocking gates stop linkage, so nothing downstream
-            # runs on a register that could not be trusted.
-            deps=[*RECORDS, "objections"],
+            # runs on a register that could not be trusted. The records' dates and
+            # row_accounting's extract date decide which records are linked at the as-of date.
+            deps=[*RECORDS, "objections", "row_accounting"],
             group_name="linkage",
             kinds={"duckdb", "splink"},
-            description="Restricted store: identifiers of every record with its person_key.",
+            description="Restricted store: identifiers of every record with its person_key "
+            "(none for a record dated after the as-of date: not linked).",
         ),
         dg.AssetSpec(
             "record_links",
@@ -81,7 +83,7 @@ def coverage_check(result: linkage.LinkageResult) -> dg.AssetCheckResult:
         ),
         dg.AssetSpec(
             "linkage_quality",
-            # row_accounting: clusters are judged at the extract date (ages of children)
+            # row_accounting: clusters are judged at the as-of date (ages of children)
             deps=["record_links", "identity_vault", "row_accounting"],
             group_name="linkage",
             kinds={"duckdb", "html"},
@@ -106,7 +108,10 @@ def coverage_check(result: linkage.LinkageResult) -> dg.AssetCheckResult:
 )
 def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: RunSettings):
     warehouse = declared_reads(context, warehouse)
-    linked = link_and_publish(warehouse, settings.truth_dir)
+    dates = run_dates(warehouse, settings)  # records dated after the as-of date are not linked
+    linked = link_and_publish(
+        warehouse, settings.truth_dir, as_of=dates.as_of, extract=dates.extract_date
+    )
     result, links, record_links, quality = (
         linked.result,
         linked.result.links,
@@ -115,7 +120,12 @@ def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
     )
     yield dg.MaterializeResult(
         asset_key="identity_vault",
-        metadata={"records": len(linked.vault), "people": int(links["person_key"].nunique())},
+        metadata={
+            "records": len(linked.vault),
+            "people": int(links["person_key"].nunique()),
+            "linkage_as_of": dates.as_of.isoformat(),
+            "records_after_as_of": int((~linked.vault["linked"]).sum()),
+        },
     )
     yield dg.MaterializeResult(
         asset_key="record_links",
@@ -131,7 +141,7 @@ def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
     )
     yield coverage_check(result)
 
-    findings, failing = implausible_clusters(linked, as_of=extract_date(warehouse))
+    findings, failing = implausible_clusters(linked, as_of=dates.as_of)
     yield dg.AssetCheckResult(
         asset_key="linkage_quality",
         check_name=PLAUSIBILITY_CHECK,

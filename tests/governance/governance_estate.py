@@ -289,3 +289,29 @@ def _write_files_and_audit(
         source="education",
     )
     audit.append("sam.social", "case_view", "family_key:0ther0family0001")
+
+
+def link_at_past_date(
+    data_dir: Path, records: tuple[tuple[str, str], ...], as_of: date = date(2026, 5, 1)
+) -> None:
+    """Make the vault look linked at a past as-of date with ``records`` dated after it.
+
+    As ``safeguard run --as-of`` leaves it (docs/DESIGN.md, "Run context"): every row carries
+    ``linked`` and ``linkage_as_of``; a record dated after the as-of date keeps its row with no
+    person key and ``linked`` false.
+    """
+    con = duckdb.connect(str(data_dir / "vault.duckdb"))
+    try:
+        con.execute("ALTER TABLE identity_vault ADD COLUMN linked BOOLEAN DEFAULT true")
+        con.execute(
+            "ALTER TABLE identity_vault ADD COLUMN linkage_as_of TIMESTAMP "
+            f"DEFAULT TIMESTAMP '{as_of.isoformat()}'"
+        )
+        for source, key in records:
+            con.execute(
+                "UPDATE identity_vault SET person_key = NULL, linked = false "
+                "WHERE source = ? AND record_key = ?",
+                [source, key],
+            )
+    finally:
+        con.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from governance_estate import KEY, PLANTED, TARGET
+from governance_estate import KEY, PLANTED, TARGET, link_at_past_date
 from typer.testing import CliRunner
 
 import safeguard.governance.rekey
@@ -102,6 +102,24 @@ def test_rotation_re_keys_everything_and_leaves_no_old_pseudonym(keyed_estate: P
     assert rekeyed[0] == new.pseudonym("record", f"{source}:{key}")
     assert report.recomputed["record"] > 200 and report.recomputed["person"] > 100
     assert report.wrapped > 0 and "artefacts/case_packs/W01.html" in report.files
+
+
+def test_rotation_re_keys_the_records_a_past_as_of_linkage_left_unlinked(
+    keyed_estate: Path,
+) -> None:
+    """A record dated after a past run's as-of date has no person key; its pseudonym still moves."""
+    source, key = PLANTED.typo_record
+    link_at_past_date(keyed_estate, (PLANTED.typo_record,))
+    rotate_keys(keyed_estate, actor="data_team")
+    new = Pseudonymiser((keyed_estate / KEY_FILE_NAME).read_bytes())
+    vault = keyed_estate / "vault.duckdb"
+    row = _query(
+        vault,
+        f"SELECT record_pseudo, person_key, linked FROM identity_vault WHERE record_key = '{key}'",
+    )
+    assert row == [(new.pseudonym("record", f"{source}:{key}"), None, False)]
+    held = _query(vault, f"SELECT record_pseudo FROM identity_{source} WHERE record_key = '{key}'")
+    assert held == [(row[0][0],)]
 
 
 def test_rotation_keeps_every_reference_consistent(keyed_estate: Path) -> None:

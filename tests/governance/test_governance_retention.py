@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from governance_estate import EXPIRED_NAME, PLANTED, TODAY
+from governance_estate import EXPIRED_NAME, PLANTED, TODAY, link_at_past_date
 
 from safeguard.dpia.audit import AuditError, AuditLog
 from safeguard.governance.retention import months_before, purge_expired
@@ -73,6 +73,18 @@ def test_expired_record_is_gone_from_every_table_and_file(estate_copy, estate, r
     assert report.deleted["warehouse.flag_explanations"] == 2  # quotes it + the old flag's reason
     assert "artefacts/case_packs/W01.html" in report.files_removed
     assert report.cutoffs["police_records"] == date(2020, 11, 1)
+
+
+def test_purge_removes_an_expired_record_a_past_as_of_linkage_left_unlinked(
+    estate_copy, estate, register
+):
+    """A run at a past as-of date leaves later records unlinked; the purge goes by record date."""
+    _, pseudo_of = estate
+    _, key = PLANTED.expired_record
+    link_at_past_date(estate_copy, (PLANTED.expired_record,), as_of=date(2014, 1, 1))
+    report = purge_expired(estate_copy, register, today=TODAY, actor="retention_job")
+    assert _everywhere(estate_copy, {pseudo_of[key], key, EXPIRED_NAME[1]}) == []
+    assert report.deleted["vault.identity_vault"] == 1
 
 
 def test_purge_keeps_current_records_and_purges_old_flags_quarantine(estate_copy, estate, register):

@@ -17,10 +17,14 @@ from governance_estate import (
     TARGET,
     TWIN_WITH_RECORDS,
     TWIN_WITHOUT_RECORDS,
+    link_at_past_date,
 )
+from typer.testing import CliRunner
 
+from safeguard.cli import app
 from safeguard.dpia.audit import AuditLog
 from safeguard.governance.matching import (
+    LinkageIncomplete,
     MatchingUnavailable,
     MatchInputError,
     match_objections,
@@ -265,3 +269,42 @@ def test_match_people_rejects_bad_input_and_missing_linkage(estate, tmp_path):
     with pytest.raises(MatchingUnavailable, match="no linkage model"):
         match_people(tmp_path, pd.DataFrame({"query_id": ["q"], "first_name": ["a"], "last_name": ["b"],
                                              "dob": [pd.Timestamp("2000-01-01")]}))  # fmt: skip
+
+
+def test_sar_on_a_linkage_at_a_past_as_of_date_is_refused_never_answered(estate_copy):
+    """Records dated after the linkage's as-of date belong to nobody: refuse, name the dates."""
+    later = (PLANTED.typo_record,)  # the target's record that only the linkage connects
+    link_at_past_date(estate_copy, later)
+    log = AuditLog(estate_copy / "audit" / "audit.jsonl")
+    before = len(list(log.entries()))
+    with pytest.raises(LinkageIncomplete) as refused:
+        _target_sar(estate_copy)
+    message = str(refused.value)
+    assert "stands at 2026-05-01" in message and "extracted 2026-10-01" in message
+    assert "1 record(s)" in message and "without --as-of" in message
+    assert TARGET["last_name"] not in message
+    entries = list(log.entries())
+    assert len(entries) == before + 1
+    assert (entries[-1].action, entries[-1].subject) == ("sar", None)
+    assert entries[-1].details["status"] == "refused_linkage_as_of"
+    # the command line says so and exits 2 (refused before any work), writing nothing
+    out = estate_copy.parent / "sar-out"
+    result = CliRunner().invoke(
+        app,
+        ["sar", "--data-dir", str(estate_copy), "--first-name", TARGET["first_name"],
+         "--last-name", TARGET["last_name"], "--dob", TARGET["dob"].isoformat(),
+         "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "stands at 2026-05-01" in " ".join(result.output.split())
+    assert not out.with_suffix(".json").exists()
+    # objection matching reads the same vault and is refused the same way
+    with pytest.raises(LinkageIncomplete):
+        match_objections(estate_copy)
+
+
+def test_sar_on_a_linkage_at_a_past_date_with_every_record_linked_is_answered(estate_copy):
+    """The refusal is about records left out, not about the date alone."""
+    link_at_past_date(estate_copy, ())
+    export = _target_sar(estate_copy)
+    assert export.status == "matched"
