@@ -35,9 +35,12 @@ lock:
 demo: $(STAMP)
 	$(BIN)/safeguard demo --data-dir $(DATA) --people $(PEOPLE) --seed $(SEED)
 
-## install and run the whole test suite (what CI runs)
+## install and run the whole test suite (what CI runs): the test files spread over the cores
+## (pytest-xdist: a worker per logical core, at most 4; a file's tests and its module fixtures
+## stay in one worker). TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= logical
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --maxprocesses=4 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,6 +2,10 @@
 
 Production reads them from the environment (docs/DESIGN.md, "Audit trail"); tests point them
 at a private temporary folder so nothing is written to the home directory.
+
+Under pytest-xdist (``make test`` runs the test files on every core) each worker gets a
+PostgreSQL database of its own, so the PostgreSQL tests of two files running at once never
+drop or migrate each other's tables.
 """
 
 from __future__ import annotations
@@ -13,6 +17,40 @@ from collections.abc import Iterator
 import pytest
 
 from safeguard.dpia.audit_anchor import ANCHOR_DIR_ENV, AUDIT_KEY_ENV, AUDIT_KEY_FILE_ENV
+
+POSTGRES_URL_ENV = "TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_database_per_worker() -> Iterator[None]:
+    """A fresh database per xdist worker on the test server (``<database>_gw<n>``), dropped at
+    the end; nothing changes in a run without workers or without a server."""
+    worker, url = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get(POSTGRES_URL_ENV)
+    if not worker or not url:
+        yield
+        return
+    import sqlalchemy as sa
+
+    server = sa.make_url(url)
+    name = f"{server.database}_{worker}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.DBAPIError:  # unreachable (the PostgreSQL tests report it) or no CREATEDB
+        # right: the workers share the one database (run the PostgreSQL tests with -n0 there)
+        admin.dispose()
+        yield
+        return
+    os.environ[POSTGRES_URL_ENV] = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield
+    finally:
+        os.environ[POSTGRES_URL_ENV] = url
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 @pytest.fixture(scope="session", autouse=True)

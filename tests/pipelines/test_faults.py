@@ -313,17 +313,25 @@ def _namespaces_work(tmp_path: Path) -> bool:
 # Inside a private namespace: a small tmpfs as the data directory (the copied trail adopted at its
 # new path, as an operator must), a run that fills it in the middle of the flags write, a second
 # run while it is still full, then the operator frees the space and the directory is copied out
-# (the tmpfs disappears with the namespace; the copy's trail is adopted again).
+# (the tmpfs disappears with the namespace; the copy's trail is adopted again). The two runs are
+# the requests in runs.jsonl, each its own process forked by a fork server started inside the
+# namespace (``lax_run.py --serve``: the pipeline imported once, not once a run).
 _SCRIPT = """
 set -e
 mount -t tmpfs -o size=160m tmpfs "$MNT"
 cp -a "$BASE/." "$MNT/"
 "$PY" -c 'from safeguard.cli import app; app()' audit verify --data-dir "$MNT" --anchor "$BASE_ANCHOR" --write-anchor > "$OUT/adopt.log" 2>&1
-SAFEGUARD_FAULT_INJECTION=fill@score_and_flag:staged "$PY" "$RUN" "$LANDING" "$MNT" "$OUT/full.json" > "$OUT/full.log" 2>&1 || true
-"$PY" "$RUN" "$LANDING" "$MNT" "$OUT/still_full.json" > "$OUT/still_full.log" 2>&1 || true
+"$PY" "$RUN" --serve < "$OUT/runs.jsonl" > "$OUT/runs.out"
 rm -f "$MNT/fault-ballast"
 cp -a "$MNT/." "$OUT/data/"
 """
+
+
+def _request(env: dict[str, str], landing: Path, data: Path, out: Path, name: str) -> str:
+    """One fork-server request line: a run of ``landing`` into ``data``, its output and outcome
+    in ``out`` under ``name``, with the environment given (the fault asked for included)."""
+    return json.dumps({"landing": str(landing), "data_dir": str(data), "env": env,
+                       "log": str(out / f"{name}.log"), "outcome": str(out / f"{name}.json")})  # fmt: skip
 
 
 def test_a_full_disk_during_the_flags_write_on_a_real_tmpfs(
@@ -344,10 +352,15 @@ def test_a_full_disk_during_the_flags_write_on_a_real_tmpfs(
         "BASE_ANCHOR": str(trail_anchor(estate["base"])),
         "PY": sys.executable,
         "RUN": str(LAX_RUN),
-        "LANDING": str(landing),
         "OUT": str(out),
     }
     env.pop(faults.ENV_VAR, None)
+    (out / "runs.jsonl").write_text(
+        _request({**env, faults.ENV_VAR: "fill@score_and_flag:staged"}, landing, mnt, out, "full")
+        + "\n"
+        + _request(env, landing, mnt, out, "still_full")
+        + "\n"
+    )
     subprocess.run(["unshare", "-rm", "bash", "-c", _SCRIPT], env=env, check=True, timeout=900)
     full = json.loads((out / "full.json").read_text())
     assert not full["success"], (out / "full.log").read_text()[-3000:]
