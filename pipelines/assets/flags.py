@@ -5,6 +5,9 @@ performance and fairness gates pass) and sits downstream of both blocking gates,
 gate leaves the last good flags in place and served.
 """
 
+from collections.abc import Iterator
+from datetime import date
+
 import dagster as dg
 
 from safeguard.flags.flagging import exclusion_counts
@@ -19,7 +22,7 @@ from safeguard.pipelines.objections import (
 )
 from safeguard.pipelines.resources import CouncilSettings, RunSettings, Warehouse, declared_reads
 from safeguard.pipelines.run_context import excluded_families, load_approved_model, run_dates
-from safeguard.pipelines.serving import publish, score_and_select
+from safeguard.pipelines.serving import Published, Scoring, publish, score_and_select
 
 WITHHELD = (
     "Withheld while a blocking gate upstream fails (performance_gate, fairness_gate, "
@@ -107,7 +110,18 @@ def score_and_flag(
         withdraw_served_flags(warehouse, gate=OBJECTOR_CHECK, reason=objectors.description or "")
         raise ObjectorFlaggedError(f"{objectors.description}: nothing was scored or flagged")
     out = publish(warehouse, scored)
+    yield from _flag_results(scored, out, version, as_of)
+    # Withdrawn flags published again by this run (which passed every gate) are served again,
+    # only now that their explanations and caseloads are written too.
+    reinstate_published_flags(warehouse, flags["flag_id"])
+    yield objectors
 
+
+def _flag_results(
+    scored: Scoring, out: Published, version: str, as_of: date
+) -> Iterator[dg.MaterializeResult]:
+    """What the flags step reports on scores, flags, explanations and caseloads."""
+    flags = scored.selection.flags
     excluded = exclusion_counts(scored.features["family_key"], scored.excluded)
     yield dg.MaterializeResult(
         asset_key="family_scores",
@@ -132,7 +146,3 @@ def score_and_flag(
         metadata={**row_count(len(out.caseloads)), "case_packs": len(out.packs),
                   "workers_with_flags": int(out.caseloads["worker_id"].nunique())},
     )  # fmt: skip
-    # Withdrawn flags published again by this run (which passed every gate) are served again,
-    # only now that their explanations and caseloads are written too.
-    reinstate_published_flags(warehouse, flags["flag_id"])
-    yield objectors

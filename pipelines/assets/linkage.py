@@ -4,6 +4,9 @@ Identifiers are read from the vault and the person keys written back to it; the 
 only ever receives pseudonymous keys and aggregate quality figures.
 """
 
+from collections.abc import Iterator
+from datetime import date
+
 import dagster as dg
 import pandas as pd
 
@@ -16,6 +19,7 @@ from safeguard.pipelines.catalogue import row_count
 from safeguard.pipelines.dpia_metadata import dpia_check_spec
 from safeguard.pipelines.linking import (
     PLAUSIBILITY_TOLERANCE,
+    Linked,
     implausible_clusters,
     link_and_publish,
 )
@@ -112,18 +116,20 @@ def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
     linked = link_and_publish(
         warehouse, settings.truth_dir, as_of=dates.as_of, extract=dates.extract_date
     )
-    result, links, record_links, quality = (
-        linked.result,
-        linked.result.links,
-        linked.record_links,
-        linked.quality,
-    )
+    yield from _link_results(linked, dates.as_of)
+    yield coverage_check(linked.result)
+    yield _plausibility_check(linked, dates.as_of)
+
+
+def _link_results(linked: Linked, as_of: date) -> Iterator[dg.MaterializeResult]:
+    """What the linkage step reports on the vault, the record links and the linkage quality."""
+    result, links, record_links = linked.result, linked.result.links, linked.record_links
     yield dg.MaterializeResult(
         asset_key="identity_vault",
         metadata={
             "records": len(linked.vault),
             "people": int(links["person_key"].nunique()),
-            "linkage_as_of": dates.as_of.isoformat(),
+            "linkage_as_of": as_of.isoformat(),
             "records_after_as_of": int((~linked.vault["linked"]).sum()),
         },
     )
@@ -137,12 +143,14 @@ def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
         },
     )
     yield dg.MaterializeResult(
-        asset_key="linkage_quality", metadata={k: float(v) for k, v in quality.items()}
+        asset_key="linkage_quality", metadata={k: float(v) for k, v in linked.quality.items()}
     )
-    yield coverage_check(result)
 
-    findings, failing = implausible_clusters(linked, as_of=dates.as_of)
-    yield dg.AssetCheckResult(
+
+def _plausibility_check(linked: Linked, as_of: date) -> dg.AssetCheckResult:
+    """The blocking cluster-plausibility check, judged at the as-of date."""
+    findings, failing = implausible_clusters(linked, as_of=as_of)
+    return dg.AssetCheckResult(
         asset_key="linkage_quality",
         check_name=PLAUSIBILITY_CHECK,
         passed=not failing,
@@ -154,7 +162,7 @@ def link_records(context: dg.AssetExecutionContext, warehouse: Warehouse, settin
         or None,
         metadata={
             **{f"{f.check}_people": f.clusters for f in findings},
-            "threshold_justification": result.threshold_justification,
+            "threshold_justification": linked.result.threshold_justification,
             **({"failure": "; ".join(f.description for f in failing)} if failing else {}),
         },
     )

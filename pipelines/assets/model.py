@@ -7,6 +7,7 @@ blocking gates is written to ``artefacts/models/approved.json``, the one scoring
 """
 
 import dagster as dg
+import pandas as pd
 
 from safeguard.contracts.tables import AGENCY_SOURCES, RECORDS
 from safeguard.features import FEATURE_DICTIONARY, PROTECTED_COLUMNS, assert_no_protected
@@ -84,8 +85,6 @@ FEATURE_CHECKS = [
     name="family_features_at_as_of",
 )
 def family_features(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: RunSettings):
-    from safeguard.expectations import run_suite
-
     warehouse = declared_reads(context, warehouse)
     as_of = run_dates(warehouse, settings).as_of
     table = build_family_features(
@@ -103,12 +102,20 @@ def family_features(context: dg.AssetExecutionContext, warehouse: Warehouse, set
             "features": len(FEATURE_DICTIONARY),
         },
     )
+    yield _features_suite_check(table)
+    yield _no_protected_check(table)
+
+
+def _features_suite_check(table: pd.DataFrame) -> dg.AssetCheckResult:
+    """The family features' GX suite (the feature dictionary's units, signs and nulls)."""
+    from safeguard.expectations import run_suite
+
     dictionary = [
         {"name": f.name, "unit": f.unit, "signed": f.signed, "nullable": f.nullable}
         for f in FEATURE_DICTIONARY
     ]
     outcome = run_suite("family_features", table, feature_dictionary=dictionary)
-    yield dg.AssetCheckResult(
+    return dg.AssetCheckResult(
         asset_key="family_features",
         check_name="gx_suite",
         passed=outcome.success,
@@ -117,6 +124,10 @@ def family_features(context: dg.AssetExecutionContext, warehouse: Warehouse, set
             "failures": "; ".join(f.describe() for f in outcome.failures) or "none",
         },
     )
+
+
+def _no_protected_check(table: pd.DataFrame) -> dg.AssetCheckResult:
+    """No protected characteristic is a model input (blocking)."""
     feature_columns = [c for c in table.columns if c not in ("family_key", "as_of_date")]
     leaked = sorted(set(feature_columns) & set(PROTECTED_COLUMNS))
     try:
@@ -124,7 +135,7 @@ def family_features(context: dg.AssetExecutionContext, warehouse: Warehouse, set
         problem = ""
     except ProtectedFeatureError as exc:
         problem = str(exc)
-    yield dg.AssetCheckResult(
+    return dg.AssetCheckResult(
         asset_key="family_features",
         check_name="no_protected_characteristic_in_features",
         passed=not problem and not leaked,
@@ -189,12 +200,20 @@ def training_frame(
             "pending_verification_excluded": len(pending),
         },
     )
+    yield _history_check(warehouse, table, events_table)
+
+
+def _history_check(
+    warehouse: Warehouse, table: pd.DataFrame, events_table: pd.DataFrame
+) -> dg.AssetCheckResult:
+    """No feature window reaches before its agency's first record (blocking); the table is kept
+    as ``artefacts/model/history_consistency.csv``."""
     consistency = history_consistency(table, history_starts(events_table))
     warehouse.artefact_dir("model").joinpath("history_consistency.csv").write_text(
         consistency.to_csv(index=False)
     )
     problems = describe_truncation(consistency)
-    yield dg.AssetCheckResult(
+    return dg.AssetCheckResult(
         asset_key="training_frame", check_name=HISTORY_CHECK, passed=not problems,
         metadata={"features_checked": len(consistency),
                   "truncated_features": int((consistency["status"] == "truncated").sum()),

@@ -6,6 +6,7 @@ The blocking check ``decommission_triggers`` sits upstream of scoring: when a co
 fires, no new flags are produced until a named decision to resume is in the configuration.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -95,6 +96,26 @@ def monitor_model(
         notes.append("no month has been scored by the approved model yet")
         yield from _nothing_to_judge(warehouse, rules, earlier, False, notes)
         return
+    result, overrides = _judge(
+        warehouse, settings, config, rules, earlier, (model, record), scores, history, notes
+    )
+    yield from _publish_monitoring(warehouse, config, result, overrides, record.version, notes)
+
+
+def _judge(
+    warehouse: Warehouse,
+    settings: RunSettings,
+    config: CouncilConfig,
+    rules: monitoring.MonitoringSettings,
+    earlier: pd.DataFrame | None,
+    approved: tuple,
+    scores: pd.DataFrame,
+    history: pd.DataFrame,
+    notes: list[str],
+) -> tuple[monitoring.MonitoringResult, pd.DataFrame]:
+    """Realised and estimated performance, fairness, drift and the decommission rules for the
+    approved model's monitored months, and the practitioners' judgements (override analytics)."""
+    model, record = approved
     promise_raw = record.metrics.get("promise")
     promise = monitoring.Promise.from_dict(promise_raw) if promise_raw else None
     if promise is None:
@@ -116,6 +137,18 @@ def monitor_model(
         inputs, rules, council_settings.fairness_gate(config), earlier_triggers=earlier
     )
     overrides = _overrides(warehouse, events, families, people, history, horizon)
+    return result, overrides
+
+
+def _publish_monitoring(
+    warehouse: Warehouse,
+    config: CouncilConfig,
+    result: monitoring.MonitoringResult,
+    overrides: pd.DataFrame,
+    version: str,
+    notes: list[str],
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """Write the monitoring tables and page, report them, and judge the decommission triggers."""
     for name, table in zip(TABLES, (result.performance, result.fairness, result.drift, overrides,
                                     result.triggers.table), strict=True):  # fmt: skip
         warehouse.write_table(name, table)
@@ -128,7 +161,7 @@ def monitor_model(
         asset_key="monitoring_triggers",
         metadata={**row_count(len(report.table)), "status": report.reasons()[0][:500], **metadata},
     )
-    page = _write_report(warehouse, config, result, overrides, record.version, notes)
+    page = _write_report(warehouse, config, result, overrides, version, notes)
     yield dg.MaterializeResult(asset_key="monitoring_report",
                                metadata={"html": dg.MetadataValue.path(str(page))})  # fmt: skip
     yield _check(warehouse, report)
