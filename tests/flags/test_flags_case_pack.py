@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from chromium import ARGS, CHROMIUM, require_chromium
 from flag_tables import AS_OF, PSEUDONYMISER
 
 from safeguard.flags.case_pack import STATEMENT, build_caseloads, write_case_packs
@@ -189,13 +189,6 @@ def test_each_family_gets_a_shap_waterfall_on_the_calibrated_scale(
     )
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "reports"
 
 
@@ -203,10 +196,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "reports"
 def test_case_pack_waterfalls_render_offline(
     run: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], tmp_path: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but Debian chromium is missing at {CHROMIUM}")
-        pytest.skip(f"Debian chromium not installed at {CHROMIUM}")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     flags, explanations, caseloads = run
@@ -223,7 +213,7 @@ def test_case_pack_waterfalls_render_offline(
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=BROWSER_ARGS, headless=True
+            executable_path=str(CHROMIUM), args=ARGS, headless=True
         )
         try:
             page = browser.new_page(viewport={"width": 1000, "height": 900})

@@ -7,11 +7,11 @@ test-artefacts/reports/ for CI to keep.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from chromium import ARGS, CHROMIUM, require_chromium
 
 from safeguard.governance.facts import GateResult, RunFacts
 from safeguard.governance.reports import build_report
@@ -19,17 +19,7 @@ from safeguard.models.charts import calibration_chart, fairness_charts, review_c
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "reports"
-
-
-def _require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but Debian chromium is missing at {CHROMIUM}")
-    pytest.skip(f"Debian chromium not installed at {CHROMIUM} (the browser test runs in CI)")
 
 
 def _charts(model_dir: Path) -> None:
@@ -50,7 +40,7 @@ def _charts(model_dir: Path) -> None:
 
 
 def test_review_pack_renders_offline_with_every_image(register, profile, tmp_path: Path) -> None:
-    _require_chromium()
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     _charts(tmp_path / "artefacts" / "model")

@@ -6,10 +6,10 @@ a uvicorn server on loopback. Screenshots go to test-artefacts/portal/ for CI to
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from chromium import ARGS, CHROMIUM, require_chromium
 from portal_client import audit_entries, live_server
 from portal_fixture import PortalFixture, password_for
 
@@ -19,33 +19,13 @@ from safeguard.portal.settings import PortalSettings
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "portal"
-
-
-def _require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(
-            f"CI=true but Debian chromium is missing at {CHROMIUM}: apt-get install -y chromium"
-        )
-    pytest.skip(f"Debian chromium not installed at {CHROMIUM} (the browser test runs in CI)")
 
 
 def test_practitioner_opens_a_flag_and_records_a_judgement(
     portal_data: PortalFixture, clock: object
 ) -> None:
-    _require_chromium()
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -56,7 +36,7 @@ def test_practitioner_opens_a_flag_and_records_a_judgement(
     )  # type: ignore[arg-type]
     with live_server(app) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            executable_path=str(CHROMIUM), args=ARGS, headless=True
         )
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})

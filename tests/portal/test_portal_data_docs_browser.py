@@ -11,11 +11,10 @@ or emptying the offline stylesheet, or a CDN link left in a page, fails the test
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from chromium import ARGS, CHROMIUM, require_chromium
 from portal_client import live_server
 from portal_fixture import PortalFixture, password_for
 
@@ -25,16 +24,6 @@ from safeguard.portal.settings import PortalSettings
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 DOCS = "/review/files/data_docs/"
 # what the bundled stylesheet sets: GX's own markup has no such styles without it
 STYLED = """() => {
@@ -46,18 +35,10 @@ STYLED = """() => {
 }"""
 
 
-def _require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but Debian chromium is missing at {CHROMIUM}")
-    pytest.skip(f"Debian chromium not installed at {CHROMIUM} (the browser test runs in CI)")
-
-
 def test_data_docs_render_styled_through_the_portal_with_no_network(
     portal_data: PortalFixture, clock: object
 ) -> None:
-    _require_chromium()
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     assert (portal_data.data_dir / "data_docs" / OFFLINE_CSS).is_file()
